@@ -1,0 +1,27 @@
+"""eduproject: teach programming in Jupyter.
+
+Learner-facing helpers are imported lazily so that ``import eduproject`` stays cheap:
+
+    import eduproject
+    eduproject.check("sum_evens")   # run the visible tests of one exercise
+    eduproject.panel("sum_evens")   # the tutor panel under an exercise
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "check", "panel"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "check":
+        from eduproject.grading.check import check
+
+        return check
+    if name == "panel":
+        from eduproject.tutor.widgets import panel
+
+        return panel
+    raise AttributeError(f"module 'eduproject' has no attribute {name!r}")

@@ -1,0 +1,68 @@
+"""The ``eduproject`` command: a thin shell over the library.
+
+Each area registers its own commands (explicitly, here -- no import-time registry).
+Every command parses its options, calls one library function, and maps
+:class:`~eduproject.errors.EduprojectError` to a one-paragraph message and an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from eduproject.errors import EduprojectError
+
+app = typer.Typer(
+    name="eduproject",
+    help="Teach programming in Jupyter: author, release, grade and tutor.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _register_all() -> None:
+    from eduproject import demo
+    from eduproject.authoring import cli as authoring_cli
+    from eduproject.bench import cli as bench_cli
+    from eduproject.gateway import cli as gateway_cli
+    from eduproject.grading import cli as grading_cli
+    from eduproject.models import cli as models_cli
+    from eduproject.tutor import cli as tutor_cli
+
+    for module in (demo, authoring_cli, grading_cli, models_cli, tutor_cli, bench_cli, gateway_cli):
+        module.register(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    err = Console(stderr=True)
+    try:
+        app(args=argv, standalone_mode=False)
+    except EduprojectError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The one exception hierarchy of eduproject.
+
+Every error carries structured fields and a message that says what to do next.
+The CLI maps each family to an exit code (see ``EXIT_CODES``) and prints only
+``str(error)`` -- never a traceback -- for these errors.
+
+    EduprojectError
+    +-- ConfigError                 bad eduproject.toml / environment / CLI option
+    +-- LessonError                 a lesson cannot be read, released or validated
+    |   +-- LessonFormatError       source notebook breaks the exercise format (file, cell)
+    |   +-- ImportConversionError   nbgrader/otter source cannot be converted
+    |   +-- LessonValidationError   solutions fail their tests, or stubs pass them
+    +-- BundleError                 grader bundle missing, stale or tampered with
+    +-- SubmissionError             one submission is unreadable (recorded, never fatal)
+    +-- SandboxError                the sandbox cannot be set up
+    +-- ModelError                  model access failed
+    |   +-- RouteError              one attempt on one route failed (kind says how)
+    |   +-- AllRoutesFailed         every route of a task failed
+    +-- TutorError
+    |   +-- QuotaExceeded           the learner's allowance is used up
+    +-- GatewayError                tutor gateway refused or failed a request
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class EduprojectError(Exception):
+    """Base class. ``hint`` says what to do next; it is appended to the message."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  -> {self.hint}"
+        return self.message
+
+
+class ConfigError(EduprojectError):
+    exit_code = 2
+
+
+class LessonError(EduprojectError):
+    exit_code = 1
+
+
+class LessonFormatError(LessonError):
+    """A source notebook breaks the exercise format.
+
+    The message always names the file, the cell index (0-based, as JupyterLab's
+    cell list counts) and what to change.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        problem: str,
+        *,
+        cell: int | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.cell = cell
+        self.problem = problem
+        where = f"{self.path}" if cell is None else f"{self.path}, cell {cell}"
+        super().__init__(f"{where}: {problem}", hint=fix)
+
+
+class ImportConversionError(LessonError):
+    pass
+
+
+class LessonValidationError(LessonError):
+    pass
+
+
+class BundleError(EduprojectError):
+    pass
+
+
+class SubmissionError(EduprojectError):
+    pass
+
+
+class SandboxError(EduprojectError):
+    pass
+
+
+class ModelError(EduprojectError):
+    pass
+
+
+class RouteError(ModelError):
+    """One attempt on one route failed.
+
+    ``kind`` is one of: ``connect``, ``timeout``, ``first_token_timeout``, ``http``,
+    ``rate_limited``, ``malformed``, ``stream_broken``, ``unavailable``.
+    """
+
+    def __init__(
+        self,
+        route: str,
+        kind: str,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.route = route
+        self.kind = kind
+        self.status_code = status_code
+        self.retry_after = retry_after
+        super().__init__(f"route {route!r}: {kind}: {message}", hint=hint)
+
+
+class AllRoutesFailed(ModelError):
+    def __init__(self, task: str, errors: list[RouteError]) -> None:
+        self.task = task
+        self.errors = errors
+        detail = "; ".join(str(e).splitlines()[0] for e in errors) or "no route configured"
+        super().__init__(
+            f"every route for task {task!r} failed: {detail}",
+            hint="check the routes with `eduproject routes check`",
+        )
+
+
+class TutorError(EduprojectError):
+    pass
+
+
+class QuotaExceeded(TutorError):
+    def __init__(self, message: str, *, retry_in_s: float | None = None) -> None:
+        self.retry_in_s = retry_in_s
+        super().__init__(message)
+
+
+class GatewayError(EduprojectError):
+    pass

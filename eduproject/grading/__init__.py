@@ -1,0 +1,1 @@
+"""Headless grading: sandboxed execution, unforgeable verdicts, gradebook and reports."""

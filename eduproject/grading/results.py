@@ -1,0 +1,66 @@
+"""Typed grading results, shared by the grader, the gradebook, exports, feedback and report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    GRADED = "graded"
+    ERROR = "error"  # learner code raised before/while the exercise's tests ran
+    TIMEOUT = "timeout"  # per-cell or whole-submission wall clock exceeded
+    KILLED = "killed"  # memory / process / file-size limit, or the process died
+    INVALID = "invalid"  # unreadable notebook (reason in detail)
+    TAMPERED = "tampered"  # test or read-only cells edited, deleted or duplicated
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    name: str
+    exercise: str
+    points: float  # earned
+    max_points: float
+    passed: bool
+    hidden: bool
+    # For visible tests: the failing assertion / exception (plain text).
+    # For hidden tests: always "" -- their source and expected values never leave the grader.
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ExerciseResult:
+    exercise: str
+    score: float
+    max_score: float
+    status: Status
+    detail: str = ""
+    tests: tuple[TestOutcome, ...] = ()
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    learner: str
+    lesson: str
+    lesson_version: str
+    path: str
+    submission_hash: str
+    exercises: tuple[ExerciseResult, ...]
+    status: Status  # worst exercise status, or INVALID for the whole notebook
+    detail: str = ""
+    duration_s: float = 0.0
+    sandbox: str = ""  # e.g. "bwrap+uid" or "rlimits only (bubblewrap not found)"
+    # The executed notebook (nbformat JSON) as the learner ran it, outputs included; for feedback.
+    executed_notebook: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def score(self) -> float:
+        return sum(e.score for e in self.exercises)
+
+    @property
+    def max_score(self) -> float:
+        return sum(e.max_score for e in self.exercises)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
