@@ -13,6 +13,7 @@ The CLI maps each family to an exit code (see ``EXIT_CODES``) and prints only
     +-- BundleError                 grader bundle missing, stale or tampered with
     +-- SubmissionError             one submission is unreadable (recorded, never fatal)
     +-- SandboxError                the sandbox cannot be set up
+    +-- GradebookError              the gradebook cannot be opened, read or written
     +-- ModelError                  model access failed
     |   +-- RouteError              one attempt on one route failed (kind says how)
     |   +-- AllRoutesFailed         every route of a task failed
@@ -90,6 +91,14 @@ class SubmissionError(EduprojectError):
 
 class SandboxError(EduprojectError):
     pass
+
+
+class GradebookError(EduprojectError):
+    """The gradebook (SQLite) cannot be opened, read or written; ``path`` names the file."""
+
+    def __init__(self, path: Path | str, message: str, *, hint: str | None = None) -> None:
+        self.path = Path(path)
+        super().__init__(f"{self.path}: {message}", hint=hint)
 
 
 class ModelError(EduprojectError):
