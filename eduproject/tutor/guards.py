@@ -1,0 +1,481 @@
+"""Guards on model-written text: the leak guard and the malformed/off-topic checks.
+
+The learner's kernel never holds the reference solution. At release time
+:func:`guard_data` turns it into salted hashes (salt = lesson version) of normalized
+features, stored in the learner pack ``lesson.json``:
+
+- ``ngrams``: token windows of the solution region with identifiers renamed per window,
+  so verbatim *and* renamed code match;
+- ``exprs``: key expressions (return values, assigned values, conditions and their
+  compound sub-expressions), normalized by ``ast.unparse``;
+- ``avoid``: the instructor's words to avoid, lower-cased and lightly stemmed;
+- ``functions``: the names of the functions the exercise asks for (already public in the
+  stub), to spot a reply that writes one of them in full.
+
+:func:`check_leak` computes the same features of a candidate text and scores the overlap.
+Where the full lesson is at hand (``eduproject tutor check-hint``), a ``run_tests``
+callable also rejects any code block that passes the exercise's tests.
+
+    >>> verdict = check_leak("Think about what `%` tells you.", guard)   # doctest: +SKIP
+    >>> verdict.leak
+    False
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+import textwrap
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from eduproject.tutor.codetext import (
+    Token,
+    canonical,
+    fragments,
+    is_structural,
+    normalized_code_tokens,
+    parse_code,
+    salted,
+    strip_markdown,
+    tokens,
+    windows,
+)
+
+if TYPE_CHECKING:
+    from eduproject.authoring.model import Exercise
+
+GUARD_SCHEME = 1
+NGRAM = 5
+# Share of the solution's code windows a reply may repeat before it counts as a leak.
+NGRAM_LEAK_SHARE = 0.4
+# A key expression shorter than this many tokens (``a * b``, ``len(s)``) is too generic
+# to call a leak when a hint mentions it.
+MIN_EXPR_TOKENS = 5
+
+_BEGIN = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*$", re.MULTILINE)
+_END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    """The outcome of a guard: ``ok`` when the text may be shown.
+
+    ``score`` (0..1) is the leak evidence; ``leak`` is ``score >= 0.5``. A malformed reply
+    has ``ok=False, leak=False``. ``reason`` never quotes the solution.
+    """
+
+    ok: bool
+    leak: bool
+    score: float
+    reason: str
+
+
+# -- release side -------------------------------------------------------------------------
+
+
+def solution_region(solution: str, stub: str = "") -> str:
+    """The code a learner must write: the marked regions, else the lines not in the stub."""
+    starts = list(_BEGIN.finditer(solution))
+    if starts:
+        parts = []
+        for begin in starts:
+            end = _END.search(solution, begin.end())
+            stop = end.start() if end else len(solution)
+            parts.append(textwrap.dedent(solution[begin.end() : stop]).strip("\n"))
+        return "\n".join(parts)
+    if not stub:
+        return solution
+    stub_lines = {line.strip() for line in stub.splitlines()}
+    diff = difflib.ndiff(stub.splitlines(), solution.splitlines())
+    added = [d[2:] for d in diff if d.startswith("+ ") and d[2:].strip() not in stub_lines]
+    return textwrap.dedent("\n".join(added))
+
+
+def guard_data(exercise: Exercise, salt: str = "") -> dict[str, Any]:
+    """Salted hashes of the solution's features, for the learner pack.
+
+    ``salt`` is the lesson version, so hashes differ from one lesson release to another.
+
+        >>> data = guard_data(lesson.exercise("sum_evens"), salt=lesson.version)  # doctest: +SKIP
+        >>> sorted(data)
+        ['avoid', 'exprs', 'functions', 'ngrams', 'salt', 'scheme']
+    """
+    region = solution_region(exercise.solution, exercise.stub)
+    toks = normalized_code_tokens(region)
+    ngrams = sorted({salted(salt, "ngram", canonical(w)) for w in _code_windows(toks)})
+    exprs = sorted(
+        {(len(t), salted(salt, "expr", canonical(t))) for t in _key_expressions(region)},
+        key=lambda x: (x[0], x[1]),
+    )
+    avoid = sorted(
+        {(len(w), salted(salt, "avoid", " ".join(w))) for w in map(_words, exercise.avoid) if w}
+    )
+    return {
+        "scheme": GUARD_SCHEME,
+        "salt": salt,
+        "ngrams": ngrams,
+        "exprs": [list(e) for e in exprs],
+        "avoid": [list(a) for a in avoid],
+        "functions": _defined_functions(exercise.solution),
+    }
+
+
+def _code_windows(toks: list[Token]) -> Iterable[tuple[Token, ...]]:
+    if 0 < len(toks) < NGRAM:
+        return [tuple(toks)] if is_structural(toks) else []
+    return [w for w in windows(toks, NGRAM) if is_structural(w)]
+
+
+_COMPOUND = (
+    ast.BinOp,
+    ast.BoolOp,
+    ast.Compare,
+    ast.UnaryOp,
+    ast.IfExp,
+    ast.Lambda,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.Slice,
+)
+
+
+def _key_expressions(region: str) -> list[list[Token]]:
+    tree = parse_code(region)
+    if tree is None:
+        return []
+    roots: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Return | ast.Assign | ast.AugAssign | ast.AnnAssign) and node.value:
+            roots.append(node.value)
+        elif isinstance(node, ast.If | ast.While):
+            roots.append(node.test)
+    found: list[list[Token]] = []
+    for root in roots:
+        for sub in ast.walk(root):
+            if not isinstance(sub, ast.expr) or not any(
+                isinstance(n, _COMPOUND) for n in ast.walk(sub)
+            ):
+                continue
+            toks = tokens(ast.unparse(sub))
+            if len(toks) >= MIN_EXPR_TOKENS:
+                found.append(toks)
+    return found
+
+
+def _defined_functions(solution: str) -> list[str]:
+    tree = parse_code(solution)
+    if tree is None:
+        return sorted(set(re.findall(r"^\s*def\s+(\w+)", solution, re.MULTILINE)))
+    return sorted(
+        {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    )
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """Lower-cased tokens with a light plural stem, for words-to-avoid matching."""
+    out = []
+    for tok in tokens(text.lower()):
+        word = tok.text
+        if tok.kind == "name" and len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        out.append(word)
+    return tuple(out)
+
+
+# -- kernel side --------------------------------------------------------------------------
+
+
+def check_leak(
+    text: str,
+    target: Any,
+    *,
+    run_tests: Callable[[str], bool] | None = None,
+) -> GuardVerdict:
+    """Score how much of the solution ``text`` gives away.
+
+    ``target`` is an ``ExerciseInfo`` (its ``guard`` is used), a guard-data mapping, or an
+    authoring ``Exercise`` (features computed on the spot). ``run_tests(code)`` -- available
+    only where the solution and hidden tests are -- returns True when a code block passes.
+    """
+    guard = _guard_of(target)
+    signals: list[tuple[float, str]] = [(0.0, "no part of the solution found")]
+    salt = str(guard.get("salt", ""))
+    streams = _candidate_streams(text)
+
+    avoid = {(int(n), h) for n, h in guard.get("avoid", ())}
+    if avoid and _avoid_hit(text, salt, avoid):
+        signals.append((1.0, "uses a word or phrase the instructor asked the tutor to avoid"))
+
+    ngrams = set(guard.get("ngrams", ()))
+    if ngrams:
+        seen = {salted(salt, "ngram", canonical(w)) for s in streams for w in windows(s, NGRAM)}
+        short = {
+            salted(salt, "ngram", canonical(w))
+            for s in streams
+            for n in range(1, NGRAM)
+            for w in windows(s, n)
+        }
+        share = len(ngrams & (seen | short)) / len(ngrams)
+        if share > 0:
+            signals.append(
+                (
+                    _share_score(share),
+                    f"repeats {share:.0%} of the solution's code (names may differ)",
+                )
+            )
+
+    exprs = {(int(n), h) for n, h in guard.get("exprs", ())}
+    if exprs:
+        longest = max(n for n, _ in exprs)
+        for length in sorted({n for n, _ in exprs}, reverse=True):
+            hashes = {h for n, h in exprs if n == length}
+            if any(
+                salted(salt, "expr", canonical(w)) in hashes
+                for s in streams
+                for w in windows(s, length)
+            ):
+                signals.append(
+                    (0.6 + 0.4 * length / longest, "states a key expression of the solution")
+                )
+                break
+
+    names = set(guard.get("functions", ()))
+    if names and (name := _writes_function(text, names)):
+        signals.append((0.9, f"writes the exercise's function `{name}` in full"))
+
+    best = max(signals, key=lambda s: s[0])
+    if best[0] < 0.5 and run_tests is not None and _passing_block(text, run_tests):
+        best = (1.0, "contains code that passes the exercise's tests")
+    leak = best[0] >= 0.5
+    return GuardVerdict(ok=not leak, leak=leak, score=round(best[0], 3), reason=best[1])
+
+
+def _guard_of(target: Any) -> Mapping[str, Any]:
+    if isinstance(target, Mapping):
+        return target
+    guard = getattr(target, "guard", None)
+    if isinstance(guard, Mapping) and guard:
+        return guard
+    if hasattr(target, "solution"):  # an authoring Exercise, server side
+        return guard_data(target)
+    return {}
+
+
+def _candidate_streams(text: str) -> list[list[Token]]:
+    """The reply's tokens as written, plus each code fragment normalized by the parser."""
+    streams = [tokens(strip_markdown(text))]
+    for frag in fragments(text):
+        if parse_code(frag.code) is not None:
+            streams.append(normalized_code_tokens(frag.code))
+    return streams
+
+
+def _share_score(share: float) -> float:
+    """Map the repeated share to 0..1 so that the leak threshold lands on 0.5."""
+    if share < NGRAM_LEAK_SHARE:
+        return 0.5 * share / NGRAM_LEAK_SHARE
+    return 0.5 + 0.5 * (share - NGRAM_LEAK_SHARE) / (1 - NGRAM_LEAK_SHARE)
+
+
+def _avoid_hit(text: str, salt: str, avoid: set[tuple[int, str]]) -> bool:
+    words = list(_words(strip_markdown(text)))
+    for length in {n for n, _ in avoid}:
+        for i in range(len(words) - length + 1):
+            if (length, salted(salt, "avoid", " ".join(words[i : i + length]))) in avoid:
+                return True
+    return False
+
+
+def _writes_function(text: str, names: set[str]) -> str | None:
+    """A definition of one of the exercise's functions with a real body.
+
+    A skeleton (``pass``, ``...``, a bare ``return total``) is a fair hint; a body that
+    loops or returns a computed value is the answer.
+    """
+    for frag in fragments(text):
+        tree = parse_code(frag.code)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name in names and _real_body(node):
+                return node.name
+    return None
+
+
+def _real_body(func: ast.FunctionDef) -> bool:
+    loops = any(isinstance(n, ast.For | ast.While | ast.comprehension) for n in ast.walk(func))
+    returns = [n for n in ast.walk(func) if isinstance(n, ast.Return) and n.value is not None]
+    computed = any(not isinstance(r.value, ast.Name | ast.Constant) for r in returns)
+    return computed or (loops and bool(returns))
+
+
+def _passing_block(text: str, run_tests: Callable[[str], bool]) -> bool:
+    tried = 0
+    for frag in fragments(text):
+        tree = parse_code(frag.code)
+        if tree is None or not any(isinstance(n, ast.stmt) for n in tree.body):
+            continue
+        if all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Name) for n in tree.body):
+            continue  # a bare name in backticks cannot solve anything
+        tried += 1
+        if run_tests(textwrap.dedent(frag.code)):
+            return True
+        if tried >= 6:  # each try is a subprocess; a reply rarely holds more real blocks
+            break
+    return False
+
+
+# -- malformed and off-topic replies ---------------------------------------------------
+
+_TEMPLATE = re.compile(
+    r"<\|[A-Za-z_]+\|>|<fim_(?:prefix|suffix|middle|pad)>|<file_sep>|<repo_name>|<gh_stars>"
+    r"|<jupyter_(?:start|text|code|output)>|<issue_(?:start|comment|closed)>|\[/?INST\]"
+    r"|<</?SYS>>|</?s>|^#{2,}\s*(?:Instruction|Response|System|User|Assistant)\b"
+    r"|^(?:user|assistant|system)\s*:\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_OTHER_LANGS = frozenset(
+    (
+        "java javascript js jsx typescript ts c cpp c++ csharp cs go golang rust rs ruby rb "
+        "php kotlin swift perl scala haskell lua r matlab vb"
+    ).split()
+)
+_OTHER_CODE = re.compile(
+    r"console\.log|System\.out|#include|public static|\bfunction\s+\w+\s*\(|=>|"
+    r"^\s*(?:let|const|var)\s+\w+\s*=|;\s*$|^\s*[{}]\s*$|\bprintf\s*\(|\bstd::",
+    re.MULTILINE,
+)
+# Frequent English function words: prose without them is not English.
+_ENGLISH = frozenset(
+    (
+        "the a an of to in is it you your that this and or for on with as be are if not can "
+        "what when how use each then will do does has have from by at its which so but all "
+        "we they there one should would could their"
+    ).split()
+)
+_TEST_MENTION = re.compile(
+    r"\b(test_[A-Za-z0-9_]+)\b|`([\w-]+)`\s+test\b|\btest\s+`([\w-]+)`"
+    r"|\btest\s+(?:named|called)\s+['\"`]?([\w-]+)",
+    re.IGNORECASE,
+)
+WORD_LIMITS = {"hint": 250, "explain": 400, "ask": 400}
+
+
+def check_malformed(
+    text: str,
+    *,
+    task: str = "hint",
+    test_names: Iterable[str] = (),
+    known_names: Iterable[str] = (),
+    instructions: str = "",
+) -> GuardVerdict:
+    """Reject replies a learner should not see: empty, looping, template tokens, not
+    English or not Python, invented test names, too long, or the instructions echoed.
+
+    ``test_names`` are the exercise's tests (visible and hidden names are both public);
+    ``known_names`` are identifiers a test-like word may legitimately be (the learner's
+    functions); ``instructions`` is the prompt's guidance, which a reply must not parrot.
+    """
+    problem = _malformed_reason(text, task, set(test_names), set(known_names), instructions)
+    if problem:
+        return GuardVerdict(ok=False, leak=False, score=0.0, reason=problem)
+    return GuardVerdict(ok=True, leak=False, score=0.0, reason="well-formed")
+
+
+def _malformed_reason(
+    text: str, task: str, tests: set[str], known: set[str], instructions: str
+) -> str | None:
+    words = re.findall(r"[^\W\d_]+(?:'[a-z]+)?", text)
+    if len(words) < 4:
+        return "empty or too short"
+    if _TEMPLATE.search(text):
+        return "contains prompt-template tokens"
+    if _looping(text):
+        return "repeats itself in a loop"
+    limit = WORD_LIMITS.get(task, 400)
+    if len(words) > limit:
+        return f"too long ({len(words)} words; the limit is {limit})"
+    lang = _wrong_language(text)
+    if lang:
+        return lang
+    invented = _invented_test(text, tests, known)
+    if invented:
+        return f"mentions a test `{invented}` that this exercise does not have"
+    if instructions and _echoes(text, instructions):
+        return "repeats the tutor's instructions instead of answering"
+    return None
+
+
+def _looping(text: str) -> bool:
+    lines = [ln.strip().lower() for ln in text.splitlines() if len(ln.split()) >= 3]
+    if any(lines.count(ln) >= 3 for ln in set(lines)):
+        return True
+    words = text.lower().split()
+    grams = [" ".join(words[i : i + 6]) for i in range(len(words) - 5)]
+    return any(grams.count(g) >= 3 for g in set(grams))
+
+
+def _wrong_language(text: str) -> str | None:
+    for frag in fragments(text):
+        if frag.lang in _OTHER_LANGS:
+            return f"contains {frag.lang} code instead of Python"
+        if (
+            frag.lang in ("", "python", "py", "loose")
+            and "\n" in frag.code.strip()
+            and parse_code(frag.code) is None
+            and len(_OTHER_CODE.findall(frag.code)) >= 2
+        ):
+            return "contains code that is not Python"
+    prose = re.sub(r"```.*?(?:```|\Z)|`[^`]*`", " ", text, flags=re.DOTALL)
+    letters = [c for c in prose if c.isalpha()]
+    if letters and sum(c.isascii() for c in letters) / len(letters) < 0.8:
+        return "not written in English"
+    prose_words = [w.lower() for w in re.findall(r"[A-Za-z]+", prose)]
+    if len(prose_words) >= 12 and sum(w in _ENGLISH for w in prose_words) / len(prose_words) < 0.08:
+        return "not written in English"
+    return None
+
+
+def _invented_test(text: str, tests: set[str], known: set[str]) -> str | None:
+    lowered = {t.lower() for t in tests | known}
+    for m in _TEST_MENTION.finditer(text):
+        name = next(g for g in m.groups() if g)
+        if name.lower() not in lowered:
+            return name
+    return None
+
+
+def _echoes(text: str, instructions: str) -> bool:
+    """A run of 10 words of the instructions repeated word for word."""
+    said = " ".join(re.findall(r"\w+", text.lower()))
+    rules = re.findall(r"\w+", instructions.lower())
+    return any(" ".join(rules[i : i + 10]) in said for i in range(0, max(0, len(rules) - 9)))
+
+
+def check_reply(
+    text: str,
+    info: Any | None,
+    *,
+    task: str = "hint",
+    instructions: str = "",
+    code: str = "",
+    run_tests: Callable[[str], bool] | None = None,
+) -> GuardVerdict:
+    """Both guards in order: malformed first (cheap), then the leak guard.
+
+    ``info`` is the ``ExerciseInfo`` (or None for a question without an exercise);
+    ``code`` is the learner's code, whose names a reply may mention freely.
+    """
+    tests = [t.name for t in getattr(info, "visible_tests", ())] if info is not None else []
+    known = {t.text for t in tokens(code) if t.kind == "name"}
+    verdict = check_malformed(
+        text, task=task, test_names=tests, known_names=known, instructions=instructions
+    )
+    if not verdict.ok or info is None:
+        return verdict
+    return check_leak(text, info, run_tests=run_tests)

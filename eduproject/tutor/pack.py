@@ -1,0 +1,170 @@
+"""The learner-side lesson pack (``lesson.json``), as the tutor and ``check`` read it.
+
+Release writes ``notebooks/<lesson>/lesson.json`` next to the learner notebook: prompts,
+stubs, visible tests, hints, words to avoid and the leak guard's hashed features -- never
+solution text or hidden test code. In the kernel::
+
+    pack = LessonPack.find()                 # lesson.json here or up to 2 folders above
+    info = pack.exercise("sum_evens")
+    info.hints[0]
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eduproject.errors import TutorError
+
+if TYPE_CHECKING:
+    from eduproject.authoring.model import Exercise, Lesson
+
+PACK_NAME = "lesson.json"
+
+
+@dataclass(frozen=True)
+class VisibleTest:
+    """A test as the learner sees it: ``visible_source`` is "" when wholly hidden."""
+
+    name: str
+    points: float
+    hidden: bool
+    visible_source: str
+
+
+@dataclass(frozen=True)
+class ExerciseInfo:
+    """One exercise of the pack (no solution, no hidden test code)."""
+
+    id: str
+    title: str
+    prompt: str
+    stub: str
+    hints: tuple[str, ...]
+    avoid: tuple[str, ...]
+    visible_tests: tuple[VisibleTest, ...]
+    guard: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def tests(self) -> tuple[VisibleTest, ...]:
+        """The same as ``visible_tests`` (the name ``check`` reads)."""
+        return self.visible_tests
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExerciseInfo:
+        tests = data.get("tests", data.get("visible_tests", []))
+        return cls(
+            id=str(data["id"]),
+            title=str(data.get("title", data["id"])),
+            prompt=str(data.get("prompt", "")),
+            stub=str(data.get("stub", "")),
+            hints=tuple(str(h) for h in data.get("hints", [])),
+            avoid=tuple(str(a) for a in data.get("avoid", [])),
+            visible_tests=tuple(
+                VisibleTest(
+                    name=str(t["name"]),
+                    points=float(t.get("points", 1)),
+                    hidden=bool(t.get("hidden", False)),
+                    visible_source=str(t.get("visible_source", "")),
+                )
+                for t in tests
+            ),
+            guard=dict(data.get("guard") or {}),
+        )
+
+    @classmethod
+    def from_exercise(cls, exercise: Exercise, *, salt: str = "") -> ExerciseInfo:
+        """The learner view of an instructor-side exercise (server side: check-hint, demo)."""
+        from eduproject.tutor.guards import guard_data
+
+        return cls(
+            id=exercise.id,
+            title=exercise.title,
+            prompt=exercise.prompt,
+            stub=exercise.stub,
+            hints=exercise.hints,
+            avoid=exercise.avoid,
+            visible_tests=tuple(
+                VisibleTest(t.name, t.points, t.hidden, t.visible_source) for t in exercise.tests
+            ),
+            guard=guard_data(exercise, salt=salt),
+        )
+
+
+@dataclass(frozen=True)
+class LessonPack:
+    """A released lesson as the learner's kernel knows it."""
+
+    lesson: str
+    title: str
+    version: str
+    exercises: tuple[ExerciseInfo, ...]
+
+    def exercise(self, exercise_id: str) -> ExerciseInfo:
+        """The exercise ``exercise_id``; a TutorError listing the known ids otherwise."""
+        for ex in self.exercises:
+            if ex.id == exercise_id:
+                return ex
+        known = ", ".join(e.id for e in self.exercises) or "none"
+        raise TutorError(
+            f"lesson {self.lesson!r} has no exercise {exercise_id!r} (it has: {known})",
+            hint="use one of those ids, as written in the exercise's heading cell",
+        )
+
+    @classmethod
+    def load(cls, path: Path = Path(PACK_NAME)) -> LessonPack:
+        """Read a ``lesson.json``; every problem is a TutorError naming the file."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise TutorError(
+                f"{path}: lesson pack not found",
+                hint="open the notebook from the folder `eduproject release` wrote",
+            ) from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise TutorError(
+                f"{path}: cannot read the lesson pack ({exc})",
+                hint="release the lesson again with `eduproject release exercises/<lesson>`",
+            ) from None
+        try:
+            return cls(
+                lesson=str(data["lesson"]),
+                title=str(data.get("title", data["lesson"])),
+                version=str(data.get("version", "")),
+                exercises=tuple(ExerciseInfo.from_json(e) for e in data.get("exercises", [])),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise TutorError(
+                f"{path}: the lesson pack is malformed (missing or wrong field: {exc})",
+                hint="release the lesson again with `eduproject release exercises/<lesson>`",
+            ) from None
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> LessonPack:
+        """Load ``lesson.json`` from ``start`` (default: the working folder) or up to two parents."""
+        here = Path.cwd() if start is None else Path(start)
+        here = here.resolve()
+        candidates = [here, *list(here.parents)[:2]]
+        for folder in candidates:
+            if (folder / PACK_NAME).is_file():
+                return cls.load(folder / PACK_NAME)
+        raise TutorError(
+            f"no {PACK_NAME} found in {here} or the two folders above it",
+            hint="open the learner notebook from the folder `eduproject release` wrote "
+            "(it holds lesson.json)",
+        )
+
+    @classmethod
+    def from_lesson(cls, lesson: Lesson) -> LessonPack:
+        """The pack of an instructor-side lesson, guard data included (server side)."""
+        return cls(
+            lesson=lesson.id,
+            title=lesson.title,
+            version=lesson.version,
+            exercises=tuple(
+                ExerciseInfo.from_exercise(e, salt=lesson.version) for e in lesson.exercises
+            ),
+        )
