@@ -1,0 +1,347 @@
+"""Per-learner feedback pages: scores, visible test messages and the executed notebook.
+
+One self-contained HTML file per learner and lesson (``OUT/<lesson>/<learner>.html``): no
+script, no external resource, images embedded as ``data:`` URIs, and a Content Security
+Policy that forbids scripts even if something slipped through. Everything a learner
+produced is escaped; rich outputs that could carry script (HTML, JavaScript, SVG,
+Markdown, widgets) are never rendered -- HTML is shown as its escaped source text.
+Hidden tests appear by name and points only.
+
+    >>> write_feedback(Path("gradebook.sqlite"), Path("feedback"))          # doctest: +SKIP
+    [PosixPath('feedback/01-functions/ada.html'), ...]
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import xml.etree.ElementTree as ET
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import markdown
+from markdown.treeprocessors import Treeprocessor
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
+
+from eduproject.errors import GradebookError
+from eduproject.grading.export import file_stem
+from eduproject.grading.gradebook import Gradebook
+from eduproject.grading.results import ExerciseResult, Status, SubmissionResult
+
+__all__ = [
+    "STATUS_COLORS",
+    "STATUS_TEXT",
+    "feedback_page",
+    "html_page",
+    "render_notebook",
+    "write_feedback",
+]
+
+STATUS_TEXT = {
+    Status.GRADED: "graded",
+    Status.ERROR: "your code raised an error",
+    Status.TIMEOUT: "ran out of time",
+    Status.KILLED: "stopped by a memory or process limit",
+    Status.INVALID: "the notebook could not be read",
+    Status.TAMPERED: "test or read-only cells were changed",
+}
+STATUS_COLORS = {
+    Status.GRADED: "#2e7d32",
+    Status.ERROR: "#c62828",
+    Status.TIMEOUT: "#ef6c00",
+    Status.KILLED: "#6a1b9a",
+    Status.INVALID: "#616161",
+    Status.TAMPERED: "#ad1457",
+}
+MAX_OUTPUT_CHARS = 20_000  # per output; the grader caps output size too, this keeps pages light
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_SAFE_HREF = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
+
+# Scripts are off for the whole page; only inline styles and data: images may load.
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+_CSS = """
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
+       max-width: 1100px; margin: 0 auto; padding: 24px; background: #fff; }
+h1 { font-size: 1.6em; margin: 0 0 4px; } h2 { font-size: 1.25em; margin: 28px 0 8px;
+  border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
+.muted { color: #57606a; } .badge { display: inline-block; padding: 1px 8px; border-radius: 10px;
+  color: #fff; font-size: 0.85em; white-space: nowrap; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0; }
+th, td { border: 1px solid #d0d7de; padding: 5px 8px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; } td.num { text-align: right; white-space: nowrap; }
+pre { white-space: pre-wrap; word-break: break-word; margin: 0; font: 13px/1.4 ui-monospace,
+  SFMono-Regular, Menlo, Consolas, monospace; }
+.pass { color: #2e7d32; font-weight: 600; } .fail { color: #c62828; font-weight: 600; }
+.warn { background: #fff4e5; border: 1px solid #ef6c00; padding: 8px 12px; border-radius: 6px; }
+.cell { margin: 10px 0; } .prompt { color: #57606a; font: 12px ui-monospace, monospace; }
+.input { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 4px; padding: 6px 8px; }
+.output { padding: 4px 8px; border-left: 3px solid #d0d7de; margin-top: 4px; overflow-x: auto; }
+.stderr { background: #fff0f0; } .error { background: #fff0f0; color: #8b0000; }
+.output img { max-width: 100%; } .note { font-style: italic; color: #57606a; }
+.markdown img { max-width: 100%; }
+"""
+
+
+def html_page(title: str, body: str, *, extra_css: str = "") -> str:
+    """A complete, script-free HTML page around ``body`` (which must already be safe)."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_CSS}{extra_css}</style></head>"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+def write_feedback(db: Path, out: Path, *, lesson: str | None = None) -> list[Path]:
+    """Write one feedback page per learner and lesson under ``out``; return the paths."""
+    written: list[Path] = []
+    with Gradebook(db, create=False) as gb:
+        if lesson is not None and lesson not in gb.lessons():
+            known = ", ".join(gb.lessons()) or "none"
+            raise GradebookError(
+                db, f"no results for lesson {lesson!r}", hint=f"lessons in it: {known}"
+            )
+        for result in gb.results(lesson, with_notebooks=True):
+            path = out / file_stem(result.lesson) / f"{file_stem(result.learner)}.html"
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(feedback_page(result), encoding="utf-8")
+            except OSError as exc:
+                raise GradebookError(
+                    path, f"cannot write feedback: {exc.strerror or exc}", hint="check -o"
+                ) from exc
+            written.append(path)
+    return written
+
+
+def _num(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _badge(status: Status) -> str:
+    return (
+        f'<span class="badge" style="background:{STATUS_COLORS[status]}">'
+        f"{escape(str(status))}</span>"
+    )
+
+
+def _exercise_tests(e: ExerciseResult) -> str:
+    rows = []
+    for t in e.tests:
+        if t.hidden:
+            # Name and points only: never the message, source or expected values.
+            rows.append(
+                f"<tr><td>{escape(t.name)} <span class='muted'>(hidden test)</span></td>"
+                f"<td class='muted'>hidden</td>"
+                f"<td class='num'>{_num(t.points)} / {_num(t.max_points)}</td><td></td></tr>"
+            )
+            continue
+        verdict = (
+            "<span class='pass'>passed</span>" if t.passed else "<span class='fail'>failed</span>"
+        )
+        message = f"<pre>{escape(_clip(t.message))}</pre>" if t.message else ""
+        rows.append(
+            f"<tr><td>{escape(t.name)}</td><td>{verdict}</td>"
+            f"<td class='num'>{_num(t.points)} / {_num(t.max_points)}</td><td>{message}</td></tr>"
+        )
+    if not rows:
+        return "<p class='note'>No test of this exercise ran.</p>"
+    return (
+        "<table><tr><th>Test</th><th>Result</th><th>Points</th><th>Message</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def feedback_page(result: SubmissionResult) -> str:
+    """The feedback page of one submission (its ``executed_notebook`` is rendered if set)."""
+    parts = [
+        f"<h1>{escape(result.lesson)}: feedback for {escape(result.learner)}</h1>",
+        f"<p><b>Score: {_num(result.score)} / {_num(result.max_score)}</b> &nbsp; "
+        f"{_badge(result.status)} <span class='muted'>{escape(STATUS_TEXT[result.status])}"
+        "</span></p>",
+    ]
+    if result.detail:
+        parts.append(f"<p class='warn'>{escape(_clip(result.detail))}</p>")
+    parts.append(
+        "<h2>Summary</h2><table><tr><th>Exercise</th><th>Score</th><th>Status</th>"
+        "<th>Detail</th></tr>"
+    )
+    for e in result.exercises:
+        detail = f"<pre>{escape(_clip(e.detail))}</pre>" if e.detail else ""
+        parts.append(
+            f"<tr><td>{escape(e.exercise)}</td><td class='num'>{_num(e.score)} / "
+            f"{_num(e.max_score)}</td><td>{_badge(e.status)}</td><td>{detail}</td></tr>"
+        )
+    parts.append("</table>")
+    for e in result.exercises:
+        parts.append(f"<h2>Tests of {escape(e.exercise)}</h2>{_exercise_tests(e)}")
+    parts.append("<h2>Your notebook, as it ran</h2>")
+    if result.executed_notebook is None:
+        parts.append("<p class='note'>The executed notebook is not available.</p>")
+    else:
+        parts.append(render_notebook(result.executed_notebook))
+    title = f"{result.lesson}: {result.learner}"
+    return html_page(title, "\n".join(parts))
+
+
+# -- notebook rendering ----------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return "".join(str(v) for v in value)
+    return value if isinstance(value, str) else str(value)
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_OUTPUT_CHARS:
+        return text
+    return f"{text[:MAX_OUTPUT_CHARS]}\n... ({len(text) - MAX_OUTPUT_CHARS} more characters)"
+
+
+def _plain(text: str, css: str = "") -> str:
+    """Learner text as an escaped <pre> block (terminal colour codes removed)."""
+    return f'<pre class="{css}">{escape(_clip(_ANSI.sub("", text)))}</pre>'
+
+
+def _data_uri(mime: str, value: Any) -> str | None:
+    """A data: URI for a base64 image, or None if the payload is not clean base64."""
+    b64 = re.sub(r"\s+", "", _text(value))
+    if not b64 or not _BASE64.match(b64):
+        return None
+    try:
+        base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return f"data:{mime};base64,{b64}"
+
+
+def _render_output(output: Any) -> str:
+    if not isinstance(output, dict):
+        return ""
+    kind = output.get("output_type")
+    if kind == "stream":
+        name = "stderr" if output.get("name") == "stderr" else "stdout"
+        return _plain(_text(output.get("text", "")), name)
+    if kind == "error":
+        lines = output.get("traceback")
+        text = "\n".join(_text(x) for x in lines) if isinstance(lines, list) else ""
+        text = text or f"{_text(output.get('ename', ''))}: {_text(output.get('evalue', ''))}"
+        return _plain(text, "error")
+    data = output.get("data")
+    if kind not in ("execute_result", "display_data") or not isinstance(data, dict):
+        return ""
+    for mime in _IMAGE_TYPES:
+        if mime in data:
+            uri = _data_uri(mime, data[mime])
+            if uri is not None:
+                return f'<img src="{escape(uri)}" alt="output image">'
+    if "text/plain" in data:
+        return _plain(_text(data["text/plain"]))
+    if "text/html" in data:
+        # Never rendered: learner HTML could carry script. Its source is shown as text.
+        return "<p class='note'>HTML output, shown as text:</p>" + _plain(_text(data["text/html"]))
+    kinds = ", ".join(sorted(str(k) for k in data))
+    return f"<p class='note'>Output not shown ({escape(kinds)}).</p>"
+
+
+class _SafeLinks(Treeprocessor):
+    """Drop links and images that could run script or load from elsewhere.
+
+    Links keep only http(s)/mailto/#anchor targets; images only embedded attachments
+    (``attachment:name``) turned into data: URIs.
+    """
+
+    def __init__(self, md: markdown.Markdown, attachments: dict[str, Any]) -> None:
+        super().__init__(md)
+        self.attachments = attachments
+
+    def run(self, root: ET.Element) -> None:
+        for parent in list(root.iter()):
+            for child in list(parent):
+                if child.tag == "a" and not _SAFE_HREF.match(child.get("href", "")):
+                    child.attrib.pop("href", None)
+                elif child.tag == "img":
+                    uri = self._image(child.get("src", ""))
+                    if uri is None:
+                        span = ET.Element("span", {"class": "note"})
+                        span.text = f"[image: {child.get('alt', '')}]"
+                        span.tail = child.tail
+                        parent.insert(list(parent).index(child), span)
+                        parent.remove(child)
+                    else:
+                        child.set("src", uri)
+
+    def _image(self, src: str) -> str | None:
+        if not src.startswith("attachment:"):
+            return None
+        bundle = self.attachments.get(src.removeprefix("attachment:"))
+        if not isinstance(bundle, dict):
+            return None
+        for mime in _IMAGE_TYPES:
+            if mime in bundle:
+                return _data_uri(mime, bundle[mime])
+        return None
+
+
+def _markdown(source: str, attachments: dict[str, Any]) -> str:
+    md = markdown.Markdown(extensions=["fenced_code", "tables"])
+    # Raw HTML is not passed through: it is escaped like any other text.
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+    md.treeprocessors.register(_SafeLinks(md, attachments), "safe_links", 0)
+    return md.convert(source)
+
+
+_FORMATTER = HtmlFormatter(nowrap=True)
+_LEXER = PythonLexer()
+_HIGHLIGHT_CSS = _FORMATTER.get_style_defs(".input")
+
+
+def render_notebook(notebook: dict[str, Any]) -> str:
+    """Render an nbformat-4 notebook (as a dict) to a safe HTML fragment.
+
+    Cells the grader marks as hidden tests are skipped (they never reach learners).
+    """
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        return "<p class='note'>The notebook has no readable cells.</p>"
+    parts = [f"<style>{_HIGHLIGHT_CSS}</style>"]
+    for cell in cells:
+        if not isinstance(cell, dict):
+            continue
+        meta = cell.get("metadata")
+        edu = meta.get("eduproject") if isinstance(meta, dict) else None
+        if isinstance(edu, dict) and edu.get("role") == "hidden-tests":
+            continue
+        source = _clip(_text(cell.get("source", "")))
+        kind = cell.get("cell_type")
+        if kind == "markdown":
+            attachments = cell.get("attachments")
+            html = _markdown(source, attachments if isinstance(attachments, dict) else {})
+            parts.append(f'<div class="cell markdown">{html}</div>')
+        elif kind == "code":
+            count = cell.get("execution_count")
+            prompt = f"In [{count if isinstance(count, int) else ' '}]:"
+            outputs = cell.get("outputs")
+            rendered = "".join(
+                f'<div class="output">{html}</div>'
+                for html in map(_render_output, outputs if isinstance(outputs, list) else [])
+                if html
+            )
+            parts.append(
+                f'<div class="cell code"><div class="prompt">{prompt}</div>'
+                f'<div class="input"><pre>{highlight(source, _LEXER, _FORMATTER)}</pre></div>'
+                f"{rendered}</div>"
+            )
+        else:
+            parts.append(f'<div class="cell raw">{_plain(source)}</div>')
+    return "\n".join(parts)

@@ -1,0 +1,506 @@
+"""The course report: one HTML page with plots, and the same summary in the terminal.
+
+    >>> summary = write_report(Path("gradebook.sqlite"), Path("report.html"))  # doctest: +SKIP
+    >>> print_summary(summary)                                                # doctest: +SKIP
+
+The page is self-contained (plots are PNG data: URIs, no script). Its sandbox line warns
+loudly when any submission ran with resource limits only (no bubblewrap isolation).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import statistics
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from eduproject.errors import GradebookError
+from eduproject.grading.feedback import STATUS_COLORS, html_page
+from eduproject.grading.gradebook import Gradebook
+from eduproject.grading.results import Status, SubmissionResult
+
+__all__ = [
+    "CourseSummary",
+    "ExerciseStats",
+    "SubmissionLine",
+    "TestFailures",
+    "is_rlimits_only",
+    "print_summary",
+    "render_report",
+    "summarize",
+    "write_report",
+]
+
+TOP_FAILED = 10
+
+
+def is_rlimits_only(sandbox: str) -> bool:
+    """True for a submission that ran without bubblewrap (the grader's "rlimits only ...")."""
+    return sandbox.strip().lower().startswith("rlimits")
+
+
+@dataclass(frozen=True)
+class ExerciseStats:
+    lesson: str
+    exercise: str
+    submissions: int
+    mean_score: float
+    max_score: float
+    passed: int  # submissions with full marks on this exercise
+    statuses: dict[str, int]
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.submissions if self.submissions else 0.0
+
+
+@dataclass(frozen=True)
+class TestFailures:
+    lesson: str
+    exercise: str
+    test: str
+    hidden: bool
+    failed: int
+    ran: int
+
+
+@dataclass(frozen=True)
+class SubmissionLine:
+    """One submission as the report lists it."""
+
+    learner: str
+    lesson: str
+    score: float
+    max_score: float
+    status: str
+    duration_s: float
+    sandbox: str
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.score / self.max_score if self.max_score else 0.0
+
+
+@dataclass(frozen=True)
+class CourseSummary:
+    """Everything the report shows; :func:`summarize` builds it from results."""
+
+    lessons: tuple[str, ...]
+    lines: tuple[SubmissionLine, ...]
+    statuses: dict[str, int]  # submission statuses
+    exercise_statuses: dict[str, int]
+    exercises: tuple[ExerciseStats, ...]
+    most_failed: tuple[TestFailures, ...]
+
+    @property
+    def submissions(self) -> int:
+        return len(self.lines)
+
+    @property
+    def learners(self) -> int:
+        return len({x.learner for x in self.lines})
+
+    @property
+    def percents(self) -> list[float]:
+        return [x.percent for x in self.lines]
+
+    @property
+    def durations(self) -> list[float]:
+        return [x.duration_s for x in self.lines]
+
+    @property
+    def mean_percent(self) -> float:
+        return statistics.fmean(self.percents) if self.lines else 0.0
+
+    @property
+    def median_percent(self) -> float:
+        return statistics.median(self.percents) if self.lines else 0.0
+
+    @property
+    def median_duration(self) -> float:
+        return statistics.median(self.durations) if self.lines else 0.0
+
+    @property
+    def sandboxes(self) -> dict[str, int]:
+        return dict(Counter(x.sandbox or "unknown" for x in self.lines))
+
+    @property
+    def rlimits_only(self) -> tuple[SubmissionLine, ...]:
+        return tuple(x for x in self.lines if is_rlimits_only(x.sandbox))
+
+    @property
+    def sandbox_line(self) -> str:
+        kinds = ", ".join(f"{k} ({n})" for k, n in sorted(self.sandboxes.items()))
+        bad = self.rlimits_only
+        if not bad:
+            return f"Sandbox: {kinds}. Every submission ran isolated."
+        names = ", ".join(f"{x.learner} ({x.lesson})" for x in bad[:8])
+        more = f" and {len(bad) - 8} more" if len(bad) > 8 else ""
+        return (
+            f"WARNING: {len(bad)} of {self.submissions} submissions ran with rlimits only, "
+            "without bubblewrap: network and filesystem were NOT isolated from learner code "
+            f"({names}{more}). Sandboxes: {kinds}. Install bubblewrap "
+            "(apt-get install bubblewrap) and regrade them."
+        )
+
+
+def summarize(results: Iterable[SubmissionResult]) -> CourseSummary:
+    """Aggregate results (e.g. ``Gradebook.results()``) into a :class:`CourseSummary`."""
+    lines: list[SubmissionLine] = []
+    statuses: Counter[str] = Counter()
+    exercise_statuses: Counter[str] = Counter()
+    per_exercise: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
+    tests: dict[tuple[str, str, str], list[int]] = {}  # -> [failed, ran, hidden]
+    for r in results:
+        lines.append(
+            SubmissionLine(
+                r.learner, r.lesson, r.score, r.max_score, str(r.status), r.duration_s, r.sandbox
+            )
+        )
+        statuses[str(r.status)] += 1
+        for e in r.exercises:
+            exercise_statuses[str(e.status)] += 1
+            per_exercise.setdefault((r.lesson, e.exercise), []).append(
+                (e.score, e.max_score, str(e.status))
+            )
+            for t in e.tests:
+                counts = tests.setdefault((r.lesson, e.exercise, t.name), [0, 0, int(t.hidden)])
+                counts[0] += not t.passed
+                counts[1] += 1
+    exercises = tuple(
+        ExerciseStats(
+            lesson=lesson,
+            exercise=exercise,
+            submissions=len(rows),
+            mean_score=statistics.fmean(s for s, _, _ in rows),
+            max_score=max(m for _, m, _ in rows),
+            passed=sum(1 for s, m, _ in rows if m > 0 and s >= m),
+            statuses=dict(Counter(st for _, _, st in rows)),
+        )
+        for (lesson, exercise), rows in per_exercise.items()
+    )
+    failures = sorted(
+        (
+            TestFailures(lesson, exercise, test, bool(hidden), failed, ran)
+            for (lesson, exercise, test), (failed, ran, hidden) in tests.items()
+            if failed
+        ),
+        key=lambda f: (-f.failed, f.lesson, f.exercise, f.test),
+    )
+    return CourseSummary(
+        lessons=tuple(sorted({x.lesson for x in lines})),
+        lines=tuple(lines),
+        statuses=dict(statuses),
+        exercise_statuses=dict(exercise_statuses),
+        exercises=exercises,
+        most_failed=tuple(failures[:TOP_FAILED]),
+    )
+
+
+def write_report(db: Path, out: Path, *, lesson: str | None = None) -> CourseSummary:
+    """Write the course report of ``db`` (optionally one lesson) to ``out``; return its data."""
+    with Gradebook(db, create=False) as gb:
+        summary = summarize(gb.results(lesson))
+    if not summary.submissions:
+        what = f"lesson {lesson!r}" if lesson else "any lesson"
+        raise GradebookError(
+            db,
+            f"no graded submissions for {what}",
+            hint=f"grade first: `eduproject grade exercises/<lesson> SUBMISSIONS --db {db}`",
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render_report(summary, title=f"Course report: {db.name}"), "utf-8")
+    except OSError as exc:
+        raise GradebookError(out, f"cannot write the report: {exc.strerror or exc}") from exc
+    return summary
+
+
+# -- plots ---------------------------------------------------------------------------------
+
+_BLUE, _GREY, _RED = "#1f6feb", "#8c959f", "#cf222e"
+
+
+def _png(fig: Figure) -> str:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=100)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _figure() -> Figure:
+    return Figure(figsize=(6.2, 3.6))
+
+
+def _empty(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", color=_GREY)
+    ax.set_axis_off()
+
+
+def _label(lesson: str, name: str, many: bool) -> str:
+    return f"{lesson}/{name}" if many else name
+
+
+def plot_scores(s: CourseSummary) -> str:
+    fig = _figure()
+    ax = fig.add_subplot()
+    groups = [[x.percent for x in s.lines if x.lesson == lesson] for lesson in s.lessons]
+    ax.hist(groups, bins=range(0, 101, 10), stacked=True, label=list(s.lessons), edgecolor="white")
+    ax.set(xlabel="score (% of points)", ylabel="submissions", xlim=(0, 100))
+    ax.set_title("Score distribution")
+    ax.axvline(
+        s.median_percent, color=_RED, linestyle="--", label=f"median {s.median_percent:.0f}%"
+    )
+    ax.legend(fontsize=8)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return _png(fig)
+
+
+def plot_pass_rate(s: CourseSummary) -> str:
+    fig = _figure()
+    ax = fig.add_subplot()
+    many = len(s.lessons) > 1
+    names = [_label(e.lesson, e.exercise, many) for e in s.exercises][::-1]
+    rates = [100 * e.pass_rate for e in s.exercises][::-1]
+    bars = ax.barh(names, rates, color=_BLUE)
+    ax.bar_label(bars, labels=[f"{r:.0f}%" for r in rates], padding=3, fontsize=8)
+    ax.set(xlim=(0, 110), xlabel="submissions with full marks (%)")
+    ax.set_title("Pass rate per exercise")
+    return _png(fig)
+
+
+def plot_most_failed(s: CourseSummary) -> str:
+    fig = _figure()
+    ax = fig.add_subplot()
+    if not s.most_failed:
+        _empty(ax, "no test failed")
+    else:
+        many = len(s.lessons) > 1
+        rows = s.most_failed[::-1]
+        names = [
+            _label(f.lesson, f"{f.exercise}: {f.test}", many) + (" (hidden)" if f.hidden else "")
+            for f in rows
+        ]
+        bars = ax.barh(
+            names, [f.failed for f in rows], color=[_GREY if f.hidden else _RED for f in rows]
+        )
+        ax.bar_label(bars, labels=[f"{f.failed}/{f.ran}" for f in rows], padding=3, fontsize=8)
+        ax.set(xlabel="submissions failing the test")
+        ax.set_xlim(0, max(f.failed for f in rows) * 1.2)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title("Most-failed tests")
+    return _png(fig)
+
+
+def plot_statuses(s: CourseSummary) -> str:
+    fig = _figure()
+    ax = fig.add_subplot()
+    order = [st for st in Status if s.exercise_statuses.get(str(st))]
+    counts = [s.exercise_statuses[str(st)] for st in order]
+    bars = ax.bar([str(st) for st in order], counts, color=[STATUS_COLORS[st] for st in order])
+    ax.bar_label(bars, padding=2, fontsize=8)
+    ax.set(ylabel="exercise results")
+    ax.set_ylim(0, max(counts, default=1) * 1.15)
+    ax.set_title("Statuses (per exercise of each submission)")
+    return _png(fig)
+
+
+def plot_durations(s: CourseSummary) -> str:
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.hist(
+        s.durations, bins=min(30, max(5, len(s.durations) // 3)), color=_BLUE, edgecolor="white"
+    )
+    median = s.median_duration
+    ax.axvline(median, color=_RED, linestyle="--", label=f"median {median:.2f} s")
+    ax.set(xlabel="seconds per submission", ylabel="submissions")
+    ax.set_title(f"Grading time per submission (total {sum(s.durations):.1f} s)")
+    ax.legend(fontsize=8)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return _png(fig)
+
+
+PLOTS = (
+    ("Score distribution", plot_scores),
+    ("Pass rate per exercise", plot_pass_rate),
+    ("Most-failed tests", plot_most_failed),
+    ("Statuses", plot_statuses),
+    ("Grading time per submission", plot_durations),
+)
+
+# -- HTML ----------------------------------------------------------------------------------
+
+_REPORT_CSS = """
+body { max-width: 1320px; }
+.cards { display: flex; gap: 12px; flex-wrap: wrap; margin: 12px 0; }
+.card { border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 16px; min-width: 150px; }
+.card b { display: block; font-size: 1.6em; } .card span { color: #57606a; }
+.sandbox { padding: 10px 14px; border-radius: 8px; margin: 12px 0; font-weight: 600; }
+.sandbox.ok { background: #e6f4ea; border: 1px solid #2e7d32; color: #1b5e20; }
+.sandbox.bad { background: #c62828; color: #fff; font-size: 1.15em; border: 3px solid #7f0000; }
+.plots { display: grid; grid-template-columns: repeat(2, 1fr); gap: 14px; }
+.plots figure { margin: 0; border: 1px solid #d0d7de; border-radius: 8px; padding: 6px; }
+.plots img { width: 100%; }
+"""
+
+
+def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
+    numeric = numeric or set()
+    out = ["<table><tr>", *(f"<th>{escape(h)}</th>" for h in head), "</tr>"]
+    for row in rows:
+        cells = (
+            f"<td class='num'>{escape(c)}</td>" if i in numeric else f"<td>{escape(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def render_report(s: CourseSummary, *, title: str = "Course report") -> str:
+    """The report page for ``s`` (self-contained HTML)."""
+    cards = [
+        (str(s.submissions), "submissions"),
+        (str(s.learners), "learners"),
+        (f"{s.mean_percent:.0f}%", "mean score"),
+        (f"{s.median_percent:.0f}%", "median score"),
+        (f"{s.median_duration:.2f} s", "median grading time"),
+    ]
+    sandbox_class = "bad" if s.rlimits_only else "ok"
+    plots = "".join(
+        f"<figure><img alt='{escape(name)}' src='{fn(s)}'></figure>" for name, fn in PLOTS
+    )
+    many = len(s.lessons) > 1
+    exercise_rows = [
+        [
+            _label(e.lesson, e.exercise, many),
+            f"{e.mean_score:.2f} / {e.max_score:g}",
+            f"{100 * e.pass_rate:.0f}%",
+            ", ".join(f"{k} {v}" for k, v in sorted(e.statuses.items())),
+        ]
+        for e in s.exercises
+    ]
+    failed_rows = [
+        [
+            _label(f.lesson, f.exercise, many),
+            f.test + (" (hidden)" if f.hidden else ""),
+            f"{f.failed} / {f.ran}",
+        ]
+        for f in s.most_failed
+    ]
+    status_rows = [
+        [str(st), str(s.statuses.get(str(st), 0)), str(s.exercise_statuses.get(str(st), 0))]
+        for st in Status
+    ]
+    line_rows = [
+        [
+            x.learner,
+            x.lesson,
+            f"{x.score:g} / {x.max_score:g}",
+            x.status,
+            f"{x.duration_s:.2f}",
+            x.sandbox or "unknown",
+        ]
+        for x in s.lines
+    ]
+    body = [
+        f"<h1>{escape(title)}</h1>",
+        f"<p class='muted'>Lessons: {escape(', '.join(s.lessons))} &middot; generated "
+        f"{escape(time.strftime('%Y-%m-%d %H:%M'))}</p>",
+        "<div class='cards'>"
+        + "".join(f"<div class='card'><b>{escape(v)}</b><span>{k}</span></div>" for v, k in cards)
+        + "</div>",
+        f"<div class='sandbox {sandbox_class}'>{escape(s.sandbox_line)}</div>",
+        f"<div class='plots'>{plots}</div>",
+        "<h2>Exercises</h2>",
+        _table(["exercise", "mean score", "pass rate", "statuses"], exercise_rows, {1, 2}),
+        "<h2>Most-failed tests</h2>",
+        _table(["exercise", "test", "failed / ran"], failed_rows, {2})
+        if failed_rows
+        else "<p class='note'>No test failed.</p>",
+        "<h2>Statuses</h2>",
+        _table(["status", "submissions", "exercise results"], status_rows, {1, 2}),
+        f"<h2>Submissions</h2><details><summary>All {s.submissions} submissions</summary>",
+        _table(["learner", "lesson", "score", "status", "seconds", "sandbox"], line_rows, {2, 4}),
+        "</details>",
+    ]
+    return html_page(title, "\n".join(body), extra_css=_REPORT_CSS)
+
+
+# -- terminal ------------------------------------------------------------------------------
+
+
+def _row(table: Table, *cells: str) -> None:
+    # Text(), not str: a test or learner name like "[red]" must print as written.
+    table.add_row(*(Text(c) for c in cells))
+
+
+def print_summary(s: CourseSummary, console: Console | None = None) -> None:
+    """Print the report's summary as rich tables (the sandbox warning in bold red)."""
+    console = console or Console()
+    overview = Table(title="Course summary", title_justify="left")
+    for col in ("lessons", "submissions", "learners", "mean", "median", "median time"):
+        overview.add_column(col, justify="left" if col == "lessons" else "right")
+    _row(
+        overview,
+        ", ".join(s.lessons),
+        str(s.submissions),
+        str(s.learners),
+        f"{s.mean_percent:.0f}%",
+        f"{s.median_percent:.0f}%",
+        f"{s.median_duration:.2f} s",
+    )
+    console.print(overview)
+    style = "bold white on red" if s.rlimits_only else "green"
+    console.print(s.sandbox_line, style=style, markup=False, highlight=False)
+    many = len(s.lessons) > 1
+    ex = Table(title="Exercises", title_justify="left")
+    for col, justify in (("exercise", "left"), ("mean score", "right"), ("pass rate", "right"),
+                         ("statuses", "left")):  # fmt: skip
+        ex.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for e in s.exercises:
+        _row(
+            ex,
+            _label(e.lesson, e.exercise, many),
+            f"{e.mean_score:.2f} / {e.max_score:g}",
+            f"{100 * e.pass_rate:.0f}%",
+            ", ".join(f"{k} {v}" for k, v in sorted(e.statuses.items())),
+        )
+    console.print(ex)
+    if s.most_failed:
+        failed = Table(title="Most-failed tests", title_justify="left")
+        failed.add_column("exercise")
+        failed.add_column("test")
+        failed.add_column("failed / ran", justify="right")
+        for f in s.most_failed:
+            _row(
+                failed,
+                _label(f.lesson, f.exercise, many),
+                f.test + (" (hidden)" if f.hidden else ""),
+                f"{f.failed} / {f.ran}",
+            )
+        console.print(failed)
+    statuses = Table(title="Statuses", title_justify="left")
+    statuses.add_column("status")
+    statuses.add_column("submissions", justify="right")
+    statuses.add_column("exercise results", justify="right")
+    for st in Status:
+        _row(
+            statuses,
+            str(st),
+            str(s.statuses.get(str(st), 0)),
+            str(s.exercise_statuses.get(str(st), 0)),
+        )
+    console.print(statuses)
