@@ -1,9 +1,123 @@
-"""CLI commands of eduproject.authoring (registered by eduproject.cli)."""
+"""CLI commands of eduproject.authoring: ``release``, ``validate`` and ``import``.
+
+Each command parses its options, calls one library function and prints the outcome; errors are
+:class:`~eduproject.errors.EduprojectError`\\ s, which ``eduproject.cli.main`` turns into a message
+and an exit code.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from eduproject.errors import LessonError
+
+LessonsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Lesson folders (exercises/<lesson>), or a folder of lessons (exercises/) for all.",
+        show_default=False,
+    ),
+]
+
+
+class Tool(StrEnum):
+    nbgrader = "nbgrader"
+    otter = "otter"
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.command("release")(release_command)
+    app.command("validate")(validate_command)
+    app.command("import")(import_command)
+
+
+def release_command(
+    lessons: LessonsArg,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where learner folders go.")] = Path(
+        "notebooks"
+    ),
+    grader_dir: Annotated[
+        Path,
+        typer.Option(
+            "--grader-dir", help="Where sealed grader bundles go (never give to learners)."
+        ),
+    ] = Path("build/grader"),
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; fail if the released files are out of date."),
+    ] = False,
+) -> None:
+    """Release lessons: learner notebook, data, lesson.json, and the sealed grader bundle."""
+    from eduproject.authoring.parse import find_lessons
+    from eduproject.authoring.release import release, stale_files
+
+    console = Console(highlight=False)
+    folders = find_lessons(lessons)
+    if check:
+        stale = [path for folder in folders for path in stale_files(folder, out)]
+        if stale:
+            listed = "\n  ".join(str(p) for p in stale)
+            raise LessonError(
+                f"{len(stale)} released file(s) are out of date with the lesson sources:\n  {listed}",
+                hint="run `eduproject release " + " ".join(str(p) for p in lessons) + f" -o {out}`",
+            )
+        console.print(f"{len(folders)} lesson(s) up to date in {out}", markup=False)
+        return
+    for folder in folders:
+        result = release(folder, out, grader_dir)
+        lesson = result.lesson
+        state = f"{len(result.changed)} file(s) written" if result.changed else "unchanged"
+        console.print(
+            f"released {lesson.id}: {len(lesson.exercises)} exercise(s), {state}\n"
+            f"  learner: {result.notebook}\n  grader:  {result.bundle}",
+            markup=False,
+        )
+
+
+def validate_command(
+    lessons: LessonsArg,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed per cell.")] = 60,
+) -> None:
+    """Run each lesson with solutions (tests must pass) and as released (tests must fail)."""
+    from eduproject.authoring.validate import raise_for_problems, validate_lessons
+
+    reports = validate_lessons(lessons, timeout=timeout)
+    table = Table("lesson", "exercise", "tests", "solution", "stub", title="validation")
+    for report in reports:
+        for row in report.rows:
+            table.add_row(row.lesson, row.exercise, str(row.tests), row.solution, row.stub)
+    console = Console(highlight=False)
+    console.print(table)
+    seconds = sum(r.seconds for r in reports)
+    console.print(f"{len(reports)} lesson(s) validated in {seconds:.1f} s", markup=False)
+    raise_for_problems(reports)
+
+
+def import_command(
+    tool: Annotated[Tool, typer.Argument(help="The tool the source notebook was written for.")],
+    source: Annotated[Path, typer.Argument(help="The nbgrader source / otter master notebook.")],
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="The new lesson folder, exercises/<lesson>/.")
+    ],
+) -> None:
+    """Convert an nbgrader source notebook or an otter-assign master notebook into a lesson."""
+    if tool is Tool.nbgrader:
+        from eduproject.authoring.importers.nbgrader import import_nbgrader
+
+        report = import_nbgrader(source, out)
+    else:
+        from eduproject.authoring.importers.otter import import_otter
+
+        report = import_otter(source, out)
+    console = Console(highlight=False)
+    console.print(f"imported {source} -> {report.notebook_path}", markup=False)
+    for problem in report.problems:
+        console.print(f"  problem: {problem}", markup=False)
+    console.print(f"next: eduproject validate {out}", markup=False)

@@ -81,6 +81,8 @@ class Cell:
     points: float | None = None
     foreign_tags: tuple[str, ...] = ()
     origin: str | None = None
+    # Images pasted into markdown cells; released with the cell, not part of the bundle.
+    attachments: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

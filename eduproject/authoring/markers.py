@@ -1,0 +1,310 @@
+"""Comment markers inside code cells (see docs/format.md, "Markers inside code cells").
+
+Three kinds of line carry meaning:
+
+- ``### BEGIN SOLUTION`` / ``### END SOLUTION`` around the answer in a ``solution`` cell;
+- ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` around hidden lines of a test cell;
+- ``### TEST name`` or ``### TEST name points=N`` starting a named test in a test cell.
+
+A line that *looks* like a marker but is not written exactly (``## BEGIN SOLUTION``,
+``### BEGIN SOLUTION  # answer``, ``###TEST x``) is an error rather than ordinary code:
+a misspelt marker must never let a solution or a hidden test reach learners.
+
+    >>> stub_solutions("x = 1\\n### BEGIN SOLUTION\\nx = 2\\n### END SOLUTION", CellRef("nb.ipynb", 0))
+    'x = 1\\n# YOUR CODE HERE\\nraise NotImplementedError()'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from eduproject.errors import LessonFormatError
+
+STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()")
+POINTS_RE = re.compile(r"\d+(\.\d+)?")
+TEST_NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+class Marker(StrEnum):
+    BEGIN_SOLUTION = "### BEGIN SOLUTION"
+    END_SOLUTION = "### END SOLUTION"
+    BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+    END_HIDDEN = "### END HIDDEN TESTS"
+    TEST = "### TEST"
+
+
+# Anything resembling a BEGIN/END marker, in any case and with any number of '#'.
+_BEGIN_END_LIKE = re.compile(r"^\s*#+\s*(BEGIN|END)\s+(SOLUTION|HIDDEN)", re.IGNORECASE)
+# '### TEST' is specific enough; plain '# Test the function' comments must stay code.
+_TEST_LIKE = re.compile(r"^\s*###\s*TEST\b")
+_TEST_LINE = re.compile(r"^### TEST(?: +(?P<name>\S+)(?: +points=(?P<points>\S*))?)? *$")
+
+
+@dataclass(frozen=True)
+class CellRef:
+    """Where a cell sits, for error messages: the notebook file and the 0-based cell index."""
+
+    path: Path | str
+    index: int
+
+    def error(self, problem: str, fix: str) -> LessonFormatError:
+        return LessonFormatError(self.path, problem, cell=self.index, fix=fix)
+
+
+@dataclass(frozen=True)
+class MarkerLine:
+    number: int  # 1-based line number inside the cell
+    marker: Marker
+    indent: str = ""
+    test_name: str = ""
+    test_points: float | None = None
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """One test found in a test cell, before it is tied to an exercise."""
+
+    name: str
+    points: float
+    source: str  # everything the grader runs: shared setup + the test's lines, markers removed
+    visible_source: str  # what learners see; "" when the test is wholly hidden
+    hidden: bool
+
+
+def parse_points(text: str, where: CellRef, context: str) -> float:
+    """Parse the ``N`` of ``points=N`` (a non-negative decimal)."""
+    if not POINTS_RE.fullmatch(text):
+        raise where.error(
+            f"{context}: points={text!r} is not a number",
+            "write points as a non-negative number, e.g. points=2 or points=0.5",
+        )
+    return float(text)
+
+
+def scan(source: str, where: CellRef) -> list[MarkerLine]:
+    """Return the marker lines of ``source`` in order; reject near-miss spellings."""
+    found: list[MarkerLine] = []
+    for number, line in enumerate(source.split("\n"), start=1):
+        stripped = line.strip()
+        exact = next((m for m in Marker if m is not Marker.TEST and stripped == m.value), None)
+        if exact is not None:
+            indent = line[: len(line) - len(line.lstrip())]
+            found.append(MarkerLine(number, exact, indent))
+        elif _BEGIN_END_LIKE.match(line):
+            raise where.error(
+                f"line {number} looks like a marker but is not one: {stripped!r}",
+                "write the marker exactly as `### BEGIN SOLUTION`, `### END SOLUTION`, "
+                "`### BEGIN HIDDEN TESTS` or `### END HIDDEN TESTS`, alone on its line",
+            )
+        elif _TEST_LIKE.match(line):
+            found.append(_test_line(line, number, where))
+    return found
+
+
+def _test_line(line: str, number: int, where: CellRef) -> MarkerLine:
+    match = _TEST_LINE.match(line.rstrip())
+    if match is None or not match["name"] or not TEST_NAME_RE.fullmatch(match["name"]):
+        raise where.error(
+            f"line {number} is not a valid test line: {line.strip()!r}",
+            "write `### TEST name` or `### TEST name points=N` at the start of the line "
+            "(name: letters, digits, '_', '-', '.')",
+        )
+    points = match["points"]
+    value = None if points is None else parse_points(points, where, f"line {number}")
+    return MarkerLine(number, Marker.TEST, "", match["name"], value)
+
+
+def check_allowed(
+    markers: list[MarkerLine], allowed: set[Marker], where: CellRef, role: str
+) -> None:
+    """Reject markers that make no sense in a cell of this role."""
+    for m in markers:
+        if m.marker in allowed:
+            continue
+        if m.marker in (Marker.BEGIN_HIDDEN, Marker.END_HIDDEN):
+            raise where.error(
+                f"hidden tests outside a test cell (line {m.number}, in a {role} cell)",
+                "move the hidden tests into a cell tagged `tests`, or tag this cell `tests`",
+            )
+        if m.marker is Marker.TEST:
+            raise where.error(
+                f"`### TEST` line outside a test cell (line {m.number}, in a {role} cell)",
+                "move it into a cell tagged `tests` or `hidden-tests`",
+            )
+        if role == "solution-cell":
+            raise where.error(
+                f"solution markers in a `solution-cell` cell (line {m.number})",
+                "a `solution-cell` is replaced as a whole: remove the markers, "
+                "or tag the cell `solution` to replace only the marked region",
+            )
+        raise where.error(
+            f"solution markers outside a solution cell (line {m.number}, in a {role} cell)",
+            "tag the cell `solution`, or remove the markers",
+        )
+
+
+def regions(
+    markers: list[MarkerLine], begin: Marker, end: Marker, where: CellRef
+) -> list[tuple[MarkerLine, MarkerLine]]:
+    """Pair ``begin``/``end`` markers into regions; reject nesting, stray and unclosed ones."""
+    pairs: list[tuple[MarkerLine, MarkerLine]] = []
+    open_: MarkerLine | None = None
+    for m in markers:
+        if m.marker is begin:
+            if open_ is not None:
+                raise where.error(
+                    f"nested `{begin}` on line {m.number} (the one on line {open_.number} "
+                    "is still open)",
+                    f"close the first region with `{end}` before opening another",
+                )
+            open_ = m
+        elif m.marker is end:
+            if open_ is None:
+                raise where.error(
+                    f"`{end}` on line {m.number} without a `{begin}` before it",
+                    f"add `{begin}` above the region, or delete the stray `{end}`",
+                )
+            pairs.append((open_, m))
+            open_ = None
+    if open_ is not None:
+        raise where.error(
+            f"`{begin}` on line {open_.number} is never closed",
+            f"add `{end}` after the last line of the region",
+        )
+    return pairs
+
+
+def stub_solutions(source: str, where: CellRef) -> str:
+    """Replace every solution region by the stub, keeping the BEGIN line's indentation."""
+    markers = scan(source, where)
+    pairs = regions(markers, Marker.BEGIN_SOLUTION, Marker.END_SOLUTION, where)
+    if not pairs:
+        raise where.error(
+            "a `solution` cell without `### BEGIN SOLUTION` / `### END SOLUTION` markers",
+            "put the markers around the answer, or tag the cell `solution-cell` "
+            "to replace the whole cell by the stub",
+        )
+    lines = source.split("\n")
+    out: list[str] = []
+    position = 0
+    for begin, end in pairs:
+        body = lines[begin.number : end.number - 1]
+        if not any(line.strip() for line in body):
+            raise where.error(
+                f"empty solution region (lines {begin.number}-{end.number})",
+                "put the answer between the markers, or delete them",
+            )
+        out.extend(lines[position : begin.number - 1])
+        out.extend(begin.indent + stub for stub in STUB_LINES)
+        position = end.number
+    out.extend(lines[position:])
+    return "\n".join(out)
+
+
+def whole_cell_stub() -> str:
+    """The learner source of a ``solution-cell``."""
+    return "\n".join(STUB_LINES)
+
+
+def without_markers(source: str, where: CellRef) -> str:
+    """``source`` with marker lines dropped (the instructor code as the grader runs it)."""
+    numbers = {m.number for m in scan(source, where)}
+    return "\n".join(line for n, line in enumerate(source.split("\n"), start=1) if n not in numbers)
+
+
+def split_tests(
+    source: str,
+    where: CellRef,
+    *,
+    default_name: str,
+    cell_points: float | None,
+    cell_hidden: bool,
+) -> tuple[list[TestSpec], str]:
+    """Split a test cell into tests; return them and the cell's learner source.
+
+    ``cell_hidden`` is True for a ``hidden-tests`` cell (every test hidden, learner source "").
+    """
+    markers = scan(source, where)
+    check_allowed(markers, {Marker.BEGIN_HIDDEN, Marker.END_HIDDEN, Marker.TEST}, where, "tests")
+    regions(markers, Marker.BEGIN_HIDDEN, Marker.END_HIDDEN, where)  # validates the pairing
+    tests_lines = [m for m in markers if m.marker is Marker.TEST]
+    if tests_lines and cell_points is not None:
+        raise where.error(
+            "a `points=` tag on a cell that has `### TEST` lines",
+            "give points on each `### TEST name points=N` line and remove the `points=` tag",
+        )
+    by_line = {m.number: m for m in markers}
+
+    # Each segment: [header or None, header_hidden, [(line, hidden), ...]]; segment 0 is setup.
+    segments: list[tuple[MarkerLine | None, bool, list[tuple[str, bool]]]] = [(None, False, [])]
+    learner: list[str] = []
+    hidden = False
+    for number, line in enumerate(source.split("\n"), start=1):
+        marker = by_line.get(number)
+        if marker is not None and marker.marker is Marker.BEGIN_HIDDEN:
+            hidden = True
+        elif marker is not None and marker.marker is Marker.END_HIDDEN:
+            hidden = False
+        elif marker is not None:  # a ### TEST line
+            segments.append((marker, hidden, []))
+            if not hidden:
+                learner.append(line)
+        else:
+            segments[-1][2].append((line, hidden))
+            if not hidden:
+                learner.append(line)
+
+    setup = segments[0][2]
+    if not tests_lines:
+        specs = [_spec(default_name, cell_points, [], setup, False, cell_hidden, where)]
+    else:
+        specs = []
+        for header, header_hidden, body in segments[1:]:
+            assert header is not None
+            points = header.test_points
+            specs.append(
+                _spec(header.test_name, points, setup, body, header_hidden, cell_hidden, where)
+            )
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise where.error(
+                f"two tests named {spec.name!r} in this cell", "give every test its own name"
+            )
+        seen.add(spec.name)
+    return specs, "" if cell_hidden else "\n".join(learner)
+
+
+def _spec(
+    name: str,
+    points: float | None,
+    setup: list[tuple[str, bool]],
+    body: list[tuple[str, bool]],
+    header_hidden: bool,
+    cell_hidden: bool,
+    where: CellRef,
+) -> TestSpec:
+    if not any(_is_code(line) for line, _ in body):
+        raise where.error(
+            f"test {name!r} has no code",
+            "write at least one assertion after the `### TEST` line (or delete the empty test)",
+        )
+    lines = setup + body
+    hidden = cell_hidden or header_hidden or any(h for _, h in lines)
+    wholly_hidden = cell_hidden or header_hidden or not any(_is_code(t) for t, h in body if not h)
+    visible = "" if wholly_hidden else "\n".join(t for t, h in lines if not h)
+    return TestSpec(
+        name=name,
+        points=1.0 if points is None else points,
+        source="\n".join(t for t, _ in lines),
+        visible_source=visible,
+        hidden=hidden,
+    )
+
+
+def _is_code(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")

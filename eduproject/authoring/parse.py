@@ -1,0 +1,594 @@
+"""Read a lesson folder into a :class:`~eduproject.authoring.model.Lesson` (docs/format.md).
+
+Every way a lesson can break the format ends in :class:`LessonFormatError` naming the file,
+the cell index (0-based, as JupyterLab counts) and what to change.
+
+The notebook is read with :mod:`json`, not ``nbformat.read``: importing nbformat's schema
+validator costs about 1.5 s, and we check the few things we rely on ourselves.
+
+    >>> lesson = load_lesson(Path("exercises/01-functions"))
+    >>> [e.id for e in lesson.exercises]
+    ['sum_evens', ...]
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eduproject.authoring.markers import (
+    CellRef,
+    Marker,
+    check_allowed,
+    parse_points,
+    regions,
+    scan,
+    split_tests,
+    stub_solutions,
+    whole_cell_stub,
+    without_markers,
+)
+from eduproject.authoring.model import Cell, Exercise, Lesson, Role, TestCase
+from eduproject.errors import LessonFormatError
+
+LESSON_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+EXERCISE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,48}")  # short enough for "panel-<id>" cell ids
+CELL_ID_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # nbformat 4.5's rule
+
+ROLE_TAGS = {
+    "solution": Role.SOLUTION,
+    "solution-cell": Role.SOLUTION,
+    "tests": Role.TESTS,
+    "hidden-tests": Role.HIDDEN_TESTS,
+    "hints": Role.HINTS,
+    "setup": Role.SETUP,
+}
+FLAG_TAGS = ("all-or-nothing",)
+FOREIGN_TAGS = (
+    "parameters",
+    "raises-exception",
+    "skip-execution",
+    "hide-input",
+    "hide-output",
+    "remove-cell",
+    "remove-input",
+    "remove-output",
+)
+KNOWN_TAGS = ("exercise=ID", *ROLE_TAGS, "points=N", *FLAG_TAGS)
+DEFAULT_KERNELSPEC = {
+    "display_name": "Python 3 (ipykernel)",
+    "language": "python",
+    "name": "python3",
+}
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
+_HINT_ITEM = re.compile(r"^\s{0,3}(?P<n>\d+)[.)]\s+(?P<text>.*)$")
+_AVOID = re.compile(r"^\s{0,3}Avoid:\s*(?P<words>.*)$")
+
+
+def find_lessons(paths: Iterable[Path]) -> list[Path]:
+    """Expand ``paths`` into lesson folders.
+
+    A folder holding a ``.ipynb`` is a lesson; any other folder stands for every lesson
+    directly inside it (``exercises/`` means the whole course).
+
+        >>> find_lessons([Path("exercises")])
+        [PosixPath('exercises/01-functions'), PosixPath('exercises/02-loops'), ...]
+    """
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            raise LessonFormatError(
+                path, "no such lesson folder", fix="give a folder under exercises/"
+            )
+        if _notebooks(path):
+            found.append(path)
+            continue
+        children = sorted(p for p in path.iterdir() if p.is_dir() and _notebooks(p))
+        if not children:
+            raise LessonFormatError(
+                path,
+                "no lesson here: neither this folder nor its sub-folders hold a .ipynb notebook",
+                fix="give a lesson folder such as exercises/01-functions, or the folder holding them",
+            )
+        found.extend(children)
+    return found
+
+
+def load_lesson(folder: Path) -> Lesson:
+    """Parse and check the lesson in ``folder``; see docs/format.md."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LessonFormatError(
+            folder, "no such lesson folder", fix="give a folder under exercises/"
+        )
+    if not LESSON_ID_RE.fullmatch(folder.name):
+        raise LessonFormatError(
+            folder,
+            f"lesson folder name {folder.name!r} is not a valid lesson id",
+            fix="rename the folder using lowercase letters, digits, '-' and '_' "
+            "(starting with a letter or digit), e.g. 01-functions",
+        )
+    notebooks = _notebooks(folder)
+    if not notebooks:
+        raise LessonFormatError(
+            folder, "no .ipynb notebook in the lesson folder", fix="put the source notebook here"
+        )
+    if len(notebooks) > 1:
+        names = ", ".join(p.name for p in notebooks)
+        raise LessonFormatError(
+            folder,
+            f"several notebooks in one lesson folder ({names})",
+            fix="keep exactly one source notebook per lesson; move the others to their own folders",
+        )
+    path = notebooks[0]
+    raw = path.read_bytes()
+    nb = read_notebook(path, raw)
+    data_files = _data_files(folder)
+    builder = _Builder(path, folder.name)
+    for index, cell in enumerate(nb["cells"]):
+        builder.add(index, cell)
+    metadata = nb["metadata"]
+    kernelspec = metadata.get("kernelspec") or dict(DEFAULT_KERNELSPEC)
+    language = str(kernelspec.get("language", "python")) if isinstance(kernelspec, dict) else ""
+    if language.lower() != "python":
+        raise LessonFormatError(
+            path,
+            f"the notebook's kernel language is {language!r}; eduproject lessons are Python",
+            fix="select a Python 3 kernel in JupyterLab (Kernel -> Change Kernel) and save",
+        )
+    return Lesson(
+        id=folder.name,
+        title=builder.lesson_title or folder.name,
+        folder=folder,
+        notebook_path=path,
+        version=lesson_version(raw, folder, data_files),
+        cells=tuple(builder.cells),
+        exercises=builder.exercises(),
+        data_files=data_files,
+        kernelspec=kernelspec,
+        language_info=metadata.get("language_info") or {"name": "python"},
+    )
+
+
+def lesson_version(notebook: bytes, folder: Path, data_files: Iterable[Path]) -> str:
+    """sha256 of the notebook bytes, then ``\\0 path \\0 bytes`` for each data file in order."""
+    digest = hashlib.sha256(notebook)
+    for rel in sorted(data_files):
+        digest.update(b"\0" + rel.as_posix().encode("utf-8") + b"\0")
+        digest.update((folder / rel).read_bytes())
+    return digest.hexdigest()
+
+
+def read_notebook(path: Path, raw: bytes | None = None) -> dict[str, Any]:
+    """Read ``path`` as an nbformat 4.4+ notebook with json; check the structure we rely on."""
+    raw = path.read_bytes() if raw is None else raw
+    try:
+        nb = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise LessonFormatError(
+            path,
+            f"not UTF-8 text (byte {exc.start})",
+            fix="save the notebook again from JupyterLab",
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise LessonFormatError(
+            path,
+            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            fix="fix the JSON there, or restore the notebook from version control",
+        ) from None
+    if not isinstance(nb, dict) or "cells" not in nb or "nbformat" not in nb:
+        raise LessonFormatError(
+            path,
+            "not a Jupyter notebook (no 'cells' and 'nbformat' at the top level)",
+            fix="save a notebook from JupyterLab (File -> Save Notebook As... .ipynb)",
+        )
+    major, minor = nb.get("nbformat"), nb.get("nbformat_minor", 0)
+    if major != 4 or not isinstance(minor, int) or minor < 4:
+        raise LessonFormatError(
+            path,
+            f"notebook format {major}.{minor} is not supported (need 4.4 or newer)",
+            fix="open it in JupyterLab and save it, or run "
+            f"`jupyter nbconvert --to notebook --inplace {path}`",
+        )
+    if not isinstance(nb["cells"], list) or not isinstance(nb.get("metadata", {}), dict):
+        raise LessonFormatError(path, "'cells' is not a list", fix="save it again from JupyterLab")
+    nb.setdefault("metadata", {})
+    for index, cell in enumerate(nb["cells"]):
+        ok = (
+            isinstance(cell, dict)
+            and cell.get("cell_type") in ("code", "markdown", "raw")
+            and isinstance(cell.get("source", ""), str | list)
+            and isinstance(cell.get("metadata", {}), dict)
+        )
+        if not ok:
+            raise LessonFormatError(
+                path,
+                "not a notebook cell (needs 'cell_type' code/markdown/raw, 'source', 'metadata')",
+                cell=index,
+                fix="delete the cell and re-create it in JupyterLab",
+            )
+    return nb
+
+
+def _notebooks(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+
+
+def _data_files(folder: Path) -> tuple[Path, ...]:
+    data = folder / "data"
+    if not data.is_dir():
+        return ()
+    files = (
+        p.relative_to(folder)
+        for p in data.rglob("*")
+        if p.is_file() and not p.is_symlink() and not any(part.startswith(".") for part in p.parts)
+    )
+    return tuple(sorted(files))
+
+
+def _source(cell: dict[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def heading(markdown: str) -> str | None:
+    """The text of the first ``#`` heading line of ``markdown``, if any."""
+    for line in markdown.split("\n"):
+        match = _HEADING.match(line)
+        if match:
+            return match["text"]
+    return None
+
+
+def parse_hints(source: str, where: CellRef) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Parse a ``hints`` cell into (hint levels, words to avoid)."""
+    items: list[list[str]] = []
+    avoid: list[str] = []
+    for number, line in enumerate(source.split("\n"), start=1):
+        item, avoid_line = _HINT_ITEM.match(line), _AVOID.match(line)
+        if avoid_line:
+            avoid.extend(w.strip() for w in avoid_line["words"].split(",") if w.strip())
+        elif item:
+            if int(item["n"]) != len(items) + 1:
+                raise where.error(
+                    f"hint item numbered {item['n']} on line {number}, expected {len(items) + 1}",
+                    "number the hints 1, 2, 3 in the order they should be given",
+                )
+            items.append([item["text"].strip()])
+        elif not line.strip():
+            continue
+        elif items:
+            items[-1].append(line.strip())  # an indented (or lazy) continuation of the item
+        elif not _HEADING.match(line):
+            raise where.error(
+                f"line {number} of the hints cell is not a numbered hint: {line.strip()!r}",
+                "write each hint as a numbered item (`1. ...`); an optional `Avoid: a, b` line "
+                "lists words the tutor must not say",
+            )
+    if not items:
+        raise where.error(
+            "the hints cell has no numbered hints",
+            "write the hints as a numbered list: `1. ...`, `2. ...`",
+        )
+    return tuple("\n".join(lines).strip() for lines in items), tuple(avoid)
+
+
+@dataclass
+class _Draft:
+    """An exercise while its cells are being read."""
+
+    id: str
+    index: int
+    prompt: str
+    all_or_nothing: bool
+    origin: str | None
+    tests: list[TestCase] = field(default_factory=list)
+    test_cells: list[int] = field(default_factory=list)
+    solutions: list[str] = field(default_factory=list)
+    stubs: list[str] = field(default_factory=list)
+    hints: tuple[str, ...] = ()
+    avoid: tuple[str, ...] = ()
+    hints_cell: int | None = None
+
+
+class _Builder:
+    """Classifies cells one by one, keeping the state the format's rules need."""
+
+    def __init__(self, path: Path, lesson_id: str) -> None:
+        self.path = path
+        self.lesson_id = lesson_id
+        self.cells: list[Cell] = []
+        self.drafts: dict[str, _Draft] = {}
+        self.current: _Draft | None = None
+        self.cell_ids: dict[str, int] = {}
+        self.lesson_title: str | None = None
+
+    def add(self, index: int, nb_cell: dict[str, Any]) -> None:
+        where = CellRef(self.path, index)
+        kind: str = nb_cell["cell_type"]
+        source = _source(nb_cell)
+        metadata = nb_cell.get("metadata", {})
+        ours, foreign, exercise_id, points, flags = self._tags(metadata.get("tags", []), where)
+        cell_id = self._cell_id(nb_cell, index, source, where)
+        origin = (metadata.get("eduproject") or {}).get("origin")
+        origin = origin if isinstance(origin, str) else None
+        tag = ours[0] if ours else None
+
+        if (
+            tag is not None
+            and tag not in ("setup",)
+            and exercise_id is None
+            and self.current is None
+        ):
+            raise where.error(
+                f"a `{tag}` cell before any exercise",
+                "add a markdown cell tagged `exercise=ID` above it, or move the cell below one",
+            )
+        if points is not None and tag not in ("tests", "hidden-tests"):
+            raise where.error(
+                "a `points=` tag on a cell that is not a test cell",
+                "put `points=N` on a cell tagged `tests` or `hidden-tests`",
+            )
+        if flags and exercise_id is None:
+            raise where.error(
+                "the `all-or-nothing` tag is only allowed on an `exercise=` cell",
+                "move the tag to the exercise's prompt cell",
+            )
+        self._check_kind(kind, tag, exercise_id, where)
+        if kind != "code" and scan(source, where):
+            raise where.error(
+                f"markers in a {kind} cell",
+                "markers only work in code cells: change the cell type to code, or remove them",
+            )
+
+        role, learner = Role.CONTEXT, source
+        cell_points: float | None = None
+        if exercise_id is not None:
+            role = Role.PROMPT
+            self._start_exercise(exercise_id, source, bool(flags), origin, where)
+        elif tag in ("solution", "solution-cell"):
+            role, learner = Role.SOLUTION, self._solution(tag, source, where)
+        elif tag in ("tests", "hidden-tests"):
+            role = Role.TESTS if tag == "tests" else Role.HIDDEN_TESTS
+            cell_points = points
+            learner = self._tests(cell_id, source, points, tag == "hidden-tests", origin, where)
+        elif tag == "hints":
+            role = Role.HINTS
+            self._hints(source, where)
+        elif tag == "setup":
+            role = Role.SETUP
+            check_allowed(scan(source, where), set(), where, "setup")
+        else:
+            check_allowed(scan(source, where), set(), where, "untagged")
+            if kind == "markdown" and self.current is None and self.lesson_title is None:
+                self.lesson_title = heading(source)
+        self.cells.append(
+            Cell(
+                index=index,
+                cell_id=cell_id,
+                kind=kind,
+                role=role,
+                exercise=self.current.id if self.current else None,
+                source=source,
+                learner_source=None if role in (Role.HIDDEN_TESTS, Role.HINTS) else learner,
+                points=cell_points,
+                foreign_tags=tuple(foreign),
+                origin=origin,
+                attachments=nb_cell.get("attachments") if kind != "code" else None,
+            )
+        )
+
+    def _tags(
+        self, tags: Any, where: CellRef
+    ) -> tuple[list[str], list[str], str | None, float | None, list[str]]:
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise where.error(
+                "cell tags are not a list of strings", "re-create the tags in JupyterLab"
+            )
+        ours: list[str] = []
+        foreign: list[str] = []
+        flags: list[str] = []
+        exercise_id: str | None = None
+        points: float | None = None
+        for tag in dict.fromkeys(tags):  # drop repeats, keep order
+            if tag in ROLE_TAGS:
+                ours.append(tag)
+            elif tag in FOREIGN_TAGS:
+                foreign.append(tag)
+            elif tag in FLAG_TAGS:
+                flags.append(tag)
+            elif tag.startswith("exercise="):
+                exercise_id = tag.removeprefix("exercise=")
+                if not EXERCISE_ID_RE.fullmatch(exercise_id):
+                    raise where.error(
+                        f"exercise id {exercise_id!r} is not valid",
+                        "use 1-48 letters, digits, '_' or '-', e.g. `exercise=sum_evens`",
+                    )
+            elif tag.startswith("points="):
+                points = parse_points(tag.removeprefix("points="), where, "tag")
+            else:
+                raise where.error(f"unknown tag {tag!r}{_did_you_mean(tag)}", _known_tags_fix())
+        roles = ours + ([f"exercise={exercise_id}"] if exercise_id is not None else [])
+        if len(roles) > 1:
+            listed = ", ".join(f"`{r}`" for r in roles)
+            raise where.error(
+                f"conflicting tags {listed}: a cell has one role", "keep only one of these tags"
+            )
+        return ours, foreign, exercise_id, points, flags
+
+    def _cell_id(self, nb_cell: dict[str, Any], index: int, source: str, where: CellRef) -> str:
+        cell_id = nb_cell.get("id")
+        if cell_id is None:
+            # nbformat 4.4 has no ids: derive a stable one from position and content.
+            digest = hashlib.sha256(f"{index}\n{source}".encode()).hexdigest()[:12]
+            cell_id = f"cell-{index}-{digest}"
+        if not isinstance(cell_id, str) or not CELL_ID_RE.fullmatch(cell_id):
+            raise where.error(
+                f"cell id {cell_id!r} is not a valid nbformat id",
+                "delete the cell's `id` field (JupyterLab writes a new one on save)",
+            )
+        if cell_id in self.cell_ids or cell_id.startswith("panel-"):
+            first = self.cell_ids.get(cell_id)
+            problem = (
+                f"cell id {cell_id!r} is also used by cell {first}"
+                if first is not None
+                else f"cell id {cell_id!r} is reserved for the tutor panel cells"
+            )
+            raise where.error(
+                problem,
+                "give this cell a new id: cut and paste it in JupyterLab, or delete its `id` field "
+                "(grading matches cells by id, so ids must be unique)",
+            )
+        self.cell_ids[cell_id] = where.index
+        return cell_id
+
+    def _check_kind(
+        self, kind: str, tag: str | None, exercise_id: str | None, where: CellRef
+    ) -> None:
+        want = "markdown" if exercise_id is not None or tag == "hints" else "code"
+        if (exercise_id is not None or tag is not None) and kind != want:
+            shown = f"exercise={exercise_id}" if exercise_id is not None else tag
+            raise where.error(
+                f"the `{shown}` tag is on a {kind} cell; it belongs on a {want} cell",
+                f"change the cell type to {want}, or move the tag to a {want} cell",
+            )
+
+    def _start_exercise(
+        self,
+        exercise_id: str,
+        source: str,
+        all_or_nothing: bool,
+        origin: str | None,
+        where: CellRef,
+    ) -> None:
+        if exercise_id in self.drafts:
+            first = self.drafts[exercise_id].index
+            raise where.error(
+                f"duplicate exercise id {exercise_id!r} (first used in cell {first})",
+                "give every exercise in the lesson its own id",
+            )
+        self._finish_current()
+        self.current = _Draft(exercise_id, where.index, source, all_or_nothing, origin)
+        self.drafts[exercise_id] = self.current
+
+    def _solution(self, tag: str, source: str, where: CellRef) -> str:
+        assert self.current is not None
+        markers = scan(source, where)
+        if tag == "solution-cell":
+            check_allowed(markers, set(), where, "solution-cell")
+            learner = whole_cell_stub()
+            self.current.solutions.append(source)
+        else:
+            check_allowed(markers, {Marker.BEGIN_SOLUTION, Marker.END_SOLUTION}, where, "solution")
+            regions(markers, Marker.BEGIN_SOLUTION, Marker.END_SOLUTION, where)
+            learner = stub_solutions(source, where)
+            self.current.solutions.append(without_markers(source, where))
+        self.current.stubs.append(learner)
+        return learner
+
+    def _tests(
+        self,
+        cell_id: str,
+        source: str,
+        points: float | None,
+        hidden: bool,
+        origin: str | None,
+        where: CellRef,
+    ) -> str:
+        draft = self.current
+        assert draft is not None
+        specs, learner = split_tests(
+            source,
+            where,
+            default_name=f"{draft.id}-{len(draft.test_cells) + 1}",
+            cell_points=points,
+            cell_hidden=hidden,
+        )
+        known = {t.name for t in draft.tests}
+        for spec in specs:
+            if spec.name in known:
+                raise where.error(
+                    f"exercise {draft.id!r} already has a test named {spec.name!r}",
+                    "give every test of an exercise its own name",
+                )
+            draft.tests.append(
+                TestCase(
+                    name=spec.name,
+                    exercise=draft.id,
+                    points=spec.points,
+                    source=spec.source,
+                    visible_source=spec.visible_source,
+                    hidden=spec.hidden,
+                    cell_id=cell_id,
+                    origin=origin,
+                )
+            )
+        draft.test_cells.append(where.index)
+        return learner
+
+    def _hints(self, source: str, where: CellRef) -> None:
+        draft = self.current
+        assert draft is not None
+        if draft.hints_cell is not None:
+            raise where.error(
+                f"exercise {draft.id!r} already has a hints cell (cell {draft.hints_cell})",
+                "merge the hints into one cell tagged `hints`",
+            )
+        draft.hints, draft.avoid = parse_hints(source, where)
+        draft.hints_cell = where.index
+
+    def _finish_current(self) -> None:
+        draft = self.current
+        if draft is None:
+            return
+        where = CellRef(self.path, draft.index)
+        if not draft.tests:
+            raise where.error(
+                f"exercise {draft.id!r} has no tests",
+                "add a code cell tagged `tests` or `hidden-tests` after the exercise's prompt",
+            )
+        if not draft.solutions:
+            raise where.error(
+                f"exercise {draft.id!r} has no solution cell",
+                "tag the code cell learners complete `solution` (with markers) or `solution-cell`",
+            )
+
+    def exercises(self) -> tuple[Exercise, ...]:
+        self._finish_current()
+        return tuple(
+            Exercise(
+                id=d.id,
+                title=heading(d.prompt) or d.id,
+                prompt=d.prompt,
+                tests=tuple(d.tests),
+                hints=d.hints,
+                avoid=d.avoid,
+                all_or_nothing=d.all_or_nothing,
+                solution="\n\n".join(d.solutions),
+                stub="\n\n".join(d.stubs),
+                origin=d.origin,
+            )
+            for d in self.drafts.values()
+        )
+
+
+def _did_you_mean(tag: str) -> str:
+    candidates = [*ROLE_TAGS, *FLAG_TAGS, *FOREIGN_TAGS, "exercise=", "points="]
+    close = difflib.get_close_matches(tag, candidates, n=1, cutoff=0.7)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def _known_tags_fix() -> str:
+    return (
+        "use one of the eduproject tags "
+        + ", ".join(f"`{t}`" for t in KNOWN_TAGS)
+        + ", or a tag other tools understand: "
+        + ", ".join(f"`{t}`" for t in FOREIGN_TAGS)
+    )

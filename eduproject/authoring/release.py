@@ -1,0 +1,227 @@
+"""Release a lesson: the learner notebook, its data, the learner pack and the sealed bundle.
+
+    >>> result = release(Path("exercises/01-functions"))
+    >>> result.notebook
+    PosixPath('notebooks/01-functions/01-functions.ipynb')
+
+Everything written is a pure function of the lesson folder (sorted keys, fixed indentation,
+no timestamps), so releasing twice gives byte-identical files and ``notebooks/`` can be
+checked against ``exercises/`` in CI.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eduproject.authoring.bundle import BUNDLE_NAME, write_bundle
+from eduproject.authoring.model import FORMAT_VERSION, Cell, Exercise, Lesson, Role
+from eduproject.authoring.parse import load_lesson
+
+PACK_NAME = "lesson.json"
+_TEST_ROLES = (Role.TESTS, Role.HIDDEN_TESTS)
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    """What :func:`release` wrote. ``changed`` lists the files whose bytes changed."""
+
+    lesson: Lesson
+    notebook: Path
+    pack: Path
+    data_files: tuple[Path, ...]
+    bundle: Path
+    changed: tuple[Path, ...]
+
+
+def release(
+    lesson_folder: Path,
+    out_dir: Path = Path("notebooks"),
+    grader_dir: Path = Path("build/grader"),
+) -> ReleaseResult:
+    """Release the lesson in ``lesson_folder`` into ``out_dir/<lesson>/`` and ``grader_dir/<lesson>/``."""
+    lesson = load_lesson(Path(lesson_folder))
+    target = Path(out_dir) / lesson.id
+    files = learner_files(lesson)
+    stale_data = target / "data"
+    if stale_data.is_dir():
+        # Data files removed from the lesson must not linger in the released folder.
+        keep = {target / rel for rel in lesson.data_files}
+        for path in sorted(stale_data.rglob("*"), reverse=True):
+            if path.is_file() and path not in keep:
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+    changed = [path for rel, data in files.items() if _write_if_changed(path := target / rel, data)]
+
+    bundle_dir = Path(grader_dir) / lesson.id
+    bundle_path = bundle_dir / BUNDLE_NAME
+    before = bundle_path.read_bytes() if bundle_path.is_file() else None
+    write_bundle(lesson, bundle_dir)
+    if bundle_path.read_bytes() != before:
+        changed.append(bundle_path)
+    return ReleaseResult(
+        lesson=lesson,
+        notebook=target / f"{lesson.id}.ipynb",
+        pack=target / PACK_NAME,
+        data_files=tuple(target / rel for rel in lesson.data_files),
+        bundle=bundle_path,
+        changed=tuple(changed),
+    )
+
+
+def stale_files(lesson_folder: Path, out_dir: Path = Path("notebooks")) -> tuple[Path, ...]:
+    """Released learner files that differ from what :func:`release` would write now.
+
+    Lists missing and outdated files, and leftover data files; empty when up to date.
+
+        >>> stale_files(Path("exercises/01-functions"))
+        ()
+    """
+    lesson = load_lesson(Path(lesson_folder))
+    target = Path(out_dir) / lesson.id
+    files = {target / rel: data for rel, data in learner_files(lesson).items()}
+    stale = [p for p, data in files.items() if not p.is_file() or p.read_bytes() != data]
+    if (target / "data").is_dir():
+        stale += [p for p in (target / "data").rglob("*") if p.is_file() and p not in files]
+    return tuple(sorted(stale))
+
+
+def learner_files(lesson: Lesson) -> dict[Path, bytes]:
+    """Every learner-side file of the release, by path relative to ``notebooks/<lesson>/``."""
+    files = {
+        Path(f"{lesson.id}.ipynb"): dumps(learner_notebook(lesson)),
+        Path(PACK_NAME): dumps(learner_pack(lesson)),
+    }
+    for rel in lesson.data_files:
+        files[rel] = (lesson.folder / rel).read_bytes()
+    return files
+
+
+def dumps(document: dict[str, Any]) -> bytes:
+    """Serialise like Jupyter does (indent 1, sorted keys), which keeps diffs small."""
+    return (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def learner_notebook(lesson: Lesson) -> dict[str, Any]:
+    """The learner notebook as nbformat 4.5 JSON (see docs/format.md, "What release makes")."""
+    last_test = {c.exercise: c.index for c in lesson.cells if c.role in _TEST_ROLES}
+    cells: list[dict[str, Any]] = []
+    for cell in lesson.cells:
+        if cell.learner_source is not None:
+            cells.append(_learner_cell(cell))
+        if cell.exercise is not None and last_test.get(cell.exercise) == cell.index:
+            cells.append(panel_cell(cell.exercise))
+    return {
+        "cells": cells,
+        "metadata": {
+            "eduproject": {
+                "format": FORMAT_VERSION,
+                "lesson": lesson.id,
+                "version": lesson.version,
+            },
+            "kernelspec": lesson.kernelspec,
+            "language_info": lesson.language_info,
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def panel_cell(exercise_id: str) -> dict[str, Any]:
+    """The tutor panel cell release puts after an exercise's last test cell."""
+    return _code_cell(
+        f"panel-{exercise_id}",
+        f'import eduproject\neduproject.panel("{exercise_id}")',
+        {
+            "eduproject": {
+                "cell": f"panel-{exercise_id}",
+                "role": Role.PANEL.value,
+                "exercise": exercise_id,
+            }
+        },
+    )
+
+
+def learner_pack(lesson: Lesson) -> dict[str, Any]:
+    """The learner-side lesson pack (``lesson.json``): never solution text or hidden test code."""
+    return {
+        "format": FORMAT_VERSION,
+        "lesson": lesson.id,
+        "title": lesson.title,
+        "version": lesson.version,
+        "exercises": [_exercise_pack(exercise) for exercise in lesson.exercises],
+    }
+
+
+def _exercise_pack(exercise: Exercise) -> dict[str, Any]:
+    return {
+        "id": exercise.id,
+        "title": exercise.title,
+        "prompt": exercise.prompt,
+        "stub": exercise.stub,
+        "hints": list(exercise.hints),
+        "avoid": list(exercise.avoid),
+        "all_or_nothing": exercise.all_or_nothing,
+        "tests": [
+            {
+                "name": t.name,
+                "points": t.points,
+                "hidden": t.hidden,
+                "visible_source": t.visible_source,
+            }
+            for t in exercise.tests
+        ],
+    }
+
+
+def _learner_cell(cell: Cell) -> dict[str, Any]:
+    assert cell.learner_source is not None
+    meta: dict[str, Any] = {
+        "cell": cell.cell_id,
+        "role": cell.role.value,
+        "exercise": cell.exercise,
+    }
+    if cell.origin is not None:
+        meta["origin"] = cell.origin
+    metadata: dict[str, Any] = {"eduproject": meta}
+    if cell.foreign_tags:
+        metadata["tags"] = list(cell.foreign_tags)
+    if cell.kind == "code":
+        return _code_cell(cell.cell_id, cell.learner_source, metadata)
+    out: dict[str, Any] = {
+        "cell_type": cell.kind,
+        "id": cell.cell_id,
+        "metadata": metadata,
+        "source": _lines(cell.learner_source),
+    }
+    if cell.attachments:
+        out["attachments"] = cell.attachments
+    return out
+
+
+def _code_cell(cell_id: str, source: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": cell_id,
+        "metadata": metadata,
+        "outputs": [],
+        "source": _lines(source),
+    }
+
+
+def _lines(source: str) -> list[str]:
+    return source.splitlines(keepends=True)
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return True

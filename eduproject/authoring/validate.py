@@ -1,0 +1,352 @@
+"""Validate a lesson by running it: solutions must pass every test, stubs must fail.
+
+Two notebooks are built from the lesson and executed headlessly with papermill, one kernel
+each: the instructor copy (solutions in place) and the learner copy (solutions stubbed, as
+released). In both, every test -- hidden ones included -- runs in its own cell through a
+small wrapper that records a verdict (passed, or the exception and the failing line) as a
+display output, so one failing test never stops the others. Tutor panel cells are never run.
+
+    >>> report = validate_lesson(Path("exercises/01-functions"))
+    >>> [(r.exercise, r.solution, r.stub) for r in report.rows]
+    [('sum_evens', 'pass', 'fails-as-expected'), ...]
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eduproject.authoring.model import Cell, Lesson, Role, TestCase
+from eduproject.authoring.parse import find_lessons, load_lesson
+from eduproject.errors import LessonValidationError
+
+KERNEL_NAME = "python3"
+VERDICT_MIME = "application/vnd.eduproject.verdict+json"
+_META = "eduproject_validate"
+
+# Defined once per kernel; runs a test's code in the notebook's namespace and displays a verdict.
+_PRELUDE = f'''
+def __eduproject_test__(source):
+    import traceback
+    from IPython import get_ipython
+    from IPython.display import display
+    filename = "<eduproject test>"
+    verdict = {{"passed": True}}
+    try:
+        exec(compile(source, filename, "exec"), get_ipython().user_ns)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        line = exc.lineno if isinstance(exc, SyntaxError) else None
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename == filename:
+                line = frame.lineno
+        lines = source.split("\\n")
+        text = lines[line - 1].strip() if line and line <= len(lines) else ""
+        verdict = {{"passed": False, "error": type(exc).__name__, "message": str(exc),
+                   "line": line, "text": text}}
+    display({{"{VERDICT_MIME}": verdict}}, raw=True)
+'''
+
+
+@dataclass(frozen=True)
+class TestVerdict:
+    """One test's outcome in one run. ``detail`` says why it failed ("" when it passed)."""
+
+    exercise: str
+    test: str
+    cell: int  # index of the test cell in the source notebook
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ExerciseValidation:
+    """One row of the validation table."""
+
+    lesson: str
+    exercise: str
+    tests: int
+    solution_passes: bool
+    stub_fails: bool
+
+    @property
+    def solution(self) -> str:
+        return "pass" if self.solution_passes else "fail"
+
+    @property
+    def stub(self) -> str:
+        return "fails-as-expected" if self.stub_fails else "passes!"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    lesson: str
+    rows: tuple[ExerciseValidation, ...]
+    instructor: tuple[TestVerdict, ...]
+    learner: tuple[TestVerdict, ...]
+    problems: tuple[str, ...]  # one precise line each; empty when the lesson is sound
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`LessonValidationError` listing every problem, if there is any."""
+        if self.problems:
+            raise LessonValidationError(
+                f"lesson {self.lesson!r} is broken:\n  " + "\n  ".join(self.problems),
+                hint=f"fix the solution or the tests in exercises/{self.lesson}, "
+                f"then run `eduproject validate exercises/{self.lesson}` again",
+            )
+
+
+def validate_lesson(
+    folder: Path, *, timeout: float = 60, raise_on_problems: bool = True
+) -> ValidationReport:
+    """Run the instructor and learner copies of the lesson in ``folder``; see the module doc.
+
+    ``timeout`` bounds each cell, in seconds. With ``raise_on_problems`` (the default) a
+    broken lesson raises :class:`LessonValidationError`; otherwise the report lists the problems.
+    """
+    started = time.perf_counter()
+    lesson = load_lesson(Path(folder))
+    _check_kernel()
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="eduproject-validate-") as tmp:
+        workdir = Path(tmp)
+        for rel in lesson.data_files:
+            (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(lesson.folder / rel, workdir / rel)
+        instructor, cell_errors = _run(lesson, workdir, learner=False, timeout=timeout)
+        learner, _ = _run(lesson, workdir, learner=True, timeout=timeout)
+    problems.extend(cell_errors)
+
+    rows = []
+    for exercise in lesson.exercises:
+        mine = [v for v in instructor if v.exercise == exercise.id]
+        theirs = [v for v in learner if v.exercise == exercise.id]
+        solution_passes = all(v.passed for v in mine)
+        stub_fails = not all(v.passed for v in theirs)
+        for v in mine:
+            if not v.passed:
+                problems.append(
+                    f"lesson {lesson.id!r}, exercise {exercise.id!r}, cell {v.cell}, "
+                    f"test {v.test!r}: the solution fails: {v.detail}"
+                )
+        if not stub_fails:
+            first = next(
+                c.index
+                for c in lesson.cells
+                if c.exercise == exercise.id and c.role is Role.SOLUTION
+            )
+            problems.append(
+                f"lesson {lesson.id!r}, exercise {exercise.id!r}, cell {first}: the learner copy "
+                "passes every test, so learners would score full marks without writing anything; "
+                "put the answer inside the solution markers, or add a test the stub fails"
+            )
+        rows.append(
+            ExerciseValidation(
+                lesson.id, exercise.id, len(exercise.tests), solution_passes, stub_fails
+            )
+        )
+    report = ValidationReport(
+        lesson=lesson.id,
+        rows=tuple(rows),
+        instructor=tuple(instructor),
+        learner=tuple(learner),
+        problems=tuple(problems),
+        seconds=time.perf_counter() - started,
+    )
+    if raise_on_problems:
+        report.raise_for_problems()
+    return report
+
+
+def validate_lessons(paths: Iterable[Path], *, timeout: float = 60) -> list[ValidationReport]:
+    """Validate every lesson in ``paths`` (a parent folder means each lesson in it).
+
+    Broken lessons do not raise here; pass the reports to :func:`raise_for_problems`.
+    """
+    return [
+        validate_lesson(f, timeout=timeout, raise_on_problems=False) for f in find_lessons(paths)
+    ]
+
+
+def raise_for_problems(reports: Iterable[ValidationReport]) -> None:
+    """Raise one :class:`LessonValidationError` naming every problem of every report."""
+    broken = [r for r in reports if not r.ok]
+    if len(broken) == 1:
+        broken[0].raise_for_problems()
+    if broken:
+        lines = [p for r in broken for p in r.problems]
+        names = ", ".join(r.lesson for r in broken)
+        raise LessonValidationError(
+            f"{len(broken)} lessons are broken ({names}):\n  " + "\n  ".join(lines),
+            hint="fix the solutions or tests named above, then run `eduproject validate` again",
+        )
+
+
+def _check_kernel() -> None:
+    """Make sure the ``python3`` kernel runs this environment's Python (where the course's packages are)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        raise LessonValidationError(
+            "no Jupyter kernel named 'python3' is installed",
+            hint=f"run `{sys.executable} -m ipykernel install --sys-prefix`",
+        ) from None
+    program = spec.argv[0] if spec.argv else ""
+    # jupyter_client runs a bare "python" as the current interpreter.
+    if (
+        program not in ("python", "python3", "python3.11")
+        and Path(program).resolve() != Path(sys.executable).resolve()
+    ):
+        raise LessonValidationError(
+            f"the 'python3' Jupyter kernel runs {program}, not this environment's {sys.executable}",
+            hint=f"run `{sys.executable} -m ipykernel install --sys-prefix` to install this "
+            "environment's kernel",
+        )
+
+
+def _run(
+    lesson: Lesson, workdir: Path, *, learner: bool, timeout: float
+) -> tuple[list[TestVerdict], list[str]]:
+    """Execute one copy of the lesson; return the test verdicts and the failing non-test cells."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
+
+    which = "learner" if learner else "instructor"
+    source = workdir / f"{which}.ipynb"
+    output = workdir / f"{which}.out.ipynb"
+    source.write_text(json.dumps(_notebook(lesson, learner=learner)), encoding="utf-8")
+    try:
+        papermill.execute_notebook(
+            source,
+            output,
+            kernel_name=KERNEL_NAME,
+            cwd=workdir,
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            execution_timeout=timeout,
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            # Unix sockets in the private work folder: no open TCP ports, no ipykernel warning.
+            config=Config({"KernelManager": {"transport": "ipc"}}),
+        )
+    except PapermillExecutionError:
+        pass  # allowed cell errors; we read them from the written notebook below
+    except Exception as exc:  # kernel died, could not start, ...
+        raise LessonValidationError(
+            f"lesson {lesson.id!r}: running the {which} notebook failed: {type(exc).__name__}: {exc}",
+            hint="a cell may kill the kernel (os._exit, exhausted memory); "
+            f"run the notebook {lesson.notebook_path} in JupyterLab to see which",
+        ) from None
+    executed = json.loads(output.read_text(encoding="utf-8"))
+    return _read_verdicts(lesson, executed, learner=learner, timeout=timeout)
+
+
+def _notebook(lesson: Lesson, *, learner: bool) -> dict[str, Any]:
+    tests_by_cell: dict[str, list[TestCase]] = {}
+    for exercise in lesson.exercises:
+        for test in exercise.tests:
+            tests_by_cell.setdefault(test.cell_id, []).append(test)
+    cells = [_code(_PRELUDE, {"cell": None})]
+    for cell in lesson.cells:
+        if cell.kind != "code" or "skip-execution" in cell.foreign_tags:
+            continue
+        if cell.role in (Role.TESTS, Role.HIDDEN_TESTS):
+            for test in tests_by_cell[cell.cell_id]:
+                meta = {"cell": cell.index, "exercise": test.exercise, "test": test.name}
+                cells.append(_code(f"__eduproject_test__({test.source!r})", meta))
+        else:
+            code = (
+                cell.learner_source if learner and cell.learner_source is not None else cell.source
+            )
+            meta = {"cell": cell.index, "exercise": cell.exercise, "allowed": _allows_errors(cell)}
+            cells.append(_code(code, meta))
+    for number, run_cell in enumerate(cells):
+        run_cell["id"] = f"v{number}"
+    return {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": KERNEL_NAME, "language": "python", "display_name": "Python 3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def _allows_errors(cell: Cell) -> bool:
+    return "raises-exception" in cell.foreign_tags
+
+
+def _code(source: str, meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {_META: meta},
+        "outputs": [],
+        "source": source,
+    }
+
+
+def _read_verdicts(
+    lesson: Lesson, executed: dict[str, Any], *, learner: bool, timeout: float
+) -> tuple[list[TestVerdict], list[str]]:
+    verdicts: list[TestVerdict] = []
+    errors: list[str] = []
+    for cell in executed["cells"]:
+        meta = cell.get("metadata", {}).get(_META)
+        if not meta or meta.get("cell") is None:
+            continue  # papermill's own marker cells, or the prelude
+        outputs = cell.get("outputs", [])
+        error = next((o for o in outputs if o.get("output_type") == "error"), None)
+        if "test" in meta:
+            verdicts.append(_verdict(meta, outputs, error, timeout))
+        elif error is not None and not learner and not meta.get("allowed"):
+            where = f"lesson {lesson.id!r}"
+            if meta.get("exercise"):
+                where += f", exercise {meta['exercise']!r}"
+            errors.append(
+                f"{where}, cell {meta['cell']}: the instructor notebook fails: {_error_text(error, timeout)}"
+            )
+    return verdicts, errors
+
+
+def _verdict(
+    meta: dict[str, Any],
+    outputs: list[dict[str, Any]],
+    error: dict[str, Any] | None,
+    timeout: float,
+) -> TestVerdict:
+    found = next(
+        (o["data"][VERDICT_MIME] for o in outputs if VERDICT_MIME in o.get("data", {})), None
+    )
+    if found is None:
+        detail = _error_text(error, timeout) if error else "the test produced no verdict"
+        return TestVerdict(meta["exercise"], meta["test"], meta["cell"], False, detail)
+    if found["passed"]:
+        return TestVerdict(meta["exercise"], meta["test"], meta["cell"], True)
+    detail = found["error"] + (f": {found['message']}" if found["message"] else "")
+    if found["line"]:
+        detail += f" (line {found['line']} of the test: {found['text']})"
+    return TestVerdict(meta["exercise"], meta["test"], meta["cell"], False, detail)
+
+
+def _error_text(error: dict[str, Any], timeout: float) -> str:
+    if error.get("ename") == "KeyboardInterrupt":
+        return f"did not finish within {timeout:g} s (interrupted)"
+    value = error.get("evalue", "")
+    return f"{error.get('ename', 'Error')}: {value}" if value else str(error.get("ename", "Error"))
