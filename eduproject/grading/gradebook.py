@@ -319,6 +319,12 @@ class Gradebook:
         key = (result.learner, result.lesson, result.submission_hash, result.lesson_version)
         try:
             with self._write() as db:
+                if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                    raise GradebookError(
+                        self.path,
+                        f"cannot record {result.learner}/{result.lesson}: no run {run_id}",
+                        hint="record into a run opened with start_run()",
+                    )
                 db.execute(
                     "DELETE FROM submissions WHERE learner = ? AND lesson = ?"
                     " AND submission_hash = ? AND lesson_version = ?",
@@ -363,11 +369,12 @@ class Gradebook:
                 )  # fmt: skip
                 if notebook is not None:
                     db.execute("INSERT INTO notebooks VALUES (?, ?)", (sid, notebook))
-        except sqlite3.IntegrityError as exc:
+        except sqlite3.Error as exc:
             raise GradebookError(
                 self.path,
                 f"cannot record {result.learner}/{result.lesson}: {exc}",
-                hint=f"record into a run opened with start_run(); run {run_id} does not exist",
+                hint="check free disk space and that the file is writable; nothing of this "
+                "submission was stored, so rerunning the grade command redoes it",
             ) from exc
 
     def results(
