@@ -19,6 +19,7 @@ from typing import Any
 from eduproject.authoring.bundle import BUNDLE_NAME, write_bundle
 from eduproject.authoring.model import FORMAT_VERSION, Cell, Exercise, Lesson, Role
 from eduproject.authoring.parse import load_lesson
+from eduproject.tutor.guards import guard_data
 
 PACK_NAME = "lesson.json"
 _TEST_ROLES = (Role.TESTS, Role.HIDDEN_TESTS)
@@ -152,7 +153,10 @@ def learner_pack(lesson: Lesson) -> dict[str, Any]:
         "lesson": lesson.id,
         "title": lesson.title,
         "version": lesson.version,
-        "exercises": [_exercise_pack(exercise) for exercise in lesson.exercises],
+        "exercises": [
+            {**_exercise_pack(exercise), "guard": guard_data(exercise, salt=lesson.version)}
+            for exercise in lesson.exercises
+        ],
     }
 
 
