@@ -1,0 +1,322 @@
+"""What every importer shares: reading the source, the report, writing the lesson notebook.
+
+An importer implements one narrow interface, :class:`Importer` (``convert(source) ->
+Conversion``); :func:`run_import` does the bookkeeping around it: read and check the
+source notebook, check the output folder, number the cells, write
+``<out_dir>/<lesson>.ipynb`` deterministically, and return an :class:`ImportReport`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from eduproject.errors import ImportConversionError
+
+LESSON_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+EXERCISE_ID_MAX = 48  # the parser's limit (room for "panel-<id>" cell ids)
+_CELL_ID_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+
+# Tags of other tools that eduproject lets through (docs/format.md, "Cell tags").
+FOREIGN_TAGS = frozenset(
+    {
+        "parameters",
+        "raises-exception",
+        "skip-execution",
+        "hide-input",
+        "hide-output",
+        "remove-cell",
+        "remove-input",
+        "remove-output",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import wrote, and everything it could not carry over.
+
+    Each problem names the source cell (0-based index, as JupyterLab counts), what was not
+    converted and why.
+
+        >>> report = import_nbgrader(Path("ps1.ipynb"), Path("exercises/ps1"))
+        >>> report.exercises
+        ['squares', 'sum_of_squares', 'cube']
+    """
+
+    notebook_path: Path
+    lesson_id: str
+    exercises: list[str]
+    problems: list[str]
+
+    def summary(self) -> str:
+        """A few lines for a terminal: where the lesson went, its exercises, the problems."""
+        lines = [
+            f"wrote {self.notebook_path} (lesson {self.lesson_id!r}, "
+            f"{len(self.exercises)} exercises: {', '.join(self.exercises) or 'none'})"
+        ]
+        if self.problems:
+            lines.append(f"{len(self.problems)} things were not converted as they were:")
+            lines.extend(f"  - {p}" for p in self.problems)
+        return "\n".join(lines)
+
+
+@dataclass
+class Source:
+    """The source notebook being imported: its path and parsed JSON."""
+
+    path: Path
+    notebook: dict[str, Any]
+
+    @property
+    def cells(self) -> list[dict[str, Any]]:
+        cells: list[dict[str, Any]] = self.notebook["cells"]
+        return cells
+
+    def error(self, problem: str, *, cell: int | None = None, fix: str) -> ImportConversionError:
+        where = f"{self.path}" if cell is None else f"{self.path}, cell {cell}"
+        return ImportConversionError(f"{where}: {problem}", hint=fix)
+
+
+@dataclass
+class Conversion:
+    """What an importer produces: cells in our format, exercise ids, problems.
+
+    Cells are nbformat 4 dicts without ids; :func:`run_import` numbers them.
+    ``id_hints`` (same length as ``cells``) gives a preferred id per cell, or None.
+    """
+
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    id_hints: list[str | None] = field(default_factory=list)
+    exercises: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, cell: dict[str, Any], id_hint: str | None = None) -> None:
+        self.cells.append(cell)
+        self.id_hints.append(id_hint)
+
+    def problem(self, cell: int | None, what: str) -> None:
+        self.problems.append(what if cell is None else f"cell {cell}: {what}")
+
+
+class Importer(Protocol):
+    """Converts one tool's source notebook into the eduproject format."""
+
+    tool: str  # "nbgrader", "otter": used in messages and notebook metadata
+
+    def convert(self, source: Source) -> Conversion: ...
+
+
+def cell_source(cell: dict[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def new_cell(
+    kind: str,
+    source: str,
+    *,
+    tags: list[str] | None = None,
+    origin: str | None = None,
+    attachments: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A fresh nbformat 4 cell in our format: no outputs, only our metadata."""
+    metadata: dict[str, Any] = {}
+    if origin is not None:
+        metadata["eduproject"] = {"origin": origin}
+    if tags:
+        metadata["tags"] = list(dict.fromkeys(tags))
+    cell: dict[str, Any] = {"cell_type": kind, "metadata": metadata, "source": _lines(source)}
+    if kind == "code":
+        cell["execution_count"] = None
+        cell["outputs"] = []
+    elif attachments:
+        cell["attachments"] = attachments
+    return cell
+
+
+def foreign_tags(cell: dict[str, Any], index: int, conversion: Conversion) -> list[str]:
+    """The cell's tags that eduproject lets through; report the others, which it would reject."""
+    tags = cell.get("metadata", {}).get("tags") or []
+    kept: list[str] = []
+    for tag in tags if isinstance(tags, list) else []:
+        if tag in FOREIGN_TAGS:
+            kept.append(tag)
+        else:
+            conversion.problem(
+                index,
+                f"tag {tag!r} dropped: eduproject rejects tags it does not know "
+                "(docs/format.md lists the allowed ones)",
+            )
+    return kept
+
+
+def sanitize_id(raw: str) -> str:
+    """``raw`` made into a valid exercise id: [A-Za-z0-9_-], at most 48 characters."""
+    cleaned = _UNSAFE_ID_CHARS.sub("_", raw.strip()).strip("_")
+    return (cleaned or "exercise")[:EXERCISE_ID_MAX]
+
+
+def points_text(points: float) -> str:
+    """``points`` as the format writes it: plain decimal digits, no exponent."""
+    if float(points).is_integer():
+        return str(int(points))
+    text = repr(float(points))
+    if "e" in text or "E" in text:
+        text = f"{points:.17f}".rstrip("0")
+    return text
+
+
+def read_source(path: Path) -> Source:
+    """Read ``path`` as an nbformat 4 notebook; every failure names the file and what to do."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ImportConversionError(
+            f"{path}: no such file", hint="give the path of the source notebook (.ipynb)"
+        ) from None
+    except IsADirectoryError:
+        raise ImportConversionError(
+            f"{path}: is a folder, not a notebook", hint="give the path of one .ipynb file"
+        ) from None
+    try:
+        notebook = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ImportConversionError(
+            f"{path}: not UTF-8 text (byte {exc.start})",
+            hint="open it in Jupyter and save it again",
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ImportConversionError(
+            f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            hint="fix the JSON there, or restore the notebook from version control",
+        ) from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise ImportConversionError(
+            f"{path}: not a Jupyter notebook (no list of 'cells' at the top level)",
+            hint="give a .ipynb notebook saved by Jupyter",
+        )
+    major = notebook.get("nbformat")
+    if major != 4:
+        raise ImportConversionError(
+            f"{path}: notebook format {major} is not supported (need nbformat 4)",
+            hint=f"convert it first: `jupyter nbconvert --to notebook --nbformat 4 {path}`",
+        )
+    if not isinstance(notebook.get("metadata", {}), dict):
+        raise ImportConversionError(
+            f"{path}: notebook 'metadata' is not an object", hint="save it again from Jupyter"
+        )
+    notebook.setdefault("metadata", {})
+    source = Source(path, notebook)
+    for index, cell in enumerate(source.cells):
+        ok = (
+            isinstance(cell, dict)
+            and cell.get("cell_type") in ("code", "markdown", "raw")
+            and isinstance(cell.get("source", ""), str | list)
+            and isinstance(cell.get("metadata", {}), dict)
+        )
+        if not ok:
+            raise source.error(
+                "not a notebook cell (needs 'cell_type' code/markdown/raw, 'source', 'metadata')",
+                cell=index,
+                fix="delete the cell and re-create it in Jupyter",
+            )
+        cell.setdefault("metadata", {})
+    return source
+
+
+def run_import(
+    importer: Importer, src: Path, out_dir: Path, *, overwrite: bool = False
+) -> ImportReport:
+    """Convert ``src`` with ``importer`` into ``out_dir/<out_dir.name>.ipynb``.
+
+    Refuses to replace a different notebook already there unless ``overwrite``; writing
+    the same bytes again is always fine.
+    """
+    src, out_dir = Path(src), Path(out_dir)
+    lesson_id = out_dir.name
+    if not LESSON_ID_RE.fullmatch(lesson_id):
+        raise ImportConversionError(
+            f"{out_dir}: {lesson_id!r} is not a valid lesson id (the output folder's name)",
+            hint="name the folder with lowercase letters, digits, '-' and '_', starting with a "
+            "letter or digit, e.g. -o exercises/ps1",
+        )
+    source = read_source(src)
+    conversion = importer.convert(source)
+    text = _notebook_text(source, conversion, importer.tool)
+    target = out_dir / f"{lesson_id}.ipynb"
+    _check_target(src, out_dir, target, text, overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return ImportReport(
+        notebook_path=target,
+        lesson_id=lesson_id,
+        exercises=list(conversion.exercises),
+        problems=list(conversion.problems),
+    )
+
+
+def _check_target(src: Path, out_dir: Path, target: Path, text: str, overwrite: bool) -> None:
+    if target.exists() and target.resolve() == src.resolve():
+        raise ImportConversionError(
+            f"{target}: the output would replace the source notebook itself",
+            hint="import into another folder, e.g. -o exercises/<lesson>/",
+        )
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise ImportConversionError(
+            f"{out_dir}: exists and is not a folder", hint="give a folder for the lesson with -o"
+        )
+    others = sorted(
+        p.name
+        for p in out_dir.glob("*.ipynb")
+        if p.name != target.name and not p.name.startswith(".")
+    )
+    if others:
+        raise ImportConversionError(
+            f"{out_dir}: already holds {', '.join(others)}; a lesson folder has exactly one notebook",
+            hint="import into an empty folder, or move those notebooks away first",
+        )
+    if target.exists() and target.read_text(encoding="utf-8") != text and not overwrite:
+        raise ImportConversionError(
+            f"{target}: already exists and differs from this import",
+            hint="pass --force (overwrite=True) to replace it, or import into another folder",
+        )
+
+
+def _notebook_text(source: Source, conversion: Conversion, tool: str) -> str:
+    cells = [dict(c) for c in conversion.cells]
+    taken: set[str] = set()
+    for index, (cell, hint) in enumerate(zip(cells, conversion.id_hints, strict=True)):
+        cell["id"] = _unique_id(hint or f"cell-{index}", taken)
+    metadata: dict[str, Any] = {}
+    for key in ("kernelspec", "language_info"):
+        if isinstance(source.notebook["metadata"].get(key), dict):
+            metadata[key] = source.notebook["metadata"][key]
+    metadata["eduproject"] = {"imported_from": {"tool": tool, "file": source.path.name}}
+    notebook = {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
+    # The layout nbformat itself writes (indent 1, sorted keys), so that saving the imported
+    # notebook in JupyterLab changes nothing but what the instructor edits.
+    return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _unique_id(hint: str, taken: set[str]) -> str:
+    base = _UNSAFE_ID_CHARS.sub("-", hint).strip("-")[:56] or "cell"
+    if not _CELL_ID_RE.fullmatch(base) or base.startswith("panel-"):
+        base = f"cell-{base}"[:56]
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])

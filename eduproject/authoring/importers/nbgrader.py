@@ -1,0 +1,486 @@
+"""Import nbgrader source notebooks (cell metadata schema v1-v3) into the eduproject format.
+
+nbgrader marks cells with ``metadata.nbgrader = {schema_version, grade, solution, locked,
+task, points, grade_id}``:
+
+==========================  =====================================================
+nbgrader cell               eduproject cell
+==========================  =====================================================
+autograded answer           ``solution`` (``### BEGIN SOLUTION`` region kept) or
+(solution, code)            ``solution-cell`` (no region: nbgrader replaces it all)
+autograder tests            ``tests`` + ``points=N`` (hidden-test regions kept)
+(grade, code)
+read-only (locked)          ``setup`` (code) or context (markdown)
+manually graded answer      context cell holding the learner's placeholder; reported
+(grade + solution)
+task (markdown)             context cell, unchanged; reported (graded by hand)
+==========================  =====================================================
+
+nbgrader has no exercises: an exercise starts at a solution cell and takes the test cells
+after it; a further solution cell before any test joins the same exercise. The exercise id
+is the first solution cell's ``grade_id``; its prompt is the nearest markdown cell above the
+solution (only code cells in between), else an inserted heading cell. Each converted
+solution, test and read-only cell keeps its ``grade_id`` in ``metadata.eduproject.origin``.
+
+    >>> report = import_nbgrader(Path("source/ps1/problem1.ipynb"), Path("exercises/ps1"))
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eduproject.authoring.importers.base import (
+    Conversion,
+    ImportReport,
+    Source,
+    cell_source,
+    foreign_tags,
+    new_cell,
+    points_text,
+    run_import,
+    sanitize_id,
+)
+
+# nbgrader's defaults (ClearSolutions / ClearHiddenTests): a line *containing* the delimiter.
+BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+CODE_PLACEHOLDER = "pass  # YOUR CODE HERE"
+TEXT_PLACEHOLDER = "YOUR ANSWER HERE"
+_INDENT = re.compile(r"\s*")
+
+
+def import_nbgrader(src: Path, out_dir: Path, *, overwrite: bool = False) -> ImportReport:
+    """Convert the nbgrader source notebook ``src`` into the lesson folder ``out_dir``.
+
+    >>> report = import_nbgrader(Path("source/ps1/problem1.ipynb"), Path("exercises/ps1"))
+    >>> report.notebook_path
+    PosixPath('exercises/ps1/ps1.ipynb')
+    """
+    return run_import(NbgraderImporter(), src, out_dir, overwrite=overwrite)
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """One source cell, classified by its nbgrader metadata."""
+
+    index: int
+    kind: str  # code | markdown | raw
+    role: str  # solution | tests | manual | task | locked | plain
+    grade_id: str | None
+    points: float | None
+    source: str
+    raw: dict[str, Any]
+
+
+class NbgraderImporter:
+    tool = "nbgrader"
+
+    def convert(self, source: Source) -> Conversion:
+        cells = [_classify(source, i, c) for i, c in enumerate(source.cells)]
+        _check_unique_ids(source, cells)
+        plan = _Plan.make(cells)
+        out = Conversion()
+        for cell in cells:
+            text, regions = _checked_markers(source, cell)
+            self._emit(cell, text, regions, plan, out)
+        out.exercises = [plan.exercise_ids[s] for s in plan.starts]
+        return out
+
+    def _emit(self, cell: _Cell, text: str, regions: int, plan: _Plan, out: Conversion) -> None:
+        tags = foreign_tags(cell.raw, cell.index, out)
+        attachments = cell.raw.get("attachments")
+        exercise = plan.exercise_ids.get(cell.index)
+        if exercise is not None and cell.index in plan.inserted_prompts:
+            out.add(
+                new_cell(
+                    "markdown",
+                    f"## {exercise}",
+                    tags=[f"exercise={exercise}"],
+                    origin=cell.grade_id,
+                ),
+                f"{exercise}-prompt",
+            )
+            out.problem(
+                cell.index,
+                f"no markdown prompt just above solution cell {cell.grade_id!r}: inserted a "
+                f"heading cell as the prompt of exercise {exercise!r}; write the task there",
+            )
+        if cell.index in plan.prompts:
+            ex_id, origin = plan.prompts[cell.index]
+            out.add(
+                new_cell(
+                    cell.kind,
+                    text,
+                    tags=[f"exercise={ex_id}", *tags],
+                    origin=origin,
+                    attachments=attachments,
+                ),
+                None,
+            )
+        elif cell.role == "solution" and cell.index in plan.orphan_solutions:
+            out.add(new_cell("code", _placeholder_code(text), tags=tags), None)
+            out.problem(
+                cell.index,
+                f"solution cell {cell.grade_id!r} has no test cell anywhere after it, and no "
+                "exercise to join: kept as a context cell with a placeholder; the instructor "
+                "answer is not in the imported lesson",
+            )
+        elif cell.role == "solution":
+            role_tag = "solution" if regions else "solution-cell"
+            out.add(
+                new_cell("code", text, tags=[role_tag, *tags], origin=cell.grade_id), cell.grade_id
+            )
+            if cell.index in plan.joined_back:
+                out.problem(
+                    cell.index,
+                    f"solution cell {cell.grade_id!r} has no test cell after it: it joins "
+                    f"exercise {plan.joined_back[cell.index]!r} as one more solution cell",
+                )
+        elif cell.role == "tests" and cell.index in plan.orphan_tests:
+            out.problem(
+                cell.index,
+                f"test cell {cell.grade_id!r} ({_pts(cell.points)}) comes before any solution "
+                "cell, so it belongs to no exercise: left out of the imported lesson; move it "
+                "below the solution it tests and import again",
+            )
+        elif cell.role == "tests":
+            assert cell.points is not None
+            out.add(
+                new_cell(
+                    "code",
+                    text,
+                    tags=["tests", f"points={points_text(cell.points)}", *tags],
+                    origin=cell.grade_id,
+                ),
+                cell.grade_id,
+            )
+        elif cell.role == "manual":
+            placeholder = (
+                _placeholder_code(text) if cell.kind == "code" else _placeholder_text(cell.source)
+            )
+            out.add(new_cell(cell.kind, placeholder, tags=tags), cell.grade_id)
+            out.problem(
+                cell.index,
+                f"manually graded answer {cell.grade_id!r} ({_pts(cell.points)}) cannot be graded "
+                "automatically: kept as a context cell holding the learner's placeholder "
+                f"({TEXT_PLACEHOLDER if cell.kind != 'code' else CODE_PLACEHOLDER!r}); the "
+                "instructor answer and the points are not in the imported lesson",
+            )
+        elif cell.role == "task":
+            out.add(
+                new_cell(cell.kind, cell.source, tags=tags, attachments=attachments), cell.grade_id
+            )
+            out.problem(
+                cell.index,
+                f"task {cell.grade_id!r} ({_pts(cell.points)}) is graded by hand in nbgrader: kept "
+                "as a context cell; its points are not in the imported lesson",
+            )
+        elif cell.role == "locked" and cell.kind == "code":
+            out.add(
+                new_cell("code", text, tags=["setup", *tags], origin=cell.grade_id), cell.grade_id
+            )
+        else:
+            out.add(new_cell(cell.kind, text, tags=tags, attachments=attachments), cell.grade_id)
+
+
+@dataclass
+class _Plan:
+    """Which cells start exercises, which markdown cells are prompts, what is left over."""
+
+    starts: list[int]  # solution cells that start an exercise
+    exercise_ids: dict[int, str]  # start cell -> exercise id
+    prompts: dict[int, tuple[str, str | None]]  # markdown cell -> (exercise id, origin)
+    inserted_prompts: set[int]  # start cells that need an inserted prompt
+    joined_back: dict[int, str]  # trailing solution cells without tests -> exercise joined
+    orphan_solutions: set[int]
+    orphan_tests: set[int]
+
+    @classmethod
+    def make(cls, cells: list[_Cell]) -> _Plan:
+        plan = cls([], {}, {}, set(), {}, set(), set())
+        groups: list[tuple[int, list[int], bool]] = []  # (start, solution cells, has tests)
+        for cell in cells:
+            if cell.role == "solution":
+                if not groups or groups[-1][2]:
+                    groups.append((cell.index, [cell.index], False))
+                else:
+                    groups[-1][1].append(cell.index)
+            elif cell.role == "tests":
+                if groups:
+                    start, members, _ = groups[-1]
+                    groups[-1] = (start, members, True)
+                else:
+                    plan.orphan_tests.add(cell.index)
+        trailing: list[int] = []
+        if groups and not groups[-1][2]:
+            # Solution cells after the last test: join the exercise before, if there is one.
+            trailing = groups.pop()[1]
+            if not groups:
+                plan.orphan_solutions.update(trailing)
+                trailing = []
+        used: set[str] = set()
+        by_index = {c.index: c for c in cells}
+        for start, _, _ in groups:
+            plan.starts.append(start)
+            plan.exercise_ids[start] = _unique(
+                sanitize_id(by_index[start].grade_id or "exercise"), used
+            )
+            prompt = _prompt_for(cells, start)
+            origin = by_index[start].grade_id
+            if prompt is None:
+                plan.inserted_prompts.add(start)
+            else:
+                plan.prompts[prompt] = (plan.exercise_ids[start], origin)
+        if trailing:
+            plan.joined_back = dict.fromkeys(trailing, plan.exercise_ids[plan.starts[-1]])
+        return plan
+
+
+def _prompt_for(cells: list[_Cell], start: int) -> int | None:
+    """The nearest markdown cell above ``start`` with only ungraded code cells between."""
+    for j in range(start - 1, -1, -1):
+        cell = cells[j]
+        if cell.role not in ("plain", "locked"):
+            return None
+        if cell.kind == "markdown":
+            return j
+        if cell.kind != "code":
+            return None
+    return None
+
+
+def _unique(candidate: str, used: set[str]) -> str:
+    result, n = candidate, 2
+    while result in used:
+        suffix = f"_{n}"
+        result, n = candidate[: 48 - len(suffix)] + suffix, n + 1
+    used.add(result)
+    return result
+
+
+def _classify(source: Source, index: int, cell: dict[str, Any]) -> _Cell:
+    kind = cell["cell_type"]
+    text = cell_source(cell)
+    meta = cell["metadata"].get("nbgrader")
+    if meta is None:
+        return _Cell(index, kind, "plain", None, None, text, cell)
+    if not isinstance(meta, dict):
+        raise source.error(
+            "metadata 'nbgrader' is not an object",
+            cell=index,
+            fix="re-create the cell's nbgrader settings with the Create Assignment toolbar",
+        )
+    version = meta.get("schema_version", 0)
+    if version == 0 or not isinstance(version, int):
+        raise source.error(
+            f"nbgrader metadata schema version {version!r} is too old to import",
+            cell=index,
+            fix=f"upgrade the notebook first: `nbgrader update {source.path}`",
+        )
+    if version > 3:
+        raise source.error(
+            f"nbgrader metadata schema version {version} is newer than this importer (reads 1-3)",
+            cell=index,
+            fix="export the notebook from an nbgrader release with schema version 3",
+        )
+    flags = {}
+    for key in ("grade", "solution", "locked", "task"):
+        value = meta.get(key, False)
+        if not isinstance(value, bool):
+            raise source.error(
+                f"nbgrader field {key!r} is {value!r}, not true or false",
+                cell=index,
+                fix="reset the cell type in nbgrader's Create Assignment toolbar",
+            )
+        flags[key] = value
+    grade, solution, locked, task = (
+        flags["grade"],
+        flags["solution"],
+        flags["locked"],
+        flags["task"],
+    )
+    role = (
+        "task"
+        if task
+        else "manual"
+        if grade and solution
+        else "solution"
+        if solution
+        else "tests"
+        if grade
+        else "locked"
+        if locked
+        else "plain"
+    )
+    grade_id = meta.get("grade_id")
+    if role != "plain" and (not isinstance(grade_id, str) or not grade_id):
+        raise source.error(
+            "nbgrader cell without a grade_id",
+            cell=index,
+            fix="give the cell an ID in nbgrader's Create Assignment toolbar",
+        )
+    points: float | None = None
+    if grade or task:
+        raw_points = meta.get("points")
+        if (
+            isinstance(raw_points, bool)
+            or not isinstance(raw_points, int | float)
+            or raw_points < 0
+        ):
+            raise source.error(
+                f"nbgrader cell {grade_id!r} has points {raw_points!r}, not a number >= 0",
+                cell=index,
+                fix="set the cell's points in nbgrader's Create Assignment toolbar",
+            )
+        points = float(raw_points)
+    if kind == "markdown" and role in ("tests", "solution"):
+        # nbgrader itself rejects these; manual answers are grade + solution.
+        raise source.error(
+            f"markdown cell {grade_id!r} is marked {'grade' if grade else 'solution'} only",
+            cell=index,
+            fix="in nbgrader a written answer is a 'Manually graded answer' (grade and solution)",
+        )
+    if kind != "markdown" and role == "task":
+        raise source.error(
+            f"task cell {grade_id!r} is a {kind} cell",
+            cell=index,
+            fix="nbgrader tasks are markdown cells",
+        )
+    if kind == "raw" and role not in ("plain", "locked"):
+        raise source.error(
+            f"raw cell {grade_id!r} is marked as an nbgrader {role} cell",
+            cell=index,
+            fix="make it a code cell (answers and tests) or a markdown cell",
+        )
+    return _Cell(index, kind, role, grade_id if role != "plain" else None, points, text, cell)
+
+
+def _check_unique_ids(source: Source, cells: list[_Cell]) -> None:
+    first: dict[str, int] = {}
+    for cell in cells:
+        if cell.grade_id is None:
+            continue
+        if cell.grade_id in first:
+            raise source.error(
+                f"duplicate nbgrader grade_id {cell.grade_id!r} (also used by cell {first[cell.grade_id]})",
+                cell=cell.index,
+                fix="give every graded, solution and read-only cell its own ID in nbgrader's "
+                "Create Assignment toolbar (copied cells keep the ID of the original)",
+            )
+        first[cell.grade_id] = cell.index
+
+
+def _checked_markers(source: Source, cell: _Cell) -> tuple[str, int]:
+    """Rewrite nbgrader's markers to ours; return the new source and its solution regions.
+
+    Like nbgrader, refuse regions in cells whose role has none (a solution region in an
+    unmarked cell would otherwise reach learners).
+    """
+    if cell.kind == "raw" or (cell.kind == "markdown" and cell.role == "manual"):
+        return cell.source, 0  # raw cells are never processed; written answers: see _emit
+    text, solutions = _rewrite(source, cell, cell.source, BEGIN_SOLUTION, END_SOLUTION, "SOLUTION")
+    if solutions and (cell.kind != "code" or cell.role not in ("solution", "manual")):
+        raise source.error(
+            f"solution region in a cell that is not an nbgrader solution cell ({cell.role})",
+            cell=cell.index,
+            fix="mark the cell 'Autograded answer' in nbgrader, or remove the BEGIN/END SOLUTION lines",
+        )
+    text, hidden = _rewrite(source, cell, text, BEGIN_HIDDEN, END_HIDDEN, "HIDDEN TESTS")
+    if hidden and (cell.kind != "code" or cell.role != "tests"):
+        raise source.error(
+            f"hidden-test region in a cell that is not an nbgrader test cell ({cell.role})",
+            cell=cell.index,
+            fix="mark the cell 'Autograder tests' in nbgrader, or remove the HIDDEN TESTS lines",
+        )
+    return text, solutions
+
+
+def _rewrite(
+    source: Source, cell: _Cell, text: str, begin: str, end: str, ours: str
+) -> tuple[str, int]:
+    out: list[str] = []
+    open_line: int | None = None
+    body = 0
+    regions = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        indent = _INDENT.match(line).group(0)  # type: ignore[union-attr]
+        if begin in line:
+            if open_line is not None:
+                raise source.error(
+                    f"nested `{begin}` on line {number} (the one on line {open_line} is still open)",
+                    cell=cell.index,
+                    fix=f"close the first region with `### {end}` first",
+                )
+            open_line, body = number, 0
+            out.append(f"{indent}### BEGIN {ours}")
+        elif end in line:
+            if open_line is None:
+                raise source.error(
+                    f"`{end}` on line {number} without a `{begin}` before it",
+                    cell=cell.index,
+                    fix=f"add `### {begin}` above the region, or delete the stray line",
+                )
+            if body == 0:
+                # nbgrader accepts an empty region; our format needs something to stub.
+                out.append(f"{indent}pass")
+            open_line = None
+            regions += 1
+            out.append(f"{indent}### END {ours}")
+        else:
+            if open_line is not None and line.strip():
+                body += 1
+            out.append(line)
+    if open_line is not None:
+        raise source.error(
+            f"`{begin}` on line {open_line} is never closed",
+            cell=cell.index,
+            fix=f"add `### {end}` after the last line of the region",
+        )
+    return "\n".join(out), regions
+
+
+def _placeholder_code(text: str) -> str:
+    """What learners get in place of an answer we cannot stub: regions become ``pass``.
+
+    Unlike nbgrader's ``raise NotImplementedError()``, this lets the instructor notebook run
+    through (the cell is ordinary context code here, not a solution cell).
+    """
+    lines = text.split("\n")
+    if not any(line.strip() == "### BEGIN SOLUTION" for line in lines):
+        return "# YOUR CODE HERE"
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        if line.strip() == "### BEGIN SOLUTION":
+            inside = True
+            out.append(line[: len(line) - len(line.lstrip())] + CODE_PLACEHOLDER)
+        elif line.strip() == "### END SOLUTION":
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _placeholder_text(text: str) -> str:
+    """nbgrader's learner version of a written answer: regions (or the whole cell) replaced."""
+    if BEGIN_SOLUTION not in text:
+        return TEXT_PLACEHOLDER
+    out: list[str] = []
+    inside = False
+    for line in text.split("\n"):
+        if BEGIN_SOLUTION in line:
+            inside = True
+            out.append(TEXT_PLACEHOLDER)
+        elif END_SOLUTION in line:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _pts(points: float | None) -> str:
+    value = points_text(points or 0)
+    return f"{value} point" if value == "1" else f"{value} points"
