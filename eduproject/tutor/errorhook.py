@@ -1,0 +1,170 @@
+"""The **Explain this error** button under a traceback in any cell, once eduproject is loaded.
+
+``enable_error_help()`` (called by ``eduproject.panel`` and ``eduproject.check``) registers an
+IPython ``post_run_cell`` callback: after a cell fails, the normal traceback stays exactly as it
+is and a small button appears under it; a click asks the tutor's ``explain_error`` about that
+error and the cell's code. Errors raised by eduproject itself (a typo in an exercise id, no
+lesson.json) are shown as their one-paragraph message instead of a traceback.
+
+    import eduproject
+    eduproject.enable_error_help()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from typing import Any
+
+from eduproject.errors import EduprojectError
+
+__all__ = ["ErrorHelp", "enable_error_help", "error_text"]
+
+log = logging.getLogger(__name__)
+_enabled: set[int] = set()  # ids of shells with the hook (one kernel has one shell)
+
+
+def enable_error_help(shell: Any = None) -> bool:
+    """Install the hook in the running IPython (idempotent); False outside IPython."""
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    if shell is None:
+        return False
+    if id(shell) in _enabled:
+        return True
+    shell.events.register("post_run_cell", _after_cell)
+    shell.set_custom_exc((EduprojectError,), _show_eduproject_error)
+    _enabled.add(id(shell))
+    return True
+
+
+def _show_eduproject_error(
+    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None
+) -> list[str]:
+    # The message already says what happened and what to do; a traceback would only bury it.
+    lines = [f"\x1b[1;31m{etype.__name__}\x1b[0m: {value}"]
+    shell._showtraceback(etype, value, lines)
+    return lines
+
+
+def _after_cell(result: Any) -> None:
+    error = result.error_before_exec or result.error_in_exec
+    if error is None or isinstance(error, EduprojectError | KeyboardInterrupt | SystemExit):
+        return
+    try:
+        from IPython.display import display
+
+        display(ErrorHelp(error, result.info.raw_cell or "").widget)
+    except Exception:  # the learner's traceback matters more than our button
+        log.exception("could not show the Explain this error button")
+
+
+_INTERNAL_DIRS = tuple(
+    os.path.dirname(__import__(name).__file__ or "") + os.sep for name in ("IPython", "ipykernel")
+)
+
+
+def _where(filename: str) -> str:
+    if "ipykernel_" in filename or filename.startswith("<ipython-input"):
+        return "your cell"
+    return os.path.basename(filename)
+
+
+def error_text(error: BaseException) -> str:
+    """A short traceback of the learner's frames only (no IPython internals), for the tutor."""
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if not f.filename.startswith(_INTERNAL_DIRS)
+    ]
+    lines = []
+    if frames:
+        lines.append("Traceback (most recent call last):")
+        for f in frames:
+            lines.append(f"  {_where(f.filename)}, line {f.lineno}, in {f.name}")
+            if f.line:
+                lines.append(f"    {f.line}")
+    if isinstance(error, SyntaxError):
+        place = f"line {error.lineno}" if error.lineno else "your cell"
+        lines.append(f"  {place}: {(error.text or '').rstrip()}")
+        lines.append(f"{type(error).__name__}: {error.msg}")
+    else:
+        lines.extend(traceback.format_exception_only(error)[-1:])
+    return "\n".join(line.rstrip("\n") for line in lines)
+
+
+def _frame_functions(error: BaseException) -> set[str]:
+    return {f.name for f in traceback.extract_tb(error.__traceback__)}
+
+
+class ErrorHelp:
+    """The button and reply area under one failed cell. The tutor is built on the first click."""
+
+    def __init__(self, error: BaseException, code: str) -> None:
+        import ipywidgets as w
+
+        from eduproject.tutor.widgets import ResponseView, _button, style_tag
+
+        self.error = error
+        self.text = error_text(error)
+        self.code = code
+        self.controller: Any = None
+        self.button = _button(
+            "Explain this error",
+            "question-circle",
+            "The tutor explains this error",
+            "edu-explain-error",
+        )
+        self.button.on_click(lambda _: self.explain())
+        self.view = ResponseView(None)
+        self.view.response.layout.display = "none"
+        self.view.footer.layout.display = "none"
+        self.widget = w.VBox([style_tag(), self.button, self.view.response, self.view.footer])
+        self.widget.add_class("edu-error-help")
+
+    def explain(self) -> None:
+        if self.controller is None:
+            self.controller = self._controller()
+            if self.controller is None:
+                return
+        exercise, code = self._context()
+        tutor = self.controller.tutor
+        self.controller.stream(
+            "About this error",
+            lambda: tutor.explain_error_stream(self.text, code, exercise),
+        )
+
+    def _controller(self) -> Any:
+        from eduproject.tutor.panel_controller import PanelState, ResponseController, response_html
+        from eduproject.tutor.widgets import tutor_session
+
+        try:
+            _, tutor = tutor_session()
+        except EduprojectError as exc:
+            state = PanelState(heading="About this error", error=exc.message)
+            self.view.response.value = response_html(state)
+            self.view.response.layout.display = None
+            return None
+        controller = ResponseController(tutor, on_change=self.view.render)
+        self.view.controller = controller
+        return controller
+
+    def _context(self) -> tuple[str | None, str]:
+        """The exercise this error belongs to (if any) and the code to show the tutor."""
+        from eduproject.tutor.learner_code import defined_names, latest_code, stub_names
+        from eduproject.tutor.widgets import executed_cells, tutor_session
+
+        pack, _ = tutor_session()
+        involved = defined_names(self.code) | _frame_functions(self.error)
+        for ex in pack.exercises:
+            names = stub_names(ex.stub)
+            if names & involved:
+                if names & defined_names(self.code):
+                    return ex.id, self.code
+                # The error shows in a cell that only calls the exercise's function: add its code.
+                own = latest_code(executed_cells(), names) or ""
+                return ex.id, f"{own}\n\n{self.code}".strip()
+        return None, self.code
