@@ -1,0 +1,123 @@
+"""Output checks: stop strings applied client-side, and malformed-answer detection.
+
+Not every server honours stop strings (and some emit them before stopping), so the
+router passes every streamed delta through a :class:`StopFilter`, which holds back just
+enough text to never emit a stop string or a template token.
+
+:func:`malformed_reason` then judges the finished text. A malformed answer counts as a
+failure of that attempt (ledger status ``malformed``) and the router falls back::
+
+    >>> malformed_reason("", "stop", ())
+    'empty'
+    >>> malformed_reason("x = 1", "length", ())
+    'cut at the length limit'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# A unit of 3..200 characters repeated at least 5 times in a row, spanning >= 100 chars:
+# the shape of a sampling loop ("return x\nreturn x\n..."), rare in real answers.
+_REPEAT = re.compile(r"(.{3,200}?)\1{4,}", re.DOTALL)
+_MIN_REPEAT_SPAN = 100
+
+
+@dataclass
+class StopFilter:
+    """Cut a stream at the first stop string or leaked template token.
+
+    ``feed`` returns the text that is safe to emit now; ``flush`` the rest at the end.
+    After a cut, ``stopped`` is True, ``leaked`` names the template token if that is
+    what cut it, and later input is ignored.
+
+    >>> f = StopFilter(stops=("<|im_end|>",), leaks=())
+    >>> f.feed("Hello <|im_") + f.feed("end|> junk") + f.flush()
+    'Hello '
+    """
+
+    stops: Sequence[str]
+    leaks: Sequence[str]
+    stopped: bool = False
+    leaked: str | None = None
+    _pending: str = ""
+    _emitted: str = ""
+
+    def __post_init__(self) -> None:
+        self._markers = [(s, False) for s in self.stops if s]
+        self._markers += [(t, True) for t in self.leaks if t and t not in self.stops]
+        self._hold = max((len(m) for m, _ in self._markers), default=1) - 1
+
+    @property
+    def text(self) -> str:
+        """Everything emitted so far."""
+        return self._emitted
+
+    def feed(self, delta: str) -> str:
+        if self.stopped or not delta:
+            return ""
+        self._pending += delta
+        cut = self._first_marker(self._pending)
+        if cut is not None:
+            self.stopped = True
+            out, self._pending = self._pending[:cut], ""
+        elif len(self._pending) > self._hold:
+            # Keep a tail that could still be the start of a marker.
+            split = len(self._pending) - self._hold
+            out, self._pending = self._pending[:split], self._pending[split:]
+        else:
+            out = ""
+        self._emitted += out
+        return out
+
+    def flush(self) -> str:
+        out, self._pending = ("" if self.stopped else self._pending), ""
+        self._emitted += out
+        return out
+
+    def _first_marker(self, text: str) -> int | None:
+        best: tuple[int, str, bool] | None = None
+        for marker, is_leak in self._markers:
+            index = text.find(marker)
+            if index >= 0 and (best is None or index < best[0]):
+                best = (index, marker, is_leak)
+        if best is None:
+            return None
+        if best[2]:
+            self.leaked = best[1]
+        return best[0]
+
+
+def find_repetition(text: str) -> str | None:
+    """The repeated unit if ``text`` contains a degenerate loop, else None.
+
+    >>> find_repetition("ok\\n" + "print('hi')\\n" * 12)
+    "print('hi')\\n"
+    """
+    for match in _REPEAT.finditer(text):
+        unit = match.group(1)
+        if len(match.group(0)) < _MIN_REPEAT_SPAN:
+            continue
+        # "=====" rulers and indentation are legitimate; loops repeat real content.
+        if len(set(unit) - set(" \t\n")) >= 3:
+            return unit
+    return None
+
+
+def malformed_reason(
+    text: str, finish_reason: str | None, leak_tokens: Sequence[str], *, leaked: str | None = None
+) -> str | None:
+    """Why this finished answer is unusable, or None if it looks well-formed."""
+    if not text.strip():
+        return "empty"
+    if finish_reason == "length":
+        return "cut at the length limit"
+    token = leaked or next((t for t in leak_tokens if t and t in text), None)
+    if token is not None:
+        return f"template token {token!r} leaked into the answer"
+    unit = find_repetition(text)
+    if unit is not None:
+        return f"repetition loop ({unit.strip()[:40]!r} repeated)"
+    return None
