@@ -50,6 +50,7 @@ def export_command(
         f"exported {done.submissions} submissions ({done.format}, {done.rows} rows) to {where}",
         markup=False,
         highlight=False,
+        soft_wrap=True,  # paths stay on one line, ready to copy
     )
 
 
@@ -66,6 +67,7 @@ def feedback_command(
         f"wrote {len(pages)} feedback pages under {out}/<lesson>/<learner>.html",
         markup=False,
         highlight=False,
+        soft_wrap=True,  # paths stay on one line, ready to copy
     )
 
 
@@ -80,4 +82,4 @@ def report_command(
     summary = write_report(db, out, lesson=lesson)
     console = Console()
     print_summary(summary, console)
-    console.print(f"report written to {out}", markup=False, highlight=False)
+    console.print(f"report written to {out}", markup=False, highlight=False, soft_wrap=True)

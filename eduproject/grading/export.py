@@ -27,7 +27,7 @@ from typing import Any
 
 from eduproject.errors import ConfigError, GradebookError
 from eduproject.grading.gradebook import Gradebook
-from eduproject.grading.results import ExerciseResult, SubmissionResult
+from eduproject.grading.results import ExerciseResult, SubmissionResult, TestOutcome
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "Exported", "export", "file_stem", "gradescope_results"]
 
@@ -141,8 +141,10 @@ def file_stem(name: str) -> str:
     return f"{cleaned[:60]}-{digest}" if cleaned else digest
 
 
-def _test_output(e: ExerciseResult, message: str) -> str:
-    return message or (e.detail if not e.tests else "")
+def _test_output(e: ExerciseResult, t: TestOutcome) -> str:
+    # A failed test without a message of its own failed because of the exercise (an error
+    # or timeout in the learner's code): say so.
+    return t.message or ("" if t.passed else e.detail)
 
 
 def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
@@ -183,7 +185,7 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
                 # Never a message for hidden tests, even if one slipped into the gradebook.
                 entry.update(output="", visibility="after_published")
             else:
-                entry.update(output=_test_output(e, t.message), visibility="visible")
+                entry.update(output=_test_output(e, t), visibility="visible")
             tests.append(entry)
     summary = [f"{result.lesson}: {_num(result.score)} / {_num(result.max_score)} points"]
     summary.append(f"status: {result.status}" + (f" ({result.detail})" if result.detail else ""))

@@ -74,7 +74,7 @@ def _assert_complete(db: Path, expected: range) -> None:
         r = got[want.learner]
         assert r.exercises == want.exercises
         assert r.executed_notebook is not None
-        assert len(r.executed_notebook["cells"]) == len(want.executed_notebook["cells"])  # type: ignore[index]
+        assert len(r.executed_notebook["cells"]) == len(want.executed_notebook["cells"])
 
 
 @pytest.mark.slow
