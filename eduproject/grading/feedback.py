@@ -162,11 +162,13 @@ def _exercise_tests(e: ExerciseResult) -> str:
 
 def feedback_page(result: SubmissionResult) -> str:
     """The feedback page of one submission (its ``executed_notebook`` is rendered if set)."""
+    explain = ""
+    if result.status is not Status.GRADED:
+        explain = f" <span class='muted'>{escape(STATUS_TEXT[result.status])}</span>"
     parts = [
         f"<h1>{escape(result.lesson)}: feedback for {escape(result.learner)}</h1>",
         f"<p><b>Score: {_num(result.score)} / {_num(result.max_score)}</b> &nbsp; "
-        f"{_badge(result.status)} <span class='muted'>{escape(STATUS_TEXT[result.status])}"
-        "</span></p>",
+        f"{_badge(result.status)}{explain}</p>",
     ]
     if result.detail:
         parts.append(f"<p class='warn'>{escape(_clip(result.detail))}</p>")

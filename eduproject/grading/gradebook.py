@@ -171,6 +171,8 @@ class Gradebook:
         # noise next to the cost of grading it.
         db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA foreign_keys = ON")
+        if self._current_schema(db):
+            return  # nothing to write: the read-only commands work on read-only copies too
         with self._write():
             # One statement at a time: executescript() would commit our transaction.
             for statement in _SCHEMA.split(";"):
@@ -186,6 +188,14 @@ class Gradebook:
                     f"this one reads {SCHEMA_VERSION})",
                     hint="upgrade eduproject, or grade into a new --db file",
                 )
+
+    @staticmethod
+    def _current_schema(db: sqlite3.Connection) -> bool:
+        try:
+            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        except sqlite3.OperationalError:  # no such table: a new file
+            return False
+        return bool(row[0] == SCHEMA_VERSION)
 
     # -- plumbing -------------------------------------------------------------------------
 
