@@ -36,6 +36,8 @@ class TestCase:
     ``visible_source`` is what a learner may run (hidden regions removed; "" if wholly hidden).
     """
 
+    __test__ = False  # not a pytest test class
+
     name: str
     exercise: str
     points: float
