@@ -120,6 +120,7 @@ def guard_data(exercise: Exercise, salt: str = "") -> dict[str, Any]:
         "exprs": [list(e) for e in exprs],
         "avoid": [list(a) for a in avoid],
         "functions": _defined_functions(exercise.solution),
+        "params": _parameters(exercise.solution),
     }
 
 
@@ -176,6 +177,20 @@ def _defined_functions(solution: str) -> list[str]:
     )
 
 
+def _parameters(solution: str) -> list[str]:
+    tree = parse_code(solution)
+    if tree is None:
+        return []
+    return sorted(
+        {
+            a.arg
+            for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef)
+            for a in n.args.args + n.args.kwonlyargs
+        }
+    )
+
+
 def _words(text: str) -> tuple[str, ...]:
     """Lower-cased tokens with a light plural stem, for words-to-avoid matching."""
     out = []
@@ -195,12 +210,14 @@ def check_leak(
     target: Any,
     *,
     run_tests: Callable[[str], bool] | None = None,
+    code: str = "",
 ) -> GuardVerdict:
     """Score how much of the solution ``text`` gives away.
 
     ``target`` is an ``ExerciseInfo`` (its ``guard`` is used), a guard-data mapping, or an
     authoring ``Exercise`` (features computed on the spot). ``run_tests(code)`` -- available
     only where the solution and hidden tests are -- returns True when a code block passes.
+    ``code`` is the learner's own code: quoting it back is not a leak.
     """
     guard = _guard_of(target)
     signals: list[tuple[float, str]] = [(0.0, "no part of the solution found")]
@@ -247,6 +264,10 @@ def check_leak(
     names = set(guard.get("functions", ()))
     if names and (name := _writes_function(text, names)):
         signals.append((0.9, f"writes the exercise's function `{name}` in full"))
+
+    params = set(guard.get("params", ()))
+    if params and _answer_return(text, params, code):
+        signals.append((0.8, "writes a return line that computes the answer from the inputs"))
 
     best = max(signals, key=lambda s: s[0])
     if best[0] < 0.5 and run_tests is not None and _passing_block(text, run_tests):
@@ -295,7 +316,7 @@ def _writes_function(text: str, names: set[str]) -> str | None:
     """A definition of one of the exercise's functions with a real body.
 
     A skeleton (``pass``, ``...``, a bare ``return total``) is a fair hint; a body that
-    loops or returns a computed value is the answer.
+    loops, branches between returns or returns a computed value is the answer.
     """
     for frag in fragments(text):
         tree = parse_code(frag.code)
@@ -307,11 +328,41 @@ def _writes_function(text: str, names: set[str]) -> str | None:
     return None
 
 
+def _answer_return(text: str, params: set[str], code: str) -> bool:
+    """A ``return`` computing a value from the exercise's parameters: a finished answer line.
+
+    Lines the learner wrote themselves (the reply quotes their code back) do not count.
+    """
+    own = _statements(code)
+    for frag in fragments(text):
+        tree = parse_code(frag.code)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Return)
+                and node.value is not None
+                and not isinstance(node.value, ast.Name | ast.Constant)
+                and params & {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+                and ast.unparse(node) not in own
+            ):
+                return True
+    return False
+
+
+def _statements(code: str) -> set[str]:
+    tree = parse_code(code) if code.strip() else None
+    if tree is None:
+        return set()
+    return {ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.stmt)}
+
+
 def _real_body(func: ast.FunctionDef) -> bool:
     loops = any(isinstance(n, ast.For | ast.While | ast.comprehension) for n in ast.walk(func))
     returns = [n for n in ast.walk(func) if isinstance(n, ast.Return) and n.value is not None]
     computed = any(not isinstance(r.value, ast.Name | ast.Constant) for r in returns)
-    return computed or (loops and bool(returns))
+    # Several returns mean the body already decides between answers: that is the work.
+    return computed or (loops and bool(returns)) or len(returns) >= 2
 
 
 def _passing_block(text: str, run_tests: Callable[[str], bool]) -> bool:
@@ -332,6 +383,11 @@ def _passing_block(text: str, run_tests: Callable[[str], bool]) -> bool:
 
 # -- malformed and off-topic replies ---------------------------------------------------
 
+
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 _TEMPLATE = re.compile(
     r"<\|[A-Za-z_]+\|>|<fim_(?:prefix|suffix|middle|pad)>|<file_sep>|<repo_name>|<gh_stars>"
     r"|<jupyter_(?:start|text|code|output)>|<issue_(?:start|comment|closed)>|\[/?INST\]"
@@ -339,11 +395,9 @@ _TEMPLATE = re.compile(
     r"|^(?:user|assistant|system)\s*:\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_OTHER_LANGS = frozenset(
-    (
-        "java javascript js jsx typescript ts c cpp c++ csharp cs go golang rust rs ruby rb "
-        "php kotlin swift perl scala haskell lua r matlab vb"
-    ).split()
+_OTHER_LANGS = _wordset(
+    "java javascript js jsx typescript ts c cpp c++ csharp cs go golang rust rs ruby rb "
+    "php kotlin swift perl scala haskell lua r matlab vb"
 )
 _OTHER_CODE = re.compile(
     r"console\.log|System\.out|#include|public static|\bfunction\s+\w+\s*\(|=>|"
@@ -351,12 +405,10 @@ _OTHER_CODE = re.compile(
     re.MULTILINE,
 )
 # Frequent English function words: prose without them is not English.
-_ENGLISH = frozenset(
-    (
-        "the a an of to in is it you your that this and or for on with as be are if not can "
-        "what when how use each then will do does has have from by at its which so but all "
-        "we they there one should would could their"
-    ).split()
+_ENGLISH = _wordset(
+    "the a an of to in is it you your that this and or for on with as be are if not can "
+    "what when how use each then will do does has have from by at its which so but all "
+    "we they there one should would could their"
 )
 _TEST_MENTION = re.compile(
     r"\b(test_[A-Za-z0-9_]+)\b|`([\w-]+)`\s+test\b|\btest\s+`([\w-]+)`"
@@ -478,4 +530,4 @@ def check_reply(
     )
     if not verdict.ok or info is None:
         return verdict
-    return check_leak(text, info, run_tests=run_tests)
+    return check_leak(text, info, run_tests=run_tests, code=code)

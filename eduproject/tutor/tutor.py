@@ -8,11 +8,29 @@ that wrote it (the StarCoder2 licence requires the disclosure).
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from eduproject.tutor.guards import GuardVerdict
+from eduproject.errors import ConfigError, EduprojectError, ModelError, QuotaExceeded, TutorError
+from eduproject.models.config import OFFLINE
+from eduproject.models.types import ModelRequest, ModelResponse
+from eduproject.tutor import offline, prompts
+from eduproject.tutor.guards import GuardVerdict, check_leak, check_reply
+from eduproject.tutor.offline import HINT_LEVELS
+from eduproject.tutor.pack import ExerciseInfo, LessonPack
+from eduproject.tutor.quota import DEFAULT_STORE, Quota
 
-__all__ = ["GuardVerdict", "TestResult", "TutorReply"]
+if TYPE_CHECKING:
+    from eduproject.models.router import Router
+
+__all__ = ["GuardVerdict", "TestResult", "Tutor", "TutorReply"]
+
+log = logging.getLogger("eduproject.tutor")
 
 
 @dataclass(frozen=True)
@@ -44,3 +62,339 @@ class TutorReply:
     notice: str = ""
     guard: GuardVerdict | None = None
     level: int | None = None
+
+
+Reply = Generator[str, None, TutorReply]
+_UNREACHABLE = "The model is unreachable; the offline tutor answered."
+_CHECK_EVERY = 80  # characters of streamed text between two leak checks
+
+
+class Tutor:
+    """Hints, explanations and answers for one learner; see the module docstring.
+
+    ``router`` and ``routes`` give model access (``routes`` overrides the configured
+    routes for every task; the pseudo-route ``offline`` is implied last). Without a router,
+    every answer comes from the offline tutor. ``quota`` limits model questions per
+    ``learner`` (a key for the allowance only: it never reaches a prompt).
+
+        tutor = Tutor.from_config(LessonPack.find())
+        reply = tutor.hint("sum_evens", code, check_result.results, level=1)
+        print(reply.text, reply.label)
+    """
+
+    def __init__(
+        self,
+        pack: LessonPack | None = None,
+        *,
+        router: Router | None = None,
+        routes: Sequence[str] | None = None,
+        quota: Quota | None = None,
+        learner: str = "local",
+        setup_notice: str = "",
+    ) -> None:
+        self.pack = pack
+        self.router = router
+        self.routes = tuple(routes) if routes is not None else None
+        self.quota = quota
+        self.learner = learner
+        # Why the tutor runs without a model, when the configuration was the reason.
+        self.setup_notice = setup_notice
+
+    @classmethod
+    def from_config(cls, pack: LessonPack | None = None, course_dir: Path | None = None) -> Tutor:
+        """The tutor as ``eduproject.toml`` (course, user file, environment) sets it up.
+
+        A missing or broken model setup never fails here: the tutor then answers offline
+        and says why in each reply's notice.
+        """
+        if pack is None:
+            try:
+                pack = LessonPack.find(course_dir)
+            except TutorError:
+                pack = None
+        learner = os.environ.get("JUPYTERHUB_USER") or "local"
+        try:
+            from eduproject.models.config import load_config
+            from eduproject.models.router import Router as _Router
+        except ImportError as exc:  # a partial install: the offline tutor still works
+            return cls(
+                pack, learner=learner, setup_notice=f"Model access is not installed ({exc})."
+            )
+        try:
+            config = load_config(course_dir)
+            quota = Quota(
+                allowance=config.tutor.allowance,
+                refill_seconds=config.tutor.refill_seconds,
+                max_input_chars=config.tutor.max_input_chars,
+                store=DEFAULT_STORE,
+            )
+            router = _Router.from_config(config)
+        except EduprojectError as exc:
+            first = str(exc).splitlines()[0]
+            notice = f"The tutor's model settings could not be used ({first}); the offline tutor answered."
+            return cls(pack, learner=learner, setup_notice=notice)
+        return cls(pack, router=router, quota=quota, learner=learner)
+
+    # -- public API -------------------------------------------------------------------
+
+    def hint(
+        self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
+    ) -> TutorReply:
+        """A hint at ``level`` 1 (concept), 2 (what the failing test shows), 3 (next step)."""
+        return _finish(self.hint_stream(exercise, code, test_results, level))
+
+    def explain_code(self, code: str, exercise: str | None = None) -> TutorReply:
+        """What the code does and what may be wrong, without the corrected code."""
+        return _finish(self.explain_code_stream(code, exercise))
+
+    def explain_error(self, error: str, code: str, exercise: str | None = None) -> TutorReply:
+        """A Python error in plain words, pointing at the line to look at."""
+        return _finish(self.explain_error_stream(error, code, exercise))
+
+    def ask(self, question: str, context: str = "", exercise: str | None = None) -> TutorReply:
+        """A free question (capped at the quota's ``max_input_chars``)."""
+        return _finish(self.ask_stream(question, context, exercise))
+
+    def hint_stream(
+        self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
+    ) -> Reply:
+        """:meth:`hint`, yielding text deltas first; the TutorReply is the return value."""
+        info = self._info(exercise)
+        level = min(max(int(level), 1), HINT_LEVELS)
+        return self._respond(
+            "hint",
+            info,
+            code,
+            lambda strict: prompts.hint_request(info, code, test_results, level, strict=strict),
+            lambda: offline.offline_hint(info, code, test_results, level),
+            level=level,
+        )
+
+    def explain_code_stream(self, code: str, exercise: str | None = None) -> Reply:
+        info = self._info(exercise)
+        return self._respond(
+            "explain",
+            info,
+            code,
+            lambda strict: prompts.explain_code_request(code, info, strict=strict),
+            lambda: offline.offline_explain_code(code, info),
+        )
+
+    def explain_error_stream(self, error: str, code: str, exercise: str | None = None) -> Reply:
+        info = self._info(exercise)
+        return self._respond(
+            "explain",
+            info,
+            code,
+            lambda strict: prompts.explain_error_request(error, code, info, strict=strict),
+            lambda: offline.offline_explain_error(error, code, info),
+        )
+
+    def ask_stream(self, question: str, context: str = "", exercise: str | None = None) -> Reply:
+        if not question.strip():
+            raise TutorError("Type a question first, then press Ask.")
+        if self.quota is not None:
+            self.quota.check_input(question)
+        info = self._info(exercise)
+        return self._respond(
+            "ask",
+            info,
+            context,
+            lambda strict: prompts.ask_request(question, context, info, strict=strict),
+            lambda: offline.offline_answer(question, context, info),
+        )
+
+    def feedback(self, reply: TutorReply, accepted: bool) -> None:
+        """Record a thumbs up/down on a model reply in the ledger (its accepted flag)."""
+        if self.router is not None and reply.attempt_id is not None:
+            self.router.mark_accepted(reply.attempt_id, accepted)
+
+    def remaining(self) -> int | None:
+        """Model questions left now, or None when there is no limit (or no model)."""
+        if self.quota is None or self.router is None:
+            return None
+        return self.quota.remaining(self.learner)
+
+    # -- the order of resort ---------------------------------------------------------
+
+    def _info(self, exercise: str | None) -> ExerciseInfo | None:
+        if exercise is None or self.pack is None:
+            return None
+        return self.pack.exercise(exercise)
+
+    def _model_routes(self, task: str) -> tuple[str, ...]:
+        if self.router is None:
+            return ()
+        names = self.routes if self.routes is not None else self.router.routes_for(task)
+        return tuple(n for n in names if n != OFFLINE)
+
+    def _respond(
+        self,
+        task: str,
+        info: ExerciseInfo | None,
+        code: str,
+        build: Callable[[bool], ModelRequest],
+        answer_offline: Callable[[], str],
+        *,
+        level: int | None = None,
+    ) -> Reply:
+        started = time.monotonic()
+        routes = self._model_routes(task)
+        if not routes:
+            return self._offline(answer_offline, info, code, started, self.setup_notice, level)
+        if self.quota is not None:
+            try:
+                self.quota.consume(self.learner)
+            except QuotaExceeded as exc:
+                notice = f"{exc.message} Meanwhile, the offline tutor answered."
+                return self._offline(answer_offline, info, code, started, notice, level)
+        verdict: GuardVerdict | None = None
+        for strict in (False, True):
+            request = build(strict)
+            try:
+                text, response, verdict = yield from self._attempt(
+                    request, routes, info, task, code, show=not strict
+                )
+            except (ModelError, ConfigError) as exc:
+                self._refund()
+                if verdict is not None:
+                    notice = _rejected_notice(verdict, "offline tutor")
+                elif isinstance(exc, ConfigError):
+                    notice = f"The tutor's model settings are wrong ({exc.message}); the offline tutor answered."
+                else:
+                    notice = _UNREACHABLE
+                return self._offline(answer_offline, info, code, started, notice, level, verdict)
+            if verdict.ok:
+                return TutorReply(
+                    text=text.strip(),
+                    source="model",
+                    label=response.label if response and response.label else _model_label(response),
+                    model=response.model if response else None,
+                    route=response.route if response else None,
+                    latency_s=time.monotonic() - started,
+                    attempt_id=response.attempt_id if response else None,
+                    guard=verdict,
+                    level=level,
+                )
+            if response is not None and response.attempt_id is not None and self.router is not None:
+                self.router.mark_accepted(response.attempt_id, False)
+        assert verdict is not None
+        self._refund()
+        hint = offline.instructor_hint(info, level) if task == "hint" and level else None
+        if hint and info is not None:
+            shown = min(level or 1, len(info.hints))
+            return TutorReply(
+                text=hint,
+                source="instructor",
+                label=f"Instructor hint {shown} of {len(info.hints)}",
+                latency_s=time.monotonic() - started,
+                notice=_rejected_notice(verdict, "instructor's hint"),
+                guard=verdict,
+                level=level,
+            )
+        notice = _rejected_notice(verdict, "offline tutor")
+        return self._offline(answer_offline, info, code, started, notice, level, verdict)
+
+    def _attempt(
+        self,
+        request: ModelRequest,
+        routes: Sequence[str],
+        info: ExerciseInfo | None,
+        task: str,
+        code: str,
+        *,
+        show: bool,
+    ) -> Generator[str, None, tuple[str, ModelResponse | None, GuardVerdict]]:
+        """One model answer, streamed to the caller while no leak shows in it."""
+        assert self.router is not None
+        stream = self.router.stream_sync(request, routes=routes)
+        parts: list[str] = []
+        checked = 0
+        try:
+            for delta in stream:
+                parts.append(delta)
+                text = "".join(parts)
+                if len(text) - checked >= _CHECK_EVERY or "\n" in delta:
+                    checked = len(text)
+                    early = check_leak(text, info, code=code) if info is not None else None
+                    if early is not None and early.leak:
+                        # Stop showing (and generating) as soon as the solution starts to appear.
+                        stream.close()
+                        return text, None, early
+                if show:
+                    yield delta
+        finally:
+            stream.close()
+        response = stream.response
+        text = response.text if response is not None else "".join(parts)
+        if response is not None and response.partial:
+            return text, response, GuardVerdict(False, False, 0.0, "the answer was cut off")
+        verdict = check_reply(text, info, task=task, instructions=request.system, code=code)
+        return text, response, verdict
+
+    def _refund(self) -> None:
+        if self.quota is not None:
+            self.quota.refund(self.learner)
+
+    def _offline(
+        self,
+        answer: Callable[[], str],
+        info: ExerciseInfo | None,
+        code: str,
+        started: float,
+        notice: str,
+        level: int | None,
+        verdict: GuardVerdict | None = None,
+    ) -> TutorReply:
+        try:
+            text = _screen(answer(), info, code)
+        except Exception:  # a bug in the offline tutor must still end in help, not a traceback
+            log.exception("offline tutor failed")
+            text = offline.instructor_hint(info, level or 1) or offline.general_nudge(info)
+        return TutorReply(
+            text=text,
+            source="offline",
+            label=offline.OFFLINE_LABEL,
+            latency_s=time.monotonic() - started,
+            notice=notice,
+            guard=verdict,
+            level=level,
+        )
+
+
+def _finish(gen: Reply) -> TutorReply:
+    """Run a streaming call to the end and return its TutorReply."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            reply: TutorReply = stop.value
+            return reply
+
+
+def _model_label(response: ModelResponse | None) -> str:
+    if response is None:
+        return "AI-generated"
+    return f"AI-generated by {response.model} via {response.route}"
+
+
+def _rejected_notice(verdict: GuardVerdict, fallback: str) -> str:
+    if verdict.leak:
+        return f"The AI tutor's answers gave away too much, so here is the {fallback} instead."
+    return f"The AI tutor's answers were not usable ({verdict.reason}), so here is the {fallback} instead."
+
+
+def _screen(text: str, info: ExerciseInfo | None, code: str) -> str:
+    """Drop offline-tutor paragraphs that trip the leak guard (the instructor's own hints stay).
+
+    The offline tutor writes generic advice; on an unlucky exercise that advice can say one
+    of the instructor's words to avoid.
+    """
+    if info is None:
+        return text
+    kept = [
+        p
+        for p in text.split("\n\n")
+        if p.startswith("**Your instructor's") or not check_leak(p, info, code=code).leak
+    ]
+    return "\n\n".join(kept) if kept else offline.general_nudge(info)
