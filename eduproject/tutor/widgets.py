@@ -1,0 +1,168 @@
+"""The tutor panel under each exercise: core ipywidgets 8 only (JupyterLab 4, Notebook 7, VS Code).
+
+The widgets hold state; :class:`~eduproject.tutor.panel_controller.PanelController` holds the
+logic. Styling is one CSS file (``static/panel.css``) put into the panel as a ``<style>`` element,
+so no custom front-end code is needed.
+
+    import eduproject
+    eduproject.panel("sum_evens")       # release puts this cell after each exercise
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+
+import ipywidgets as w
+
+from eduproject.tutor.panel_controller import PanelController, PanelState, response_html
+
+__all__ = ["Panel", "ResponseView", "panel", "tutor_session"]
+
+
+@functools.cache
+def panel_css() -> str:
+    return resources.files("eduproject.tutor").joinpath("static/panel.css").read_text("utf-8")
+
+
+def style_tag() -> w.HTML:
+    return w.HTML(f"<style>{panel_css()}</style>", layout=w.Layout(display="none"))
+
+
+def _button(description: str, icon: str, tooltip: str, *classes: str) -> w.Button:
+    button = w.Button(description=description, icon=icon, tooltip=tooltip)
+    for name in ("edu-button", *classes):
+        button.add_class(name)
+    return button
+
+
+class ResponseView:
+    """Reply area + footer (label, latency, thumbs) bound to a controller's :class:`PanelState`."""
+
+    def __init__(self, controller: Any) -> None:
+        self.controller = controller
+        self.response = w.HTML(layout=w.Layout(width="100%"))
+        self.response.add_class("edu-response")
+        self.meta = w.HTML()
+        self.meta.add_class("edu-meta")
+        self.thumbs_up = _button("", "thumbs-up", "This helped", "edu-thumb")
+        self.thumbs_down = _button("", "thumbs-down", "This did not help", "edu-thumb")
+        self.thumbs_up.on_click(lambda _: self.controller.feedback(True))
+        self.thumbs_down.on_click(lambda _: self.controller.feedback(False))
+        self.footer = w.HBox([self.meta, self.thumbs_up, self.thumbs_down])
+        self.footer.add_class("edu-footer")
+
+    def render(self, state: PanelState) -> None:
+        shown = bool(state.heading)
+        self.response.value = response_html(state)
+        self.response.layout.display = None if shown else "none"
+        meta = " · ".join(html.escape(part) for part in (state.label, state.latency) if part)
+        self.meta.value = f"<span>{meta}</span>" if meta else ""
+        rate = "flex" if state.feedback == "open" else "none"
+        self.thumbs_up.layout.display = self.thumbs_down.layout.display = rate
+        self.footer.layout.display = "flex" if meta else "none"
+
+
+class Panel:
+    """The panel's widgets. ``panel.widget`` is the ipywidgets box; the panel displays itself."""
+
+    def __init__(self, controller: PanelController, *, title: str) -> None:
+        self.controller = controller
+        self.check_button = _button(
+            "Check", "check", "Run the visible tests on your code", "edu-check"
+        )
+        self.hint_button = _button("Hint", "lightbulb-o", "Get the next hint", "edu-hint")
+        self.explain_button = _button(
+            "Explain my code", "search", "The tutor explains what your code does now"
+        )
+        self.question = w.Text(
+            placeholder="Ask the tutor about this exercise…", layout=w.Layout(flex="1 1 auto")
+        )
+        self.question.add_class("edu-question")
+        self.ask_button = _button("Ask", "comment", "Send your question to the tutor")
+        self.remaining = w.HTML()
+        self.remaining.add_class("edu-remaining")
+        self.view = ResponseView(controller)
+
+        self.check_button.on_click(lambda _: controller.check())
+        self.hint_button.on_click(lambda _: controller.hint())
+        self.explain_button.on_click(lambda _: controller.explain_code())
+        self.ask_button.on_click(lambda _: controller.ask(self.question.value))
+
+        header = w.HBox(
+            [w.HTML(f'<span class="edu-title">Tutor · {html.escape(title)}</span>'), self.remaining]
+        )
+        header.add_class("edu-header")
+        actions = w.HBox([self.check_button, self.hint_button, self.explain_button])
+        actions.add_class("edu-actions")
+        ask = w.HBox([self.question, self.ask_button])
+        ask.add_class("edu-ask")
+        self.widget = w.VBox(
+            [style_tag(), header, actions, ask, self.view.response, self.view.footer]
+        )
+        self.widget.add_class("edu-panel")
+        controller.on_change = self.render
+        self.render(controller.state)
+
+    def render(self, state: PanelState) -> None:
+        self.view.render(state)
+        for button in (self.check_button, self.hint_button, self.explain_button, self.ask_button):
+            button.disabled = state.busy
+        self.hint_button.description = state.next_hint_label
+        self.remaining.value = html.escape(state.remaining)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+@functools.cache
+def tutor_session() -> tuple[Any, Any]:
+    """The lesson pack next to the notebook and one Tutor for this kernel (built on first use)."""
+    from eduproject.tutor.pack import LessonPack
+    from eduproject.tutor.tutor import Tutor
+
+    pack = LessonPack.find()
+    return pack, Tutor.from_config(pack)
+
+
+def _shell() -> Any:
+    from IPython import get_ipython
+
+    return get_ipython()
+
+
+def executed_cells() -> Sequence[str]:
+    """The sources of the cells this kernel ran, oldest first (IPython's raw input history)."""
+    shell = _shell()
+    if shell is None:
+        return ()
+    return list(shell.history_manager.input_hist_raw)
+
+
+def _user_namespace() -> dict[str, Any]:
+    shell = _shell()
+    return shell.user_ns if shell is not None else {}
+
+
+def panel(exercise: str, *, spawn: Callable[[Callable[[], None]], None] | None = None) -> Panel:
+    """The tutor panel for ``exercise`` (an id from lesson.json), shown under the cell.
+
+    eduproject.panel("sum_evens")
+    """
+    from eduproject.tutor.errorhook import enable_error_help
+    from eduproject.tutor.panel_controller import in_thread
+
+    enable_error_help()
+    pack, tutor = tutor_session()
+    controller = PanelController(
+        exercise,
+        pack=pack,
+        tutor=tutor,
+        history=executed_cells,
+        namespace=_user_namespace,
+        spawn=spawn or in_thread,
+    )
+    return Panel(controller, title=controller.spec.title or exercise)
