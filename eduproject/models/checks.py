@@ -48,7 +48,6 @@ class StopFilter:
     def __post_init__(self) -> None:
         self._markers = [(s, False) for s in self.stops if s]
         self._markers += [(t, True) for t in self.leaks if t and t not in self.stops]
-        self._hold = max((len(m) for m, _ in self._markers), default=1) - 1
 
     @property
     def text(self) -> str:
@@ -63,12 +62,10 @@ class StopFilter:
         if cut is not None:
             self.stopped = True
             out, self._pending = self._pending[:cut], ""
-        elif len(self._pending) > self._hold:
-            # Keep a tail that could still be the start of a marker.
-            split = len(self._pending) - self._hold
-            out, self._pending = self._pending[:split], self._pending[split:]
         else:
-            out = ""
+            # Hold back only a tail that could still grow into a marker.
+            split = len(self._pending) - self._partial_marker(self._pending)
+            out, self._pending = self._pending[:split], self._pending[split:]
         self._emitted += out
         return out
 
@@ -76,6 +73,16 @@ class StopFilter:
         out, self._pending = ("" if self.stopped else self._pending), ""
         self._emitted += out
         return out
+
+    def _partial_marker(self, text: str) -> int:
+        """Length of the longest tail of ``text`` that is a proper prefix of a marker."""
+        longest = 0
+        for marker, _ in self._markers:
+            for size in range(min(len(marker) - 1, len(text)), longest, -1):
+                if text.endswith(marker[:size]):
+                    longest = size
+                    break
+        return longest
 
     def _first_marker(self, text: str) -> int | None:
         best: tuple[int, str, bool] | None = None

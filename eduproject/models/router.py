@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -103,6 +103,7 @@ class Router:
         families: Mapping[str, ModelFamily],
         providers: Mapping[str, Provider],
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.config = config
         self.ledger = ledger
@@ -111,7 +112,9 @@ class Router:
         self.providers = dict(providers)
         self._routes = {r.name: r for r in config.routes}
         self._state = {name: _RouteState() for name in self._routes}
+        # Injectable so tests can see the backoff delays without waiting them out.
         self._clock = clock
+        self._sleep = sleep
         self._loop = LoopThread()
         for route in config.routes:
             if route.family not in self.families:
@@ -152,6 +155,11 @@ class Router:
 
     def route(self, name: str) -> RouteConfig:
         return self.config.route(name)
+
+    def uses_chat(self, name: str) -> bool:
+        """Whether route ``name`` gets chat messages (else its family's raw template)."""
+        route = self.route(name)
+        return self._use_chat(route, self.families[route.family], self.providers[name])
 
     async def complete(
         self, request: ModelRequest, *, routes: Sequence[str] | None = None
@@ -303,6 +311,10 @@ class Router:
                 error = _classify(exc, route, progress, secrets)
             if progress.parts:
                 self._cool_down(name, state, error)
+                # The stream is over: release the text held back for stop strings.
+                rest = progress.filter.flush()
+                if progress.shown:
+                    self._show(progress, rest, emit)
                 response = record.partial(error, progress, prompt_tokens, retries, request_started)
                 if progress.shown:
                     return response  # the caller has seen text: no silent switch of answer
@@ -314,7 +326,7 @@ class Router:
                 raise error
             retries += 1
             log.info("route %s: %s; retry %d in %.2f s", name, error, retries, delay)
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
         text = progress.filter.text
         finish = (
@@ -570,7 +582,7 @@ class _Recorder:
         retries: int,
         request_started: float,
     ) -> ModelResponse:
-        text = progress.filter.text + ("" if progress.shown else progress.filter.flush())
+        text = progress.filter.text
         latency = time.perf_counter() - self.started
         completion = round(progress.raw_chars / DEFAULT_CHARS_PER_TOKEN)
         usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion)
