@@ -121,17 +121,18 @@ def check_allowed(
     markers: list[MarkerLine], allowed: set[Marker], where: CellRef, role: str
 ) -> None:
     """Reject markers that make no sense in a cell of this role."""
+    cell = f"{'an' if role[0] in 'aeiou' else 'a'} {role} cell"
     for m in markers:
         if m.marker in allowed:
             continue
         if m.marker in (Marker.BEGIN_HIDDEN, Marker.END_HIDDEN):
             raise where.error(
-                f"hidden tests outside a test cell (line {m.number}, in a {role} cell)",
+                f"hidden tests outside a test cell (line {m.number}, in {cell})",
                 "move the hidden tests into a cell tagged `tests`, or tag this cell `tests`",
             )
         if m.marker is Marker.TEST:
             raise where.error(
-                f"`### TEST` line outside a test cell (line {m.number}, in a {role} cell)",
+                f"`### TEST` line outside a test cell (line {m.number}, in {cell})",
                 "move it into a cell tagged `tests` or `hidden-tests`",
             )
         if role == "solution-cell":
@@ -141,7 +142,7 @@ def check_allowed(
                 "or tag the cell `solution` to replace only the marked region",
             )
         raise where.error(
-            f"solution markers outside a solution cell (line {m.number}, in a {role} cell)",
+            f"solution markers outside a solution cell (line {m.number}, in {cell})",
             "tag the cell `solution`, or remove the markers",
         )
 

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,13 +122,15 @@ def validate_lesson(
     lesson = load_lesson(Path(folder))
     _check_kernel()
     problems: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="eduproject-validate-") as tmp:
-        workdir = Path(tmp)
-        for rel in lesson.data_files:
-            (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(lesson.folder / rel, workdir / rel)
-        instructor, cell_errors = _run(lesson, workdir, learner=False, timeout=timeout)
-        learner, _ = _run(lesson, workdir, learner=True, timeout=timeout)
+    # Both copies run at once, each in its own folder (files one writes never help the other).
+    with (
+        tempfile.TemporaryDirectory(prefix="eduproject-validate-") as tmp,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        instructor_run = pool.submit(_run, lesson, Path(tmp), learner=False, timeout=timeout)
+        learner_run = pool.submit(_run, lesson, Path(tmp), learner=True, timeout=timeout)
+        instructor, cell_errors = instructor_run.result()
+        learner, _ = learner_run.result()
     problems.extend(cell_errors)
 
     rows = []
@@ -207,9 +210,10 @@ def _check_kernel() -> None:
             hint=f"run `{sys.executable} -m ipykernel install --sys-prefix`",
         ) from None
     program = spec.argv[0] if spec.argv else ""
+    major, minor = sys.version_info[:2]
     # jupyter_client runs a bare "python" as the current interpreter.
     if (
-        program not in ("python", "python3", "python3.11")
+        program not in ("python", f"python{major}", f"python{major}.{minor}")
         and Path(program).resolve() != Path(sys.executable).resolve()
     ):
         raise LessonValidationError(
@@ -220,38 +224,56 @@ def _check_kernel() -> None:
 
 
 def _run(
-    lesson: Lesson, workdir: Path, *, learner: bool, timeout: float
+    lesson: Lesson, root: Path, *, learner: bool, timeout: float
 ) -> tuple[list[TestVerdict], list[str]]:
     """Execute one copy of the lesson; return the test verdicts and the failing non-test cells."""
     import papermill
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
     from traitlets.config import Config
 
     which = "learner" if learner else "instructor"
-    source = workdir / f"{which}.ipynb"
-    output = workdir / f"{which}.out.ipynb"
+    workdir = root / which
+    for rel in lesson.data_files:
+        (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(lesson.folder / rel, workdir / rel)
+    workdir.mkdir(exist_ok=True)
+    source = root / f"{which}.ipynb"
+    output = root / f"{which}.out.ipynb"
     source.write_text(json.dumps(_notebook(lesson, learner=learner)), encoding="utf-8")
     try:
         papermill.execute_notebook(
             source,
             output,
             kernel_name=KERNEL_NAME,
-            cwd=workdir,
+            # The kernel's working folder; papermill's cwd= would chdir this whole process.
+            resources={"metadata": {"path": str(workdir)}},
             progress_bar=False,
             request_save_on_cell_execute=False,
             execution_timeout=timeout,
             allow_errors=True,
             interrupt_on_timeout=True,
-            # Unix sockets in the private work folder: no open TCP ports, no ipykernel warning.
-            config=Config({"KernelManager": {"transport": "ipc"}}),
+            # Unix sockets in the private temp folder: no open TCP ports, no ipykernel warning.
+            # An absolute prefix: the kernel runs in workdir, we do not.
+            config=Config(
+                {"KernelManager": {"transport": "ipc", "ip": str(root / f"{which}-ipc")}}
+            ),
+            # jupyter_client interrupts a kernel before shutting it down, and ipykernel logs
+            # that interrupt as an ERROR: noise, since cell errors come back in the outputs.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError:
         pass  # allowed cell errors; we read them from the written notebook below
-    except Exception as exc:  # kernel died, could not start, ...
+    except DeadKernelError:
         raise LessonValidationError(
-            f"lesson {lesson.id!r}: running the {which} notebook failed: {type(exc).__name__}: {exc}",
-            hint="a cell may kill the kernel (os._exit, exhausted memory); "
-            f"run the notebook {lesson.notebook_path} in JupyterLab to see which",
+            f"lesson {lesson.id!r}: the kernel died while running the {which} notebook",
+            hint="a cell ends the Python process (os._exit, exhausted memory, a crashing "
+            f"extension); run {lesson.notebook_path} in JupyterLab to see which",
+        ) from None
+    except Exception as exc:  # the kernel could not start, ...
+        raise LessonValidationError(
+            f"lesson {lesson.id!r}: could not run the {which} notebook: {type(exc).__name__}: {exc}",
+            hint=f"check that `{sys.executable} -m ipykernel --version` works",
         ) from None
     executed = json.loads(output.read_text(encoding="utf-8"))
     return _read_verdicts(lesson, executed, learner=learner, timeout=timeout)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 SOLUTION = '''def sum_evens(numbers):
     """Return the sum of the even numbers in `numbers`."""
     ### BEGIN SOLUTION
@@ -50,3 +52,43 @@ GOOD = [
     ("code", "print('demo code, kept as is')"),
 ]
 GOOD_DATA = {"numbers.txt": b"1 2 3 4\n"}
+
+
+def secret_lines(notebook: dict[str, Any]) -> set[str]:
+    """Non-trivial stripped lines of every solution region and hidden test of a source notebook.
+
+    Deliberately independent of eduproject's own marker code: it is the yardstick for the
+    no-leak tests, so it reads the tags and markers the simplest way.
+    """
+    secrets: set[str] = set()
+    for cell in notebook["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        lines = "".join(cell["source"]).split("\n")
+        if "solution-cell" in tags or "hidden-tests" in tags:
+            secrets.update(lines)
+            continue
+        begin, end = (
+            ("### BEGIN SOLUTION", "### END SOLUTION")
+            if "solution" in tags
+            else ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+        )
+        inside = False
+        for line in lines:
+            if line.strip() in (begin, end):
+                inside = line.strip() == begin
+            elif inside:
+                secrets.add(line)
+    return {s.strip() for s in secrets if len(s.strip()) >= 8 and not s.strip().startswith("#")}
+
+
+def all_text(document: Any) -> list[str]:
+    """Every string in a JSON document; a list of strings (a cell source) counts as one."""
+    if isinstance(document, str):
+        return [document]
+    if isinstance(document, list) and all(isinstance(x, str) for x in document):
+        return ["".join(document), *document]
+    if isinstance(document, list):
+        return [t for item in document for t in all_text(item)]
+    if isinstance(document, dict):
+        return [t for k, v in document.items() for t in [k, *all_text(v)]]
+    return []
