@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from eduproject.authoring.importers import import_otter
-from eduproject.authoring.importers.otter_code import (
+from eduproject.authoring.importers.otter_solutions import (
     CodeError,
-    convert_check,
     convert_solution,
     learner_version,
 )
+from eduproject.authoring.importers.otter_tests import convert_check
 from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.validate import validate_lesson
 

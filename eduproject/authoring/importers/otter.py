@@ -7,7 +7,7 @@ other lines are YAML::
     # BEGIN QUESTION             name: q1 / points: 2 (or a list, one per test) / manual
       markdown description         -> the exercise prompt (tagged exercise=q1)
       # BEGIN PROMPT ... # END PROMPT      learner-facing cells -> context
-      # BEGIN SOLUTION ... # END SOLUTION  code -> `solution` (see otter_code)
+      # BEGIN SOLUTION ... # END SOLUTION  code -> `solution` (see otter_solutions)
       # BEGIN TESTS ... # END TESTS        each code cell one test -> `tests` or
                                            `hidden-tests` cell with its resolved points
     # END QUESTION
@@ -22,12 +22,7 @@ without their own points). Manually graded questions stay as context and are rep
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from eduproject.authoring.importers.base import (
     Conversion,
@@ -40,46 +35,21 @@ from eduproject.authoring.importers.base import (
     run_import,
     sanitize_id,
 )
-from eduproject.authoring.importers.otter_code import (
+from eduproject.authoring.importers.otter_blocks import (
+    QUESTION_KEYS,
+    Question,
+    read_structure,
+    refuse_v0,
+)
+from eduproject.authoring.importers.otter_solutions import (
     CodeError,
     Converted,
-    TestCell,
     convert_solution,
     learner_version,
-    read_test,
 )
+from eduproject.authoring.importers.otter_tests import TestCell, read_test
 
-BLOCKS = ("question", "prompt", "solution", "tests")
-_BOUNDARY = re.compile(r"#\s+(begin|end)\s+(question|prompt|solution|tests)\b", re.IGNORECASE)
-_CONFIG = re.compile(r"#\s+(assignment\s+config|begin\s+assignment)\b", re.IGNORECASE)
-_END_CONFIG = re.compile(r"#\s+end\s+assignment\b", re.IGNORECASE)
-_IGNORE_CELL = re.compile(r"##\s*ignore\s*##", re.IGNORECASE)
-_V0_MARK = re.compile(r"^\s*(BEGIN QUESTION|BEGIN ASSIGNMENT)\s*$", re.MULTILINE)
 MANUAL_PLACEHOLDER = "_Type your answer here, replacing this text._"
-QUESTION_KEYS = {"name", "points", "manual", "check_cell", "export", "all_or_nothing"}
-CONFIG_REASONS = {
-    "name": "eduproject names the lesson after its folder",
-    "requirements": "install packages in the course environment instead",
-    "overwrite_requirements": "install packages in the course environment instead",
-    "environment": "install packages in the course environment instead",
-    "init_cell": "release adds eduproject's own cells",
-    "check_all_cell": "release adds eduproject's own cells",
-    "export_cell": "release adds eduproject's own cells; learners submit the notebook",
-    "run_tests": "run `eduproject validate` instead",
-    "solutions_pdf": "eduproject makes no PDFs",
-    "template_pdf": "eduproject makes no PDFs",
-    "seed": "eduproject does not reseed between cells",
-    "generate": "Gradescope autograder settings do not apply; `eduproject grade` grades here",
-    "save_environment": "eduproject grades by re-running submissions, never from saved environments",
-    "variables": "eduproject grades by re-running submissions, never from saved environments",
-    "ignore_modules": "eduproject grades by re-running submissions, never from saved environments",
-    "files": "copy data files into the lesson's data/ folder (paths data/...)",
-    "autograder_files": "copy data files into the lesson's data/ folder (paths data/...)",
-    "plugins": "otter plugins have no eduproject counterpart",
-    "tests": "tests live in the notebook; exception-based tests are recognised by their shape",
-    "runs_on": "eduproject notebooks run in Jupyter",
-    "python_version": "the course environment sets the Python version",
-}
 
 
 def import_otter(src: Path, out_dir: Path, *, overwrite: bool = False) -> ImportReport:
@@ -92,184 +62,20 @@ def import_otter(src: Path, out_dir: Path, *, overwrite: bool = False) -> Import
     return run_import(OtterImporter(), src, out_dir, overwrite=overwrite)
 
 
-@dataclass
-class _Question:
-    index: int  # the `# BEGIN QUESTION` cell
-    name: str
-    config: dict[str, Any]
-    # (block, source cell index) for each cell inside the question; block "" = description
-    members: list[tuple[str, int]] = field(default_factory=list)
-
-    @property
-    def manual(self) -> bool:
-        return bool(self.config.get("manual", False))
-
-    def cells_in(self, block: str) -> list[int]:
-        return [i for b, i in self.members if b == block]
-
-
 class OtterImporter:
     tool = "otter"
 
     def convert(self, source: Source) -> Conversion:
-        _refuse_v0(source)
+        refuse_v0(source)
         out = Conversion()
-        items = _structure(source, out)
+        items = read_structure(source, out)
         used: dict[str, int] = {}
         for item in items:
-            if isinstance(item, _Question):
+            if isinstance(item, Question):
                 _Emitter(source, item, out).emit(used)
             else:
                 _context(source, item, out)
         return out
-
-
-def _refuse_v0(source: Source) -> None:
-    for index, cell in enumerate(source.cells):
-        if (
-            cell["cell_type"] == "markdown"
-            and "```" in (text := cell_source(cell))
-            and _V0_MARK.search(text)
-        ):
-            raise source.error(
-                "this is an otter v0 master notebook (BEGIN QUESTION inside a markdown code block)",
-                cell=index,
-                fix="convert it to the v1 format first: `python -m otter.assign.v0.convert SRC DST`",
-            )
-
-
-def _structure(source: Source, out: Conversion) -> list[_Question | int]:
-    """Walk the boundary cells; return top-level cell indices and questions in order."""
-    items: list[_Question | int] = []
-    stack: list[tuple[str, int]] = []  # open blocks: (block, cell index)
-    question: _Question | None = None
-    names: dict[str, int] = {}
-    for index, cell in enumerate(source.cells):
-        text = cell_source(cell)
-        first = text.split("\n", 1)[0].strip()
-        if _IGNORE_CELL.match(first):
-            continue  # otter leaves `## Ignore ##` cells out of both notebooks
-        if cell["cell_type"] == "raw" and _CONFIG.match(first):
-            _assignment_config(source, index, text, out)
-            continue
-        if cell["cell_type"] == "raw" and _END_CONFIG.match(first):
-            continue
-        boundary = _BOUNDARY.match(first) if cell["cell_type"] == "raw" else None
-        if boundary is None:
-            if question is None:
-                items.append(index)
-            else:
-                question.members.append((stack[-1][0] if len(stack) > 1 else "", index))
-            continue
-        action, block = boundary.group(1).lower(), boundary.group(2).lower()
-        if action == "begin":
-            _check_begin(source, index, block, stack, question)
-            if block == "question":
-                question = _read_question(source, index, text, names)
-                items.append(question)
-            stack.append((block, index))
-            continue
-        if not stack:
-            raise source.error(
-                f"`# END {block.upper()}` without a `# BEGIN {block.upper()}` before it",
-                cell=index,
-                fix=f"add a raw cell `# BEGIN {block.upper()}` where the block starts, or delete this one",
-            )
-        open_block, opened_at = stack[-1]
-        if open_block != block:
-            raise source.error(
-                f"`# END {block.upper()}` while the `# BEGIN {open_block.upper()}` block of cell "
-                f"{opened_at} is still open",
-                cell=index,
-                fix=f"add a raw cell `# END {open_block.upper()}` before this one",
-            )
-        stack.pop()
-        if block == "question":
-            question = None
-    if stack:
-        block, opened_at = stack[0]
-        name = f" (question {question.name!r})" if question is not None else ""
-        raise source.error(
-            f"`# BEGIN {block.upper()}`{name} is never closed: the notebook ends inside it",
-            cell=opened_at,
-            fix="add a raw cell `# END QUESTION` after the question's last cell"
-            + (
-                f" (and `# END {stack[-1][0].upper()}` for the open {stack[-1][0]} block)"
-                if len(stack) > 1
-                else ""
-            ),
-        )
-    return items
-
-
-def _check_begin(
-    source: Source, index: int, block: str, stack: list[tuple[str, int]], question: _Question | None
-) -> None:
-    if block == "question" and stack:
-        assert question is not None
-        raise source.error(
-            f"`# BEGIN QUESTION` inside question {question.name!r} (begun in cell "
-            f"{question.index}), which has no `# END QUESTION` yet",
-            cell=index,
-            fix="add a raw cell `# END QUESTION` after the last cell of the previous question",
-        )
-    if block != "question" and not stack:
-        raise source.error(
-            f"`# BEGIN {block.upper()}` outside a question",
-            cell=index,
-            fix="put it between `# BEGIN QUESTION` and `# END QUESTION` raw cells",
-        )
-    if block != "question" and len(stack) > 1:
-        raise source.error(
-            f"`# BEGIN {block.upper()}` inside the {stack[-1][0]} block of cell {stack[-1][1]}",
-            cell=index,
-            fix=f"close that block with a raw cell `# END {stack[-1][0].upper()}` first",
-        )
-
-
-def _yaml(source: Source, index: int, text: str, what: str) -> dict[str, Any]:
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise source.error(
-            f"the {what} is not valid YAML: {' '.join(str(exc).split())}",
-            cell=index,
-            fix="fix the YAML (one `key: value` per line)",
-        ) from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise source.error(
-            f"the {what} is not a YAML mapping", cell=index, fix="write `key: value` lines"
-        )
-    return loaded
-
-
-def _read_question(source: Source, index: int, text: str, names: dict[str, int]) -> _Question:
-    config = _yaml(source, index, text, "question config")
-    raw_name = config.get("name")
-    if raw_name is None or str(raw_name).strip() == "":
-        raise source.error(
-            "`# BEGIN QUESTION` without a name",
-            cell=index,
-            fix="add a line `name: q1` (the question's name) to the raw cell",
-        )
-    name = str(raw_name)
-    if name in names:
-        raise source.error(
-            f"duplicate question name {name!r} (also used in cell {names[name]})",
-            cell=index,
-            fix="give every question its own name",
-        )
-    names[name] = index
-    return _Question(index, name, config)
-
-
-def _assignment_config(source: Source, index: int, text: str, out: Conversion) -> None:
-    config = _yaml(source, index, text, "assignment config")
-    for key in config:
-        reason = CONFIG_REASONS.get(key, "not an otter key this importer knows")
-        out.problem(index, f"assignment config key {key!r} ignored: {reason}")
 
 
 def _context(source: Source, index: int, out: Conversion) -> None:
@@ -285,7 +91,7 @@ def _context(source: Source, index: int, out: Conversion) -> None:
 class _Emitter:
     """Writes the cells of one question."""
 
-    def __init__(self, source: Source, question: _Question, out: Conversion) -> None:
+    def __init__(self, source: Source, question: Question, out: Conversion) -> None:
         self.source = source
         self.q = question
         self.out = out
@@ -505,7 +311,7 @@ class _Emitter:
             )
 
 
-def _resolve_points(source: Source, q: _Question, tests: list[TestCell]) -> list[float]:
+def _resolve_points(source: Source, q: Question, tests: list[TestCell]) -> list[float]:
     """Per-test points the way otter resolves them (question total, list, or per-test)."""
     total = q.config.get("points")
     declared: list[float | None] = [t.points for t in tests]
