@@ -37,7 +37,12 @@ def nbg(
     if kind == "code":
         cell.update(execution_count=None, outputs=[])
     if grade_id is not None:
-        meta: dict[str, Any] = {"schema_version": 3, "grade": grade, "solution": solution, "locked": locked}
+        meta: dict[str, Any] = {
+            "schema_version": 3,
+            "grade": grade,
+            "solution": solution,
+            "locked": locked,
+        }
         meta.update(grade_id=grade_id, task=task, **extra)
         if points is not None:
             meta["points"] = points
