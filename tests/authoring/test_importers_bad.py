@@ -403,3 +403,55 @@ def test_otter_unclosed_question(tmp_path: Path) -> None:
 def test_otter_bad_structure(cells: list[dict[str, Any]], message: str, tmp_path: Path) -> None:
     src = write(tmp_path, cells)
     assert error_of(import_otter, src, tmp_path / "out").startswith(f"{src}, {message}")
+
+
+def test_nbgrader_autotest_and_comment_only_tests_are_reported(tmp_path: Path) -> None:
+    src = write(
+        tmp_path,
+        [
+            md("Create `a` and `b`."),
+            nbg(
+                "code",
+                "### BEGIN SOLUTION\na = 5\nb = 'hi'\n### END SOLUTION",
+                "soln",
+                solution=True,
+            ),
+            nbg("code", "### AUTOTEST a\n### HASHED AUTOTEST b", "auto", grade=True, points=2),
+            nbg("code", "#assert a == 5", "commented", grade=True, points=1),
+            nbg("code", "### AUTOTEST a\nassert b == 'hi'", "mixed", grade=True, points=1),
+        ],
+    )
+    report = import_nbgrader(src, tmp_path / "out")
+    assert report.problems == [
+        "cell 2: test cell 'auto' (2 points) holds only `### AUTOTEST` lines, which nbgrader "
+        "expands by running the solution against its autotests.yml templates: left out of the "
+        "imported lesson; write the checks out as asserts and import again",
+        "cell 3: test cell 'commented' (1 point) has no code, only comments: left out of the "
+        "imported lesson",
+        "cell 4: test cell 'mixed': its `### AUTOTEST` lines are kept as comments and not run "
+        "(nbgrader expands them by running the solution against its autotests.yml templates); "
+        "write them out as asserts",
+    ]
+    (exercise,) = load_lesson(tmp_path / "out").exercises
+    assert [t.origin for t in exercise.tests] == ["mixed"]
+
+
+def test_every_notebook_in_nbgraders_own_test_suite_imports_or_is_refused(tmp_path: Path) -> None:
+    """nbgrader's test notebooks (old schemas, submissions, autotests, bad metadata...): each
+    either becomes a lesson our parser accepts or stops with an ImportConversionError."""
+    import nbgrader
+
+    notebooks = sorted(Path(nbgrader.__file__).parent.joinpath("tests").rglob("*.ipynb"))
+    assert len(notebooks) > 40
+    imported = refused = 0
+    for number, notebook in enumerate(notebooks):
+        out = tmp_path / f"n{number}"
+        try:
+            import_nbgrader(notebook, out)
+        except ImportConversionError as exc:
+            assert str(exc).startswith(str(notebook)), exc
+            refused += 1
+            continue
+        load_lesson(out)
+        imported += 1
+    assert imported > 30 and refused > 5

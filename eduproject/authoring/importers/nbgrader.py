@@ -50,6 +50,7 @@ BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 CODE_PLACEHOLDER = "pass  # YOUR CODE HERE"
 TEXT_PLACEHOLDER = "YOUR ANSWER HERE"
 _INDENT = re.compile(r"\s*")
+_AUTOTEST = re.compile(r"^\s*### (HASHED )?AUTOTEST\b", re.MULTILINE)
 
 
 def import_nbgrader(src: Path, out_dir: Path, *, overwrite: bool = False) -> ImportReport:
@@ -139,6 +140,10 @@ class NbgraderImporter:
                     f"solution cell {cell.grade_id!r} has no test cell after it: it joins "
                     f"exercise {plan.joined_back[cell.index]!r} as one more solution cell",
                 )
+        elif cell.role == "codeless_tests":
+            out.problem(
+                cell.index, f"test cell {cell.grade_id!r} ({_pts(cell.points)}) {_codeless(text)}"
+            )
         elif cell.role == "tests" and cell.index in plan.orphan_tests:
             out.problem(
                 cell.index,
@@ -148,6 +153,13 @@ class NbgraderImporter:
             )
         elif cell.role == "tests":
             assert cell.points is not None
+            if _AUTOTEST.search(text):
+                out.problem(
+                    cell.index,
+                    f"test cell {cell.grade_id!r}: its `### AUTOTEST` lines are kept as comments "
+                    "and not run (nbgrader expands them by running the solution against its "
+                    "autotests.yml templates); write them out as asserts",
+                )
             out.add(
                 new_cell(
                     "code",
@@ -355,6 +367,8 @@ def _classify(source: Source, index: int, cell: dict[str, Any]) -> _Cell:
             cell=index,
             fix="make it a code cell (answers and tests) or a markdown cell",
         )
+    if role == "tests" and not any(_is_code(line) for line in text.split("\n")):
+        role = "codeless_tests"  # e.g. only `### AUTOTEST` lines: nothing our format can run
     return _Cell(index, kind, role, grade_id if role != "plain" else None, points, text, cell)
 
 
@@ -389,7 +403,7 @@ def _checked_markers(source: Source, cell: _Cell) -> tuple[str, int]:
             fix="mark the cell 'Autograded answer' in nbgrader, or remove the BEGIN/END SOLUTION lines",
         )
     text, hidden = _rewrite(source, cell, text, BEGIN_HIDDEN, END_HIDDEN, "HIDDEN TESTS")
-    if hidden and (cell.kind != "code" or cell.role != "tests"):
+    if hidden and (cell.kind != "code" or cell.role not in ("tests", "codeless_tests")):
         raise source.error(
             f"hidden-test region in a cell that is not an nbgrader test cell ({cell.role})",
             cell=cell.index,
@@ -479,6 +493,22 @@ def _placeholder_text(text: str) -> str:
         elif not inside:
             out.append(line)
     return "\n".join(out)
+
+
+def _is_code(line: str) -> bool:
+    """The parser's rule: a test needs a line that is neither blank nor a comment."""
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+def _codeless(text: str) -> str:
+    if _AUTOTEST.search(text):
+        return (
+            "holds only `### AUTOTEST` lines, which nbgrader expands by running the solution "
+            "against its autotests.yml templates: left out of the imported lesson; write the "
+            "checks out as asserts and import again"
+        )
+    return "has no code, only comments: left out of the imported lesson"
 
 
 def _pts(points: float | None) -> str:
