@@ -139,10 +139,10 @@ def sse(
                 wait = delay_first if index == 0 else delay
                 if wait:
                     await asyncio.sleep(wait)
-                if isinstance(item, tuple):
-                    yield f"event: {item[0]}\ndata: {item[1]}\n\n".encode()
-                else:
-                    yield f"data: {item}\n\n".encode()
+                event, data = item if isinstance(item, tuple) else ("", item)
+                # Multi-line data goes out as several data: lines, as the SSE spec says.
+                lines = "".join(f"data: {line}\n" for line in data.split("\n"))
+                yield (f"event: {event}\n" if event else "").encode() + lines.encode() + b"\n"
             if then_fail:
                 raise ConnectionResetError("backend crashed mid-stream")
 

@@ -1,0 +1,83 @@
+"""Client-side stop strings and malformed-answer detection."""
+
+from __future__ import annotations
+
+import pytest
+
+from eduproject.models.checks import StopFilter, find_repetition, malformed_reason
+
+
+def feed_all(f: StopFilter, parts: list[str]) -> list[str]:
+    out = [f.feed(p) for p in parts]
+    out.append(f.flush())
+    return out
+
+
+def test_stop_split_across_chunks_is_never_emitted() -> None:
+    f = StopFilter(stops=("<|im_end|>",), leaks=())
+    out = feed_all(f, ["Hi <", "|im", "_end|", "> more"])
+    assert "".join(out) == "Hi " and f.stopped and f.leaked is None
+    assert all("<|" not in o for o in out)
+
+
+def test_text_that_only_looks_like_a_marker_start_is_released() -> None:
+    f = StopFilter(stops=("<|im_end|>",), leaks=())
+    assert f.feed("a <") == "a "  # held: could become the stop string
+    assert f.feed("b") == "<b"  # no longer can
+    assert f.flush() == "" and f.text == "a <b"
+
+
+def test_plain_text_streams_without_delay() -> None:
+    f = StopFilter(stops=("###",), leaks=("<fim_middle>",))
+    assert f.feed("hello ") == "hello "
+    assert f.feed("world") == "world"
+
+
+def test_leaked_template_token_cuts_and_is_named() -> None:
+    f = StopFilter(stops=("<|endoftext|>",), leaks=("<fim_middle>", "<|endoftext|>"))
+    assert "".join(feed_all(f, ["x = 1<fim_mi", "ddle>y"])) == "x = 1"
+    assert f.leaked == "<fim_middle>" and f.stopped
+
+
+def test_earliest_marker_wins() -> None:
+    f = StopFilter(stops=("###",), leaks=("<jupyter_output>",))
+    assert "".join(feed_all(f, ["a ### b <jupyter_output>"])) == "a "
+    assert f.leaked is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "print('hi')\n" * 12,
+        "The answer is " + "the answer is " * 9,
+        "x" + "foo(bar)\n" * 15,
+    ],
+)
+def test_repetition_loops_are_found(text: str) -> None:
+    assert find_repetition(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=" * 200,
+        "def f(x):\n    return x + 1\n\n\nprint(f(2))\n",
+        "for i in range(10):\n    total += i\nprint(total)\n" * 2,
+        " " * 300,
+    ],
+)
+def test_ordinary_text_is_not_a_loop(text: str) -> None:
+    assert find_repetition(text) is None
+
+
+def test_malformed_reasons() -> None:
+    assert malformed_reason("\n  ", "stop", ()) == "empty"
+    assert malformed_reason("half", "length", ()) == "cut at the length limit"
+    assert malformed_reason("a <|im_start|> b", "stop", ("<|im_start|>",)) == (
+        "template token '<|im_start|>' leaked into the answer"
+    )
+    assert malformed_reason("ok", "stop", (), leaked="<fim_middle>") is not None
+    assert "repetition loop" in (
+        malformed_reason("go\n" + "again and again\n" * 10, "stop", ()) or ""
+    )
+    assert malformed_reason("A list holds items.", "stop", ("<|im_end|>",)) is None
