@@ -206,3 +206,79 @@ def test_a_notebook_using_every_otter_feature_imports_and_validates(tmp_path: Pa
     assert [(r.solution_passes, r.stub_fails) for r in validation.rows] == [(True, True)]
     assert all(v.passed for v in validation.instructor)
     assert not any(v.passed for v in validation.learner)
+
+
+def test_named_tests_included_markdown_and_questions_without_tests(tmp_path: Path) -> None:
+    """Features of otter's own test notebook: per-test `name`, the `otter_include` tag,
+    a question with no tests, type hints and helper functions inside a test."""
+    include = md("Then call your function to add 1 and 2.")
+    include["metadata"]["tags"] = ["otter_include"]
+    src = write(
+        tmp_path,
+        [
+            raw("# ASSIGNMENT CONFIG\nstudent_files:\n  - helper.py"),
+            q("q1"),
+            md("Set `x` to the smallest prime."),
+            raw("# BEGIN SOLUTION"),
+            code("x = 2 # SOLUTION"),
+            raw("# END SOLUTION"),
+            raw("# BEGIN TESTS"),
+            code(
+                '""" # BEGIN TEST CONFIG\npoints: 2\nname: q1a-1\n""" # END TEST CONFIG\nisinstance(x, int)',
+                "True",
+            ),
+            code(
+                '""" # BEGIN TEST CONFIG\nhidden: true\nname: q1 a/2\n""" # END TEST CONFIG\n'
+                "def identity(x: int) -> int:\n  return x\n\nidentity(x)",
+                "2",
+            ),
+            code("x > 0", "True"),
+            raw("# END TESTS"),
+            raw("# END QUESTION"),
+            q("q9"),
+            md("Write `add`."),
+            raw("# BEGIN SOLUTION"),
+            code("def add(a, b):\n    return a + b # SOLUTION"),
+            include,
+            code("s = add(1, 2) # SOLUTION"),
+            md("Instructor remark: the sum is 3."),
+            raw("# END SOLUTION"),
+            raw("# BEGIN TESTS"),
+            code("add(3, 4) == 7", "True"),
+            code("s == 3", "True"),
+            raw("# END TESTS"),
+            raw("# END QUESTION"),
+            q("question5"),
+            md("Compute an area."),
+            raw("# BEGIN SOLUTION"),
+            code("r = 3\n# BEGIN SOLUTION\narea = 3.14 * r * r\n# END SOLUTION"),
+            raw("# END SOLUTION"),
+            raw("# END QUESTION"),
+        ],
+    )
+    report = import_otter(src, tmp_path / "ex" / "hw")
+    assert report.exercises == ["q1", "q9"]
+    assert report.problems == [
+        "cell 0: assignment config key 'student_files' ignored: copy files learners need into "
+        "the lesson's data/ folder",
+        "cell 8: question 'q1': test name 'q1 a/2' becomes 'q1_a_2'",
+        "cell 18: question 'q9': markdown cell in the solution block left out (otter shows it to "
+        "instructors only; eduproject keeps solutions in code cells)",
+        "cell 25: question 'question5' is not an exercise (it has no tests): its description and "
+        "prompt stay as context",
+        "cell 28: question 'question5': solution code kept with otter's learner stubs (`...`); "
+        "the answer is left out",
+    ]
+    lesson = load_lesson(tmp_path / "ex" / "hw")
+    q1, q9 = lesson.exercises
+    assert [(t.name, t.points, t.hidden) for t in q1.tests] == [
+        ("q1a-1", 2.0, False),
+        ("q1_a_2", 0.0, True),  # otter: unpointed tests are worth 0 once another has points
+        ("q1-3", 0.0, False),
+    ]
+    assert "assert identity(x) == 2" in q1.tests[1].source
+    assert [t.name for t in q9.tests] == ["q9-1", "q9-2"]
+    texts = [c.source for c in lesson.cells]
+    assert "Then call your function to add 1 and 2." in texts
+    assert not any("Instructor remark" in t for t in texts)
+    assert "r = 3\n..." in texts  # otter's own learner version of the untested question

@@ -139,14 +139,19 @@ def new_cell(
     return cell
 
 
-def foreign_tags(cell: dict[str, Any], index: int, conversion: Conversion) -> list[str]:
-    """The cell's tags that eduproject lets through; report the others, which it would reject."""
+def foreign_tags(
+    cell: dict[str, Any], index: int, conversion: Conversion, consumed: frozenset[str] = frozenset()
+) -> list[str]:
+    """The cell's tags that eduproject lets through; report the others, which it would reject.
+
+    ``consumed`` tags were understood by the importer and are dropped silently.
+    """
     tags = cell.get("metadata", {}).get("tags") or []
     kept: list[str] = []
     for tag in tags if isinstance(tags, list) else []:
         if tag in FOREIGN_TAGS:
             kept.append(tag)
-        else:
+        elif tag not in consumed:
             conversion.problem(
                 index,
                 f"tag {tag!r} dropped: eduproject rejects tags it does not know "

@@ -22,7 +22,9 @@ without their own points). Manually graded questions stay as context and are rep
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from eduproject.authoring.importers.base import (
     Conversion,
@@ -50,6 +52,8 @@ from eduproject.authoring.importers.otter_solutions import (
 from eduproject.authoring.importers.otter_tests import TestCell, read_test
 
 MANUAL_PLACEHOLDER = "_Type your answer here, replacing this text._"
+INCLUDE_TAG = "otter_include"  # a markdown cell in a solution block that learners keep
+_TEST_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def import_otter(src: Path, out_dir: Path, *, overwrite: bool = False) -> ImportReport:
@@ -141,6 +145,7 @@ class _Emitter:
                 )
         read = self._read_tests(tests)
         points = _resolve_points(self.source, q, read)
+        names = self._test_names(ex_id, read, tests)
         prompt = self._prompt_index()
         if prompt is None:
             self.out.add(
@@ -162,7 +167,7 @@ class _Emitter:
             )
         for block, index in q.members:
             cell = self.source.cells[index]
-            tags = foreign_tags(cell, index, self.out)
+            tags = foreign_tags(cell, index, self.out, frozenset({INCLUDE_TAG}))
             if index == prompt:
                 self.out.add(
                     new_cell(
@@ -192,6 +197,10 @@ class _Emitter:
                     )
                 else:  # no markers: otter gives this code to learners as it is
                     self.out.add(new_cell("code", converted.code, tags=tags), cell.get("id"))
+            elif block == "solution" and _included(cell):
+                self.out.add(
+                    new_cell(cell["cell_type"], self._cell(index), tags=tags), cell.get("id")
+                )
             elif block == "solution":
                 self.out.problem(
                     index,
@@ -204,14 +213,16 @@ class _Emitter:
                 for note in test.notes:
                     self.out.problem(index, f"question {q.name!r}, test {k + 1}: {note}")
                 role = "hidden-tests" if test.hidden else "tests"
+                points_value = points_text(points[k])
+                if names is None:
+                    tags, text = [role, f"points={points_value}", *tags], test.code
+                else:
+                    tags, text = (
+                        [role, *tags],
+                        f"### TEST {names[k]} points={points_value}\n{test.code}",
+                    )
                 self.out.add(
-                    new_cell(
-                        "code",
-                        test.code,
-                        tags=[role, f"points={points_text(points[k])}", *tags],
-                        origin=q.name,
-                    ),
-                    f"{ex_id}-test-{k + 1}",
+                    new_cell("code", text, tags=tags, origin=q.name), f"{ex_id}-test-{k + 1}"
                 )
             else:
                 self.out.add(
@@ -224,6 +235,26 @@ class _Emitter:
                     cell.get("id"),
                 )
         self.out.exercises.append(ex_id)
+
+    def _test_names(self, ex_id: str, read: list[TestCell], cells: list[int]) -> list[str] | None:
+        """Test names from the test configs' ``name`` keys; None when no test has one (the
+        parser then names them ``<exercise>-<k>``, as otter numbers them)."""
+        if all(t.name is None for t in read):
+            return None
+        names: list[str] = []
+        for k, (test, index) in enumerate(zip(read, cells, strict=True)):
+            name = (
+                f"{ex_id}-{k + 1}" if test.name is None else _TEST_NAME_UNSAFE.sub("_", test.name)
+            )
+            if test.name is not None and name != test.name:
+                self.out.problem(
+                    index, f"question {self.q.name!r}: test name {test.name!r} becomes {name!r}"
+                )
+            base, n = name, 2
+            while name in names:
+                name, n = f"{base}_{n}", n + 1
+            names.append(name)
+        return names
 
     def _prompt_tags(self, ex_id: str) -> list[str]:
         return [f"exercise={ex_id}"] + (
@@ -290,7 +321,7 @@ class _Emitter:
             kind = cell["cell_type"]
             if block == "tests":
                 continue
-            if block == "solution" and kind != "code":
+            if block == "solution" and kind != "code" and not _included(cell):
                 if not has_prompt and not placed:
                     self.out.add(new_cell("markdown", MANUAL_PLACEHOLDER), None)
                     placed = True
@@ -299,16 +330,21 @@ class _Emitter:
                 )
                 continue
             text = self._cell(index)
-            if block == "solution":
+            if block == "solution" and kind == "code":
                 text = learner_version(text)
                 self.out.problem(
                     index,
                     f"question {q.name!r}: solution code kept with otter's learner stubs (`...`); the answer is left out",
                 )
-            tags = foreign_tags(cell, index, self.out)
+            tags = foreign_tags(cell, index, self.out, frozenset({INCLUDE_TAG}))
             self.out.add(
                 new_cell(kind, text, tags=tags, attachments=cell.get("attachments")), cell.get("id")
             )
+
+
+def _included(cell: dict[str, Any]) -> bool:
+    tags = cell.get("metadata", {}).get("tags") or []
+    return cell["cell_type"] == "markdown" and isinstance(tags, list) and INCLUDE_TAG in tags
 
 
 def _resolve_points(source: Source, q: Question, tests: list[TestCell]) -> list[float]:

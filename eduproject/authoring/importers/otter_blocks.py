@@ -44,6 +44,9 @@ CONFIG_REASONS = {
     "tests": "tests live in the notebook; exception-based tests are recognised by their shape",
     "runs_on": "eduproject notebooks run in Jupyter",
     "python_version": "the course environment sets the Python version",
+    "student_files": "copy files learners need into the lesson's data/ folder",
+    "show_question_points": "learners see points in eduproject's own panel",
+    "config_file": "put the settings in this cell; eduproject reads no otter config files",
 }
 
 

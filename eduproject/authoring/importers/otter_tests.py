@@ -34,6 +34,7 @@ class TestCell:
     code: str
     hidden: bool
     points: float | None
+    name: str | None = None  # the test config's `name`, if any
     notes: list[str] = field(default_factory=list)
 
 
@@ -69,10 +70,10 @@ def read_test(cell: dict[str, Any], text: str) -> TestCell:
             notes.append(
                 f"{key} {config[key]!r} kept only as a comment (eduproject has no per-test messages)"
             )
-    for key in sorted(set(config) - {"hidden", "points", "success_message", "failure_message"}):
-        notes.append(
-            f"test config key {key!r} ignored (otter knows hidden, points, success_message, failure_message)"
-        )
+    known = {"hidden", "points", "success_message", "failure_message", "name"}
+    for key in sorted(set(config) - known):
+        notes.append(f"test config key {key!r} ignored (otter knows {', '.join(sorted(known))})")
+    name = config.get("name")
     body = drop_ignored("\n".join(lines[start:]))
     converted = convert_check(body, _recorded_output(cell), cell.get("execution_count"))
     comments = [
@@ -82,7 +83,11 @@ def read_test(cell: dict[str, Any], text: str) -> TestCell:
     ]
     code = "\n".join([*comments, converted.code]) if comments else converted.code
     return TestCell(
-        code, hidden, None if points is None else float(points), notes + converted.notes
+        code,
+        hidden,
+        None if points is None else float(points),
+        None if name is None else str(name),
+        notes + converted.notes,
     )
 
 
