@@ -95,9 +95,10 @@ class Conversion:
     exercises: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
-    def add(self, cell: dict[str, Any], id_hint: str | None = None) -> None:
+    def add(self, cell: dict[str, Any], id_hint: object = None) -> None:
+        """Append ``cell``; ``id_hint`` (often the source cell's id) is used if it is a string."""
         self.cells.append(cell)
-        self.id_hints.append(id_hint)
+        self.id_hints.append(id_hint if isinstance(id_hint, str) and id_hint else None)
 
     def problem(self, cell: int | None, what: str) -> None:
         self.problems.append(what if cell is None else f"cell {cell}: {what}")

@@ -119,7 +119,7 @@ class NbgraderImporter:
                     origin=origin,
                     attachments=attachments,
                 ),
-                None,
+                cell.grade_id or cell.raw.get("id"),
             )
         elif cell.role == "solution" and cell.index in plan.orphan_solutions:
             out.add(new_cell("code", _placeholder_code(text), tags=tags), None)
@@ -195,7 +195,8 @@ class NbgraderImporter:
                 new_cell("code", text, tags=["setup", *tags], origin=cell.grade_id), cell.grade_id
             )
         else:
-            out.add(new_cell(cell.kind, text, tags=tags, attachments=attachments), cell.grade_id)
+            hint = cell.grade_id or cell.raw.get("id")
+            out.add(new_cell(cell.kind, text, tags=tags, attachments=attachments), hint)
 
 
 @dataclass
