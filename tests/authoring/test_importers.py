@@ -91,6 +91,7 @@ def nbgrader_lesson(tmp_path: Path) -> tuple[ImportReport, Path]:
     return import_nbgrader(NBGRADER, out), out
 
 
+@pytest.mark.slow  # importing nbgrader's validator (nbformat, jsonschema, traitlets) takes ~4 s
 def test_the_nbgrader_fixture_is_a_valid_nbgrader_source_notebook() -> None:
     import nbformat
     from nbgrader.nbgraderformat import MetadataValidator
