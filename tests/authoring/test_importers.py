@@ -91,6 +91,18 @@ def nbgrader_lesson(tmp_path: Path) -> tuple[ImportReport, Path]:
     return import_nbgrader(NBGRADER, out), out
 
 
+@pytest.mark.slow  # importing nbformat's schema validator takes ~1.5 s
+def test_imported_notebooks_are_valid_nbformat_4_5(tmp_path: Path) -> None:
+    import nbformat
+
+    for importer, src in ((import_nbgrader, NBGRADER), (import_otter, OTTER)):
+        path = importer(src, tmp_path / src.stem).notebook_path
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)  # raises ValidationError on any schema violation
+        assert notebook.nbformat_minor == 5
+        assert len({c.id for c in notebook.cells}) == len(notebook.cells)
+
+
 @pytest.mark.slow  # importing nbgrader's validator (nbformat, jsonschema, traitlets) takes ~4 s
 def test_the_nbgrader_fixture_is_a_valid_nbgrader_source_notebook() -> None:
     import nbformat
