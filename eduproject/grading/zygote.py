@@ -1,0 +1,303 @@
+"""The zygote: a fork server, one per grading worker, started inside the sandbox.
+
+It pre-imports IPython and the lesson's heavy modules once, warms IPython's first-use paths,
+then forks one fresh child per submission on the grader's request. The child drops to an
+unprivileged uid, sets its rlimits, and serves the engine (``harness.serve``) over the socket
+it was handed. When the child ends -- or the grader asks to kill it -- the zygote, a child
+subreaper, kills every process the learner left behind and wipes the sandbox's ``/tmp``.
+
+Control protocol (JSON over a SOCK_SEQPACKET socket, one message per packet):
+``{"op": "fork", "job": {...}}`` + the child's socket as SCM_RIGHTS -> ``{"event": "started"}``,
+later ``{"event": "exited", "code", "signal", "requested"}``; ``{"op": "kill"}`` while a child
+runs. Shipped into the sandbox with ``harness.py`` and ``wire.py``: stdlib only, nothing from
+eduproject.
+
+    python -I zygote.py '{"control_fd": 3, "preload": ["pandas"], "wipe": ["/tmp"]}'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import importlib.util
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+if __package__ or TYPE_CHECKING:
+    from . import harness
+else:  # started as a script (python -I does not add its folder to sys.path)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import harness
+
+# -- the zygote: one per worker, forks a fresh child per submission --------------------------
+
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _prctl(option: int, value: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+def _preload(modules: list[str]) -> dict[str, str]:
+    failed = {}
+    for name in modules:
+        try:
+            __import__(name)
+        except BaseException as exc:
+            failed[name] = f"{type(exc).__name__}: {exc}"
+    return failed
+
+
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if fields and fields[0] != "Z":
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        for pid in parents.get(todo.pop(), []):
+            out.append(pid)
+            todo.append(pid)
+    return out
+
+
+def _reap() -> list[tuple[int, int]]:
+    reaped: list[tuple[int, int]] = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        if pid == 0:
+            return reaped
+        reaped.append((pid, status))
+
+
+def _kill_all_learner_processes(wipe: list[str]) -> None:
+    """SIGKILL every process below the zygote (orphans re-parent to it: it is a subreaper)."""
+    for _ in range(200):
+        victims = _descendants(os.getpid())
+        if not victims:
+            break
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _reap()
+    _reap()
+    for folder in wipe:  # /tmp and /dev/shm of the sandbox: nothing carries to the next learner
+        for entry in os.listdir(folder):
+            path = os.path.join(folder, entry)
+            try:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    import shutil
+
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.unlink(path)
+            except OSError:
+                pass
+
+
+def _limit(kind: int, value: int | None) -> None:
+    import resource
+
+    if value is not None:
+        resource.setrlimit(kind, (value, value))
+
+
+def _vm_size() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _child(shell: Any, sock_fd: int, job: dict[str, Any]) -> None:
+    """In the forked child: isolate, drop privileges, then serve the engine."""
+    import resource
+
+    code = 0
+    try:
+        os.setsid()
+        devnull = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
+        os.chdir(job["workdir"])
+        os.environ["HOME"] = os.environ["PWD"] = job["workdir"]
+        limits = job["limits"]
+        memory = limits.get("memory_bytes")
+        _limit(resource.RLIMIT_AS, None if memory is None else _vm_size() + memory)
+        _limit(resource.RLIMIT_CPU, limits.get("cpu_seconds"))
+        _limit(resource.RLIMIT_FSIZE, limits.get("file_bytes"))
+        _limit(resource.RLIMIT_NOFILE, limits.get("open_files"))
+        _limit(resource.RLIMIT_CORE, 0)
+        uid = job.get("uid")
+        if uid is not None:
+            _limit(resource.RLIMIT_NPROC, limits.get("processes"))
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
+        if uid is not None:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
+        _private_tmp(job["tmp"])
+        np = sys.modules.get("numpy")
+        if np is not None:
+            np.random.seed()  # a fresh process would not share the zygote's random state
+        outputs = harness.Outputs(job["max_output"])
+        shell.eduproject_box.outputs = outputs
+        sys.stdout = harness.Stream(outputs, "stdout")
+        sys.stderr = harness.Stream(outputs, "stderr")
+        sys.argv = [""]
+        harness.serve(socket.socket(fileno=sock_fd), shell, job["max_message"])
+    except BaseException:
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def _private_tmp(tmp: str) -> None:
+    """TMPDIR for learner code, and a writable matplotlib config folder seeded with the font
+    list the zygote built once (without it, the first plot costs seconds)."""
+    os.environ["TMPDIR"] = tmp
+    tempfile.tempdir = None
+    cache = os.environ.get("MPLCONFIGDIR")
+    if cache:
+        mine = tempfile.mkdtemp(prefix="matplotlib-")
+        for path in glob.glob(os.path.join(cache, "fontlist-*.json")):
+            os.symlink(path, os.path.join(mine, os.path.basename(path)))
+        os.environ["MPLCONFIGDIR"] = mine
+
+
+def _build_font_cache() -> None:
+    """Build matplotlib's font list in the shared cache once (in a throwaway child)."""
+    cache = os.environ.get("MPLCONFIGDIR")
+    if not cache or glob.glob(os.path.join(cache, "fontlist-*.json")):
+        return
+    if importlib.util.find_spec("matplotlib") is None:
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            import matplotlib.font_manager  # noqa: F401 (importing it writes the cache)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+_WARM_UP = (
+    "x = 1",
+    "def f(a):\n    return [a, {'k': (a, 2.5)}]\nf(1)",
+    "print('warm')",
+    "%time y = 1",
+    "1 / 0",
+    "def",
+)
+
+
+def _warm_up(shell: Any) -> None:
+    """Run IPython's first-use paths (compile, display, tracebacks) once, before forking.
+
+    Every child would otherwise pay for them again (about 20 ms per submission).
+    """
+    for code in _WARM_UP:
+        harness.run_cell(shell, code)
+    shell.reset(new_session=False)
+    shell.execution_count = 1
+
+
+def zygote_main(config: dict[str, Any]) -> None:
+    """Serve fork requests on the control socket (fd ``config["control_fd"]``) until EOF."""
+    control = socket.socket(fileno=config["control_fd"])
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    for key, value in config.get("env", {}).items():
+        os.environ[key] = value
+    _build_font_cache()
+    shell = harness.make_shell(harness.Outputs(0))
+    failed = _preload(config.get("preload", []))
+    _warm_up(shell)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # children share the zygote's pages; no GC pass will touch (copy) them
+    wipe = [d for d in config.get("wipe", []) if os.path.isdir(d)]
+    _send(control, {"event": "ready", "failed": failed, "pid": os.getpid()})
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(control, 65536, 1)
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            _kill_all_learner_processes(wipe)
+            return
+        msg = json.loads(data)
+        if msg["op"] != "fork" or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            _send(control, {"event": "error", "message": f"bad request {msg.get('op')!r}"})
+            continue
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            _child(shell, fds[0], msg["job"])
+        os.close(fds[0])
+        _send(control, {"event": "started", "pid": pid})
+        _send(control, _watch(control, pid, wipe))
+
+
+def _watch(control: socket.socket, pid: int, wipe: list[str]) -> dict[str, Any]:
+    """Wait for the child to end, or for the grader's "kill"; then clean up after it."""
+    pidfd = os.pidfd_open(pid)
+    requested = False
+    try:
+        while True:
+            ready, _, _ = select.select([control.fileno(), pidfd], [], [])
+            if pidfd in ready:
+                break
+            data = control.recv(65536)
+            if not data or json.loads(data).get("op") == "kill":
+                requested = True
+                os.kill(pid, signal.SIGKILL)
+                break
+    finally:
+        os.close(pidfd)
+    _, status = os.waitpid(pid, 0)
+    _kill_all_learner_processes(wipe)
+    return {
+        "event": "exited",
+        "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "requested": requested,
+    }
+
+
+def _send(control: socket.socket, msg: dict[str, Any]) -> None:
+    control.sendall(json.dumps(msg).encode())
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "zygote":
+        sys.exit("usage: zygote.py zygote CONFIG_JSON")
+    zygote_main(json.loads(sys.argv[2]))

@@ -1,0 +1,129 @@
+"""Helpers for the grading-engine tests: fixture lessons, submissions, engines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from eduproject.authoring.bundle import read_bundle, write_bundle
+from eduproject.authoring.model import Lesson, Role
+from eduproject.authoring.parse import load_lesson
+from eduproject.authoring.release import learner_notebook
+from eduproject.grading.channel import ChannelClosed
+from eduproject.grading.engine import Engine
+from eduproject.grading.results import SubmissionResult
+from eduproject.grading.sandbox import ChildExit, Limits, Zygote
+
+CellSpec = tuple[str, str]
+
+# Two exercises, visible and hidden tests, per-test and per-cell points (max 3 + 3).
+BASIC: list[CellSpec] = [
+    ("md", "# A small lesson"),
+    ("md exercise=double", "# Double\nWrite `double(x)`."),
+    (
+        "code solution",
+        "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+    ),
+    (
+        "code tests",
+        "### TEST small points=1\nassert double(2) == 4, f'double(2) gave {double(2)!r}'\n"
+        "### TEST large points=2\n### BEGIN HIDDEN TESTS\n"
+        "assert double(21) == 42, 'SECRET-EXPECTED-42'\n### END HIDDEN TESTS",
+    ),
+    ("md exercise=words", "# Words\nWrite `words(text)`."),
+    (
+        "code solution",
+        "def words(text):\n    ### BEGIN SOLUTION\n    return text.split()\n    ### END SOLUTION",
+    ),
+    ("code tests", "assert words('a b') == ['a', 'b']"),
+    (
+        "code hidden-tests points=2",
+        "HIDDEN_INPUT_MARKER = 'x  y z'\nassert words(HIDDEN_INPUT_MARKER) == ['x', 'y', 'z']\n"
+        "assert words('') == []",
+    ),
+]
+BASIC_ANSWERS = {
+    "double": "def double(x):\n    return 2 * x",
+    "words": "def words(text):\n    return text.split()",
+}
+
+WriteLesson = Callable[..., Path]
+
+
+def bundle_lesson(folder: Path, grader_dir: Path) -> Lesson:
+    """Load the lesson folder, seal its bundle and read it back, as grading does."""
+    source = load_lesson(folder)
+    write_bundle(source, grader_dir / source.id)
+    return read_bundle(grader_dir / source.id)
+
+
+def submission(
+    lesson: Lesson, answers: dict[str, str], edit: Callable[[dict[str, Any]], None] | None = None
+) -> bytes:
+    """The released learner notebook with each exercise's solution cell replaced by ``answers``."""
+    nb = learner_notebook(lesson)
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("eduproject", {})
+        if meta.get("role") == Role.SOLUTION.value and meta.get("exercise") in answers:
+            cell["source"] = answers[meta["exercise"]]
+    if edit is not None:
+        edit(nb)
+    return json.dumps(nb).encode()
+
+
+def cells_with_role(nb: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    return [c for c in nb["cells"] if c["metadata"].get("eduproject", {}).get("role") == role]
+
+
+def grade(
+    lesson: Lesson,
+    zygote: Zygote,
+    data: bytes | None,
+    *,
+    limits: Limits | None = None,
+    data_files: dict[str, bytes] | None = None,
+    problem: str | None = None,
+) -> SubmissionResult:
+    engine = Engine(
+        lesson, data_files=data_files or {}, spawner=zygote, limits=limits or zygote.limits
+    )
+    return engine.grade("ada", Path("ada.ipynb"), data, problem)
+
+
+def scores(result: SubmissionResult) -> dict[str, float]:
+    return {e.exercise: e.score for e in result.exercises}
+
+
+def statuses(result: SubmissionResult) -> dict[str, str]:
+    return {e.exercise: str(e.status) for e in result.exercises}
+
+
+def all_text(result: SubmissionResult) -> str:
+    """Everything a learner could see about this result: executed notebook and messages."""
+    parts = [json.dumps(result.executed_notebook), result.detail]
+    for e in result.exercises:
+        parts.append(e.detail)
+        parts += [t.message for t in e.tests]
+    return "\n".join(parts)
+
+
+def run(
+    zygote: Zygote, code: str, files: dict[str, bytes] | None = None, timeout: float = 10
+) -> tuple[dict[str, Any], ChildExit]:
+    """Run one cell in a fresh child; the reply ({"status": "died"} if it ended) and its exit."""
+    child = zygote.spawn(files or {})
+    try:
+        reply = child.ask({"op": "run_cell", "code": code}, timeout)
+    except ChannelClosed:
+        reply = {"status": "died", "outputs": []}
+    return reply, child.end()
+
+
+def stdout(reply: dict[str, Any]) -> str:
+    return "".join(
+        o.get("text", "")
+        for o in reply["outputs"]
+        if o["output_type"] == "stream" and o["name"] == "stdout"
+    )

@@ -1,0 +1,92 @@
+"""IPython semantics in the sandboxed learner process: magics, display, capture, plots, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grading_support import stdout
+
+from eduproject.grading.sandbox import Zygote
+
+
+def cells(zygote: Zygote, *codes: str) -> list[dict[str, Any]]:
+    child = zygote.spawn({})
+    try:
+        return [child.ask({"op": "run_cell", "code": code}, 20) for code in codes]
+    finally:
+        child.end()
+
+
+def test_line_and_cell_magics_and_shell_commands(zygote: Zygote) -> None:
+    first, second, third = cells(
+        zygote,
+        "%time x = 6 * 7",
+        "%%capture cap\nprint('hidden')",
+        "!echo from-shell\nprint(x, cap.stdout)",
+    )
+    assert first["status"] == "ok" and "Wall time" in stdout(first)
+    assert second["status"] == "ok" and second["outputs"] == []
+    assert stdout(third).replace("\r\n", "\n") == "from-shell\n42 hidden\n\n"
+
+
+def test_display_and_execute_result_are_nbformat_outputs(zygote: Zygote) -> None:
+    (reply,) = cells(
+        zygote, "from IPython.display import display, HTML\ndisplay(HTML('<b>hi</b>'))\n{'a': 1}"
+    )
+    kinds = [o["output_type"] for o in reply["outputs"]]
+    assert kinds == ["display_data", "execute_result"]
+    assert reply["outputs"][0]["data"]["text/html"] == "<b>hi</b>"
+    assert reply["outputs"][1]["data"]["text/plain"] == "{'a': 1}"
+    assert reply["outputs"][1]["execution_count"] == 1
+
+
+def test_trailing_semicolon_silences_the_result(zygote: Zygote) -> None:
+    (reply,) = cells(zygote, "1 + 1;")
+    assert reply["outputs"] == []
+
+
+def test_inline_matplotlib_plot_becomes_a_png(zygote: Zygote) -> None:
+    (reply,) = cells(
+        zygote, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.title('t')\nplt.show()"
+    )
+    assert reply["status"] == "ok", reply
+    images = [
+        o
+        for o in reply["outputs"]
+        if o["output_type"] == "display_data" and "image/png" in o["data"]
+    ]
+    assert len(images) == 1
+
+
+def test_errors_give_an_error_output_and_the_shell_goes_on(zygote: Zygote) -> None:
+    bad, syntax, after = cells(
+        zygote, "def f():\n    raise ValueError('nope')\nf()", "def g(:", "print('after')"
+    )
+    assert bad["status"] == "error" and bad["error"] == {
+        "type": "ValueError",
+        "base": "ValueError",
+        "message": "nope",
+    }
+    (out,) = [o for o in bad["outputs"] if o["output_type"] == "error"]
+    assert out["ename"] == "ValueError" and any("nope" in line for line in out["traceback"])
+    assert syntax["status"] == "error" and syntax["error"]["base"] == "SyntaxError"
+    assert stdout(after) == "after\n"
+
+
+def test_exit_and_sys_exit_do_not_end_the_process(zygote: Zygote) -> None:
+    first, second, third = cells(zygote, "exit()", "raise SystemExit(3)", "print('alive')")
+    assert first["status"] == "ok"
+    assert second["status"] == "error" and second["error"]["type"] == "SystemExit"
+    assert stdout(third) == "alive\n"
+
+
+def test_input_fails_cleanly(zygote: Zygote) -> None:
+    (reply,) = cells(zygote, "input('name? ')")
+    assert reply["status"] == "error"
+
+
+def test_each_submission_starts_fresh(zygote: Zygote) -> None:
+    (first,) = cells(zygote, "import random\nsecret = 'from-first'\nprint(random.random())")
+    (second,) = cells(zygote, "import random\nprint('secret' in globals(), random.random())")
+    assert stdout(second).startswith("False ")
+    assert stdout(first) != stdout(second).split()[1] + "\n"

@@ -1,0 +1,211 @@
+"""The sandbox: real bubblewrap, a real zygote, real limits; and the loud rlimits fallback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import TEST_LIMITS
+from grading_support import run, stdout
+
+from eduproject.grading.sandbox import (
+    Backend,
+    ChildExit,
+    Limits,
+    Zygote,
+    rlimits_backend,
+    scrubbed_env,
+)
+
+needs_bwrap = pytest.mark.skipif("os.geteuid() != 0 or __import__('shutil').which('bwrap') is None")
+
+
+def test_backend_is_bubblewrap_with_uid_drop_here(backend: Backend) -> None:
+    # CI and this machine run as root with bubblewrap: the strong backend must be the one in use.
+    assert backend.name == "bwrap", backend.description
+    assert backend.warning is None and backend.uid_drop
+
+
+def test_work_folder_holds_only_the_submission_files(zygote: Zygote) -> None:
+    files = {"ada.ipynb": b"{}", "data/numbers.txt": b"1 2 3\n"}
+    code = "import os\nfor d, _, fs in os.walk('.'):\n    print(d, sorted(fs))\nprint(open('data/numbers.txt').read())"
+    reply, ended = run(zygote, code, files)
+    assert reply["status"] == "ok"
+    assert stdout(reply) == ". ['ada.ipynb']\n./data ['numbers.txt']\n1 2 3\n\n"
+    assert ended == ChildExit(0, None, False)
+
+
+def test_learner_code_runs_as_an_unprivileged_user_with_a_scrubbed_environment(
+    zygote: Zygote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
+    code = "import os\nprint(os.getuid(), os.geteuid(), os.getgid(), os.getgroups())\nprint(sorted(os.environ))"
+    reply, _ = run(zygote, code)
+    ids, names = stdout(reply).splitlines()
+    uid = int(ids.split()[0])
+    assert uid >= 200_000 and ids == f"{uid} {uid} {uid} []"
+    assert "OPENAI_API_KEY" not in names and "sk-secret" not in json.dumps(reply)
+    assert set(eval(names)) <= set(scrubbed_env()) | {"HOME", "PWD", "TMPDIR"}
+
+
+@needs_bwrap
+def test_network_is_off(zygote: Zygote) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+    thread = threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True)
+    thread.start()
+    code = (
+        "import socket\n"
+        "for host in ['127.0.0.1', '1.1.1.1']:\n"
+        "    try:\n"
+        f"        socket.create_connection((host, {port}), timeout=2)\n"
+        "        print('connected', host)\n"
+        "    except OSError as exc:\n"
+        "        print('refused', host, type(exc).__name__)\n"
+    )
+    reply, _ = run(zygote, code)
+    server.close()
+    assert "connected" not in stdout(reply)
+    assert stdout(reply).count("refused") == 2
+    assert not accepted
+
+
+@needs_bwrap
+def test_grader_files_are_not_there(zygote: Zygote, tmp_path: Path) -> None:
+    secret = tmp_path / "build" / "grader" / "bundle.json"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("SECRET")
+    project = Path(__file__).resolve().parents[2]
+    code = (
+        "import os, sys\n"
+        f"for p in [{str(secret)!r}, {str(project / 'exercises')!r}, {str(project / 'build')!r},"
+        " '/root/.ssh', '/etc/shadow', '/home']:\n"
+        "    print(os.path.exists(p))\n"
+        # Only Python itself is mounted from the host's folders (read-only).
+        f"print(sorted(os.listdir({str(project)!r})))\n"
+    )
+    reply, _ = run(zygote, code)
+    lines = stdout(reply).splitlines()
+    assert lines[:6] == ["False"] * 6, lines
+    venv = Path(__import__("sys").prefix)
+    expected = [venv.name] if venv.parent == project else []
+    assert lines[6] == repr(expected)
+    assert "SECRET" not in json.dumps(reply)
+
+
+def test_processes_left_behind_are_killed_and_tmp_is_wiped(zygote: Zygote) -> None:
+    code = (
+        "import subprocess, os\n"
+        "p = subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+        "open('/tmp/left-behind', 'w').write('x')\n"
+        "print(p.pid)"
+    )
+    reply, _ = run(zygote, code)
+    pid = int(stdout(reply))
+    check = (
+        "import os\n"
+        f"try:\n    os.kill({pid}, 0)\n    print('alive')\nexcept ProcessLookupError:\n    print('gone')\n"
+        "print(os.path.exists('/tmp/left-behind'))"
+    )
+    reply, _ = run(zygote, check)
+    assert stdout(reply) == "gone\nFalse\n"
+
+
+def test_the_parent_cannot_be_killed_and_the_zygote_survives(zygote: Zygote) -> None:
+    code = "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\nexcept OSError as e:\n    print(type(e).__name__)\n"
+    reply, _ = run(zygote, code)
+    assert stdout(reply) == "PermissionError\n"
+    reply, _ = run(zygote, "print('still serving')")
+    assert stdout(reply) == "still serving\n"
+
+
+def test_os_exit_ends_only_the_child(zygote: Zygote) -> None:
+    reply, ended = run(zygote, "import os\nos._exit(3)")
+    assert reply["status"] == "died"
+    assert ended == ChildExit(3, None, False)
+    assert "ended itself (exit code 3)" in ended.describe()
+
+
+def test_memory_limit(zygote: Zygote) -> None:
+    reply, _ = run(zygote, "x = bytearray(2 * 1024**3)")
+    assert reply["status"] == "error" and reply["error"]["base"] == "MemoryError"
+
+
+def test_process_limit_stops_a_fork_bomb(zygote: Zygote) -> None:
+    code = (
+        "import os\nn = 0\n"
+        "try:\n"
+        "    for _ in range(200):\n"
+        "        if os.fork() == 0:\n"
+        "            import time; time.sleep(60); os._exit(0)\n"
+        "        n += 1\n"
+        "except OSError as e:\n"
+        "    print('stopped', type(e).__name__, n < 200)\n"
+    )
+    reply, ended = run(zygote, code)
+    assert stdout(reply).startswith("stopped BlockingIOError True")
+    assert ended.code == 0
+
+
+def test_file_size_limit_stops_the_writer(zygote: Zygote) -> None:
+    # Python ignores SIGXFSZ, so the write fails with EFBIG instead of killing the process.
+    reply, ended = run(zygote, "open('big', 'wb').write(b'x' * (20 * 1024**2))")
+    assert reply["status"] == "error"
+    assert reply["error"]["message"] == "[Errno 27] File too large"
+    assert ended.code == 0
+
+
+def test_kill_on_request_ends_a_hung_child(zygote: Zygote) -> None:
+    child = zygote.spawn({})
+    with pytest.raises(Exception, match="timed out"):
+        child.ask({"op": "run_cell", "code": "while True: pass"}, 0.5)
+    ended = child.end(kill=True)
+    assert ended.requested and ended.signal == 9
+
+
+def test_output_is_capped(backend: Backend) -> None:
+    limits = Limits(max_output=1000)
+    with Zygote(backend, limits=limits) as z:
+        reply, _ = run(z, "for i in range(10000):\n    print('spam' * 10)")
+    text = json.dumps(reply["outputs"])
+    assert len(text) < 2000
+    assert "output truncated" in text
+
+
+@pytest.fixture
+def fallback() -> Iterator[Zygote]:
+    with Zygote(rlimits_backend("bubblewrap disabled for this test"), limits=TEST_LIMITS) as z:
+        yield z
+
+
+def test_rlimits_fallback_says_so_loudly_and_still_drops_privileges(fallback: Zygote) -> None:
+    backend = fallback.backend
+    assert backend.name == "rlimits"
+    assert backend.warning is not None and "network NOT isolated" in backend.warning
+    assert "rlimits only" in backend.description
+    reply, _ = run(fallback, "import os\nprint(os.getuid() != 0)\nopen('x', 'w').write('ok')")
+    assert stdout(reply) == "True\n"
+    reply, ended = run(fallback, "import os\nos._exit(4)")
+    assert ended.code == 4
+
+
+def test_limits_are_validated() -> None:
+    from eduproject.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cell_timeout must be positive"):
+        Limits(cell_timeout=0)
+
+
+def test_a_crashed_zygote_is_restarted(backend: Backend) -> None:
+    with Zygote(backend, limits=TEST_LIMITS) as z:
+        assert z._proc is not None
+        os.killpg(z._proc.pid, 9)
+        z._proc.wait()
+        reply, _ = run(z, "print('fresh')")
+        assert stdout(reply) == "fresh\n"
