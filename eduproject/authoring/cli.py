@@ -58,7 +58,7 @@ def release_command(
     from eduproject.authoring.parse import find_lessons
     from eduproject.authoring.release import release, stale_files
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     folders = find_lessons(lessons)
     if check:
         stale = [path for folder in folders for path in stale_files(folder, out)]
@@ -93,7 +93,7 @@ def validate_command(
     for report in reports:
         for row in report.rows:
             table.add_row(row.lesson, row.exercise, str(row.tests), row.solution, row.stub)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     console.print(table)
     seconds = sum(r.seconds for r in reports)
     console.print(f"{len(reports)} lesson(s) validated in {seconds:.1f} s", markup=False)
@@ -106,18 +106,19 @@ def import_command(
     out: Annotated[
         Path, typer.Option("-o", "--out", help="The new lesson folder, exercises/<lesson>/.")
     ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a different notebook already written there.")
+    ] = False,
 ) -> None:
     """Convert an nbgrader source notebook or an otter-assign master notebook into a lesson."""
     if tool is Tool.nbgrader:
         from eduproject.authoring.importers.nbgrader import import_nbgrader
 
-        report = import_nbgrader(source, out)
+        report = import_nbgrader(source, out, overwrite=force)
     else:
         from eduproject.authoring.importers.otter import import_otter
 
-        report = import_otter(source, out)
-    console = Console(highlight=False)
-    console.print(f"imported {source} -> {report.notebook_path}", markup=False)
-    for problem in report.problems:
-        console.print(f"  problem: {problem}", markup=False)
+        report = import_otter(source, out, overwrite=force)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(report.summary(), markup=False)
     console.print(f"next: eduproject validate {out}", markup=False)

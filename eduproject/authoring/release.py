@@ -167,7 +167,7 @@ def _exercise_pack(exercise: Exercise) -> dict[str, Any]:
         "prompt": exercise.prompt,
         "stub": exercise.stub,
         "hints": list(exercise.hints),
-        "avoid": list(exercise.avoid),
+        "avoid": public_avoid(exercise),
         "all_or_nothing": exercise.all_or_nothing,
         "tests": [
             {
@@ -179,6 +179,16 @@ def _exercise_pack(exercise: Exercise) -> dict[str, Any]:
             for t in exercise.tests
         ],
     }
+
+
+def public_avoid(exercise: Exercise) -> list[str]:
+    """The words to avoid that may sit in plain text on the learner's disk.
+
+    A phrase taken from the solution or a hidden test (``total += n``) would give the answer
+    away to anyone opening ``lesson.json``; those reach the tutor only hashed, in the guard data.
+    """
+    secret = "\n".join([exercise.solution, *(t.source for t in exercise.tests if t.hidden)])
+    return [word for word in exercise.avoid if word not in secret]
 
 
 def _learner_cell(cell: Cell) -> dict[str, Any]:

@@ -13,6 +13,8 @@ display output, so one failing test never stops the others. Tutor panel cells ar
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import shutil
 import sys
@@ -127,8 +129,8 @@ def validate_lesson(
         tempfile.TemporaryDirectory(prefix="eduproject-validate-") as tmp,
         ThreadPoolExecutor(max_workers=2) as pool,
     ):
-        instructor_run = pool.submit(_run, lesson, Path(tmp), learner=False, timeout=timeout)
-        learner_run = pool.submit(_run, lesson, Path(tmp), learner=True, timeout=timeout)
+        instructor_run = pool.submit(_in_thread, lesson, Path(tmp), learner=False, timeout=timeout)
+        learner_run = pool.submit(_in_thread, lesson, Path(tmp), learner=True, timeout=timeout)
         instructor, cell_errors = instructor_run.result()
         learner, _ = learner_run.result()
     problems.extend(cell_errors)
@@ -221,6 +223,20 @@ def _check_kernel() -> None:
             hint=f"run `{sys.executable} -m ipykernel install --sys-prefix` to install this "
             "environment's kernel",
         )
+
+
+def _in_thread(
+    lesson: Lesson, root: Path, *, learner: bool, timeout: float
+) -> tuple[list[TestVerdict], list[str]]:
+    """:func:`_run` in a worker thread, closing the event loop nbclient opens for that thread."""
+    try:
+        return _run(lesson, root, learner=learner, timeout=timeout)
+    finally:
+        with contextlib.suppress(RuntimeError):  # no loop was opened
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            asyncio.set_event_loop(None)
 
 
 def _run(

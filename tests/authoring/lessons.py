@@ -28,7 +28,7 @@ HINTS = """1. Which numbers are even? Think about the remainder operator `%`.
    and add to it inside a loop.
 3. Loop over `numbers`; when `n % 2 == 0`, add `n` to the total.
 
-Avoid: sum(, generator expression"""
+Avoid: sum(, generator expression, total += n"""
 
 # A small lesson using every feature of the format.
 GOOD = [
@@ -55,17 +55,19 @@ GOOD_DATA = {"numbers.txt": b"1 2 3 4\n"}
 
 
 def secret_lines(notebook: dict[str, Any]) -> set[str]:
-    """Non-trivial stripped lines of every solution region and hidden test of a source notebook.
+    """Non-trivial stripped lines of the solution regions and hidden tests of a source notebook,
+    leaving out those the author also wrote somewhere learners see (a prompt, a visible test).
 
     Deliberately independent of eduproject's own marker code: it is the yardstick for the
     no-leak tests, so it reads the tags and markers the simplest way.
     """
-    secrets: set[str] = set()
+    secrets: list[str] = []
+    public: list[str] = []
     for cell in notebook["cells"]:
         tags = cell.get("metadata", {}).get("tags", [])
         lines = "".join(cell["source"]).split("\n")
         if "solution-cell" in tags or "hidden-tests" in tags:
-            secrets.update(lines)
+            secrets.extend(lines)
             continue
         begin, end = (
             ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -77,8 +79,12 @@ def secret_lines(notebook: dict[str, Any]) -> set[str]:
             if line.strip() in (begin, end):
                 inside = line.strip() == begin
             elif inside:
-                secrets.add(line)
-    return {s.strip() for s in secrets if len(s.strip()) >= 8 and not s.strip().startswith("#")}
+                secrets.append(line)
+            elif not line.strip().startswith("Avoid:"):  # words to avoid are not published
+                public.append(line)
+    published = "\n".join(public)
+    stripped = {s.strip() for s in secrets}
+    return {s for s in stripped if len(s) >= 8 and not s.startswith("#") and s not in published}
 
 
 def all_text(document: Any) -> list[str]:

@@ -104,7 +104,7 @@ def test_hints_and_avoid(good_lesson: Path) -> None:
         "Start a running total at 0\nand add to it inside a loop.",
         "Loop over `numbers`; when `n % 2 == 0`, add `n` to the total.",
     )
-    assert sum_evens.avoid == ("sum(", "generator expression")
+    assert sum_evens.avoid == ("sum(", "generator expression", "total += n")
 
 
 def test_shared_setup_and_wholly_hidden_named_test(write_lesson: WriteLesson) -> None:
