@@ -93,7 +93,7 @@ class SimulatedLearner:
     name: str
     kind: str
     detail: str
-    failing: tuple[str, ...]  # exercises whose tests this learner should fail
+    failing: tuple[str, ...]  # exercises where at least one test should fail
     path: Path
 
 
@@ -161,6 +161,11 @@ def simulate_class(
         learner_nb = json.loads(released.notebook.read_text(encoding="utf-8"))
     lesson = released.lesson
     solutions = _solutions(lesson)
+    if not solutions:
+        raise LessonError(
+            f"lesson {lesson.id!r} has no solution cells, so there is nothing to simulate",
+            hint="tag the answer cells `solution` or `solution-cell` (see docs/format.md)",
+        )
     rng = random.Random(seed)
     names = _names(rng, n_learners)
     kinds = _kinds(rng, n_learners)
@@ -189,7 +194,13 @@ def simulate_class(
 
 def read_manifest(out_dir: Path) -> dict[str, SimulatedLearner]:
     """Read ``out_dir/_manifest.json`` written by :func:`simulate_class`, by learner name."""
-    data = json.loads((Path(out_dir) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    path = Path(out_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise LessonError(
+            f"no simulated class in {out_dir}: {MANIFEST_NAME} is missing",
+            hint="run simulate_class(lesson_folder, out_dir) first",
+        )
+    data = json.loads(path.read_text(encoding="utf-8"))
     lesson = data["lesson"]
     return {
         name: SimulatedLearner(

@@ -252,3 +252,21 @@ def test_large_classes_get_unique_names_and_every_kind(tmp_path: Path) -> None:
 def test_an_empty_class_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LessonError, match="n_learners=1 or more"):
         simulate_class(COURSE / "01-functions", tmp_path, n_learners=0)
+
+
+def test_reading_a_missing_manifest_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(LessonError, match=r"_manifest\.json is missing"):
+        read_manifest(tmp_path)
+
+
+def test_a_lesson_without_solution_cells_is_refused(tmp_path: Path) -> None:
+    lesson = tmp_path / "no-answers"
+    lesson.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("# Reading only", id="intro"),
+        nbformat.v4.new_code_cell("print('hello')", id="demo"),
+    ]
+    nbformat.write(notebook, lesson / "no-answers.ipynb")
+    with pytest.raises(LessonError, match="no solution cells"):
+        simulate_class(lesson, tmp_path / "class")
