@@ -3,25 +3,26 @@
 Every way a lesson can break the format ends in :class:`LessonFormatError` naming the file,
 the cell index (0-based, as JupyterLab counts) and what to change.
 
-The notebook is read with :mod:`json`, not ``nbformat.read``: importing nbformat's schema
-validator costs about 1.5 s, and we check the few things we rely on ourselves.
+Files are read by :mod:`eduproject.authoring.notebook`, markers scanned by
+:mod:`~eduproject.authoring.markers`, hints by :mod:`~eduproject.authoring.markdown`; this
+module applies the tag rules cell by cell.
 
-    >>> lesson = load_lesson(Path("exercises/01-functions"))
+    >>> lesson = load_lesson(Path("exercises/03-lists-dicts"))
     >>> [e.id for e in lesson.exercises]
-    ['sum_evens', ...]
+    ['sum_evens', 'running_total', 'word_counts', 'top_scorer']
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eduproject.authoring.markdown import heading, parse_hints
 from eduproject.authoring.markers import (
     CellRef,
     Marker,
@@ -35,6 +36,13 @@ from eduproject.authoring.markers import (
     without_markers,
 )
 from eduproject.authoring.model import Cell, Exercise, Lesson, Role, TestCase
+from eduproject.authoring.notebook import (
+    cell_source,
+    data_files_in,
+    lesson_version,
+    notebooks_in,
+    read_notebook,
+)
 from eduproject.errors import LessonFormatError
 
 LESSON_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -67,10 +75,6 @@ DEFAULT_KERNELSPEC = {
     "name": "python3",
 }
 
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
-_HINT_ITEM = re.compile(r"^\s{0,3}(?P<n>\d+)[.)]\s+(?P<text>.*)$")
-_AVOID = re.compile(r"^\s{0,3}Avoid:\s*(?P<words>.*)$")
-
 
 def find_lessons(paths: Iterable[Path]) -> list[Path]:
     """Expand ``paths`` into lesson folders.
@@ -87,10 +91,10 @@ def find_lessons(paths: Iterable[Path]) -> list[Path]:
             raise LessonFormatError(
                 path, "no such lesson folder", fix="give a folder under exercises/"
             )
-        if _notebooks(path):
+        if notebooks_in(path):
             found.append(path)
             continue
-        children = sorted(p for p in path.iterdir() if p.is_dir() and _notebooks(p))
+        children = sorted(p for p in path.iterdir() if p.is_dir() and notebooks_in(p))
         if not children:
             raise LessonFormatError(
                 path,
@@ -115,7 +119,7 @@ def load_lesson(folder: Path) -> Lesson:
             fix="rename the folder using lowercase letters, digits, '-' and '_' "
             "(starting with a letter or digit), e.g. 01-functions",
         )
-    notebooks = _notebooks(folder)
+    notebooks = notebooks_in(folder)
     if not notebooks:
         raise LessonFormatError(
             folder, "no .ipynb notebook in the lesson folder", fix="put the source notebook here"
@@ -130,8 +134,8 @@ def load_lesson(folder: Path) -> Lesson:
     path = notebooks[0]
     raw = path.read_bytes()
     nb = read_notebook(path, raw)
-    data_files = _data_files(folder)
-    builder = _Builder(path, folder.name)
+    data_files = data_files_in(folder)
+    builder = _Builder(path)
     for index, cell in enumerate(nb["cells"]):
         builder.add(index, cell)
     metadata = nb["metadata"]
@@ -157,129 +161,6 @@ def load_lesson(folder: Path) -> Lesson:
     )
 
 
-def lesson_version(notebook: bytes, folder: Path, data_files: Iterable[Path]) -> str:
-    """sha256 of the notebook bytes, then ``\\0 path \\0 bytes`` for each data file in order."""
-    digest = hashlib.sha256(notebook)
-    for rel in sorted(data_files):
-        digest.update(b"\0" + rel.as_posix().encode("utf-8") + b"\0")
-        digest.update((folder / rel).read_bytes())
-    return digest.hexdigest()
-
-
-def read_notebook(path: Path, raw: bytes | None = None) -> dict[str, Any]:
-    """Read ``path`` as an nbformat 4.4+ notebook with json; check the structure we rely on."""
-    raw = path.read_bytes() if raw is None else raw
-    try:
-        nb = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise LessonFormatError(
-            path,
-            f"not UTF-8 text (byte {exc.start})",
-            fix="save the notebook again from JupyterLab",
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise LessonFormatError(
-            path,
-            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-            fix="fix the JSON there, or restore the notebook from version control",
-        ) from None
-    if not isinstance(nb, dict) or "cells" not in nb or "nbformat" not in nb:
-        raise LessonFormatError(
-            path,
-            "not a Jupyter notebook (no 'cells' and 'nbformat' at the top level)",
-            fix="save a notebook from JupyterLab (File -> Save Notebook As... .ipynb)",
-        )
-    major, minor = nb.get("nbformat"), nb.get("nbformat_minor", 0)
-    if major != 4 or not isinstance(minor, int) or minor < 4:
-        raise LessonFormatError(
-            path,
-            f"notebook format {major}.{minor} is not supported (need 4.4 or newer)",
-            fix="open it in JupyterLab and save it, or run "
-            f"`jupyter nbconvert --to notebook --inplace {path}`",
-        )
-    if not isinstance(nb["cells"], list) or not isinstance(nb.get("metadata", {}), dict):
-        raise LessonFormatError(path, "'cells' is not a list", fix="save it again from JupyterLab")
-    nb.setdefault("metadata", {})
-    for index, cell in enumerate(nb["cells"]):
-        ok = (
-            isinstance(cell, dict)
-            and cell.get("cell_type") in ("code", "markdown", "raw")
-            and isinstance(cell.get("source", ""), str | list)
-            and isinstance(cell.get("metadata", {}), dict)
-        )
-        if not ok:
-            raise LessonFormatError(
-                path,
-                "not a notebook cell (needs 'cell_type' code/markdown/raw, 'source', 'metadata')",
-                cell=index,
-                fix="delete the cell and re-create it in JupyterLab",
-            )
-    return nb
-
-
-def _notebooks(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
-
-
-def _data_files(folder: Path) -> tuple[Path, ...]:
-    data = folder / "data"
-    if not data.is_dir():
-        return ()
-    files = (
-        p.relative_to(folder)
-        for p in data.rglob("*")
-        if p.is_file() and not p.is_symlink() and not any(part.startswith(".") for part in p.parts)
-    )
-    return tuple(sorted(files))
-
-
-def _source(cell: dict[str, Any]) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
-
-
-def heading(markdown: str) -> str | None:
-    """The text of the first ``#`` heading line of ``markdown``, if any."""
-    for line in markdown.split("\n"):
-        match = _HEADING.match(line)
-        if match:
-            return match["text"]
-    return None
-
-
-def parse_hints(source: str, where: CellRef) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Parse a ``hints`` cell into (hint levels, words to avoid)."""
-    items: list[list[str]] = []
-    avoid: list[str] = []
-    for number, line in enumerate(source.split("\n"), start=1):
-        item, avoid_line = _HINT_ITEM.match(line), _AVOID.match(line)
-        if avoid_line:
-            avoid.extend(w.strip() for w in avoid_line["words"].split(",") if w.strip())
-        elif item:
-            if int(item["n"]) != len(items) + 1:
-                raise where.error(
-                    f"hint item numbered {item['n']} on line {number}, expected {len(items) + 1}",
-                    "number the hints 1, 2, 3 in the order they should be given",
-                )
-            items.append([item["text"].strip()])
-        elif not line.strip():
-            continue
-        elif items:
-            items[-1].append(line.strip())  # an indented (or lazy) continuation of the item
-        elif not _HEADING.match(line):
-            raise where.error(
-                f"line {number} of the hints cell is not a numbered hint: {line.strip()!r}",
-                "write each hint as a numbered item (`1. ...`); an optional `Avoid: a, b` line "
-                "lists words the tutor must not say",
-            )
-    if not items:
-        raise where.error(
-            "the hints cell has no numbered hints",
-            "write the hints as a numbered list: `1. ...`, `2. ...`",
-        )
-    return tuple("\n".join(lines).strip() for lines in items), tuple(avoid)
-
-
 @dataclass
 class _Draft:
     """An exercise while its cells are being read."""
@@ -301,9 +182,8 @@ class _Draft:
 class _Builder:
     """Classifies cells one by one, keeping the state the format's rules need."""
 
-    def __init__(self, path: Path, lesson_id: str) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.lesson_id = lesson_id
         self.cells: list[Cell] = []
         self.drafts: dict[str, _Draft] = {}
         self.current: _Draft | None = None
@@ -313,20 +193,16 @@ class _Builder:
     def add(self, index: int, nb_cell: dict[str, Any]) -> None:
         where = CellRef(self.path, index)
         kind: str = nb_cell["cell_type"]
-        source = _source(nb_cell)
+        source = cell_source(nb_cell)
         metadata = nb_cell.get("metadata", {})
         ours, foreign, exercise_id, points, flags = self._tags(metadata.get("tags", []), where)
         cell_id = self._cell_id(nb_cell, index, source, where)
-        origin = (metadata.get("eduproject") or {}).get("origin")
+        ours_meta = metadata.get("eduproject")
+        origin = ours_meta.get("origin") if isinstance(ours_meta, dict) else None
         origin = origin if isinstance(origin, str) else None
         tag = ours[0] if ours else None
 
-        if (
-            tag is not None
-            and tag not in ("setup",)
-            and exercise_id is None
-            and self.current is None
-        ):
+        if tag is not None and tag != "setup" and self.current is None:
             raise where.error(
                 f"a `{tag}` cell before any exercise",
                 "add a markdown cell tagged `exercise=ID` above it, or move the cell below one",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from eduproject.authoring import Role, find_lessons, load_lesson
-from eduproject.authoring.parse import lesson_version
+from eduproject.authoring.notebook import lesson_version
 
 from .lessons import GOOD, GOOD_DATA
 
