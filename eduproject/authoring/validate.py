@@ -302,13 +302,14 @@ def _notebook(lesson: Lesson, *, learner: bool) -> dict[str, Any]:
             tests_by_cell.setdefault(test.cell_id, []).append(test)
     cells = [_code(_PRELUDE, {"cell": None})]
     for cell in lesson.cells:
-        if cell.kind != "code" or "skip-execution" in cell.foreign_tags:
+        if cell.kind != "code":
             continue
         if cell.role in (Role.TESTS, Role.HIDDEN_TESTS):
+            # Tests always run: grading runs them whatever their tags say.
             for test in tests_by_cell[cell.cell_id]:
                 meta = {"cell": cell.index, "exercise": test.exercise, "test": test.name}
                 cells.append(_code(f"__eduproject_test__({test.source!r})", meta))
-        else:
+        elif "skip-execution" not in cell.foreign_tags:
             code = (
                 cell.learner_source if learner and cell.learner_source is not None else cell.source
             )

@@ -411,6 +411,20 @@ def test_cell_that_is_not_a_cell(write_lesson: WriteLesson) -> None:
     )
 
 
+def test_source_lines_that_are_not_strings(write_lesson: WriteLesson) -> None:
+    folder = write_lesson([PROMPT, SOLUTION, TESTS])
+    nb_path = folder / "lesson.ipynb"
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][1]["source"] = ["x = 1\n", 2]
+    nb_path.write_text(json.dumps(nb))
+    expect(
+        folder,
+        1,
+        "not a notebook cell (needs 'cell_type' code/markdown/raw, 'source', 'metadata')",
+        "re-create it in JupyterLab",
+    )
+
+
 def test_duplicate_cell_ids(write_lesson: WriteLesson) -> None:
     folder = write_lesson([PROMPT, SOLUTION, TESTS])
     nb_path = folder / "lesson.ipynb"

@@ -26,6 +26,7 @@ FILES = [
     ),
     ("code", "try:\n    save()\nexcept NotImplementedError:\n    pass"),
     ("code tests", "assert open('out.txt').read() == 'hi'"),
+    ("code skip-execution", "1 / 0  # never run, so never a problem"),
 ]
 
 
