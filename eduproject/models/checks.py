@@ -19,6 +19,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from eduproject.models.keys import MIN_SECRET_LEN, REDACTED
+
 # A unit of 3..200 characters repeated at least 5 times in a row, spanning >= 100 chars:
 # the shape of a sampling loop ("return x\nreturn x\n..."), rare in real answers.
 _REPEAT = re.compile(r"(.{3,200}?)\1{4,}", re.DOTALL)
@@ -27,7 +29,7 @@ _MIN_REPEAT_SPAN = 100
 
 @dataclass
 class StopFilter:
-    """Cut a stream at the first stop string or leaked template token.
+    """Cut a stream at the first stop string or leaked template token; redact secrets.
 
     ``feed`` returns the text that is safe to emit now; ``flush`` the rest at the end.
     After a cut, ``stopped`` is True, ``leaked`` names the template token if that is
@@ -40,6 +42,8 @@ class StopFilter:
 
     stops: Sequence[str]
     leaks: Sequence[str]
+    # API keys: a server that echoes one back must not get it into a notebook or the cache.
+    secrets: Sequence[str] = ()
     stopped: bool = False
     leaked: str | None = None
     _pending: str = ""
@@ -48,6 +52,7 @@ class StopFilter:
     def __post_init__(self) -> None:
         self._markers = [(s, False) for s in self.stops if s]
         self._markers += [(t, True) for t in self.leaks if t and t not in self.stops]
+        self._secrets = [k for k in self.secrets if len(k) >= MIN_SECRET_LEN]
 
     @property
     def text(self) -> str:
@@ -58,6 +63,8 @@ class StopFilter:
         if self.stopped or not delta:
             return ""
         self._pending += delta
+        for secret in self._secrets:
+            self._pending = self._pending.replace(secret, REDACTED)
         cut = self._first_marker(self._pending)
         if cut is not None:
             self.stopped = True
@@ -77,7 +84,7 @@ class StopFilter:
     def _partial_marker(self, text: str) -> int:
         """Length of the longest tail of ``text`` that is a proper prefix of a marker."""
         longest = 0
-        for marker, _ in self._markers:
+        for marker in [m for m, _ in self._markers] + self._secrets:
             for size in range(min(len(marker) - 1, len(text)), longest, -1):
                 if text.endswith(marker[:size]):
                     longest = size

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from eduproject.errors import ConfigError
+from eduproject.errors import ConfigError, ModelError
 from eduproject.models.config import load_config, local_route_for
 from eduproject.models.families import default_families
 from eduproject.models.ledger import Ledger, SummaryRow
@@ -72,8 +72,12 @@ def routes_check(
             latency = f"{c.latency_s * 1000:.0f} ms" if c.latency_s is not None else "-"
             table.add_row(c.route, c.provider, c.status, latency, c.model, c.detail)
         _console().print(table)
-    if not all(c.ok for c in checks):
-        raise typer.Exit(1)
+    failed = [c.route for c in checks if not c.ok]
+    if failed:
+        raise ModelError(
+            f"{len(failed)} of {len(checks)} routes failed the check: {', '.join(failed)}",
+            hint="see the status column; fix base_url, the key variable or start the server",
+        )
 
 
 def ask(

@@ -65,7 +65,9 @@ async def fit_request(
         if tokens <= budget:
             return request, rendered, tokens, exact is None
         ratio = len(rendered.text()) / max(tokens, 1)
-        excess_chars = math.ceil((tokens - budget) * ratio * 1.1) + len(MARKER)
+        # No safety factor: overshooting would drop the whole context when most of it
+        # must go; the loop recounts and cuts again if this was not enough.
+        excess_chars = math.ceil((tokens - budget) * ratio) + len(MARKER)
         shrunk = shrink(request, excess_chars)
         if shrunk is None:
             break

@@ -20,7 +20,7 @@ from eduproject.models.config import RouteConfig
 
 REDACTED = "[redacted]"
 # Shorter values are not keys, and redacting them would garble ordinary text.
-_MIN_SECRET_LEN = 6
+MIN_SECRET_LEN = 6
 
 
 def resolve_api_key(route: RouteConfig) -> str | None:
@@ -57,6 +57,6 @@ def missing_key_error(route: RouteConfig) -> RouteError:
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
-        if secret and len(secret) >= _MIN_SECRET_LEN:
+        if secret and len(secret) >= MIN_SECRET_LEN:
             text = text.replace(secret, REDACTED)
     return text

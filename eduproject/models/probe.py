@@ -53,6 +53,8 @@ async def check_route(router: Router, name: str) -> RouteCheck:
     except (RouteError, httpx.HTTPError, OSError, TimeoutError) as exc:
         kind = exc.kind if isinstance(exc, RouteError) else type(exc).__name__
         message = str(exc).splitlines()[0] if str(exc) else kind
+        # The table already names the route and the kind.
+        message = message.removeprefix(f"route {name!r}: {kind}: ")
         return RouteCheck(
             name,
             route.provider,
@@ -63,7 +65,8 @@ async def check_route(router: Router, name: str) -> RouteCheck:
             redact(message, provider.secrets()),
         )
     latency = time.perf_counter() - started
-    return RouteCheck(name, route.provider, model, True, "ok", latency, repr(text.strip()[:40]))
+    reply = redact(text, provider.secrets()).strip()
+    return RouteCheck(name, route.provider, model, True, "ok", latency, repr(reply[:40]))
 
 
 async def check_routes(router: Router, names: Sequence[str] | None = None) -> list[RouteCheck]:

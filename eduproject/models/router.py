@@ -303,7 +303,9 @@ class Router:
 
         retries = 0
         while True:
-            progress = _Progress(StopFilter(rendered.stop, family.leak_tokens), time.perf_counter())
+            progress = _Progress(
+                StopFilter(rendered.stop, family.leak_tokens, secrets), time.perf_counter()
+            )
             try:
                 await self._generate(route, provider, rendered, params, progress, emit)
                 break
@@ -322,7 +324,9 @@ class Router:
             delay = self._retry_delay(route, error, retries)
             if delay is None:
                 self._cool_down(name, state, error)
-                record.failure(error, progress, retries=retries)
+                record.failure(
+                    error, progress, retries=retries, prompt_tokens=(prompt_tokens, estimated)
+                )
                 raise error
             retries += 1
             log.info("route %s: %s; retry %d in %.2f s", name, error, retries, delay)
@@ -528,21 +532,31 @@ class _Recorder:
         )
 
     def failure(
-        self, error: RouteError, progress: _Progress, *, retries: int, usage: Usage | None = None
+        self,
+        error: RouteError,
+        progress: _Progress,
+        *,
+        retries: int,
+        usage: Usage | None = None,
+        prompt_tokens: tuple[int, bool] | None = None,
     ) -> None:
+        """A failed attempt. ``usage`` when an answer was generated (and so billed), else
+        ``prompt_tokens`` as (count, estimated?) of the prompt that was sent."""
         status = _LEDGER_STATUS.get(error.kind, "error")
         # info, not warning: Python's last-resort handler would print warnings into
         # learners' notebooks.
         log.info("%s", redact(str(error).splitlines()[0], self.secrets))
         latency = time.perf_counter() - self.started
+        sent = prompt_tokens or (None, False)
         self._write(
             self._base(
                 status,
                 error=redact(str(error), self.secrets)[:500],
                 ttft_s=progress.ttft_s,
                 retries=retries,
-                prompt_tokens=usage.prompt_tokens if usage else None,
+                prompt_tokens=usage.prompt_tokens if usage else sent[0],
                 completion_tokens=usage.completion_tokens if usage else None,
+                usage_estimated=usage is None and sent[1],
                 cost_usd=_cost(self.route, usage, progress.final, latency),
             )
         )

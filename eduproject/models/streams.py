@@ -103,6 +103,7 @@ class LoopThread:
             return
         if final is not None:
             asyncio.run_coroutine_threadsafe(final(), loop).result()
+        asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result()
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()

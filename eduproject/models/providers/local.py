@@ -10,6 +10,7 @@ time per model (a llama.cpp context is not thread-safe).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib
 import os
 import threading
@@ -28,6 +29,16 @@ Loader = Callable[[Path, int, int | None, int], Any]
 _models: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
 _models_lock = threading.Lock()
 _END = object()
+
+
+@atexit.register
+def _close_models() -> None:
+    # Free llama.cpp contexts while the library is still loaded; left to garbage
+    # collection at interpreter exit they fail noisily ("Exception ignored in __del__").
+    with _models_lock:
+        for llm, _lock in _models.values():
+            llm.close()
+        _models.clear()
 
 
 def load_llama(path: Path, n_ctx: int, n_threads: int | None, n_gpu_layers: int) -> Any:

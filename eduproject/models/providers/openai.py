@@ -8,6 +8,7 @@ Raw prompts go to ``/completions`` (``choices[].text``), chat messages to
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -76,21 +77,24 @@ class OpenAIProvider(HttpProvider):
             # necessarily the last one.
             meta: dict[str, Any] = {}
             done = False
-            async for _event, data in sse_events(response):
-                if data.strip() == "[DONE]":
-                    done = True
-                    break
-                obj = self.parse_json(data, "stream")
-                if not isinstance(obj, dict):
-                    raise self.error("stream_broken", "the server sent a non-object stream event")
-                if obj.get("error"):
-                    raise self.error("http", f"error in stream: {_message(obj['error'])}")
-                text, chunk_finish = _choice(obj)
-                finish = chunk_finish or finish
-                usage = usage_from(obj.get("usage")) or usage
-                meta.update({k: obj[k] for k in ("cost", "model") if obj.get(k) is not None})
-                if text:
-                    yield Chunk(text=text)
+            async with contextlib.aclosing(sse_events(response)) as events:
+                async for _event, data in events:
+                    if data.strip() == "[DONE]":
+                        done = True
+                        break
+                    obj = self.parse_json(data, "stream")
+                    if not isinstance(obj, dict):
+                        raise self.error(
+                            "stream_broken", "the server sent a non-object stream event"
+                        )
+                    if obj.get("error"):
+                        raise self.error("http", f"error in stream: {_message(obj['error'])}")
+                    text, chunk_finish = _choice(obj)
+                    finish = chunk_finish or finish
+                    usage = usage_from(obj.get("usage")) or usage
+                    meta.update({k: obj[k] for k in ("cost", "model") if obj.get(k) is not None})
+                    if text:
+                        yield Chunk(text=text)
             if not done and finish is None:
                 raise self.error("stream_broken", "the stream ended before [DONE]")
             yield self._final(meta, finish, usage)

@@ -15,6 +15,7 @@ Input names differ between models: ``extra.max_tokens_key`` (default ``max_new_t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -104,17 +105,18 @@ class ReplicateProvider(HttpProvider):
         headers.update(self._headers_for(url))
         async with self.client().stream("GET", url, headers=headers) as response:
             await self.raise_for_status(response)
-            async for event, data in sse_events(response):
-                if event == "output":
-                    if data:
-                        yield Chunk(text=data)
-                elif event == "error":
-                    raise self.error("http", f"prediction failed: {_detail(self, data)}")
-                elif event == "done":
-                    reason = _reason(self, data)
-                    if reason in ("error", "canceled"):
-                        raise self.error("http", f"prediction ended: {reason}")
-                    return
+            async with contextlib.aclosing(sse_events(response)) as events:
+                async for event, data in events:
+                    if event == "output":
+                        if data:
+                            yield Chunk(text=data)
+                    elif event == "error":
+                        raise self.error("http", f"prediction failed: {_detail(self, data)}")
+                    elif event == "done":
+                        reason = _reason(self, data)
+                        if reason in ("error", "canceled"):
+                            raise self.error("http", f"prediction ended: {reason}")
+                        return
         raise self.error("stream_broken", "the stream ended before its done event")
 
     async def _wait(self, prediction: dict[str, Any]) -> dict[str, Any]:

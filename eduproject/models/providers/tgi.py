@@ -8,6 +8,7 @@ stop sequences by default; the router cuts the rest client-side.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -64,19 +65,22 @@ class TGIProvider(HttpProvider):
             "POST", self.url("/generate_stream"), json=body, headers=self.auth_headers()
         ) as response:
             await self.raise_for_status(response)
-            async for _event, data in sse_events(response):
-                obj = self.parse_json(data, "stream")
-                if not isinstance(obj, dict):
-                    raise self.error("stream_broken", "the server sent a non-object stream event")
-                if obj.get("error"):
-                    kind = "rate_limited" if obj.get("error_type") == "overloaded" else "http"
-                    raise self.error(kind, f"error in stream: {obj['error']}")
-                token = obj.get("token") or {}
-                if isinstance(token, dict) and not token.get("special") and token.get("text"):
-                    yield Chunk(text=str(token["text"]))
-                if obj.get("details") is not None:
-                    yield _final(obj["details"])
-                    return
+            async with contextlib.aclosing(sse_events(response)) as events:
+                async for _event, data in events:
+                    obj = self.parse_json(data, "stream")
+                    if not isinstance(obj, dict):
+                        raise self.error(
+                            "stream_broken", "the server sent a non-object stream event"
+                        )
+                    if obj.get("error"):
+                        kind = "rate_limited" if obj.get("error_type") == "overloaded" else "http"
+                        raise self.error(kind, f"error in stream: {obj['error']}")
+                    token = obj.get("token") or {}
+                    if isinstance(token, dict) and not token.get("special") and token.get("text"):
+                        yield Chunk(text=str(token["text"]))
+                    if obj.get("details") is not None:
+                        yield _final(obj["details"])
+                        return
             raise self.error("stream_broken", "the stream ended before its final details")
 
 
