@@ -135,25 +135,38 @@ _CODE_START = re.compile(
 def _loose_code_runs(prose: str) -> list[str]:
     """Unfenced code: a line that starts like code, with the indented lines after it.
 
-    Small models often write code without fences; those runs must be read as code too.
+    Small models often write code without fences, or run a sentence on after it
+    ("return (2*n)+1 is all you need"); those runs must be read as code too.
     """
     runs: list[str] = []
     lines = prose.splitlines()
     i = 0
     while i < len(lines):
-        if _CODE_START.match(lines[i]) and parse_code(
-            lines[i].strip() + ("\n pass" if lines[i].rstrip().endswith(":") else "")
-        ):
-            j = i + 1
-            while j < len(lines) and (
-                lines[j].startswith((" ", "\t")) or _CODE_START.match(lines[j])
-            ):
-                j += 1
-            runs.append("\n".join(lines[i:j]))
-            i = j
-        else:
+        head = _code_head(lines[i]) if _CODE_START.match(lines[i]) else None
+        if head is None:
             i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and (lines[j].startswith((" ", "\t")) or _CODE_START.match(lines[j])):
+            j += 1
+        runs.append("\n".join([head, *lines[i + 1 : j]]) if head == lines[i] else head)
+        i = j
     return runs
+
+
+def _code_head(line: str) -> str | None:
+    """The line itself when it parses (a block opener counts), else its longest parsable
+    start with the trailing words of prose cut off."""
+    words = line.split(" ")
+    for k in range(len(words), 0, -1):
+        candidate = " ".join(words[:k]).rstrip(" .,;")
+        probe = candidate.strip() + ("\n pass" if candidate.rstrip().endswith(":") else "")
+        try:
+            ast.parse(probe)
+        except (SyntaxError, ValueError):
+            continue
+        return line if k == len(words) else candidate
+    return None
 
 
 def parse_code(code: str) -> ast.Module | None:

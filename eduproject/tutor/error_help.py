@@ -70,12 +70,9 @@ def explain_error(error: str, code: str = "") -> str:
     ):
         return explain_syntax(problem, code)
     parsed = parse_error(error)
+    if parsed.kind in ("SyntaxError", "IndentationError", "TabError"):
+        return _syntax_from_text(parsed, code)  # it shows the line itself
     explain = _EXPLAINERS.get(parsed.kind)
-    if explain is None:
-        for base, func in _BASES:
-            if _is_subclass(parsed.kind, base):
-                explain = func
-                break
     body = explain(parsed, code) if explain else _generic(parsed)
     where = _where(parsed.line, code)
     return body + (f"\n\n{where}" if where else "")
@@ -333,15 +330,7 @@ def _generic(err: ParsedError) -> str:
     )
 
 
-def _is_subclass(kind: str, base: type[BaseException]) -> bool:
-    cls = getattr(builtins, kind, None)
-    return isinstance(cls, type) and issubclass(cls, base)
-
-
 _EXPLAINERS: dict[str, Callable[[ParsedError, str], str]] = {
-    "SyntaxError": _syntax_from_text,
-    "IndentationError": _syntax_from_text,
-    "TabError": _syntax_from_text,
     "NameError": _name_error,
     "UnboundLocalError": _name_error,
     "TypeError": _type_error,
@@ -390,7 +379,3 @@ _EXPLAINERS: dict[str, Callable[[ParsedError, str], str]] = {
         "finishes on its own, a loop probably cannot end: check that its condition changes."
     ),
 }
-_BASES: list[tuple[type[BaseException], Callable[[ParsedError, str], str]]] = [
-    (LookupError, _index_error),
-    (ArithmeticError, _EXPLAINERS["ZeroDivisionError"]),
-]

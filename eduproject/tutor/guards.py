@@ -443,7 +443,7 @@ def _malformed_reason(
     text: str, task: str, tests: set[str], known: set[str], instructions: str
 ) -> str | None:
     words = re.findall(r"[^\W\d_]+(?:'[a-z]+)?", text)
-    if len(words) < 4:
+    if len(words) < 4 and len(text.strip()) < 40:  # CJK text has few "words" but many letters
         return "empty or too short"
     if _TEMPLATE.search(text):
         return "contains prompt-template tokens"
@@ -521,13 +521,23 @@ def check_reply(
     """Both guards in order: malformed first (cheap), then the leak guard.
 
     ``info`` is the ``ExerciseInfo`` (or None for a question without an exercise);
-    ``code`` is the learner's code, whose names a reply may mention freely.
+    ``code`` is the learner's code, whose names a reply may mention freely -- but a reply
+    that rewrites one of the learner's functions in full is refused even without an
+    exercise: the tutor explains, it does not write the learner's code.
     """
     tests = [t.name for t in getattr(info, "visible_tests", ())] if info is not None else []
     known = {t.text for t in tokens(code) if t.kind == "name"}
     verdict = check_malformed(
         text, task=task, test_names=tests, known_names=known, instructions=instructions
     )
-    if not verdict.ok or info is None:
+    if not verdict.ok:
         return verdict
-    return check_leak(text, info, run_tests=run_tests, code=code)
+    if info is not None:
+        verdict = check_leak(text, info, run_tests=run_tests, code=code)
+        if not verdict.ok:
+            return verdict
+    own = set(_defined_functions(code)) if code.strip() else set()
+    name = _writes_function(text, own) if own else None
+    if name:
+        return GuardVerdict(False, True, 0.9, f"rewrites your function `{name}` in full")
+    return verdict

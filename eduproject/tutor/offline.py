@@ -70,20 +70,20 @@ def offline_hint(
             "cases: think about unusual inputs (an empty list or text, zero, negative numbers, "
             "ties) and check your code handles them too."
         )
-    elif not code.strip():
-        parts.append(
-            "I cannot see any code for this exercise yet: run its cell first, then ask again."
-        )
     others = [f for f in findings if f.kind != "stub"]
     if others:
         parts.append(_findings_text(others[:2] if level < HINT_LEVELS else others[:3]))
+    if not parts:  # nothing specific to say about this code: a way to start
+        if not code.strip():
+            parts.append(
+                "I cannot see any code for this exercise yet: run its cell first, then ask again."
+            )
+        parts.append(general_nudge(info))
     hint = instructor_hint(info, level)
     if hint:
         count = len(info.hints) if info else 0
         shown = min(max(level, 1), count)
         parts.append(f"**Your instructor's hint ({shown} of {count}):** {hint}")
-    if not parts or (len(parts) == 1 and hint):
-        parts.insert(0, general_nudge(info))
     return "\n\n".join(parts)
 
 
@@ -218,8 +218,10 @@ def explain_test(result: TestResult, test: VisibleTest | None, code: str) -> str
         or "raised" in low
         or parse_error(message).kind not in ("", "AssertionError")
     ):
+        undefined = re.match(r"`([^`]+)` is not defined", message)
+        error = f"NameError: name '{undefined.group(1)}' is not defined" if undefined else message
         return f"{head} Your code raised an error while the test ran.\n\n" + explain_error(
-            message, code
+            error, code
         )
     got, expected, call = _expected_got(message)
     if call is None and test is not None:

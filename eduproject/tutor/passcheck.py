@@ -64,11 +64,11 @@ def check_hint(
 
     lesson = load_lesson(Path(lesson_folder))
     exercise = lesson.exercise(exercise_id)
-    runner = test_runner(lesson, exercise) if run else None
+    runner = runner_for(lesson, exercise) if run else None
     return check_leak(text, guard_data(exercise, salt=lesson.version), run_tests=runner)
 
 
-def test_runner(
+def runner_for(
     lesson: Lesson, exercise: Exercise, *, timeout_s: float = RUN_TIMEOUT_S
 ) -> Callable[[str], bool]:
     """``run(code) -> True`` when ``code`` (a whole solution, or the body that replaces the

@@ -2,8 +2,10 @@
 
 A request carries only what the model needs: the exercise prompt, the learner's current
 code for that exercise, the visible test outcomes, the instructor's hint for the level and
-the words to avoid. Never the whole notebook, never the learner's name, never the
-reference solution (the builder only sees the learner pack, which does not hold it).
+the words to avoid that are plain words. Never the whole notebook, never the learner's
+name, never the reference solution (the builder only sees the learner pack, which does not
+hold it) -- and so never a code-shaped word to avoid such as ``n % 2 == 0``, which is a
+piece of the solution: the leak guard enforces those without telling the model.
 
 The text is written in the learner's voice ("My code ... Give me a hint"), which reads the
 same as a chat turn and as the GitHub-issue shape the model families use for StarCoder2
@@ -58,6 +60,9 @@ LEVELS = {
     ),
 }
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Words to avoid that are plain words ("generator expression") go to the model; code-shaped
+# ones ("n % 2 == 0") are pieces of the solution: only the guard gets those.
+_PLAIN_WORDS = re.compile(r"[A-Za-z0-9_ -]+")
 
 
 def hint_request(
@@ -132,7 +137,7 @@ def _request(
     max_tokens: int,
 ) -> ModelRequest:
     system = SYSTEM
-    avoid = [a for a in (info.avoid if info else ()) if a.strip()]
+    avoid = [a for a in (info.avoid if info else ()) if _PLAIN_WORDS.fullmatch(a.strip())]
     if avoid:
         system += " Never use these words or expressions: " + "; ".join(avoid) + "."
     if strict:

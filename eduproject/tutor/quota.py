@@ -4,7 +4,7 @@ A token bucket in the style of CS50's duck: ``allowance`` questions, one more ev
 ``refill_seconds``, persisted per learner in a small JSON file (in the kernel:
 ``~/.eduproject/quota.json``) so a restarted kernel does not reset it::
 
-    quota = Quota(allowance=10, refill_seconds=180, store=Path.home() / ".eduproject/quota.json")
+    quota = Quota(allowance=10, refill_seconds=180, store=default_store())
     quota.check_input(question)     # TutorError when longer than max_input_chars
     quota.consume("ada")            # QuotaExceeded: "You have used your 10 questions; ..."
 """
@@ -24,7 +24,10 @@ from typing import Any
 
 from eduproject.errors import QuotaExceeded, TutorError
 
-DEFAULT_STORE = Path.home() / ".eduproject" / "quota.json"
+
+def default_store() -> Path:
+    """``~/.eduproject/quota.json`` of the kernel's user (read when called, not at import)."""
+    return Path.home() / ".eduproject" / "quota.json"
 
 
 def format_wait(seconds: float) -> str:

@@ -10,20 +10,28 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eduproject.errors import ConfigError, EduprojectError, ModelError, QuotaExceeded, TutorError
+from eduproject.errors import (
+    AllRoutesFailed,
+    ConfigError,
+    EduprojectError,
+    ModelError,
+    QuotaExceeded,
+    TutorError,
+)
 from eduproject.models.config import OFFLINE
 from eduproject.models.types import ModelRequest, ModelResponse
 from eduproject.tutor import offline, prompts
 from eduproject.tutor.guards import GuardVerdict, check_leak, check_reply
 from eduproject.tutor.offline import HINT_LEVELS
 from eduproject.tutor.pack import ExerciseInfo, LessonPack
-from eduproject.tutor.quota import DEFAULT_STORE, Quota
+from eduproject.tutor.quota import Quota, default_store
 
 if TYPE_CHECKING:
     from eduproject.models.router import Router
@@ -36,6 +44,8 @@ log = logging.getLogger("eduproject.tutor")
 @dataclass(frozen=True)
 class TestResult:
     """One visible test as ``check`` ran it; ``message`` explains a failure in one line."""
+
+    __test__ = False  # not a pytest test class, despite its name
 
     name: str
     passed: bool
@@ -67,6 +77,7 @@ class TutorReply:
 Reply = Generator[str, None, TutorReply]
 _UNREACHABLE = "The model is unreachable; the offline tutor answered."
 _CHECK_EVERY = 80  # characters of streamed text between two leak checks
+_FENCED = re.compile(r"```python\n(.*?)\n```", re.DOTALL)
 
 
 class Tutor:
@@ -126,7 +137,7 @@ class Tutor:
                 allowance=config.tutor.allowance,
                 refill_seconds=config.tutor.refill_seconds,
                 max_input_chars=config.tutor.max_input_chars,
-                store=DEFAULT_STORE,
+                store=default_store(),
             )
             router = _Router.from_config(config)
         except EduprojectError as exc:
@@ -256,6 +267,10 @@ class Tutor:
                     request, routes, info, task, code, show=not strict
                 )
             except (ModelError, ConfigError) as exc:
+                if _all_malformed(exc):
+                    # The router already judged this answer unusable: retry like a guard reject.
+                    verdict = GuardVerdict(False, False, 0.0, "the model's answer was malformed")
+                    continue
                 self._refund()
                 if verdict is not None:
                     notice = _rejected_notice(verdict, "offline tutor")
@@ -372,6 +387,11 @@ def _finish(gen: Reply) -> TutorReply:
             return reply
 
 
+def _all_malformed(exc: Exception) -> bool:
+    errors = exc.errors if isinstance(exc, AllRoutesFailed) else []
+    return bool(errors) and all(e.kind == "malformed" for e in errors)
+
+
 def _model_label(response: ModelResponse | None) -> str:
     if response is None:
         return "AI-generated"
@@ -392,9 +412,11 @@ def _screen(text: str, info: ExerciseInfo | None, code: str) -> str:
     """
     if info is None:
         return text
-    kept = [
-        p
-        for p in text.split("\n\n")
-        if p.startswith("**Your instructor's") or not check_leak(p, info, code=code).leak
-    ]
+
+    def leaks(paragraph: str) -> bool:
+        # The learner's own lines, quoted back to them, are not a leak.
+        own = _FENCED.sub(lambda m: "" if m.group(1).strip() in code else m.group(0), paragraph)
+        return check_leak(own, info, code=code).leak
+
+    kept = [p for p in text.split("\n\n") if p.startswith("**Your instructor's") or not leaks(p)]
     return "\n\n".join(kept) if kept else offline.general_nudge(info)
