@@ -171,8 +171,11 @@ def _library_name(obj: Any) -> list[str] | None:
         name = obj.__dict__.get("__name__")
         return [name, ""] if type(name) is str and sys.modules.get(name) is obj else None
     try:
-        module = obj.__dict__["__module__"] if isinstance(obj, type) else obj.__module__
-        qualname = obj.__dict__["__qualname__"] if isinstance(obj, type) else obj.__qualname__
+        if isinstance(obj, type):  # type's own getters: a metaclass cannot lie about them
+            module = type.__dict__["__module__"].__get__(obj)
+            qualname = type.__dict__["__qualname__"].__get__(obj)
+        else:
+            module, qualname = obj.__module__, obj.__qualname__
     except Exception:
         return None
     if type(module) is not str or type(qualname) is not str or module == "__main__":
@@ -207,7 +210,9 @@ class Outputs:
                 {
                     "output_type": "stream",
                     "name": "stderr",
-                    "text": "[output truncated: this notebook printed more than the grader keeps]\n",
+                    "parts": [
+                        "[output truncated: this notebook printed more than the grader keeps]\n"
+                    ],
                 }
             )
         self.budget = 0
@@ -218,9 +223,17 @@ class Outputs:
             return
         last = self.items[-1] if self.items else None
         if last is not None and last["output_type"] == "stream" and last["name"] == name:
-            last["text"] += text
+            last["parts"].append(text)  # joined once in take(): += here would be quadratic
         else:
-            self.items.append({"output_type": "stream", "name": name, "text": text})
+            self.items.append({"output_type": "stream", "name": name, "parts": [text]})
+
+    def take(self) -> list[dict[str, Any]]:
+        """The finished outputs of the cell (and a fresh list for the next one)."""
+        items, self.items = self.items, []
+        for item in items:
+            if "parts" in item:
+                item["text"] = "".join(item.pop("parts"))
+        return items
 
     def display(
         self, kind: str, data: dict[str, Any], metadata: dict[str, Any], count: int
@@ -337,12 +350,11 @@ def run_cell(shell: Any, code: str) -> dict[str, Any]:
             stream.flush()
     reply: dict[str, Any] = {
         "status": "ok" if exc is None else "error",
-        "outputs": outputs.items,
+        "outputs": outputs.take(),
         "execution_count": result.execution_count,
     }
     if exc is not None:
         reply["error"] = describe_exception(exc)
-    outputs.items = []
     return reply
 
 
