@@ -115,14 +115,22 @@ class Tutor:
     def from_config(cls, pack: LessonPack | None = None, course_dir: Path | None = None) -> Tutor:
         """The tutor as ``eduproject.toml`` (course, user file, environment) sets it up.
 
-        A missing or broken model setup never fails here: the tutor then answers offline
-        and says why in each reply's notice.
+        ``course_dir`` defaults to the nearest folder holding ``eduproject.toml``: the
+        working folder or up to two above it (a learner notebook sits in
+        ``notebooks/<lesson>/`` under the course). A missing or broken model setup never
+        fails here: the tutor then answers offline and says why in each reply's notice.
         """
         if pack is None:
             try:
-                pack = LessonPack.find(course_dir)
+                pack = LessonPack.find()
             except TutorError:
                 pack = None
+        if course_dir is None:
+            here = Path.cwd()
+            course_dir = next(
+                (d for d in (here, *list(here.parents)[:2]) if (d / "eduproject.toml").is_file()),
+                None,
+            )
         learner = os.environ.get("JUPYTERHUB_USER") or "local"
         try:
             from eduproject.models.config import load_config

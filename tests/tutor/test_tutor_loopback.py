@@ -305,3 +305,18 @@ def test_solution_never_reaches_the_model(tmp_path: Path) -> None:
         for line in secret:
             if len(line) > 12:  # short lines ("return result") are not secrets on their own
                 assert line not in sent, (ex.id, line)
+
+
+def test_from_config_finds_the_course_file_above_the_notebook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "user.toml").write_text("")
+    monkeypatch.setenv("EDUPROJECT_USER_CONFIG", str(tmp_path / "user.toml"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "eduproject.toml").write_text("[tutor]\nallowance = 'ten'\n")
+    notebook_dir = tmp_path / "notebooks" / "03-lists-dicts"
+    notebook_dir.mkdir(parents=True)
+    monkeypatch.chdir(notebook_dir)
+    tutor = Tutor.from_config(PACK)
+    # The course file two folders up was read (and its mistake reported in the notice).
+    assert "allowance" in tutor.setup_notice
