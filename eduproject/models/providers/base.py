@@ -239,6 +239,19 @@ async def sse_events(response: httpx.Response) -> AsyncGenerator[tuple[str, str]
         yield event, "\n".join(data)
 
 
+async def drain(events: AsyncGenerator[Any], timeout_s: float = 0.25) -> None:
+    """Read what is left of a finished stream (the end of the chunked body).
+
+    httpx can only reuse a connection whose response was read to the end; closing it
+    early costs a new TCP connection per request. A server that keeps the stream open
+    after its end marker is not waited for long.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            async for _ in events:
+                pass
+
+
 def usage_from(data: Mapping[str, Any] | None) -> Usage | None:
     if not isinstance(data, Mapping):
         return None

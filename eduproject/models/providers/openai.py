@@ -17,6 +17,7 @@ from eduproject.models.providers.base import (
     Chunk,
     GenerationParams,
     HttpProvider,
+    drain,
     sse_events,
     usage_from,
 )
@@ -95,6 +96,8 @@ class OpenAIProvider(HttpProvider):
                     meta.update({k: obj[k] for k in ("cost", "model") if obj.get(k) is not None})
                     if text:
                         yield Chunk(text=text)
+                if done:
+                    await drain(events)
             if not done and finish is None:
                 raise self.error("stream_broken", "the stream ended before [DONE]")
             yield self._final(meta, finish, usage)

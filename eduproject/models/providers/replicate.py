@@ -22,7 +22,13 @@ from urllib.parse import urlsplit
 
 from eduproject.errors import RouteError
 from eduproject.models.families import RenderedPrompt
-from eduproject.models.providers.base import Chunk, GenerationParams, HttpProvider, sse_events
+from eduproject.models.providers.base import (
+    Chunk,
+    GenerationParams,
+    HttpProvider,
+    drain,
+    sse_events,
+)
 from eduproject.models.types import Usage
 
 _TERMINAL = ("succeeded", "failed", "canceled")
@@ -116,6 +122,7 @@ class ReplicateProvider(HttpProvider):
                         reason = _reason(self, data)
                         if reason in ("error", "canceled"):
                             raise self.error("http", f"prediction ended: {reason}")
+                        await drain(events)
                         return
         raise self.error("stream_broken", "the stream ended before its done event")
 

@@ -18,6 +18,7 @@ from eduproject.models.providers.base import (
     EndpointKind,
     GenerationParams,
     HttpProvider,
+    drain,
     sse_events,
 )
 from eduproject.models.types import Usage
@@ -79,6 +80,7 @@ class TGIProvider(HttpProvider):
                     if isinstance(token, dict) and not token.get("special") and token.get("text"):
                         yield Chunk(text=str(token["text"]))
                     if obj.get("details") is not None:
+                        await drain(events)
                         yield _final(obj["details"])
                         return
             raise self.error("stream_broken", "the stream ended before its final details")
