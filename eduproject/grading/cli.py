@@ -15,8 +15,74 @@ def register(app: typer.Typer) -> None:
     _register_outputs(app)
 
 
+# -- grade: run the grading engine --------------------------------------------------------------
+
+
 def _register_grade(app: typer.Typer) -> None:
-    """The ``grade`` command (grading engine; added by its own change)."""
+    app.command("grade")(grade_command)
+
+
+def grade_command(
+    lesson: Annotated[Path, typer.Argument(help="The lesson folder, e.g. exercises/01-functions.")],
+    submissions: Annotated[
+        Path,
+        typer.Argument(
+            help="<dir>/<learner>.ipynb, <dir>/<learner>/<name>.ipynb or nbgrader submitted/."
+        ),
+    ],
+    db: Annotated[Path, typer.Option("--db", help="The SQLite gradebook (created if missing).")],
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Parallel workers (default: number of cores).")
+    ] = None,
+    cell_timeout: Annotated[
+        float, typer.Option("--cell-timeout", help="Seconds per cell or test.")
+    ] = 30.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds per whole submission.")
+    ] = 300.0,
+    memory: Annotated[
+        int, typer.Option("--memory", help="MB of memory learner code may use.")
+    ] = 1024,
+    dask: Annotated[
+        str | None,
+        typer.Option("--dask", help="A Dask scheduler address, or local:N for a LocalCluster."),
+    ] = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Grade every submission of a lesson in a sandbox and record the results in a gradebook.
+
+    The exit code says whether the batch ran (0), not whether learners passed.
+    """
+    from eduproject.grading.pipeline import grade_lesson
+
+    console = Console()
+    summary = grade_lesson(
+        lesson,
+        submissions,
+        db,
+        workers=workers,
+        cell_timeout=cell_timeout,
+        timeout=timeout,
+        memory_mb=memory,
+        dask=dask,
+        progress=not no_progress,
+    )
+    say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
+    for line in summary.ignored:
+        say(line)
+    say(f"sandbox: {summary.sandbox}")
+    if summary.warning:
+        console.print(summary.warning, style="bold red", markup=False, highlight=False)
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "none"
+    say(
+        f"graded {summary.graded} submissions of {summary.lesson} in {summary.duration_s:.1f} s "
+        f"({summary.seconds_per_submission:.3f} s per submission, {summary.workers}); "
+        f"skipped {summary.skipped} already graded"
+    )
+    say(f"statuses: {statuses}")
+    for failure in summary.failures:
+        say(f"grader failed (not recorded, rerun to retry): {failure}")
+    say(f"gradebook: {summary.db_path} (run {summary.run_id})")
 
 
 # -- export, feedback, report: read a gradebook, write files -----------------------------------

@@ -305,6 +305,22 @@ def detect_backend() -> Backend:
     return backend
 
 
+ROOT_PREFIX = "eduproject-grade-"
+
+
+@functools.cache
+def _sweep_stale_roots() -> None:
+    """Remove worker folders left by graders that were killed (kill -9 skips all cleanup)."""
+    for root in Path(tempfile.gettempdir()).glob(f"{ROOT_PREFIX}*"):
+        try:
+            owner = int((root / "owner.pid").read_text())
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(root, ignore_errors=True)
+        except (OSError, ValueError):
+            continue  # not ours to judge (another user's, or being created right now)
+
+
 @functools.cache
 def shared_cache() -> Path:
     """A host folder for caches that outlive one zygote (built once, read by every learner).
@@ -428,7 +444,9 @@ class Zygote:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
-        root = Path(tempfile.mkdtemp(prefix="eduproject-grade-"))
+        _sweep_stale_roots()
+        root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
+        (root / "owner.pid").write_text(str(os.getpid()))
         self._root = _prepare_root(root, self.uid)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = {

@@ -1,0 +1,187 @@
+"""grade_lesson and `eduproject grade`: gradebook, resume after kill -9, CLI output, exit codes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from grading_support import BASIC, BASIC_ANSWERS, WriteLesson, submission
+
+from eduproject.authoring.bundle import read_bundle
+from eduproject.authoring.parse import load_lesson
+from eduproject.cli import main
+from eduproject.grading.gradebook import Gradebook
+from eduproject.grading.pipeline import GradeRunSummary, grade_lesson, lesson_for_grading
+
+
+@pytest.fixture
+def course(write_lesson: WriteLesson, tmp_path: Path) -> Path:
+    """A project folder: exercises/basic and an empty submissions/ folder."""
+    write_lesson(BASIC, "basic")
+    (tmp_path / "submissions").mkdir()
+    return tmp_path
+
+
+def write_class(course: Path, answers: dict[str, dict[str, str]]) -> None:
+    lesson, _ = lesson_for_grading(course / "exercises" / "basic", course / "build" / "grader")
+    for learner, given in answers.items():
+        path = course / "submissions" / learner / "basic.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(submission(lesson, given))
+
+
+def test_stale_or_missing_bundle_is_rewritten(course: Path) -> None:
+    folder, grader = course / "exercises" / "basic", course / "build" / "grader"
+    lesson, data = lesson_for_grading(folder, grader)
+    assert lesson.version == load_lesson(folder).version and data == {}
+    assert read_bundle(grader / "basic").version == lesson.version
+    notebook = folder / "basic.ipynb"
+    notebook.write_text(notebook.read_text().replace("Write `double(x)`.", "Write double."))
+    again, _ = lesson_for_grading(folder, grader)
+    assert again.version != lesson.version == lesson.version
+    assert read_bundle(grader / "basic").version == again.version
+
+
+def test_grade_lesson_records_everything_and_a_rerun_skips_it(course: Path) -> None:
+    write_class(course, {"ada": BASIC_ANSWERS, "grace": {"double": BASIC_ANSWERS["double"]}})
+    (course / "submissions" / "alan").mkdir()  # empty folder: invalid, recorded
+    (course / "submissions" / "bob.ipynb").write_bytes(b"\xff\xfegarbage")
+    (course / "submissions" / "notes.txt").write_text("not a submission")
+    db = course / "gradebook.sqlite"
+
+    def run() -> GradeRunSummary:
+        return grade_lesson(
+            course / "exercises" / "basic",
+            course / "submissions",
+            db,
+            grader_dir=course / "build" / "grader",
+            progress=False,
+            workers=2,
+        )
+
+    summary = run()
+    assert summary.graded == 4 and summary.skipped == 0 and summary.failures == ()
+    assert summary.statuses == {"graded": 2, "invalid": 2}
+    assert summary.describe() == "4 graded (graded 2, invalid 2), 0 already graded"
+    assert summary.ignored == (
+        f"ignored {course / 'submissions' / 'notes.txt'}: not a notebook (.ipynb)",
+    )
+    assert summary.sandbox.startswith("bwrap") and summary.warning is None
+    with Gradebook(db, create=False) as gb:
+        results = {r.learner: r for r in gb.results("basic")}
+        assert {k: r.score for k, r in results.items()} == {
+            "ada": 6.0,
+            "alan": 0.0,
+            "bob": 0.0,
+            "grace": 3.0,
+        }
+        assert "not UTF-8" in results["bob"].detail and "empty folder" in results["alan"].detail
+        assert gb.executed_notebook("ada", "basic") is not None
+    again = run()
+    assert again.graded == 0 and again.skipped == 4
+    write_class(course, {"grace": BASIC_ANSWERS})  # a resubmission is graded again
+    third = run()
+    assert third.graded == 1 and third.skipped == 3
+    with Gradebook(db, create=False) as gb:
+        assert {r.learner: r.score for r in gb.results("basic")}["grace"] == 6.0
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_rerun_loses_and_duplicates_nothing(course: Path) -> None:
+    slow = {k: "import time\ntime.sleep(0.4)\n" + v for k, v in BASIC_ANSWERS.items()}
+    learners = [f"learner{i:02d}" for i in range(20)]
+    write_class(course, dict.fromkeys(learners, slow))
+    db = course / "gradebook.sqlite"
+    command = [
+        sys.executable,
+        "-c",
+        "from eduproject.cli import main; main()",
+        "grade",
+        "exercises/basic",
+        "submissions",
+        "--db",
+        str(db),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        command,
+        cwd=course,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    recorded = 0
+    deadline = time.monotonic() + 120
+    while recorded < 4 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if db.exists():
+            with Gradebook(db, create=False) as gb:
+                recorded = sum(r.submissions for r in gb.runs())
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Gradebook(db, create=False) as gb:
+        (killed,) = gb.runs()
+        assert killed.status == "running" and 4 <= killed.submissions < len(learners)
+        before = killed.submissions
+    summary = grade_lesson(
+        course / "exercises" / "basic",
+        course / "submissions",
+        db,
+        grader_dir=course / "build" / "grader",
+        progress=False,
+    )
+    assert summary.skipped == before and summary.graded == len(learners) - before
+    with Gradebook(db, create=False) as gb:
+        results = list(gb.results("basic"))
+        assert sorted(r.learner for r in results) == learners
+        assert all(r.score == 6.0 for r in results)
+        runs = gb.runs()
+        assert [r.status for r in runs] == ["running", "finished"]
+        assert sum(r.submissions for r in runs) == len(learners)
+
+
+def test_cli_prints_the_sandbox_and_a_summary(
+    course: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_class(course, {"ada": BASIC_ANSWERS})
+    monkeypatch.chdir(course)
+    main(
+        [
+            "grade",
+            "exercises/basic",
+            "submissions",
+            "--db",
+            "gb.sqlite",
+            "--workers",
+            "1",
+            "--no-progress",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "sandbox: bwrap+uid (network off, private filesystem)" in out
+    assert "graded 1 submissions of basic" in out and "statuses: graded 1" in out
+    assert "gradebook: gb.sqlite (run 1)" in out
+
+
+def test_cli_errors_are_one_clear_message_and_an_exit_code(
+    course: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(course)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["grade", "exercises/basic", "nowhere", "--db", "gb.sqlite"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "nowhere is not a folder of submissions" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            ["grade", "exercises/basic", "submissions", "--db", "gb.sqlite", "--cell-timeout", "0"]
+        )
+    assert exit_info.value.code == 2
+    assert "cell_timeout must be positive" in capsys.readouterr().err
