@@ -63,6 +63,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Words to avoid that are plain words ("generator expression") go to the model; code-shaped
 # ones ("n % 2 == 0") are pieces of the solution: only the guard gets those.
 _PLAIN_WORDS = re.compile(r"[A-Za-z0-9_ -]+")
+_HOME = re.compile(r"(?:/home|/Users|[A-Za-z]:\\Users)[/\\][^/\\\s\"']+")
 
 
 def hint_request(
@@ -190,8 +191,9 @@ def _teacher_hint(info: ExerciseInfo | None, level: int) -> str:
 
 
 def _error_tail(error: str) -> str:
-    """The end of a traceback, where the useful part is, without terminal colours."""
-    text = _ANSI.sub("", error).strip()
+    """The end of a traceback, where the useful part is, without terminal colours and
+    without home folders (``/home/ada/...`` would tell the model the learner's name)."""
+    text = _HOME.sub("~", _ANSI.sub("", error)).strip()
     if len(text) > MAX_ERROR_CHARS:
         text = "..." + text[-MAX_ERROR_CHARS:]
     return text

@@ -13,7 +13,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -269,7 +269,7 @@ class Tutor:
                 return self._offline(answer_offline, info, code, started, notice, level)
         verdict: GuardVerdict | None = None
         for strict in (False, True):
-            request = build(strict)
+            request = _without_name(build(strict), self.learner)
             try:
                 text, response, verdict = yield from self._attempt(
                     request, routes, info, task, code, show=not strict
@@ -393,6 +393,18 @@ def _finish(gen: Reply) -> TutorReply:
         except StopIteration as stop:
             reply: TutorReply = stop.value
             return reply
+
+
+def _without_name(request: ModelRequest, learner: str) -> ModelRequest:
+    """The request with the learner's user name (say, in a comment or a path) blanked out."""
+    if learner in ("", "local") or len(learner) < 3:
+        return request
+    name = re.compile(re.escape(learner), re.IGNORECASE)
+    return replace(
+        request,
+        instruction=name.sub("the learner", request.instruction),
+        context=name.sub("the learner", request.context),
+    )
 
 
 def _all_malformed(exc: Exception) -> bool:

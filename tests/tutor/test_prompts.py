@@ -102,3 +102,13 @@ def test_families_render_the_request_chat_and_starcoder2_issue_shaped() -> None:
     assert base.prompt.endswith("<issue_comment>user: ")
     # The learner-voice question reads naturally as an issue: code fenced, question first.
     assert "My code is below." in base.prompt and "```python\ndef sum_evens" in base.prompt
+
+
+def test_home_folders_in_tracebacks_do_not_reveal_the_learner() -> None:
+    error = (
+        'File "/home/jupyter-ada/notebooks/03/x.py", line 3, in f\n'
+        'File "C:\\Users\\Grace\\lesson.py", line 1\nZeroDivisionError: division by zero'
+    )
+    text = explain_error_request(error, "", INFO).instruction
+    assert "ada" not in text.lower() and "grace" not in text.lower()
+    assert 'File "~/notebooks/03/x.py", line 3' in text

@@ -76,7 +76,8 @@ def test_clean_reply_streams_and_is_labelled(tmp_path: Path) -> None:
         scripted_server([CLEAN]) as server,
         make_router(tmp_path, route_config("fake", server.base_url)) as router,
     ):
-        deltas, reply = run_stream(tutor_for(router).hint_stream("sum_evens", CODE, RESULTS, 2))
+        signed = "# sum_evens by Ada-Lovelace\n" + CODE
+        deltas, reply = run_stream(tutor_for(router).hint_stream("sum_evens", signed, RESULTS, 2))
     assert "".join(deltas) == CLEAN
     assert reply.text == CLEAN
     assert reply.source == "model"
