@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
+import sys
+import types
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from eduproject.errors import AllRoutesFailed
+from eduproject.models.providers.base import parse_retry_after
 from eduproject.models.types import ModelRequest
 
 from .kit import RouterKit, route
@@ -373,3 +378,33 @@ async def test_replicate_key_only_sent_to_trusted_hosts(
     calls = wire.calls_to(url)
     assert "authorization" in calls[0].headers
     assert all("authorization" not in c.headers for c in calls[1:])
+
+
+# ------------------------------------------------------------------ protocol corners
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    future = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    delay = parse_retry_after(future)
+    assert delay is not None and 100 < delay <= 120
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+async def test_key_from_a_keyring(
+    wire: WireServer, arouters: RouterKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # keyring is optional: a stand-in module with its one function we call.
+    asked: list[tuple[str, str]] = []
+
+    def get_password(service: str, user: str) -> str:
+        asked.append((service, user))
+        return "kr-secret-5551234"
+
+    monkeypatch.setitem(sys.modules, "keyring", types.SimpleNamespace(get_password=get_password))
+    url = wire.scenario(sse(openai_events(["ok"])))
+    router = arouters([route("a", url, keyring_service="eduproject")])
+    await router.complete(ASK)
+    assert asked == [("eduproject", "a")]
+    assert wire.calls_to(url)[0].headers["authorization"] == "Bearer kr-secret-5551234"
