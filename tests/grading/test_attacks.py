@@ -1,0 +1,315 @@
+"""Every attack of issue 3 against the real sandboxed engine: no point the hidden tests did not award.
+
+Each hostile submission pairs its trick with WRONG code (``double`` returns 0, ``words``
+returns []), so an honest grader awards 0 of 6 points; any point earned would be forged.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from grading_support import all_text, cells_with_role, grade, submission
+
+from eduproject.authoring.model import Lesson
+from eduproject.grading.results import Status, SubmissionResult
+from eduproject.grading.sandbox import Zygote
+
+WRONG_DOUBLE = "def double(x):\n    return 0\n"
+WRONG_WORDS = "def words(text):\n    return []\n"
+
+
+def attack(
+    lesson: Lesson,
+    zygote: Zygote,
+    trick: str,
+    *,
+    edit: Any = None,
+    where: str = "double",
+    whole: bool = False,
+) -> SubmissionResult:
+    """Grade ``trick`` placed before the wrong code of ``where`` (or as all the code: ``whole``)."""
+    answers = {"double": WRONG_DOUBLE, "words": WRONG_WORDS}
+    if whole:
+        answers = {"double": trick, "words": ""}
+    else:
+        answers[where] = trick + "\n" + answers[where]
+    result = grade(lesson, zygote, submission(lesson, answers, edit))
+    assert result.score == 0.0, {
+        e.exercise: (e.score, e.status, e.detail) for e in result.exercises
+    }
+    assert not any(t.passed for e in result.exercises for t in e.tests if t.hidden)
+    assert result.max_score == 6.0  # points from the bundle, whatever the submission says
+    return result
+
+
+def always_equal(base: str) -> str:
+    return (
+        f"class Sneaky({base}):\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    def __ne__(self, other):\n        return False\n"
+        "    __hash__ = object.__hash__\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("base", "make"),
+    [
+        ("object", "Sneaky()"),
+        ("int", "Sneaky(0)"),
+        ("str", "Sneaky('')"),
+        ("list", "Sneaky()"),
+        ("dict", "Sneaky()"),
+    ],
+)
+def test_return_value_whose_eq_is_always_true(
+    basic_lesson: Lesson, zygote: Zygote, base: str, make: str
+) -> None:
+    trick = (
+        always_equal(base)
+        + f"def double(x):\n    return {make}\ndef words(text):\n    return {make}\n"
+    )
+    result = attack(basic_lesson, zygote, trick, whole=True)
+    messages = {t.message for e in result.exercises for t in e.tests if not t.hidden}
+    if base == "object":
+        assert any("comparing (==) a learner object" in m for m in messages), messages
+    else:
+        assert any(f"returned a subclass of {base}" in m for m in messages), messages
+
+
+def test_eq_trick_nested_inside_a_plain_container(basic_lesson: Lesson, zygote: Zygote) -> None:
+    trick = always_equal("object") + "def words(text):\n    return [Sneaky(), Sneaky()]\n"
+    attack(basic_lesson, zygote, WRONG_DOUBLE + trick, whole=True)
+
+
+def test_patched_builtins_assertion_error_and_excepthook(
+    basic_lesson: Lesson, zygote: Zygote
+) -> None:
+    trick = (
+        "import builtins, sys\n"
+        "class Never(BaseException):\n    pass\n"
+        "builtins.AssertionError = Never\n"
+        "AssertionError = Never\n"
+        "builtins.len = lambda obj: 2\n"
+        "builtins.isinstance = lambda *args: True\n"
+        "builtins.abs = lambda x: 0\n"
+        "sys.excepthook = lambda *args: None\n"
+        "len = lambda obj: 2\n"
+    )
+    attack(basic_lesson, zygote, trick)
+
+
+def test_input_transformers_and_event_hooks_rewriting_or_skipping_later_cells(
+    basic_lesson: Lesson, zygote: Zygote
+) -> None:
+    trick = (
+        "ip = get_ipython()\n"
+        "ip.input_transformers_cleanup.append(lambda lines: ['print(\"PASS all tests\")\\n'])\n"
+        "ip.events.register('pre_run_cell', lambda info: print('skipping', info.raw_cell[:20]))\n"
+        "ip.events.register('post_run_cell', lambda result: print('All tests passed!'))\n"
+    )
+    result = attack(basic_lesson, zygote, trick)
+    # The transformer did rewrite the learner's later cells, in the learner's process only.
+    words = next(t for t in result.exercises[1].tests if t.name == "words-1")
+    assert words.message.startswith("NameError: name 'words' is not defined")
+
+
+def test_showtraceback_override_hiding_errors(basic_lesson: Lesson, zygote: Zygote) -> None:
+    trick = (
+        "ip = get_ipython()\n"
+        "ip.showtraceback = lambda *a, **k: print('no error here')\n"
+        "ip._showtraceback = lambda *a, **k: None\n"
+        "ip.showsyntaxerror = lambda *a, **k: None\n"
+    )
+    attack(basic_lesson, zygote, trick + "raise RuntimeError('hidden?')\n", where="words")
+
+
+@pytest.mark.parametrize(
+    ("trick", "status"),
+    [
+        ("import sys\nsys.exit(0)", Status.ERROR),
+        ("raise SystemExit('all tests passed')", Status.ERROR),
+        ("import os\nos._exit(0)", Status.KILLED),
+        ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", Status.ERROR),
+        ("import os, signal\nos.kill(1, signal.SIGKILL)", Status.ERROR),
+        ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", Status.KILLED),
+        ("import os, signal\nos.killpg(0, signal.SIGKILL)", Status.KILLED),
+        ("exit()", Status.GRADED),
+    ],
+)
+def test_exiting_or_killing_processes(
+    basic_lesson: Lesson, zygote: Zygote, trick: str, status: Status
+) -> None:
+    result = attack(basic_lesson, zygote, WRONG_DOUBLE + trick)
+    assert result.exercises[0].status == status, result.exercises[0].detail
+    if status == Status.KILLED:  # later exercises share the fate; nothing passes
+        assert result.exercises[1].status == Status.KILLED
+    reply_after = grade(
+        basic_lesson,
+        zygote,
+        submission(basic_lesson, {"double": "def double(x):\n    return 2 * x"}),
+    )
+    assert reply_after.exercises[0].score == 3.0  # the zygote survived whatever was killed
+
+
+def test_printing_text_that_looks_like_results(basic_lesson: Lesson, zygote: Zygote) -> None:
+    trick = (
+        "print('PASS small: 1/1 points')\nprint('PASS large (hidden): 2/2 points')\n"
+        "from IPython.display import display, JSON\ndisplay(JSON({'score': 6, 'max_score': 6}))\n"
+    )
+    result = attack(basic_lesson, zygote, trick)
+    nb = result.executed_notebook
+    assert nb is not None
+    tests = cells_with_role(nb, "tests")
+    assert tests[0]["outputs"][0]["text"].startswith("FAIL small: 0/1 points")
+
+
+def test_writing_files_where_results_go(
+    basic_lesson: Lesson, zygote: Zygote, tmp_path: Path
+) -> None:
+    results = tmp_path / "gradebook.sqlite"
+    results.write_bytes(b"original")
+    bundle = basic_lesson.folder / "bundle.json"
+    before = bundle.read_bytes()
+    trick = (
+        "import json, os\n"
+        f"for path in [{str(results)!r}, {str(bundle)!r}, 'results.json', '/tmp/results.json', '../results.json']:\n"
+        "    try:\n"
+        "        with open(path, 'w') as fh:\n"
+        "            json.dump({'score': 6}, fh)\n"
+        "    except OSError as exc:\n"
+        "        print(path, type(exc).__name__)\n"
+    )
+    attack(basic_lesson, zygote, trick)
+    assert results.read_bytes() == b"original" and bundle.read_bytes() == before
+
+
+def test_reading_test_files_the_bundle_or_the_graders_memory(
+    basic_lesson: Lesson, zygote: Zygote
+) -> None:
+    bundle = basic_lesson.folder / "bundle.json"
+    project = Path(__file__).resolve().parents[2]
+    trick = (
+        "import gc, os\nfound = []\n"
+        f"for path in [{str(bundle)!r}, {str(project / 'exercises')!r}, {str(project / 'build')!r}]:\n"
+        "    try:\n"
+        "        found.append(open(path).read()[:100] if os.path.isfile(path) else os.listdir(path))\n"
+        "    except OSError as exc:\n"
+        "        found.append(type(exc).__name__)\n"
+        "for root in ['/sandbox', '/tmp', '/proc/1/root']:\n"
+        "    try:\n"
+        "        for d, _, files in os.walk(root):\n"
+        "            found += [f for f in files if 'bundle' in f or f.endswith('.sqlite')]\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "needle = 'SECRET-' + 'EXPECTED'  # the hidden test's message, if it were in this process\n"
+        "found += [o for o in gc.get_objects() if isinstance(o, str) and needle in o]\n"
+        "print(found)\n"
+    )
+    result = attack(basic_lesson, zygote, trick)
+    nb = result.executed_notebook
+    assert nb is not None
+    printed = next(
+        c for c in nb["cells"] if c["metadata"].get("eduproject", {}).get("cell") == "c2"
+    )
+    assert (
+        printed["outputs"][0]["text"]
+        == "['FileNotFoundError', 'FileNotFoundError', 'FileNotFoundError']\n"
+    )
+    assert "SECRET-EXPECTED" not in all_text(result)
+
+
+def test_network_access_fails(basic_lesson: Lesson, zygote: Zygote) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+    got: list[Any] = []
+    threading.Thread(target=lambda: got.append(server.accept()), daemon=True).start()
+    port = server.getsockname()[1]
+    trick = (
+        "import socket\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'answers please')\n"
+        "except OSError as exc:\n"
+        "    print('no network:', type(exc).__name__)\n"
+    )
+    attack(basic_lesson, zygote, trick)
+    server.close()
+    assert got == []
+
+
+def edit_test_cells(change: Any) -> Any:
+    def edit(nb: dict[str, Any]) -> None:
+        change(nb, cells_with_role(nb, "tests"))
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        (lambda nb, t: [c.update(source="assert True") for c in t], "was edited"),
+        (lambda nb, t: [nb["cells"].remove(c) for c in t], "was deleted"),
+        (lambda nb, t: nb["cells"].extend(json.loads(json.dumps(t))), "(duplicated)"),
+        (
+            lambda nb, t: [c["metadata"]["eduproject"].update(points=1000) for c in t],
+            "changed to 1000",
+        ),
+        (
+            lambda nb, t: [
+                c["metadata"].update(nbgrader={"points": 1000, "grade": True}) for c in t
+            ],
+            "changed to 1000",
+        ),
+    ],
+)
+def test_editing_deleting_duplicating_tests_or_changing_points(
+    basic_lesson: Lesson, zygote: Zygote, change: Any, detail: str
+) -> None:
+    result = attack(basic_lesson, zygote, "", edit=edit_test_cells(change))
+    for exercise in result.exercises:
+        assert exercise.status == Status.TAMPERED and detail in exercise.detail
+
+
+def test_library_functions_patched_in_the_learner_process(
+    basic_lesson: Lesson, pandas_zygote: Zygote
+) -> None:
+    trick = (
+        "import pandas as pd, math, operator\n"
+        "pd.testing.assert_frame_equal = lambda *a, **k: None\n"
+        "math.isclose = lambda *a, **k: True\n"
+        "operator.eq = lambda a, b: True\n"
+    )
+    attack(basic_lesson, pandas_zygote, trick)
+
+
+def test_values_too_big_or_too_deep_to_send(basic_lesson: Lesson, zygote: Zygote) -> None:
+    trick = (
+        "def double(x):\n    v = []\n    for _ in range(500):\n        v = [v]\n    return v\n"
+        "def words(text):\n    return 'x' * (70 * 1024**2)\n"
+    )
+    result = attack(basic_lesson, zygote, trick, whole=True)
+    messages = {
+        t.message.split(" (line")[0] for e in result.exercises for t in e.tests if not t.hidden
+    }
+    assert "TypeError: the value is nested more than 100 levels deep" in messages
+    assert "ValueError: value too large to send to the grader" in messages
+
+
+def test_signal_handlers_cannot_stop_the_timeout(basic_lesson: Lesson, zygote: Zygote) -> None:
+    from eduproject.grading.sandbox import Limits
+
+    trick = (
+        "import signal\n"
+        "for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):\n"
+        "    signal.signal(s, signal.SIG_IGN)\n"
+        "while True:\n    pass\n"
+    )
+    answers = {"double": trick, "words": WRONG_WORDS}
+    result = grade(
+        basic_lesson, zygote, submission(basic_lesson, answers), limits=Limits(cell_timeout=1)
+    )
+    assert result.score == 0.0 and result.exercises[0].status == Status.TIMEOUT
