@@ -40,7 +40,7 @@ def test_dask_local_cluster_matches_the_local_pool(
     limits = Limits(cell_timeout=10, timeout=60, memory_mb=512)
 
     def key(results: list[object]) -> dict[str, tuple[object, ...]]:
-        out = {}
+        out: dict[str, tuple[object, ...]] = {}
         for r in results:
             assert isinstance(r, SubmissionResult)
             out[r.learner] = (r.status, r.score, r.exercises, r.submission_hash, r.detail)
