@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from eduproject.errors import ConfigError, ModelError
-from eduproject.models.config import _data_home
+from eduproject.models.settings import data_home
 
 Downloader = Callable[..., Any]
 
@@ -86,7 +86,7 @@ class PulledModel:
 
 
 def default_models_dir() -> Path:
-    return _data_home("data") / "models"
+    return data_home("data") / "models"
 
 
 def _hf_hub_download() -> Downloader:

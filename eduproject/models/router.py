@@ -23,11 +23,12 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 
 from eduproject.errors import AllRoutesFailed, ConfigError, RouteError
+from eduproject.models.attempts import Progress, Recorder, classify
 from eduproject.models.cache import CachedAnswer, ResponseCache, cache_key
 from eduproject.models.checks import StopFilter, malformed_reason
 from eduproject.models.config import OFFLINE, Config, RouteConfig, load_config
@@ -38,22 +39,15 @@ from eduproject.models.families import (
     extract_code_block,
 )
 from eduproject.models.fitting import DEFAULT_CHARS_PER_TOKEN, fit_request
-from eduproject.models.keys import redact
-from eduproject.models.ledger import Attempt, Ledger, Status
+from eduproject.models.ledger import Ledger
 from eduproject.models.providers import Provider, build_providers
-from eduproject.models.providers.base import Chunk, GenerationParams
+from eduproject.models.providers.base import GenerationParams
 from eduproject.models.streams import Emit, LoopThread, ResponseStream, SyncResponseStream
 from eduproject.models.types import ModelRequest, ModelResponse, Usage
 
 log = logging.getLogger("eduproject.models")
 
 _RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504})
-_LEDGER_STATUS: dict[str, Status] = {
-    "timeout": "timeout",
-    "first_token_timeout": "timeout",
-    "rate_limited": "rate_limited",
-    "malformed": "malformed",
-}
 
 
 @dataclass
@@ -63,19 +57,6 @@ class _RouteState:
     cool_until: float = 0.0
     last_error: str = ""
     chars_per_token: float = DEFAULT_CHARS_PER_TOKEN
-
-
-@dataclass
-class _Progress:
-    """What one try of one route has produced so far."""
-
-    filter: StopFilter
-    started: float
-    ttft_s: float | None = None
-    final: Chunk | None = None
-    raw_chars: int = 0
-    shown: bool = False  # some text reached the caller's stream
-    parts: list[str] = field(default_factory=list)
 
 
 class _PartialAnswer(Exception):
@@ -278,13 +259,13 @@ class Router:
         family, state = self.families[route.family], self._state[name]
         secrets = provider.secrets()
         started = time.perf_counter()
-        record = _Recorder(self, route, request, request_id, fallback_used, started, secrets)
+        record = Recorder(self.ledger, route, request, request_id, fallback_used, started, secrets)
         try:
             request, rendered, prompt_tokens, estimated = await self._fit(
                 route, family, provider, request
             )
         except RouteError as fit_error:
-            record.failure(fit_error, _Progress(StopFilter((), ()), started), retries=0)
+            record.failure(fit_error, Progress(StopFilter((), ()), started), retries=0)
             raise
         params = GenerationParams(
             max_tokens=request.max_tokens,
@@ -303,14 +284,14 @@ class Router:
 
         retries = 0
         while True:
-            progress = _Progress(
+            progress = Progress(
                 StopFilter(rendered.stop, family.leak_tokens, secrets), time.perf_counter()
             )
             try:
                 await self._generate(route, provider, rendered, params, progress, emit)
                 break
             except (RouteError, httpx.HTTPError, OSError) as exc:
-                error = _classify(exc, route, progress, secrets)
+                error = classify(exc, route, progress, secrets)
             if progress.parts:
                 self._cool_down(name, state, error)
                 # The stream is over: release the text held back for stop strings.
@@ -388,7 +369,7 @@ class Router:
         provider: Provider,
         rendered: RenderedPrompt,
         params: GenerationParams,
-        progress: _Progress,
+        progress: Progress,
         emit: Emit | None,
     ) -> None:
         loop = asyncio.get_running_loop()
@@ -426,7 +407,7 @@ class Router:
         self._show(progress, progress.filter.flush(), emit)
 
     @staticmethod
-    def _show(progress: _Progress, text: str, emit: Emit | None) -> None:
+    def _show(progress: Progress, text: str, emit: Emit | None) -> None:
         if text and emit is not None:
             emit(text)
             progress.shown = True
@@ -453,7 +434,7 @@ class Router:
 
     def _usage(
         self,
-        progress: _Progress,
+        progress: Progress,
         prompt_tokens: int,
         estimated: bool,
         state: _RouteState,
@@ -473,244 +454,3 @@ class Router:
             completion = round(progress.raw_chars / state.chars_per_token)
             usage_estimated = True
         return Usage(prompt_tokens=prompt, completion_tokens=completion), usage_estimated
-
-
-def _classify(
-    exc: Exception, route: RouteConfig, progress: _Progress, secrets: Sequence[str]
-) -> RouteError:
-    """Any failure of one try as a RouteError whose text carries no secret."""
-    if isinstance(exc, RouteError):
-        error = exc
-    elif isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
-        error = RouteError(
-            route.name,
-            "connect",
-            f"cannot connect to {route.base_url}: {exc}",
-            hint="is the server running? check base_url",
-        )
-    elif isinstance(exc, httpx.TimeoutException):
-        error = RouteError(route.name, "timeout", f"timed out: {exc}")
-    elif isinstance(exc, httpx.TransportError | OSError):
-        kind = "stream_broken" if progress.ttft_s is not None else "connect"
-        error = RouteError(route.name, kind, f"connection failed: {exc or type(exc).__name__}")
-    else:
-        error = RouteError(route.name, "http", f"{type(exc).__name__}: {exc}")
-    error.message = redact(error.message, secrets)
-    error.hint = redact(error.hint, secrets) if error.hint else None
-    error.args = (error.message,)
-    return error
-
-
-@dataclass
-class _Recorder:
-    """Writes the ledger row of one attempt and builds its response."""
-
-    router: Router
-    route: RouteConfig
-    request: ModelRequest
-    request_id: str
-    fallback_used: bool
-    started: float
-    secrets: Sequence[str]
-
-    def _write(self, attempt: Attempt) -> int | None:
-        ledger = self.router.ledger
-        return ledger.record(attempt) if ledger is not None else None
-
-    def _base(self, status: Status, **fields: object) -> Attempt:
-        return Attempt(
-            task=self.request.task,
-            route=self.route.name,
-            model=str(fields.pop("model", None) or self.route.model),
-            family=self.route.family,
-            provider=self.route.provider,
-            status=status,
-            latency_s=time.perf_counter() - self.started,
-            request_id=self.request_id,
-            fallback_used=self.fallback_used,
-            **fields,  # type: ignore[arg-type]
-        )
-
-    def failure(
-        self,
-        error: RouteError,
-        progress: _Progress,
-        *,
-        retries: int,
-        usage: Usage | None = None,
-        prompt_tokens: tuple[int, bool] | None = None,
-    ) -> None:
-        """A failed attempt. ``usage`` when an answer was generated (and so billed), else
-        ``prompt_tokens`` as (count, estimated?) of the prompt that was sent."""
-        status = _LEDGER_STATUS.get(error.kind, "error")
-        # info, not warning: Python's last-resort handler would print warnings into
-        # learners' notebooks.
-        log.info("%s", redact(str(error).splitlines()[0], self.secrets))
-        latency = time.perf_counter() - self.started
-        sent = prompt_tokens or (None, False)
-        self._write(
-            self._base(
-                status,
-                error=redact(str(error), self.secrets)[:500],
-                ttft_s=progress.ttft_s,
-                retries=retries,
-                prompt_tokens=usage.prompt_tokens if usage else sent[0],
-                completion_tokens=usage.completion_tokens if usage else None,
-                usage_estimated=usage is None and sent[1],
-                cost_usd=_cost(self.route, usage, progress.final, latency),
-            )
-        )
-
-    def cache_hit(self, hit: CachedAnswer, request_started: float) -> ModelResponse:
-        latency = time.perf_counter() - self.started
-        attempt_id = self._write(
-            self._base(
-                "ok",
-                model=hit.model,
-                finish_reason=hit.finish_reason,
-                prompt_tokens=hit.prompt_tokens,
-                completion_tokens=hit.completion_tokens,
-                ttft_s=latency,
-                cost_usd=0.0,  # nothing was generated: a true zero, not an unknown price
-                cache_hit=True,
-            )
-        )
-        total = time.perf_counter() - request_started
-        return self._response(
-            hit.text,
-            hit.model,
-            Usage(hit.prompt_tokens, hit.completion_tokens),
-            total,
-            total,
-            0.0,
-            attempt_id,
-            finish_reason=hit.finish_reason,
-            cached=True,
-        )
-
-    def partial(
-        self,
-        error: RouteError,
-        progress: _Progress,
-        prompt_tokens: int,
-        retries: int,
-        request_started: float,
-    ) -> ModelResponse:
-        text = progress.filter.text
-        latency = time.perf_counter() - self.started
-        completion = round(progress.raw_chars / DEFAULT_CHARS_PER_TOKEN)
-        usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion)
-        cost = _cost(self.route, usage, None, latency)
-        attempt_id = self._write(
-            self._base(
-                "partial",
-                error=redact(str(error), self.secrets)[:500],
-                ttft_s=progress.ttft_s,
-                retries=retries,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion,
-                usage_estimated=True,
-                cost_usd=cost,
-            )
-        )
-        return self._response(
-            text,
-            self.route.model,
-            usage,
-            time.perf_counter() - request_started,
-            _since(request_started, self.started, progress.ttft_s),
-            cost,
-            attempt_id,
-            partial=True,
-        )
-
-    def success(
-        self,
-        text: str,
-        finish: str | None,
-        progress: _Progress,
-        usage: Usage,
-        usage_estimated: bool,
-        retries: int,
-        request_started: float,
-        problem: str | None,
-    ) -> ModelResponse:
-        latency = time.perf_counter() - self.started
-        model = (progress.final.model if progress.final else None) or self.route.model
-        cost = _cost(self.route, usage, progress.final, latency)
-        attempt_id = self._write(
-            self._base(
-                "malformed" if problem else "ok",
-                model=model,
-                error=problem,
-                finish_reason=finish,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                usage_estimated=usage_estimated,
-                ttft_s=progress.ttft_s,
-                retries=retries,
-                cost_usd=cost,
-            )
-        )
-        return self._response(
-            text,
-            model,
-            usage,
-            time.perf_counter() - request_started,
-            _since(request_started, self.started, progress.ttft_s),
-            cost,
-            attempt_id,
-            finish_reason=finish,
-            malformed=problem,
-        )
-
-    def _response(
-        self,
-        text: str,
-        model: str,
-        usage: Usage,
-        latency_s: float,
-        ttft_s: float | None,
-        cost: float | None,
-        attempt_id: int | None,
-        **flags: object,
-    ) -> ModelResponse:
-        label_model = self.route.display_name or model
-        return ModelResponse(
-            text=text,
-            route=self.route.name,
-            model=model,
-            family=self.route.family,
-            usage=usage,
-            latency_s=latency_s,
-            ttft_s=ttft_s,
-            cost_usd=cost,
-            fallback_used=self.fallback_used,
-            attempt_id=attempt_id,
-            label=f"AI-generated by {label_model} via {self.route.name}",
-            **flags,  # type: ignore[arg-type]
-        )
-
-
-def _since(request_started: float, attempt_started: float, ttft: float | None) -> float | None:
-    if ttft is None:
-        return None
-    return attempt_started - request_started + ttft
-
-
-def _cost(
-    route: RouteConfig, usage: Usage | None, final: Chunk | None, latency: float
-) -> float | None:
-    """USD for one attempt: provider-reported cost wins; None means unpriced."""
-    if final is not None and final.cost_usd is not None:
-        return final.cost_usd
-    if route.price_per_second is not None:
-        seconds = final.compute_s if final is not None and final.compute_s is not None else latency
-        return seconds * route.price_per_second
-    if route.price_per_million_input is not None and route.price_per_million_output is not None:
-        prompt = (usage.prompt_tokens or 0) if usage else 0
-        completion = (usage.completion_tokens or 0) if usage else 0
-        return (
-            prompt * route.price_per_million_input + completion * route.price_per_million_output
-        ) / 1e6
-    return None

@@ -1,0 +1,312 @@
+"""Reading one TOML file of model-access configuration into a validated :class:`Layer`.
+
+Every table is read through :class:`_Table`, which type-checks each key it is asked for
+and rejects whatever is left, naming the file, the table and the key. Merging layers
+(user file, course file, environment) is :func:`eduproject.models.config.load_config`'s job.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eduproject.errors import ConfigError
+from eduproject.models.families import default_families
+from eduproject.models.settings import ALL_TASKS, PROVIDERS, RouteConfig, Timeouts
+
+# Tables that belong to other areas of eduproject: passed through, not interpreted here.
+OTHER_TABLES = ("course", "authoring", "grading", "sandbox", "gateway")
+
+_DEFAULT_BASE_URLS = {
+    "edenai": "https://api.edenai.run/v3",
+    "replicate": "https://api.replicate.com/v1",
+}
+# Provider-specific keys allowed under a route's `extra` table, with their types.
+_EXTRA_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "openai": {"stream_options": bool, "max_stop_strings": int},
+    "edenai": {"fallbacks": list, "path": str, "max_stop_strings": int},
+    "tgi": {"max_stop_strings": int},
+    "replicate": {
+        "input": dict,
+        "max_tokens_key": str,
+        "stop_key": str,
+        "wait_s": int,
+        "poll_s": (int, float),
+    },
+    "local": {"n_ctx": int, "n_threads": int, "n_gpu_layers": int},
+}
+
+
+class _Table:
+    """Typed reads from one TOML table; whatever is left unread is an unknown key."""
+
+    def __init__(self, data: Mapping[str, Any], where: str) -> None:
+        self._data = dict(data)
+        self.where = where
+
+    def has(self, key: str) -> bool:
+        return key in self._data
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        if key not in self._data:
+            return default
+        value = self._data.pop(key)
+        # bool is an int in Python; do not let `retries = true` through.
+        wrong_bool = isinstance(value, bool) and bool not in _as_tuple(kind)
+        if wrong_bool or not isinstance(value, kind):
+            raise ConfigError(
+                f"{self.where}: key {key!r} must be {_kind_name(kind)}, not {value!r}",
+                hint="fix the value in that file",
+            )
+        return value
+
+    def number(self, key: str, default: float | None = None, *, minimum: float = 0.0) -> Any:
+        value = self.get(key, (int, float), default)
+        if value is not None and value < minimum:
+            raise ConfigError(
+                f"{self.where}: key {key!r} must be at least {minimum}, not {value!r}",
+                hint="fix the value in that file",
+            )
+        return None if value is None else float(value)
+
+    def strings(self, key: str) -> tuple[str, ...] | None:
+        value = self.get(key, list)
+        if value is None:
+            return None
+        if not all(isinstance(v, str) for v in value):
+            raise ConfigError(
+                f"{self.where}: key {key!r} must be a list of strings", hint="fix the list"
+            )
+        return tuple(value)
+
+    def done(self, known: Sequence[str]) -> None:
+        if self._data:
+            key = next(iter(self._data))
+            raise ConfigError(
+                f"{self.where}: unknown key {key!r}",
+                hint=f"known keys here: {', '.join(known)}",
+            )
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
+    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
+
+
+_ROUTE_KEYS = (
+    "name",
+    "provider",
+    "model",
+    "family",
+    "base_url",
+    "api_key_env",
+    "keyring_service",
+    "model_path",
+    "display_name",
+    "chat",
+    "stream",
+    "context_window",
+    "timeouts",
+    "retries",
+    "backoff_s",
+    "max_retry_wait_s",
+    "cooldown_s",
+    "price_per_million_input",
+    "price_per_million_output",
+    "price_per_second",
+    "cache",
+    "extra",
+)
+
+
+def _parse_route(raw: Any, path: Path, index: int) -> RouteConfig:
+    where = f"{path}: [[routes]] entry {index + 1}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table", hint="write it as [[routes]] with keys")
+    t = _Table(raw, where)
+    name = t.get("name", str)
+    if not name:
+        raise ConfigError(f"{where}: missing key 'name'", hint='add name = "my-route"')
+    t.where = where = f"{path}: [[routes]] {name!r}"
+    provider = t.get("provider", str)
+    if provider not in PROVIDERS:
+        raise ConfigError(
+            f"{where}: key 'provider' must be one of {', '.join(PROVIDERS)}, not {provider!r}",
+            hint="pick the provider that matches the server's API",
+        )
+    families = default_families()
+    family = t.get("family", str, "")
+    if family not in families:
+        raise ConfigError(
+            f"{where}: key 'family' must be one of {', '.join(families)}, not {family!r}",
+            hint="name the model family so prompts are rendered in its own template",
+        )
+    base_url = t.get("base_url", str, _DEFAULT_BASE_URLS.get(provider))
+    if provider in ("openai", "tgi") and not base_url:
+        raise ConfigError(
+            f"{where}: missing key 'base_url'",
+            hint='for example base_url = "http://127.0.0.1:8000/v1"',
+        )
+    model_path_raw = t.get("model_path", str)
+    model_path = (path.parent / model_path_raw).expanduser() if model_path_raw else None
+    if provider == "local" and model_path is None:
+        raise ConfigError(
+            f"{where}: missing key 'model_path' (a .gguf file)",
+            hint="download one with `eduproject model pull starcoder2-3b`",
+        )
+    model = t.get("model", str, "")
+    if not model and model_path is not None:
+        model = model_path.stem
+    if not model:
+        raise ConfigError(
+            f"{where}: missing key 'model'", hint='for example model = "bigcode/starcoder2-3b"'
+        )
+    timeouts = _parse_timeouts(t.get("timeouts", dict, {}), where)
+    extra = _parse_extra(provider, t.get("extra", dict, {}), where)
+    retries = t.get("retries", int, 2)
+    context_window = t.get("context_window", int)
+    route = RouteConfig(
+        name=name,
+        provider=provider,
+        model=model,
+        family=family,
+        base_url=base_url.rstrip("/") if base_url else None,
+        api_key_env=t.get("api_key_env", str),
+        keyring_service=t.get("keyring_service", str),
+        model_path=model_path,
+        display_name=t.get("display_name", str),
+        chat=t.get("chat", bool),
+        stream=t.get("stream", bool, True),
+        context_window=context_window,
+        timeouts=timeouts,
+        retries=max(0, retries),
+        backoff_s=t.number("backoff_s", 0.5),
+        max_retry_wait_s=t.number("max_retry_wait_s", 10.0),
+        cooldown_s=t.number("cooldown_s", 30.0),
+        price_per_million_input=t.number("price_per_million_input"),
+        price_per_million_output=t.number("price_per_million_output"),
+        price_per_second=t.number("price_per_second"),
+        cache=t.get("cache", bool, True),
+        extra=extra,
+        source=str(path),
+    )
+    t.done(_ROUTE_KEYS)
+    if (route.price_per_million_input is None) != (route.price_per_million_output is None):
+        raise ConfigError(
+            f"{where}: set both price_per_million_input and price_per_million_output",
+            hint="a route with only one token price would be recorded as unpriced",
+        )
+    return route
+
+
+def _parse_timeouts(raw: dict[str, Any], where: str) -> Timeouts:
+    t = _Table(raw, f"{where}, table 'timeouts'")
+    defaults = Timeouts()
+    result = Timeouts(
+        connect=t.number("connect", defaults.connect, minimum=0.001),
+        first_token=t.number("first_token", defaults.first_token, minimum=0.001),
+        total=t.number("total", defaults.total, minimum=0.001),
+    )
+    t.done(("connect", "first_token", "total"))
+    return result
+
+
+def _parse_extra(provider: str, raw: dict[str, Any], where: str) -> dict[str, Any]:
+    allowed = _EXTRA_KEYS[provider]
+    t = _Table(raw, f"{where}, table 'extra' (provider {provider})")
+    extra = {key: t.get(key, kind) for key, kind in allowed.items() if t.has(key)}
+    t.done(tuple(allowed))
+    fallbacks = extra.get("fallbacks")
+    if fallbacks is not None and (
+        len(fallbacks) > 3 or not all(isinstance(f, str) for f in fallbacks)
+    ):
+        raise ConfigError(
+            f"{where}: extra.fallbacks must list at most 3 model names",
+            hint='Eden AI accepts up to 3 fallbacks, e.g. ["openai/gpt-4o-mini"]',
+        )
+    return extra
+
+
+@dataclass
+class Layer:
+    """What one file says, validated but not yet merged."""
+
+    path: Path
+    routes: list[RouteConfig] = field(default_factory=list)
+    tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    tutor: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+    ledger_path: Path | None = None
+    other: dict[str, Any] = field(default_factory=dict)
+
+
+_TOP_KEYS = ("routes", "tasks", "tutor", "bench", "cache", "ledger", *OTHER_TABLES)
+
+
+def read_layer(path: Path) -> Layer:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the path") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the syntax") from None
+    layer = Layer(path)
+    top = _Table(data, f"{path}: top level")
+    routes = top.get("routes", list, [])
+    layer.routes = [_parse_route(r, path, i) for i, r in enumerate(routes)]
+    names = [r.name for r in layer.routes]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise ConfigError(f"{path}: two [[routes]] are named {duplicate!r}", hint="rename one")
+    tasks = _Table(top.get("tasks", dict, {}), f"{path}: table [tasks]")
+    for task in ALL_TASKS:
+        value = tasks.strings(task)
+        if value is not None:
+            layer.tasks[task] = value
+    tasks.done(ALL_TASKS)
+    tutor = _Table(top.get("tutor", dict, {}), f"{path}: table [tutor]")
+    if tutor.has("routes"):
+        layer.tutor["routes"] = tutor.strings("routes")
+    if tutor.has("allowance"):
+        layer.tutor["allowance"] = tutor.get("allowance", int)
+    for key in ("refill_seconds",):
+        if tutor.has(key):
+            layer.tutor[key] = tutor.number(key)
+    if tutor.has("max_input_chars"):
+        layer.tutor["max_input_chars"] = tutor.get("max_input_chars", int)
+    tutor.done(("routes", "allowance", "refill_seconds", "max_input_chars"))
+    bench = _Table(top.get("bench", dict, {}), f"{path}: table [bench]")
+    if bench.has("routes"):
+        layer.tasks.setdefault("completion", bench.strings("routes") or ())
+    bench.done(("routes",))
+    cache = _Table(top.get("cache", dict, {}), f"{path}: table [cache]")
+    if cache.has("enabled"):
+        layer.cache["enabled"] = cache.get("enabled", bool)
+    if cache.has("ttl_s"):
+        layer.cache["ttl_s"] = cache.number("ttl_s")
+    if cache.has("path"):
+        layer.cache["path"] = (path.parent / cache.get("path", str)).expanduser()
+    cache.done(("enabled", "ttl_s", "path"))
+    ledger = _Table(top.get("ledger", dict, {}), f"{path}: table [ledger]")
+    if ledger.has("path"):
+        layer.ledger_path = (path.parent / ledger.get("path", str)).expanduser()
+    ledger.done(("path",))
+    for name in OTHER_TABLES:
+        if top.has(name):
+            layer.other[name] = top.get(name, dict)
+    top.done(_TOP_KEYS)
+    return layer
