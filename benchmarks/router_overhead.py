@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -50,7 +51,7 @@ def serve(port: int) -> None:
     async def completions(request: Request) -> StreamingResponse:
         await request.body()
 
-        async def events():  # type: ignore[no-untyped-def]
+        async def events() -> AsyncIterator[bytes]:
             for text in CHUNKS:
                 choice = {"index": 0, "text": text, "finish_reason": None}
                 yield f"data: {json.dumps({'model': 'm', 'choices': [choice]})}\n\n".encode()
