@@ -41,27 +41,16 @@ _register_all()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    err = Console(stderr=True)
-    try:
-        app(args=argv, standalone_mode=False)
-    except EduprojectError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors and the like
-        import click
+    """Console-script entry point.
 
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    Click (standalone mode) reports usage errors itself, with exit code 2; every
+    :class:`EduprojectError` becomes one message on stderr and the error's exit code.
+    """
+    try:
+        app(args=argv, standalone_mode=True)
+    except EduprojectError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -224,11 +224,6 @@ def test_import_of_a_missing_file_exits_non_zero(
     assert stderr.startswith("error: ") and "nope.ipynb" in stderr and "Traceback" not in stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="eduproject/cli.py main() catches click.ClickException, but typer 0.29 raises its "
-    "vendored typer._click exceptions, so usage errors end in a traceback",
-)
 def test_unknown_tool_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, stderr = run(["import", "moodle", "x.ipynb", "-o", str(tmp_path)], capsys)
     assert code == 2 and "moodle" in stderr
