@@ -27,7 +27,7 @@ def parse_hints(source: str, where: CellRef) -> tuple[tuple[str, ...], tuple[str
     for number, line in enumerate(source.split("\n"), start=1):
         item, avoid_line = _HINT_ITEM.match(line), _AVOID.match(line)
         if avoid_line:
-            avoid.extend(w.strip() for w in avoid_line["words"].split(",") if w.strip())
+            avoid.extend(split_avoid(avoid_line["words"]))
         elif item:
             if int(item["n"]) != len(items) + 1:
                 raise where.error(
@@ -51,3 +51,17 @@ def parse_hints(source: str, where: CellRef) -> tuple[tuple[str, ...], tuple[str
             "write the hints as a numbered list: `1. ...`, `2. ...`",
         )
     return tuple("\n".join(lines).strip() for lines in items), tuple(avoid)
+
+
+def split_avoid(words: str) -> list[str]:
+    """Split an ``Avoid:`` line on commas; a phrase in backticks may hold commas.
+
+        >>> split_avoid("sum(, `range(2, n + 1)`, total")
+        ['sum(', 'range(2, n + 1)', 'total']
+    """
+    phrases: list[str] = []
+    for quoted, plain in re.findall(r"`([^`]+)`|([^,`]+)", words):
+        phrase = (quoted or plain).strip()
+        if phrase:
+            phrases.append(phrase)
+    return phrases

@@ -210,3 +210,10 @@ def test_marker_lookalikes_in_plain_comments_are_code(write_lesson: WriteLesson)
     )
     lesson = load_lesson(folder)
     assert [t.name for t in lesson.exercises[0].tests] == ["f-1"]
+
+
+def test_avoid_phrases_in_backticks_may_hold_commas() -> None:
+    from eduproject.authoring.markdown import split_avoid
+
+    assert split_avoid("sum(, `range(2, n + 1)`, total") == ["sum(", "range(2, n + 1)", "total"]
+    assert split_avoid(" a ,, b ") == ["a", "b"]
