@@ -67,6 +67,10 @@ def bench_command(
     repairs: Annotated[
         int, typer.Option("--repairs", help="Repair attempts per validation (n).")
     ] = 10,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", help="Cap every answer at N tokens (tasks default 400-512)."),
+    ] = None,
     course: Annotated[
         Path | None,
         typer.Option("--course", help="The course folder whose eduproject.toml defines routes."),
@@ -91,6 +95,7 @@ def bench_command(
         validate=validate,
         repairs=repairs,
         course_dir=course,
+        max_tokens=max_tokens,
     )
     # A pipe or file gets the whole table, not one squeezed into 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=200)

@@ -73,6 +73,7 @@ class BenchOptions:
     validate: bool = False
     repairs: int = 10
     course_dir: Path | None = None
+    max_tokens: int | None = None  # a cap on every task's own token budget
 
     def check(self) -> None:
         unknown = [t for t in self.tasks if t not in TASKS]
@@ -85,6 +86,8 @@ class BenchOptions:
             raise ConfigError(f"--samples must be at least 1, not {self.samples}")
         if self.repairs < 1:
             raise ConfigError(f"--repairs must be at least 1, not {self.repairs}")
+        if self.max_tokens is not None and self.max_tokens < 16:
+            raise ConfigError(f"--max-tokens must be at least 16, not {self.max_tokens}")
         if not self.suites:
             raise ConfigError("no suite given", hint="--suite exercises/ or --suite humaneval")
 
@@ -218,6 +221,9 @@ class _Run:
         self, route: RouteInfo, request: ModelRequest
     ) -> tuple[ModelResponse | None, Outcome, str, list[Attempt], float]:
         """One request on one contestant: (response, outcome, reason, ledger rows, seconds)."""
+        cap = self.options.max_tokens
+        if cap is not None and request.max_tokens > cap:
+            request = replace(request, max_tokens=cap)
         self.tap.drain()
         started = time.perf_counter()
         response: ModelResponse | None = None

@@ -46,7 +46,7 @@ class BenchItem:
     cell: Cell  # the solution cell holding the target region
     prefix: str  # the cell's code before the region (ends with a newline, or is "")
     target: str  # the reference region, indented as in the cell
-    suffix: str  # the cell's code after the region ("" or starts with a newline)
+    suffix: str  # the cell's code after the region, from the line after END SOLUTION
     indent: str  # the indentation of the region's BEGIN marker
 
     @property
@@ -165,7 +165,7 @@ def item_for(exercise: Exercise, lesson: Lesson, suite: str) -> BenchItem | None
             cell=cell,
             prefix=_clean(before, where) + "\n" if before else "",
             target="\n".join(lines[begin.number : end.number - 1]),
-            suffix="\n" + _clean(after, where) if after.strip() else "",
+            suffix=_clean(after, where) if after.strip() else "",
             indent=begin.indent,
         )
     return None
