@@ -166,7 +166,8 @@ class ResponseController:
             s.reply = reply
             s.markdown = reply.text
             s.label = label_of(reply)
-            s.latency = f"{reply.latency_s:.1f} s" if reply.latency_s is not None else ""
+            # Latency matters for model answers; the offline tutor's is always ~0.
+            s.latency = f"{reply.latency_s:.1f} s" if reply.source == "model" else ""
             s.notice = reply.notice or ""
             s.feedback = "open" if _can_rate(reply) else "none"
             if on_reply is not None:
@@ -183,7 +184,7 @@ class ResponseController:
         last = 0.0
         for delta in _deltas(gen, result := _Result()):
             text.append(delta)
-            s.markdown, s.status = "".join(text), ""
+            s.markdown, s.status = "".join(text), "Writing…"
             now = time.monotonic()
             if now - last >= _RENDER_EVERY_S:
                 last = now
@@ -262,7 +263,7 @@ class PanelController(ResponseController):
 
     def check(self) -> CheckResult | None:
         """Run the visible tests and show the ✓/✗ table."""
-        if not self._begin("Check"):
+        if not self._begin(""):  # the table's own summary line is the heading
             return None
         result = None
         try:

@@ -48,21 +48,23 @@ class ResponseView:
         self.response.add_class("edu-response")
         self.meta = w.HTML()
         self.meta.add_class("edu-meta")
-        self.thumbs_up = _button("", "thumbs-up", "This helped", "edu-thumb")
-        self.thumbs_down = _button("", "thumbs-down", "This did not help", "edu-thumb")
+        self.rate_label = w.HTML('<span class="edu-rate-label">Helpful?</span>')
+        self.thumbs_up = _button("Yes", "thumbs-up", "This answer helped me", "edu-thumb")
+        self.thumbs_down = _button("No", "thumbs-down", "This answer did not help", "edu-thumb")
         self.thumbs_up.on_click(lambda _: self.controller.feedback(True))
         self.thumbs_down.on_click(lambda _: self.controller.feedback(False))
-        self.footer = w.HBox([self.meta, self.thumbs_up, self.thumbs_down])
+        self.rating = w.HBox([self.rate_label, self.thumbs_up, self.thumbs_down])
+        self.rating.add_class("edu-rating")
+        self.footer = w.HBox([self.meta, self.rating])
         self.footer.add_class("edu-footer")
 
     def render(self, state: PanelState) -> None:
-        shown = bool(state.heading)
+        shown = bool(state.heading or state.check_html or state.status or state.error)
         self.response.value = response_html(state)
         self.response.layout.display = None if shown else "none"
         meta = " · ".join(html.escape(part) for part in (state.label, state.latency) if part)
         self.meta.value = f"<span>{meta}</span>" if meta else ""
-        rate = "flex" if state.feedback == "open" else "none"
-        self.thumbs_up.layout.display = self.thumbs_down.layout.display = rate
+        self.rating.layout.display = "flex" if state.feedback == "open" else "none"
         self.footer.layout.display = "flex" if meta else "none"
 
 

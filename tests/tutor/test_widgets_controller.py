@@ -89,7 +89,7 @@ def test_check_shows_passes_and_failures_of_the_latest_code(learner: Learner) ->
     result = controller.check()
     assert result is not None and (result.passed, result.total) == (1, 2)
     state = controller.state
-    assert state.heading == "Check" and not state.busy and state.error == ""
+    assert state.heading == "" and not state.busy and state.error == ""
     assert "greet: 1 of 2 visible tests passed" in state.check_html
     assert (
         "greet(&quot;&quot;) gave &#x27;Hello, !&#x27;, expected &#x27;Hello, stranger!&#x27;"
@@ -97,7 +97,7 @@ def test_check_shows_passes_and_failures_of_the_latest_code(learner: Learner) ->
     )
     assert any(s.busy and s.status == "Thinking…" for s in seen)  # buttons were disabled meanwhile
     html = response_html(state)
-    assert html.startswith('<div class="edu-heading">Check</div>')
+    assert html.startswith('<div class="eduproject-check">')
 
     learner.run(
         "def greet(name):\n    return 'Hello, stranger!' if not name else f'Hello, {name}!'"
