@@ -1,9 +1,216 @@
-"""CLI commands of eduproject.gateway (registered by eduproject.cli)."""
+"""CLI commands of eduproject.gateway: ``serve``, ``tokens ...``, ``gateway summary``.
+
+Each parses its options, calls one library function and prints; errors are
+:class:`~eduproject.errors.EduprojectError` and the root CLI turns them into a message and an
+exit code. Tokens are printed or written once and never again.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from eduproject.errors import ConfigError, GatewayError
+from eduproject.gateway.settings import DB_NAME
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help=f"Gateway database (default: {DB_NAME} in the course folder)."),
+]
+CourseOption = Annotated[
+    Path | None,
+    typer.Option("--course", help="Course folder with exercises/ (default: current folder)."),
+]
+
+
+def _db(db: Path | None, course: Path | None) -> Path:
+    return db or (course or Path.cwd()) / DB_NAME
+
+
+def serve(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Course settings file (default: eduproject.toml)."),
+    ] = None,
+    course: CourseOption = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8765,
+    db: DbOption = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log every request line.")
+    ] = False,
+) -> None:
+    """Run the tutor gateway: hints, explanations and answers for the class, keys kept here."""
+    from eduproject.gateway.server import serve as run
+    from eduproject.gateway.service import TutorService
+
+    if config is not None:
+        if not config.is_file():
+            raise ConfigError(f"no settings file at {config}", hint="check --config")
+        # The documented way to name another settings file; this process only serves.
+        os.environ["EDUPROJECT_CONFIG"] = str(config.resolve())
+    course_dir = (course or (config.parent if config is not None else Path.cwd())).resolve()
+    service = TutorService.from_course(course_dir, db_path=db)
+    lessons = ", ".join(service.lessons) or "none"
+    routes = ", ".join(r.name for r in service.router.config.routes) or "none (offline tutor only)"
+
+    def ready(url: str) -> None:
+        typer.echo(f"eduproject gateway listening on {url}", err=True)
+        typer.echo(f"  lessons: {lessons}", err=True)
+        typer.echo(f"  model routes: {routes}", err=True)
+        typer.echo(f"  tokens: {service.db.path}", err=True)
+        sys.stderr.flush()
+
+    run(service, host=host, port=port, access_log=access_log, on_ready=ready)
+
+
+def tokens_issue(
+    learners: Annotated[
+        Path, typer.Option("--learners", help="Roster CSV: a header, then one learner per line.")
+    ],
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="Where to write learner,token lines.")
+    ] = Path("tokens.csv"),
+    db: DbOption = None,
+    course: CourseOption = None,
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Replace the tokens of learners who have one.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the output file.")] = False,
+) -> None:
+    """Give every learner on the roster a tutor token (only hashes are stored)."""
+    from eduproject.gateway.db import Database
+    from eduproject.gateway.tokens import TokenStore, read_roster, write_tokens_csv
+
+    roster = read_roster(learners)
+    if out.exists() and not force:
+        raise ConfigError(
+            f"{out} already exists", hint="choose another file with -o, or pass --force"
+        )
+    try:
+        # Made before any token exists: a token nobody can read would lock its learner out.
+        out.touch(mode=0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror}", hint="check -o") from None
+    database = Database(_db(db, course))
+    try:
+        issued = TokenStore(database).issue(roster.names, rotate=rotate)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    finally:
+        database.close()
+    write_tokens_csv(out, issued.tokens, force=True)
+    typer.echo(f"read {len(roster.names)} learners from column {roster.column!r} of {learners}")
+    typer.echo(f"wrote {len(issued.tokens)} new tokens to {out} (readable by you only)")
+    if issued.kept:
+        typer.echo(
+            f"{len(issued.kept)} learners already had a token and kept it "
+            "(--rotate replaces theirs)"
+        )
+    typer.echo("hand each learner their token, e.g. as EDUPROJECT_TUTOR_TOKEN (docs/gateway.md)")
+
+
+def tokens_admin(
+    name: Annotated[str, typer.Option("--name", help="Who the admin token is for.")] = "admin",
+    db: DbOption = None,
+    course: CourseOption = None,
+) -> None:
+    """Print a new admin token (for GET /admin/summary); it is shown only this once."""
+    from eduproject.gateway.db import Database
+    from eduproject.gateway.tokens import TokenStore, check_name
+
+    database = Database(_db(db, course))
+    try:
+        issued = TokenStore(database).issue([check_name(name, "--name")], role="admin")
+    finally:
+        database.close()
+    if not issued.tokens:
+        raise GatewayError(
+            f"{name!r} already has an admin token",
+            hint=f"revoke it first with `eduproject tokens revoke {name}`, or use another --name",
+        )
+    typer.echo(issued.tokens[0][1])
+    typer.echo("keep it safe: it is stored only as a hash and cannot be shown again", err=True)
+
+
+def tokens_revoke(
+    name: Annotated[str, typer.Argument(help="Learner or admin name.")],
+    db: DbOption = None,
+    course: CourseOption = None,
+) -> None:
+    """Revoke every token of one learner (or admin) at once."""
+    from eduproject.gateway.db import Database
+    from eduproject.gateway.tokens import TokenStore
+
+    database = Database(_db(db, course))
+    try:
+        count = TokenStore(database).revoke(name)
+    finally:
+        database.close()
+    if count == 0:
+        raise GatewayError(
+            f"{name!r} has no active token", hint="see `eduproject tokens list` for the names"
+        )
+    typer.echo(f"revoked {count} token{'s' if count > 1 else ''} of {name}")
+
+
+def tokens_list(db: DbOption = None, course: CourseOption = None) -> None:
+    """Who has a token (names and dates only)."""
+    from eduproject.gateway.db import Database
+    from eduproject.gateway.tokens import TokenStore
+
+    database = Database(_db(db, course))
+    try:
+        rows = TokenStore(database).list()
+    finally:
+        database.close()
+    if not rows:
+        typer.echo("no tokens yet: `eduproject tokens issue --learners roster.csv`")
+    for row in rows:
+        created = datetime.datetime.fromtimestamp(row.created).strftime("%Y-%m-%d %H:%M")
+        state = "revoked" if row.revoked else "active"
+        typer.echo(f"{row.role:8} {state:8} {created}  {row.name}")
+
+
+def gateway_summary(
+    url: Annotated[str, typer.Option("--url", help="The gateway, e.g. http://host:8765.")],
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token",
+            envvar="EDUPROJECT_ADMIN_TOKEN",
+            help="Admin token (or set EDUPROJECT_ADMIN_TOKEN).",
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The instructor's summary: cost per learner and exercise, latency, errors, fallbacks."""
+    from eduproject.gateway.summary import fetch_summary, summary_text
+
+    report = fetch_summary(url, token)
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(report), indent=2))
+    else:
+        typer.echo(summary_text(report))
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.command("serve")(serve)
+    tokens_app = typer.Typer(help="Tutor gateway tokens.", no_args_is_help=True)
+    tokens_app.command("issue")(tokens_issue)
+    tokens_app.command("admin")(tokens_admin)
+    tokens_app.command("revoke")(tokens_revoke)
+    tokens_app.command("list")(tokens_list)
+    app.add_typer(tokens_app, name="tokens")
+    gateway_app = typer.Typer(help="Tutor gateway.", no_args_is_help=True)
+    gateway_app.command("summary")(gateway_summary)
+    app.add_typer(gateway_app, name="gateway")

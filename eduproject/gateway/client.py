@@ -1,0 +1,232 @@
+"""The tutor in a learner's kernel when a gateway serves the class: same API, no keys.
+
+:class:`GatewayTutor` has the public methods of :class:`~eduproject.tutor.tutor.Tutor` and
+returns the same :class:`~eduproject.tutor.tutor.TutorReply`, so the panel cannot tell them
+apart. Each call goes to the gateway (streaming over SSE); whatever the gateway cannot do --
+unreachable, allowance used up, lesson unknown, token refused -- ends in the offline tutor,
+which runs here on ``lesson.json``, with a one-line notice, exactly like the in-kernel tutor
+when its model is down. ``eduproject.tutor.make_tutor`` picks it when ``EDUPROJECT_TUTOR_URL``
+and ``EDUPROJECT_TUTOR_TOKEN`` are set::
+
+    tutor = GatewayTutor(LessonPack.find(), url="http://tutor.internal:8765", token=token)
+    reply = tutor.hint("sum_evens", code, check_result.results, level=1)
+    print(reply.text, reply.label, tutor.remaining())
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from eduproject.errors import GatewayError, TutorError
+from eduproject.gateway.wire import TutorCall, as_results, reply_from_json, sse_parse
+from eduproject.tutor.pack import LessonPack
+from eduproject.tutor.tutor import TestResult, Tutor, TutorReply
+
+__all__ = ["GatewayTutor"]
+
+Reply = Generator[str, None, TutorReply]
+REMAINING_TTL_S = 30.0
+UNREACHABLE = "The tutor service is unreachable; the offline tutor answered."
+_TIMEOUT = httpx.Timeout(connect=5.0, read=180.0, write=10.0, pool=10.0)
+
+
+class GatewayTutor:
+    """:class:`~eduproject.tutor.tutor.Tutor`'s API, answered by the gateway at ``url``.
+
+    ``transport`` is for tests only (an httpx transport in place of the network).
+    """
+
+    def __init__(
+        self,
+        pack: LessonPack | None,
+        *,
+        url: str,
+        token: str,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.pack = pack
+        self.url = url.rstrip("/")
+        self._client = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=_TIMEOUT,
+            transport=transport,
+        )
+        self._remaining: int | None = None
+        self._remaining_at = float("-inf")
+
+    def __repr__(self) -> str:  # never show the token
+        return f"GatewayTutor(url={self.url!r})"
+
+    # -- Tutor's public API ----------------------------------------------------------------
+
+    def hint(
+        self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
+    ) -> TutorReply:
+        return _finish(self.hint_stream(exercise, code, test_results, level))
+
+    def explain_code(self, code: str, exercise: str | None = None) -> TutorReply:
+        return _finish(self.explain_code_stream(code, exercise))
+
+    def explain_error(self, error: str, code: str, exercise: str | None = None) -> TutorReply:
+        return _finish(self.explain_error_stream(error, code, exercise))
+
+    def ask(self, question: str, context: str = "", exercise: str | None = None) -> TutorReply:
+        return _finish(self.ask_stream(question, context, exercise))
+
+    def hint_stream(
+        self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
+    ) -> Reply:
+        call = TutorCall(
+            "hint",
+            self._lesson_of(exercise),
+            exercise,
+            code=code,
+            tests=as_results(test_results),
+            level=level,
+        )
+        return self._stream(call, lambda t: t.hint_stream(exercise, code, test_results, level))
+
+    def explain_code_stream(self, code: str, exercise: str | None = None) -> Reply:
+        call = TutorCall("explain", self._lesson_of(exercise), exercise, code=code)
+        return self._stream(call, lambda t: t.explain_code_stream(code, exercise))
+
+    def explain_error_stream(self, error: str, code: str, exercise: str | None = None) -> Reply:
+        call = TutorCall(
+            "explain-error", self._lesson_of(exercise), exercise, code=code, error=error
+        )
+        return self._stream(call, lambda t: t.explain_error_stream(error, code, exercise))
+
+    def ask_stream(self, question: str, context: str = "", exercise: str | None = None) -> Reply:
+        if not question.strip():
+            raise TutorError("Type a question first, then press Ask.")
+        call = TutorCall(
+            "ask", self._lesson_of(exercise), exercise, question=question, context=context
+        )
+        return self._stream(call, lambda t: t.ask_stream(question, context, exercise))
+
+    def feedback(self, reply: TutorReply, accepted: bool) -> None:
+        """Thumbs up/down on a model reply (the ledger's accepted flag, on the server)."""
+        if reply.attempt_id is None:
+            return
+        try:
+            response = self._client.post(
+                "/v1/feedback", json={"attempt_id": reply.attempt_id, "accepted": accepted}
+            )
+        except httpx.HTTPError:
+            raise GatewayError("the tutor service is unreachable") from None
+        if response.status_code != 200:
+            raise GatewayError(_error_of(response) or f"HTTP {response.status_code}")
+
+    def remaining(self) -> int | None:
+        """Model questions left now, or None when there is no limit (or no answer)."""
+        if time.monotonic() - self._remaining_at < REMAINING_TTL_S:
+            return self._remaining
+        try:
+            response = self._client.get("/v1/me", timeout=2.0)
+            value = response.json().get("remaining") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            value = None
+        # Remembered even when unknown: the panel asks often, and must not wait each time.
+        self._remember(value if isinstance(value, int) else None)
+        return self._remaining
+
+    def me(self) -> dict[str, Any]:
+        """The learner's own allowance and usage, as the gateway reports it."""
+        try:
+            response = self._client.get("/v1/me")
+        except httpx.HTTPError:
+            raise GatewayError(f"cannot reach the tutor service at {self.url}") from None
+        if response.status_code != 200:
+            raise GatewayError(_error_of(response) or f"HTTP {response.status_code}")
+        data: dict[str, Any] = response.json()
+        return data
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- one call --------------------------------------------------------------------------
+
+    def _lesson_of(self, exercise: str | None) -> str | None:
+        # Without an exercise the gateway needs no lesson (and one it does not serve would
+        # only turn a general question away).
+        return self.pack.lesson if self.pack is not None and exercise is not None else None
+
+    def _remember(self, remaining: int | None) -> None:
+        self._remaining, self._remaining_at = remaining, time.monotonic()
+
+    def _offline(self, notice: str, answer: Callable[[Tutor], Reply]) -> Reply:
+        return answer(Tutor(self.pack, setup_notice=notice))
+
+    def _stream(self, call: TutorCall, offline: Callable[[Tutor], Reply]) -> Reply:
+        started = time.monotonic()
+        notice = UNREACHABLE
+        try:
+            with self._client.stream(
+                "POST",
+                f"/v1/{call.kind}",
+                json=call.body(),
+                headers={"Accept": "text/event-stream"},
+            ) as response:
+                if response.status_code != 200:
+                    response.read()
+                    notice = self._refusal(response)
+                else:
+                    for event, data in sse_parse(response.iter_lines()):
+                        if event == "delta":
+                            yield str(json.loads(data)["text"])
+                        elif event == "done":
+                            reply, remaining = reply_from_json(json.loads(data))
+                            self._remember(remaining)
+                            return replace(reply, latency_s=time.monotonic() - started)
+                        elif event == "error":
+                            failure = json.loads(data)
+                            if failure.get("status") == 400:
+                                raise TutorError(str(failure["error"]))
+                            notice = f"{failure['error']} The offline tutor answered."
+                            break
+        except (httpx.HTTPError, GatewayError, ValueError, KeyError, TypeError):
+            notice = UNREACHABLE
+        # Whatever the gateway could not do, the learner still gets help.
+        return (yield from self._offline(notice, offline))
+
+    def _refusal(self, response: httpx.Response) -> str:
+        """The notice for a refused call; TutorError for what the learner can fix."""
+        status, message = response.status_code, _error_of(response)
+        if status in (400, 413) and message:
+            raise TutorError(message)
+        if status == 429 and message:
+            self._remember(0)
+            return f"{message} Meanwhile, the offline tutor answered."
+        if status in (401, 403):
+            return (
+                "The tutor service did not accept your tutor token "
+                "(EDUPROJECT_TUTOR_TOKEN): ask your instructor. The offline tutor answered."
+            )
+        if status == 404 and message:
+            return f"The tutor service cannot help here ({message}); the offline tutor answered."
+        return UNREACHABLE
+
+
+def _error_of(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, str) else ""
+
+
+def _finish(gen: Reply) -> TutorReply:
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            reply: TutorReply = stop.value
+            return reply

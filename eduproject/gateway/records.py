@@ -1,0 +1,152 @@
+"""Who caused which model attempt: the gateway's calls and their ledger rows.
+
+The router writes one ledger row per attempt and knows nothing of learners (their names never
+reach a prompt). The gateway runs each tutor call inside a :class:`CallTag` context; the
+:class:`AttributingLedger` notes the id of every row written within it, and when the call
+ends :class:`CallLog` stores the call and one ``call_attempts`` row per attempt id -- so cost
+and latency can be summed per learner and per exercise::
+
+    tag = CallTag(learner="ada", lesson="03-lists-dicts", exercise="sum_evens", kind="hint")
+    with tag.active():
+        reply = tutor.hint(...)          # the router records attempts; tag.attempt_ids fills
+    call_log.record(tag, outcome="answered", source=reply.source, latency_s=1.2)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from eduproject.gateway.db import Database
+from eduproject.models.ledger import Attempt, Ledger
+
+_CURRENT: contextvars.ContextVar[CallTag | None] = contextvars.ContextVar(
+    "eduproject_gateway_call", default=None
+)
+
+
+@dataclass
+class CallTag:
+    """One tutor call as the gateway attributes it."""
+
+    learner: str
+    lesson: str | None
+    exercise: str | None
+    kind: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.time)
+    attempt_ids: list[int] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[CallTag]:
+        """Attribute the ledger rows written in this context (and in the router tasks it
+        starts: asyncio copies the context into them) to this call."""
+        reset = _CURRENT.set(self)
+        try:
+            yield self
+        finally:
+            _CURRENT.reset(reset)
+
+
+class AttributingLedger(Ledger):
+    """The router's ledger, noting each new row's id on the current :class:`CallTag`."""
+
+    def record(self, attempt: Attempt) -> int:
+        attempt_id = super().record(attempt)
+        tag = _CURRENT.get()
+        if tag is not None:
+            tag.attempt_ids.append(attempt_id)
+        return attempt_id
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """One stored call (``outcome``: answered, quota, failed or cancelled)."""
+
+    id: str
+    ts: float
+    learner: str
+    lesson: str | None
+    exercise: str | None
+    kind: str
+    outcome: str
+    source: str | None
+    latency_s: float | None
+
+
+class CallLog:
+    """The calls and call_attempts tables of the gateway database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record(
+        self,
+        tag: CallTag,
+        *,
+        outcome: str,
+        source: str | None = None,
+        latency_s: float | None = None,
+    ) -> None:
+        with self.db.lock:
+            conn = self.db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT INTO calls (id, ts, learner, lesson, exercise, kind, outcome, "
+                    "source, latency_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        tag.id,
+                        tag.started,
+                        tag.learner,
+                        tag.lesson,
+                        tag.exercise,
+                        tag.kind,
+                        outcome,
+                        source,
+                        latency_s,
+                    ),
+                )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO call_attempts (attempt_id, call_id, learner, lesson, "
+                    "exercise) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (attempt_id, tag.id, tag.learner, tag.lesson, tag.exercise)
+                        for attempt_id in tag.attempt_ids
+                    ],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def owns(self, learner: str, attempt_id: int) -> bool:
+        """Whether ledger row ``attempt_id`` answered a call of ``learner``."""
+        with self.db.lock:
+            row = self.db.conn.execute(
+                "SELECT 1 FROM call_attempts WHERE attempt_id = ? AND learner = ?",
+                (attempt_id, learner),
+            ).fetchone()
+        return row is not None
+
+    def calls(self, learner: str | None = None) -> list[CallRow]:
+        where, args = ("WHERE learner = ?", (learner,)) if learner is not None else ("", ())
+        with self.db.lock:
+            rows = self.db.conn.execute(
+                "SELECT id, ts, learner, lesson, exercise, kind, outcome, source, latency_s "
+                f"FROM calls {where} ORDER BY ts",
+                args,
+            ).fetchall()
+        return [CallRow(*row) for row in rows]
+
+    def attempt_owners(self) -> dict[int, tuple[str, str | None, str | None]]:
+        """``attempt_id -> (learner, lesson, exercise)`` for every attributed ledger row."""
+        with self.db.lock:
+            rows = self.db.conn.execute(
+                "SELECT attempt_id, learner, lesson, exercise FROM call_attempts"
+            ).fetchall()
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}

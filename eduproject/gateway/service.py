@@ -1,0 +1,355 @@
+"""The tutor service behind the HTTP layer: lessons, router, tokens, allowances and calls.
+
+One :class:`TutorService` serves a whole course. It loads every lesson under
+``<course>/exercises`` with the instructor's sources (the leak guard gets the full solution and
+can run the tests), holds the one shared router (provider keys, cache, ledger), and runs each
+tutor call on a worker thread, handing its text deltas to the event loop::
+
+    service = TutorService.from_course(Path("course"))
+    identity = service.authenticate(token)
+    run = service.start(identity, TutorCall("hint", "03-lists-dicts", "sum_evens", code=code))
+    async for event, data in run.events():     # ("delta", "Your loop ...") ... ("done", {...})
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from eduproject.authoring.model import Lesson
+from eduproject.errors import ConfigError, EduprojectError, TutorError
+from eduproject.gateway.allowance import Allowance, Ticket
+from eduproject.gateway.db import Database
+from eduproject.gateway.records import AttributingLedger, CallLog, CallTag
+from eduproject.gateway.server_tutor import FencedCodeGate, ServerTutor
+from eduproject.gateway.settings import GatewaySettings
+from eduproject.gateway.tokens import Identity, TokenStore
+from eduproject.gateway.wire import Limits, RequestRejected, TutorCall, reply_json
+from eduproject.models.config import OFFLINE, TUTOR_TASKS, Config, TutorConfig, load_config
+from eduproject.models.router import Router
+from eduproject.tutor.pack import ExerciseInfo, LessonPack
+from eduproject.tutor.tutor import TutorReply
+
+log = logging.getLogger("eduproject.gateway")
+
+Event = tuple[str, Any]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A call that passed every check and holds its question (``ticket``) if it needs one."""
+
+    identity: Identity
+    call: TutorCall
+    info: ExerciseInfo | None
+    pack: LessonPack | None
+    ticket: Ticket | None
+    tag: CallTag
+
+
+class TutorService:
+    """Everything ``eduproject serve`` runs, minus HTTP (see ``app.py``)."""
+
+    def __init__(
+        self,
+        *,
+        router: Router,
+        lessons: Mapping[str, Lesson],
+        db: Database,
+        tutor: TutorConfig,
+        settings: GatewaySettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.router = router
+        self.lessons = dict(lessons)
+        self.packs = {lesson_id: LessonPack.from_lesson(ls) for lesson_id, ls in lessons.items()}
+        self.db = db
+        self.tokens = TokenStore(db)
+        self.allowance = Allowance(
+            db, allowance=tutor.allowance, refill_seconds=tutor.refill_seconds, clock=clock
+        )
+        self.calls = CallLog(db)
+        self.settings = settings
+        self.limits = Limits(
+            max_code_chars=settings.max_code_chars, max_question_chars=tutor.max_input_chars
+        )
+        self.executor = ThreadPoolExecutor(
+            max_workers=settings.workers, thread_name_prefix="eduproject-gateway"
+        )
+        self._runners: dict[tuple[str, str], Callable[[str], bool]] = {}
+        self._runners_lock = threading.Lock()
+
+    @classmethod
+    def from_course(
+        cls, course_dir: Path, *, config: Config | None = None, db_path: Path | None = None
+    ) -> TutorService:
+        """The service for the course in ``course_dir`` (``eduproject.toml``, ``exercises/``)."""
+        from eduproject.models.cache import ResponseCache
+        from eduproject.models.families import default_families
+        from eduproject.models.providers import build_providers
+
+        config = config or load_config(course_dir)
+        settings = GatewaySettings.from_table(config.other.get("gateway", {}), course_dir)
+        if db_path is not None:
+            settings = replace(settings, db=db_path)
+        lessons = load_lessons(course_dir / "exercises")
+        router = Router(
+            config,
+            ledger=AttributingLedger(config.ledger_path),
+            cache=ResponseCache(config.cache_path, ttl_s=config.cache_ttl_s)
+            if config.cache_enabled
+            else None,
+            families=default_families(),
+            providers=build_providers(config.routes),
+        )
+        return cls(
+            router=router,
+            lessons=lessons,
+            db=Database(settings.db),
+            tutor=config.tutor,
+            settings=settings,
+        )
+
+    # -- checks before a call ------------------------------------------------------------
+
+    def authenticate(self, token: str) -> Identity | None:
+        return self.tokens.verify(token)
+
+    def uses_model(self, task: str) -> bool:
+        """Whether ``task`` has a model route (and so costs a question of the allowance)."""
+        return any(name != OFFLINE for name in self.router.routes_for(task))
+
+    @property
+    def limited(self) -> bool:
+        """Whether learners have an allowance at all (no model, no limit)."""
+        return any(self.uses_model(task) for task in TUTOR_TASKS)
+
+    def remaining(self, learner: str) -> int | None:
+        return self.allowance.remaining(learner) if self.limited else None
+
+    def prepare(self, identity: Identity, call: TutorCall) -> Prepared:
+        """Check the lesson and exercise, then take a question: RequestRejected (404, 429)."""
+        pack = info = None
+        if call.lesson is not None:
+            pack = self.packs.get(call.lesson)
+            if pack is None:
+                raise RequestRejected(
+                    404, f"the tutor service does not serve the lesson {call.lesson!r}"
+                )
+        if call.exercise is not None:
+            if pack is None:
+                raise RequestRejected(422, "an exercise needs its lesson (field 'lesson')")
+            try:
+                info = pack.exercise(call.exercise)
+            except TutorError as exc:
+                raise RequestRejected(404, exc.message) from None
+        tag = CallTag(identity.name, call.lesson, call.exercise, call.kind)
+        ticket = None
+        if self.uses_model(call.task):
+            taken = self.allowance.take(identity.name)
+            if not taken.ok:
+                self.calls.record(tag, outcome="quota")
+                raise RequestRejected(429, taken.message, retry_in_s=taken.retry_in_s)
+            ticket = Ticket(
+                self.allowance, identity.name, taken.remaining, self.limits.max_question_chars
+            )
+        return Prepared(identity, call, info, pack, ticket, tag)
+
+    def start(self, identity: Identity, call: TutorCall) -> CallRun:
+        """Prepare the call and start it on a worker thread (call from the event loop)."""
+        return CallRun(self, self.prepare(identity, call))
+
+    # -- the call itself (worker thread) ---------------------------------------------------
+
+    def runner(self, lesson_id: str, exercise_id: str) -> Callable[[str], bool] | None:
+        if not self.settings.run_tests:
+            return None
+        key = (lesson_id, exercise_id)
+        with self._runners_lock:
+            if key not in self._runners:
+                from eduproject.tutor.passcheck import runner_for
+
+                lesson = self.lessons[lesson_id]
+                self._runners[key] = runner_for(lesson, lesson.exercise(exercise_id))
+            return self._runners[key]
+
+    def tutor_for(self, prepared: Prepared) -> ServerTutor:
+        call = prepared.call
+        runner = None
+        if call.lesson is not None and call.exercise is not None:
+            runner = self.runner(call.lesson, call.exercise)
+        return ServerTutor(
+            prepared.pack,
+            router=self.router,
+            quota=prepared.ticket,
+            learner=prepared.identity.name,
+            runner=runner,
+        )
+
+    def reply_stream(self, prepared: Prepared) -> Generator[str, None, TutorReply]:
+        tutor, call = self.tutor_for(prepared), prepared.call
+        if call.kind == "hint":
+            assert call.exercise is not None
+            return tutor.hint_stream(call.exercise, call.code, call.tests, call.level)
+        if call.kind == "explain":
+            return tutor.explain_code_stream(call.code, call.exercise)
+        if call.kind == "explain-error":
+            return tutor.explain_error_stream(call.error, call.code, call.exercise)
+        return tutor.ask_stream(call.question, call.context, call.exercise)
+
+    # -- feedback and the learner's own view ---------------------------------------------
+
+    def feedback(self, identity: Identity, attempt_id: int, accepted: bool) -> None:
+        """Thumbs up/down on one of the learner's own answers (the ledger's accepted flag)."""
+        if not self.calls.owns(identity.name, attempt_id):
+            raise RequestRejected(404, "none of your answers has that id")
+        self.router.mark_accepted(attempt_id, accepted)
+
+    def me(self, identity: Identity) -> dict[str, Any]:
+        """The learner's allowance and own usage (nothing about anyone else)."""
+        calls = self.calls.calls(identity.name)
+        by_kind: dict[str, int] = {}
+        by_exercise: dict[str, int] = {}
+        for c in calls:
+            if c.outcome != "answered":
+                continue
+            by_kind[c.kind] = by_kind.get(c.kind, 0) + 1
+            if c.exercise:
+                key = f"{c.lesson}/{c.exercise}"
+                by_exercise[key] = by_exercise.get(key, 0) + 1
+        return {
+            "learner": identity.name,
+            "remaining": self.remaining(identity.name),
+            "allowance": self.allowance.allowance if self.limited else None,
+            "refill_seconds": self.allowance.refill_seconds if self.limited else None,
+            "usage": {
+                "answered": sum(by_kind.values()),
+                "refused": sum(1 for c in calls if c.outcome == "quota"),
+                "by_kind": by_kind,
+                "by_exercise": by_exercise,
+            },
+        }
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.router.close()
+        self.db.close()
+
+
+class CallRun:
+    """One tutor call running on a worker thread; its events arrive on the event loop."""
+
+    def __init__(self, service: TutorService, prepared: Prepared) -> None:
+        self.service = service
+        self.prepared = prepared
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.cancelled = threading.Event()
+        # A fresh context per call: the CallTag set in it reaches the router's tasks.
+        context = contextvars.copy_context()
+        self.future = self.loop.run_in_executor(service.executor, context.run, self._work)
+
+    def cancel(self) -> None:
+        """The client went away: stop at the next delta."""
+        self.cancelled.set()
+
+    async def events(self, keepalive_s: float | None = None) -> AsyncIterator[Event]:
+        """``("delta", text)`` events, then one ``("done", reply)`` or ``("error", {error,
+        status})``; ``("keepalive", None)`` after ``keepalive_s`` without news."""
+        while True:
+            try:
+                event = await asyncio.wait_for(self.queue.get(), keepalive_s)
+            except TimeoutError:
+                yield ("keepalive", None)
+                continue
+            yield event
+            if event[0] != "delta":
+                return
+
+    async def result(self) -> Event:
+        """The final ``done`` or ``error`` event (deltas are dropped)."""
+        async for event in self.events():
+            if event[0] not in ("delta", "keepalive"):
+                return event
+        raise AssertionError("unreachable: events() always ends with done or error")
+
+    def _push(self, event: Event) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
+
+    def _work(self) -> None:
+        prepared, service = self.prepared, self.service
+        tag, ticket = prepared.tag, prepared.ticket
+        started = time.monotonic()
+        outcome, source = "failed", None
+        try:
+            with tag.active():
+                gen = service.reply_stream(prepared)
+                gate = FencedCodeGate()
+                try:
+                    while True:
+                        if self.cancelled.is_set():
+                            gen.close()
+                            outcome = "cancelled"
+                            return
+                        try:
+                            delta = next(gen)
+                        except StopIteration as stop:
+                            reply: TutorReply = stop.value
+                            break
+                        shown = gate.feed(delta)
+                        if shown:
+                            self._push(("delta", shown))
+                finally:
+                    gen.close()
+            if ticket is not None:
+                ticket.settle()
+            outcome, source = "answered", reply.source
+            self._push(("done", reply_json(reply, service.remaining(prepared.identity.name))))
+        except TutorError as exc:  # the learner can fix it: say how, in the tutor's words
+            self._push(("error", {"error": exc.message, "status": 400}))
+        except EduprojectError as exc:
+            log.info("tutor call failed: %s", str(exc).splitlines()[0])
+            message = f"The tutor could not answer: {exc.message}"
+            self._push(("error", {"error": message, "status": 502}))
+        except Exception:
+            log.exception("tutor call failed")
+            message = "The tutor service hit a problem. Your notebook is fine: try again."
+            self._push(("error", {"error": message, "status": 500}))
+        finally:
+            if ticket is not None and outcome != "answered":
+                ticket.settle()
+            try:
+                service.calls.record(
+                    tag, outcome=outcome, source=source, latency_s=time.monotonic() - started
+                )
+            except Exception:  # bookkeeping must never take the answer down with it
+                log.exception("could not record a tutor call")
+
+
+def load_lessons(folder: Path) -> dict[str, Lesson]:
+    """Every lesson under ``folder`` (instructor sources), keyed by lesson id."""
+    from eduproject.authoring.parse import load_lesson
+
+    if not folder.is_dir():
+        raise ConfigError(
+            f"no exercises folder at {folder}",
+            hint="run `eduproject serve` from the course folder, or pass --course DIR",
+        )
+    lessons: dict[str, Lesson] = {}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        lesson = load_lesson(sub)
+        lessons[lesson.id] = lesson
+    if not lessons:
+        raise ConfigError(
+            f"no lessons in {folder}", hint="put each lesson's source notebook in its own folder"
+        )
+    return lessons

@@ -1,0 +1,68 @@
+"""The gateway's own settings: the ``[gateway]`` table of ``eduproject.toml``.
+
+Limits protect the server from oversized requests; the tutor's allowance and question cap
+stay in ``[tutor]`` (the same for the in-kernel tutor and the gateway)::
+
+    [gateway]
+    db = "gateway.sqlite"        # tokens, allowances and calls (relative to the course folder)
+    max_body_bytes = 65536       # larger requests get 413
+    max_code_chars = 20000       # learner code, error text and question context
+    workers = 32                 # tutor calls running at once (threads)
+    run_tests = true             # reject model code that passes the exercise's tests
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from eduproject.errors import ConfigError
+
+DB_NAME = "gateway.sqlite"
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    db: Path = Path(DB_NAME)
+    max_body_bytes: int = 64 * 1024
+    max_code_chars: int = 20_000
+    workers: int = 32
+    run_tests: bool = True
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], course_dir: Path) -> GatewaySettings:
+        """Read a ``[gateway]`` table; unknown keys and wrong types are ConfigErrors."""
+        known = {f.name for f in fields(cls)}
+        for key in table:
+            if key not in known:
+                raise ConfigError(
+                    f"[gateway]: unknown key {key!r}",
+                    hint=f"known keys: {', '.join(sorted(known))}",
+                )
+        values: dict[str, Any] = {"db": course_dir / DB_NAME}
+        for key in ("max_body_bytes", "max_code_chars", "workers"):
+            if key in table:
+                value = table[key]
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ConfigError(
+                        f"[gateway]: key {key!r} must be a positive integer, not {value!r}",
+                        hint="fix the value in eduproject.toml",
+                    )
+                values[key] = value
+        if "run_tests" in table:
+            if not isinstance(table["run_tests"], bool):
+                raise ConfigError(
+                    f"[gateway]: key 'run_tests' must be true or false, not {table['run_tests']!r}",
+                    hint="fix the value in eduproject.toml",
+                )
+            values["run_tests"] = table["run_tests"]
+        if "db" in table:
+            if not isinstance(table["db"], str) or not table["db"]:
+                raise ConfigError(
+                    f"[gateway]: key 'db' must be a file name, not {table['db']!r}",
+                    hint='for example db = "gateway.sqlite"',
+                )
+            values["db"] = (course_dir / table["db"]).expanduser()
+        return cls(**values)

@@ -1,0 +1,214 @@
+"""The instructor's summary: cost per learner and per exercise, latency, error and fallback rates.
+
+Calls come from the gateway's call log, costs and model latencies from the router's ledger
+rows those calls caused (``call_attempts`` links the two). Costs of unpriced routes are
+counted as *unpriced*, never as $0::
+
+    report = build_summary(service)                   # on the server: GET /admin/summary
+    report = fetch_summary("http://tutor:8765", admin_token)     # anywhere else
+    print(summary_text(report))
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from eduproject.errors import GatewayError
+from eduproject.models.ledger import Attempt, percentile
+
+if TYPE_CHECKING:
+    from eduproject.gateway.records import CallRow
+    from eduproject.gateway.service import TutorService
+
+_ERROR_STATUSES = ("error", "timeout", "rate_limited")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Figures for one learner, one exercise, or everything (``key``).
+
+    ``calls`` counts tutor requests (``refused`` of them for an exhausted allowance);
+    latencies are the gateway's own, request to final reply, over answered calls.
+    ``error_rate`` and ``fallback_rate`` are fractions of the model ``attempts``.
+    """
+
+    key: str
+    calls: int
+    answered: int
+    refused: int
+    by_source: dict[str, int]
+    attempts: int
+    error_rate: float | None
+    fallback_rate: float | None
+    cost_usd: float
+    unpriced: int
+    p50_latency_s: float | None
+    p95_latency_s: float | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    generated_at: float
+    total: Group
+    learners: list[Group] = field(default_factory=list)
+    exercises: list[Group] = field(default_factory=list)
+    model_p50_latency_s: float | None = None  # model attempts that answered (not cached)
+    model_p95_latency_s: float | None = None
+    accepted: int = 0
+    rejected: int = 0  # thumbs down
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Summary:
+        try:
+            return cls(
+                generated_at=float(data["generated_at"]),
+                total=Group(**data["total"]),
+                learners=[Group(**g) for g in data["learners"]],
+                exercises=[Group(**g) for g in data["exercises"]],
+                model_p50_latency_s=data["model_p50_latency_s"],
+                model_p95_latency_s=data["model_p95_latency_s"],
+                accepted=int(data["accepted"]),
+                rejected=int(data["rejected"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GatewayError(
+                f"the tutor service sent a summary this version cannot read ({exc})",
+                hint="use the same eduproject version on the server and here",
+            ) from None
+
+
+def build_summary(service: TutorService) -> Summary:
+    ledger = service.router.ledger
+    attempts = ledger.attempts() if ledger is not None else []
+    return summarize(service.calls.calls(), service.calls.attempt_owners(), attempts)
+
+
+def summarize(
+    calls: Sequence[CallRow],
+    owners: dict[int, tuple[str, str | None, str | None]],
+    attempts: Iterable[Attempt],
+) -> Summary:
+    """The summary of ``calls`` and the ledger ``attempts`` that ``owners`` attributes."""
+    mine = [a for a in attempts if a.id in owners]
+    calls_by: dict[str, list[CallRow]] = defaultdict(list)
+    attempts_by: dict[str, list[Attempt]] = defaultdict(list)
+    for c in calls:
+        calls_by[f"learner:{c.learner}"].append(c)
+        if c.exercise:
+            calls_by[f"exercise:{c.lesson}/{c.exercise}"].append(c)
+    for a in mine:
+        assert a.id is not None
+        learner, lesson, exercise = owners[a.id]
+        attempts_by[f"learner:{learner}"].append(a)
+        if exercise:
+            attempts_by[f"exercise:{lesson}/{exercise}"].append(a)
+
+    def groups(prefix: str) -> list[Group]:
+        keys = sorted({k for k in (*calls_by, *attempts_by) if k.startswith(prefix)})
+        return [_group(k.removeprefix(prefix), calls_by[k], attempts_by[k]) for k in keys]
+
+    answered = [a for a in mine if a.status == "ok" and not a.cache_hit]
+    latencies = sorted(a.latency_s for a in answered)
+    return Summary(
+        generated_at=time.time(),
+        total=_group("all", calls, mine),
+        learners=groups("learner:"),
+        exercises=groups("exercise:"),
+        model_p50_latency_s=percentile(latencies, 0.5),
+        model_p95_latency_s=percentile(latencies, 0.95),
+        accepted=sum(1 for a in mine if a.accepted is True),
+        rejected=sum(1 for a in mine if a.accepted is False),
+    )
+
+
+def _group(key: str, calls: Sequence[CallRow], attempts: Sequence[Attempt]) -> Group:
+    done = [c for c in calls if c.outcome == "answered"]
+    sources: dict[str, int] = defaultdict(int)
+    for c in done:
+        sources[c.source or "unknown"] += 1
+    latencies = sorted(c.latency_s for c in done if c.latency_s is not None)
+    n = len(attempts)
+    return Group(
+        key=key,
+        calls=len(calls),
+        answered=len(done),
+        refused=sum(1 for c in calls if c.outcome == "quota"),
+        by_source=dict(sorted(sources.items())),
+        attempts=n,
+        error_rate=sum(1 for a in attempts if a.status in _ERROR_STATUSES) / n if n else None,
+        fallback_rate=sum(1 for a in attempts if a.fallback_used) / n if n else None,
+        cost_usd=sum(a.cost_usd for a in attempts if a.cost_usd is not None),
+        unpriced=sum(1 for a in attempts if a.cost_usd is None),
+        p50_latency_s=percentile(latencies, 0.5),
+        p95_latency_s=percentile(latencies, 0.95),
+    )
+
+
+def fetch_summary(url: str, token: str, *, timeout_s: float = 30.0) -> Summary:
+    """``GET /admin/summary`` of the gateway at ``url`` with an admin token."""
+    import httpx
+
+    try:
+        response = httpx.get(
+            url.rstrip("/") + "/admin/summary",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout_s,
+        )
+    except httpx.HTTPError as exc:
+        raise GatewayError(
+            f"cannot reach the tutor service at {url}: {type(exc).__name__}",
+            hint="is `eduproject serve` running there? check --url",
+        ) from None
+    if response.status_code in (401, 403):
+        raise GatewayError(
+            f"the tutor service at {url} refused the token (HTTP {response.status_code})",
+            hint="pass an admin token from `eduproject tokens admin`",
+        )
+    if response.status_code != 200:
+        raise GatewayError(f"the tutor service at {url} answered HTTP {response.status_code}")
+    try:
+        data = response.json()
+    except ValueError:
+        raise GatewayError(f"the tutor service at {url} did not answer JSON") from None
+    return Summary.from_json(data)
+
+
+def summary_text(report: Summary) -> str:
+    """The summary as plain text, one block per group."""
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{x:.0%}"
+
+    def secs(x: float | None) -> str:
+        return "-" if x is None else f"{x:.2f} s"
+
+    def line(g: Group) -> str:
+        sources = ", ".join(f"{k} {v}" for k, v in g.by_source.items()) or "none"
+        unpriced = f" (+{g.unpriced} unpriced)" if g.unpriced else ""
+        return (
+            f"{g.key}\n"
+            f"  calls {g.calls}  answered {g.answered} ({sources})  refused {g.refused}\n"
+            f"  latency p50 {secs(g.p50_latency_s)}  p95 {secs(g.p95_latency_s)}  "
+            f"model attempts {g.attempts}  errors {pct(g.error_rate)}  "
+            f"fallbacks {pct(g.fallback_rate)}\n"
+            f"  cost ${g.cost_usd:.4f}{unpriced}"
+        )
+
+    parts = [
+        "TOTAL\n" + line(report.total),
+        f"model latency p50 {secs(report.model_p50_latency_s)}  "
+        f"p95 {secs(report.model_p95_latency_s)}  thumbs up {report.accepted}  "
+        f"thumbs down {report.rejected}",
+    ]
+    if report.exercises:
+        parts.append("PER EXERCISE\n" + "\n".join(line(g) for g in report.exercises))
+    if report.learners:
+        parts.append("PER LEARNER\n" + "\n".join(line(g) for g in report.learners))
+    return "\n\n".join(parts)
