@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from eduproject.errors import EduprojectError
@@ -22,6 +23,7 @@ from eduproject.errors import EduprojectError
 __all__ = ["ErrorHelp", "enable_error_help", "error_text"]
 
 log = logging.getLogger(__name__)
+Spawn = Callable[[Callable[[], None]], None]
 _enabled: set[int] = set()  # ids of shells with the hook (one kernel has one shell)
 
 
@@ -103,7 +105,7 @@ def _frame_functions(error: BaseException) -> set[str]:
 class ErrorHelp:
     """The button and reply area under one failed cell. The tutor is built on the first click."""
 
-    def __init__(self, error: BaseException, code: str) -> None:
+    def __init__(self, error: BaseException, code: str, *, spawn: Spawn | None = None) -> None:
         import ipywidgets as w
 
         from eduproject.tutor.widgets import ResponseView, _button, style_tag
@@ -111,6 +113,7 @@ class ErrorHelp:
         self.error = error
         self.text = error_text(error)
         self.code = code
+        self.spawn = spawn
         self.controller: Any = None
         self.button = _button(
             "Explain this error",
@@ -138,7 +141,12 @@ class ErrorHelp:
         )
 
     def _controller(self) -> Any:
-        from eduproject.tutor.panel_controller import PanelState, ResponseController, response_html
+        from eduproject.tutor.panel_controller import (
+            PanelState,
+            ResponseController,
+            in_thread,
+            response_html,
+        )
         from eduproject.tutor.widgets import tutor_session
 
         try:
@@ -148,7 +156,9 @@ class ErrorHelp:
             self.view.response.value = response_html(state)
             self.view.response.layout.display = None
             return None
-        controller = ResponseController(tutor, on_change=self.view.render)
+        controller = ResponseController(
+            tutor, on_change=self.view.render, spawn=self.spawn or in_thread
+        )
         self.view.controller = controller
         return controller
 
