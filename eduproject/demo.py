@@ -71,7 +71,7 @@ def run_demo(
     from eduproject.grading.report import print_summary, write_report
     from eduproject.grading.simulate import simulate_class
 
-    con = console or Console()
+    con = console or _console()
     exercises = course / "exercises"
     if not exercises.is_dir():
         raise ConfigError(
@@ -147,6 +147,12 @@ def run_demo(
     ]:
         con.print(f"  {label:42} {path}")
     return DemoResult(out, db, grades_csv, feedback_dir, report_path)
+
+
+def _console() -> Console:
+    """Wide enough for the tables when the output is a file or a CI log, not a terminal."""
+    con = Console()
+    return con if con.is_terminal else Console(width=120)
 
 
 def _step(con: Console, number: int, title: str) -> None:
