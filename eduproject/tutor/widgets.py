@@ -122,12 +122,13 @@ class Panel:
 
 @functools.cache
 def tutor_session() -> tuple[Any, Any]:
-    """The lesson pack next to the notebook and one Tutor for this kernel (built on first use)."""
+    """The lesson pack next to the notebook and one tutor for this kernel (built on first use):
+    the class gateway when JupyterHub configured one, else the in-kernel tutor."""
+    from eduproject.tutor import make_tutor
     from eduproject.tutor.pack import LessonPack
-    from eduproject.tutor.tutor import Tutor
 
     pack = LessonPack.find()
-    return pack, Tutor.from_config(pack)
+    return pack, make_tutor(pack)
 
 
 def _shell() -> Any:
