@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -50,6 +51,10 @@ def serve(
     """Run the tutor gateway: hints, explanations and answers for the class, keys kept here."""
     from eduproject.gateway.server import serve as run
     from eduproject.gateway.service import TutorService
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     if config is not None:
         if not config.is_file():

@@ -327,10 +327,12 @@ class CallRun:
         finally:
             if ticket is not None and outcome != "answered":
                 ticket.settle()
+            latency = time.monotonic() - started
+            # Who asked stays in the database; the log says what happened, not to whom.
+            where = f"{tag.lesson}/{tag.exercise}" if tag.exercise else "no exercise"
+            log.info("%s (%s): %s by %s in %.2f s", tag.kind, where, outcome, source, latency)
             try:
-                service.calls.record(
-                    tag, outcome=outcome, source=source, latency_s=time.monotonic() - started
-                )
+                service.calls.record(tag, outcome=outcome, source=source, latency_s=latency)
             except Exception:  # bookkeeping must never take the answer down with it
                 log.exception("could not record a tutor call")
 

@@ -58,8 +58,9 @@ class Summary:
     exercises: list[Group] = field(default_factory=list)
     model_p50_latency_s: float | None = None  # model attempts that answered (not cached)
     model_p95_latency_s: float | None = None
+    # The ledger's accepted flag: a thumbs up, or a thumbs down / a guard's rejection.
     accepted: int = 0
-    rejected: int = 0  # thumbs down
+    rejected: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -189,6 +190,10 @@ def summary_text(report: Summary) -> str:
     def secs(x: float | None) -> str:
         return "-" if x is None else f"{x:.2f} s"
 
+    def usd(x: float) -> str:
+        # Per-learner costs of cheap models are fractions of a cent: keep their digits.
+        return f"${x:.2f}" if x >= 1 else f"${x:.6f}"
+
     def line(g: Group) -> str:
         sources = ", ".join(f"{k} {v}" for k, v in g.by_source.items()) or "none"
         unpriced = f" (+{g.unpriced} unpriced)" if g.unpriced else ""
@@ -198,14 +203,14 @@ def summary_text(report: Summary) -> str:
             f"  latency p50 {secs(g.p50_latency_s)}  p95 {secs(g.p95_latency_s)}  "
             f"model attempts {g.attempts}  errors {pct(g.error_rate)}  "
             f"fallbacks {pct(g.fallback_rate)}\n"
-            f"  cost ${g.cost_usd:.4f}{unpriced}"
+            f"  cost {usd(g.cost_usd)}{unpriced}"
         )
 
     parts = [
         "TOTAL\n" + line(report.total),
         f"model latency p50 {secs(report.model_p50_latency_s)}  "
-        f"p95 {secs(report.model_p95_latency_s)}  thumbs up {report.accepted}  "
-        f"thumbs down {report.rejected}",
+        f"p95 {secs(report.model_p95_latency_s)}  accepted {report.accepted}  "
+        f"rejected {report.rejected} (thumbs down or guards)",
     ]
     if report.exercises:
         parts.append("PER EXERCISE\n" + "\n".join(line(g) for g in report.exercises))

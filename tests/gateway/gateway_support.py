@@ -89,6 +89,7 @@ class FakeModel:
     model: str = "fake/tutor-model"
     chunk_delay_s: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
     port: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -113,6 +114,7 @@ def _handler(fake: FakeModel) -> type[BaseHTTPRequestHandler]:
             fake.requests.append(body)
             reply = fake.next_reply()
             auth = self.headers.get("Authorization", "")
+            fake.authorizations.append(auth)
             if reply == SERVER_ERROR:
                 # A broken server that quotes the request's key back in its error.
                 self._json(500, {"error": {"message": f"internal error for {auth}"}})
@@ -280,6 +282,19 @@ class Gateway:
 
 
 StartGateway = Callable[..., AbstractContextManager[Gateway]]
+
+
+def run_cli(args: list[str], capsys: Any) -> tuple[int, str, str]:
+    """``eduproject ARGS`` in this process: (exit code, stdout, stderr)."""
+    from eduproject.cli import main
+
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def bearer(token: str) -> dict[str, str]:
