@@ -114,6 +114,7 @@ class ErrorHelp:
         self.text = error_text(error)
         self.code = code
         self.spawn = spawn
+        self.pack: Any = None
         self.controller: Any = None
         self.button = _button(
             "Explain this error",
@@ -147,11 +148,10 @@ class ErrorHelp:
             in_thread,
             response_html,
         )
-        from eduproject.tutor.widgets import tutor_session
 
         try:
-            _, tutor = tutor_session()
-        except EduprojectError as exc:
+            self.pack, tutor = _session()
+        except EduprojectError as exc:  # e.g. a broken lesson.json: say what to do
             state = PanelState(heading="About this error", error=exc.message)
             self.view.response.value = response_html(state)
             self.view.response.layout.display = None
@@ -165,11 +165,10 @@ class ErrorHelp:
     def _context(self) -> tuple[str | None, str]:
         """The exercise this error belongs to (if any) and the code to show the tutor."""
         from eduproject.tutor.learner_code import defined_names, latest_code, stub_names
-        from eduproject.tutor.widgets import executed_cells, tutor_session
+        from eduproject.tutor.widgets import executed_cells
 
-        pack, _ = tutor_session()
         involved = defined_names(self.code) | _frame_functions(self.error)
-        for ex in pack.exercises:
+        for ex in self.pack.exercises if self.pack is not None else ():
             names = stub_names(ex.stub)
             if names & involved:
                 if names & defined_names(self.code):
@@ -178,3 +177,17 @@ class ErrorHelp:
                 own = latest_code(executed_cells(), names) or ""
                 return ex.id, f"{own}\n\n{self.code}".strip()
         return None, self.code
+
+
+def _session() -> tuple[Any, Any]:
+    """The lesson's pack and tutor; outside a lesson folder, no pack and a general tutor."""
+    from eduproject.tutor.pack import PACK_NAME
+    from eduproject.tutor.widgets import general_tutor, tutor_session
+
+    try:
+        return tutor_session()
+    except EduprojectError as exc:
+        # Only "there is no lesson here" means a general tutor; a broken lesson.json is reported.
+        if not exc.message.startswith(f"no {PACK_NAME} found"):
+            raise
+        return None, general_tutor()

@@ -131,6 +131,14 @@ def tutor_session() -> tuple[Any, Any]:
     return pack, make_tutor(pack)
 
 
+@functools.cache
+def general_tutor() -> Any:
+    """A tutor without a lesson (errors in notebooks outside a released lesson folder)."""
+    from eduproject.tutor import make_tutor
+
+    return make_tutor(None)
+
+
 def _shell() -> Any:
     from IPython import get_ipython
 

@@ -15,7 +15,7 @@ from eduproject.tutor.errorhook import ErrorHelp, error_text
 from eduproject.tutor.pack import LessonPack
 from eduproject.tutor.panel_controller import PanelController
 from eduproject.tutor.tutor import Tutor
-from eduproject.tutor.widgets import Panel, tutor_session
+from eduproject.tutor.widgets import Panel, general_tutor, tutor_session
 
 LESSON = {
     "format": 1,
@@ -42,17 +42,28 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 @pytest.fixture
-def lesson_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A learner folder (lesson.json) as the working directory, with the offline tutor."""
-    (tmp_path / "lesson.json").write_text(json.dumps(LESSON), encoding="utf-8")
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty working folder and home (no user config, ledger or quota file of the machine's
+    user is read or written), with the offline tutor; the kernel's cached tutors are reset."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EDUPROJECT_TUTOR_ROUTES", "offline")
     monkeypatch.setenv("HOME", str(tmp_path))
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(tmp_path / var.lower()))
+    for name in ("EDUPROJECT_CONFIG", "EDUPROJECT_USER_CONFIG", "EDUPROJECT_LEDGER"):
+        monkeypatch.delenv(name, raising=False)
     tutor_session.cache_clear()
+    general_tutor.cache_clear()
     yield tmp_path
     tutor_session.cache_clear()
+    general_tutor.cache_clear()
+
+
+@pytest.fixture
+def lesson_dir(workdir: Path) -> Path:
+    """A learner folder (lesson.json) as the working directory."""
+    (workdir / "lesson.json").write_text(json.dumps(LESSON), encoding="utf-8")
+    return workdir
 
 
 def _panel(cells: list[str], ns: dict[str, Any]) -> Panel:
@@ -136,15 +147,22 @@ def test_explain_this_error_asks_the_tutor_about_that_cell(lesson_dir: Path) -> 
     assert help_box._context()[0] == "double"  # the cell defines the exercise's function
 
 
-def test_explain_this_error_without_a_lesson_says_what_to_do(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    tutor_session.cache_clear()
+def test_explain_this_error_outside_a_lesson_uses_a_general_tutor(workdir: Path) -> None:
+    try:
+        1 / 0  # noqa: B018
+    except ZeroDivisionError as exc:
+        help_box = ErrorHelp(exc, "1 / 0", spawn=lambda job: job())
+    help_box.button.click()
+    assert "ZeroDivisionError" in help_box.view.response.value
+    assert "Offline tutor" in help_box.view.meta.value
+    assert help_box._context() == (None, "1 / 0")
+
+
+def test_explain_this_error_with_a_broken_lesson_says_what_to_do(workdir: Path) -> None:
+    (workdir / "lesson.json").write_text("{not json", encoding="utf-8")
     help_box = ErrorHelp(ZeroDivisionError("division by zero"), "1/0")
     help_box.button.click()
-    assert "no lesson.json found" in help_box.view.response.value
-    tutor_session.cache_clear()
+    assert "cannot read the lesson pack" in help_box.view.response.value
 
 
 @pytest.mark.slow
