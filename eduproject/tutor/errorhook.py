@@ -12,6 +12,7 @@ lesson.json) are shown as their one-paragraph message instead of a traceback.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import traceback
@@ -64,9 +65,13 @@ def _after_cell(result: Any) -> None:
         log.exception("could not show the Explain this error button")
 
 
-_INTERNAL_DIRS = tuple(
-    os.path.dirname(__import__(name).__file__ or "") + os.sep for name in ("IPython", "ipykernel")
-)
+@functools.cache
+def _internal_dirs() -> tuple[str, ...]:
+    """Where IPython's and ipykernel's own frames live (imported only once an error needs it)."""
+    import ipykernel
+    import IPython
+
+    return tuple(os.path.dirname(m.__file__ or "") + os.sep for m in (IPython, ipykernel))
 
 
 def _where(filename: str) -> str:
@@ -80,7 +85,7 @@ def error_text(error: BaseException) -> str:
     frames = [
         f
         for f in traceback.extract_tb(error.__traceback__)
-        if not f.filename.startswith(_INTERNAL_DIRS)
+        if not f.filename.startswith(_internal_dirs())
     ]
     lines = []
     if frames:
