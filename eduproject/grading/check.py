@@ -103,18 +103,12 @@ class CheckResult:
         rows = []
         for r in self.results:
             colour, mark = ("#1a7f37", "✓") if r.passed else ("#cf222e", "✗")
-            note = r.message if not r.passed else ("passed" if r.message == "" else r.message)
+            note = _inline_code(r.message) if not r.passed else "passed"
             if r.name in self.partly_hidden:
                 note += " · more checks when graded"
-            rows.append(
-                f'<tr><td style="color:{colour};font-weight:bold;padding:2px 8px">{mark}</td>'
-                f'<td style="padding:2px 8px"><code>{html.escape(r.name)}</code></td>'
-                f'<td style="padding:2px 8px">{html.escape(note)}</td></tr>'
-            )
+            rows.append(_row(f"color:{colour};font-weight:bold", mark, r.name, "", note))
         rows.extend(
-            f'<tr><td style="color:#6e7781;padding:2px 8px">·</td>'
-            f'<td style="padding:2px 8px"><code>{html.escape(name)}</code></td>'
-            f'<td style="padding:2px 8px;color:#6e7781">hidden: checked when graded</td></tr>'
+            _row("color:#6e7781", "·", name, "color:#6e7781", "hidden: checked when graded")
             for name in self.hidden
         )
         colour = "#1a7f37" if self.all_passed and self.results else "#9a6700"
@@ -122,7 +116,7 @@ class CheckResult:
             '<div class="eduproject-check">'
             f'<div style="font-weight:bold;color:{colour};margin:2px 0">'
             f"{html.escape(self.summary())}</div>"
-            f'<table style="border-collapse:collapse;text-align:left">{"".join(rows)}</table>'
+            f'<table style="border-collapse:collapse;margin:0">{"".join(rows)}</table>'
             "</div>"
         )
 
@@ -140,6 +134,26 @@ class CheckResult:
         if shell is not None and self._shown_in_cell == shell.execution_count:
             return  # check() showed it already in this very cell
         display(self._bundle(), raw=True)
+
+
+# Jupyter's output styles right-align, stripe and highlight table rows: these cells undo that.
+_CELL = "padding:1px 8px 1px 0;text-align:left;vertical-align:top;background:none;border:none"
+
+
+def _row(mark_style: str, mark: str, name: str, note_style: str, note_html: str) -> str:
+    return (
+        f'<tr style="background:none"><td style="{_CELL};{mark_style}">{mark}</td>'
+        f'<td style="{_CELL}"><code>{html.escape(name)}</code></td>'
+        f'<td style="{_CELL};{note_style}">{note_html}</td></tr>'
+    )
+
+
+def _inline_code(message: str) -> str:
+    """Escape a message and show its `backticked` parts as code."""
+    parts = html.escape(message).split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: leave them as they are
+        return html.escape(message)
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
 def check(
