@@ -88,6 +88,8 @@ class Channel:
         sock.setblocking(False)
 
     def ask(self, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if self.sock.fileno() < 0:
+            raise ChannelClosed("the conversation with the learner process is over")
         deadline = time.monotonic() + max(timeout, 0.0)
         self._send((json.dumps(msg, allow_nan=False) + "\n").encode("utf-8"), deadline)
         line = self._read_line(deadline)

@@ -111,6 +111,13 @@ class Session:
         except BaseException as exc:  # learner code may raise anything, SystemExit included
             return {"ok": False, "error": describe_exception(exc)}
 
+    def handle_json(self, text: str, max_size: int) -> str:
+        """:meth:`handle` with the request and reply as JSON text (the kernel engine's entry)."""
+        try:
+            return encode_reply(self.handle(json.loads(text)), max_size)
+        except Exception as exc:
+            return encode_reply({"ok": False, "error": describe_exception(exc)}, max_size)
+
     def _get(self, names: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in names:
@@ -323,8 +330,7 @@ def make_shell(outputs: Outputs) -> Any:
             box.outputs.error(name, _safe_text(lambda: str(evalue)), list(stb))
 
         def ask_exit(self) -> None:
-            # As in ipykernel: exit() sets a flag and the kernel keeps running.
-            self.exit_now = True
+            self.exit_now = True  # serve() ends the process after this cell
 
         def enable_gui(self, gui: Any = None) -> None:
             pass
@@ -358,6 +364,22 @@ def run_cell(shell: Any, code: str) -> dict[str, Any]:
     return reply
 
 
+def encode_reply(reply: dict[str, Any], max_size: int) -> str:
+    """``reply`` as one line of JSON, or an error reply when it would exceed ``max_size``."""
+    try:
+        text = json.dumps(reply, allow_nan=False, ensure_ascii=True)
+    except Exception as exc:  # e.g. an output the learner built to be unserialisable
+        text = json.dumps({"ok": False, "error": describe_exception(exc)})
+    if len(text) >= max_size:
+        err = {
+            "type": "ValueError",
+            "base": "ValueError",
+            "message": "value too large to send to the grader",
+        }
+        text = json.dumps({"ok": False, "error": err})
+    return text
+
+
 def serve(sock: socket.socket, shell: Any, max_line: int) -> None:
     """Answer JSON-line requests on ``sock`` until the grader closes it."""
     session = Session(shell.user_ns)
@@ -375,15 +397,8 @@ def serve(sock: socket.socket, shell: Any, max_line: int) -> None:
                 outputs.enabled = False  # output during a test's request is never shown
                 reply = session.handle(msg)
                 outputs.enabled = True
-            text = json.dumps(reply, allow_nan=False, ensure_ascii=True)
         except Exception as exc:
-            text = json.dumps({"ok": False, "error": describe_exception(exc)})
-        data = (text + "\n").encode("ascii")
-        if len(data) > max_line:
-            err = {
-                "type": "ValueError",
-                "base": "ValueError",
-                "message": "value too large to send to the grader",
-            }
-            data = (json.dumps({"ok": False, "error": err}) + "\n").encode()
-        sock.sendall(data)
+            reply = {"ok": False, "error": describe_exception(exc)}
+        sock.sendall((encode_reply(reply, max_line) + "\n").encode("ascii"))
+        if shell.exit_now:  # exit() / quit(): like ipykernel, the process ends after the cell
+            return

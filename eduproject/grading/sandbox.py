@@ -136,15 +136,21 @@ def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Backend:
-    """How a zygote is started. ``inside(path)`` maps a worker folder to the child's view."""
+    """How learner processes are isolated. ``root`` is a worker folder (see ``_prepare_root``)."""
 
     name: str
     description: str
     warning: str | None
     uid_drop: bool
 
-    def command(self, root: Path, config: dict[str, Any]) -> list[str]:
+    def wrap(self, root: Path, argv: list[str], binds: tuple[str, ...] = ()) -> list[str]:
+        """``argv`` run in the sandbox; ``binds`` are extra host folders, writable, same path."""
         raise NotImplementedError
+
+    def command(self, root: Path, config: dict[str, Any]) -> list[str]:
+        """The zygote's command line."""
+        script = f"{INSIDE_CODE}/zygote.py" if self.name == "bwrap" else str(SHIPPED[0])
+        return self.wrap(root, [sys.executable, "-I", script, "zygote", json.dumps(config)])
 
     def work_dir(self, root: Path) -> str:
         raise NotImplementedError
@@ -180,7 +186,7 @@ def _parents(paths: list[str]) -> list[str]:
 class BubblewrapBackend(Backend):
     executable: str = "bwrap"
 
-    def command(self, root: Path, config: dict[str, Any]) -> list[str]:
+    def wrap(self, root: Path, argv: list[str], binds: tuple[str, ...] = ()) -> list[str]:
         args = [
             self.executable,
             "--unshare-net",
@@ -219,18 +225,16 @@ class BubblewrapBackend(Backend):
             "--perms", "1777", "--tmpfs", "/dev/shm",
             "--chdir", INSIDE_WORK,
         ]  # fmt: skip
+        for folder in binds:
+            for parent in _parents([folder]):
+                if parent != INSIDE_CACHE and not parent.startswith(("/sandbox", "/dev")):
+                    args += ["--perms", "0755", "--dir", parent]
+            args += ["--bind", folder, folder]
         if self.uid_drop:
             args += ["--cap-drop", "ALL"]
             for cap in ("SETUID", "SETGID", "KILL", "DAC_OVERRIDE", "FOWNER", "CHOWN"):
                 args += ["--cap-add", f"CAP_{cap}"]
-        return [
-            *args,
-            sys.executable,
-            "-I",
-            f"{INSIDE_CODE}/zygote.py",
-            "zygote",
-            json.dumps(config),
-        ]
+        return [*args, *argv]
 
     def work_dir(self, root: Path) -> str:
         return INSIDE_WORK
@@ -247,8 +251,8 @@ class BubblewrapBackend(Backend):
 
 @dataclass(frozen=True)
 class RlimitsBackend(Backend):
-    def command(self, root: Path, config: dict[str, Any]) -> list[str]:
-        return [sys.executable, "-I", str(SHIPPED[0]), "zygote", json.dumps(config)]
+    def wrap(self, root: Path, argv: list[str], binds: tuple[str, ...] = ()) -> list[str]:
+        return argv  # no isolation at all: the warning says so
 
     def work_dir(self, root: Path) -> str:
         return str(root / "work")
@@ -262,8 +266,13 @@ class RlimitsBackend(Backend):
 
 def rlimits_backend(reason: str) -> RlimitsBackend:
     """The fallback backend; ``reason`` says why bubblewrap is not used."""
-    root = os.geteuid() == 0
-    who = "an unprivileged uid" if root else "the grader's own user (not root: no uid drop)"
+    if os.geteuid() != 0:
+        uid_drop, who = False, "the grader's own user (not root: no uid drop)"
+    elif not _python_readable_by_others():
+        uid_drop = False
+        who = f"the grader's own user (Python under {sys.base_prefix} is not readable by others)"
+    else:
+        uid_drop, who = True, "an unprivileged uid"
     return RlimitsBackend(
         name="rlimits",
         description=f"rlimits only ({reason}; learner code runs as {who})",
@@ -272,8 +281,17 @@ def rlimits_backend(reason: str) -> RlimitsBackend:
             f"isolated (learner code can read world-readable files such as exercises/); "
             f"learner code runs as {who}. Install bubblewrap (apt-get install bubblewrap)."
         ),
-        uid_drop=root,
+        uid_drop=uid_drop,
     )
+
+
+def _python_readable_by_others() -> bool:
+    """Can another uid reach the interpreter's files (every parent folder o+x)?"""
+    for root in _python_roots():
+        for folder in [Path(root), *Path(root).parents]:
+            if not folder.stat().st_mode & 0o001:
+                return False
+    return True
 
 
 @functools.cache

@@ -6,21 +6,34 @@ returns []), so an honest grader awards 0 of 6 points; any point earned would be
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from attack_corpus import (
+    EQ_MAKERS,
+    EXITS,
+    FAKE_RESULTS,
+    IGNORE_SIGNALS_AND_LOOP,
+    LIBRARY_PATCHES,
+    PATCHED_BUILTINS,
+    REWRITING_HOOKS,
+    SHOWTRACEBACK,
+    TAMPERING,
+    TOO_BIG,
+    WRONG_DOUBLE,
+    WRONG_WORDS,
+    always_equal,
+    always_equal_answers,
+    before,
+)
 from grading_support import all_text, cells_with_role, grade, submission
 
 from eduproject.authoring.model import Lesson
 from eduproject.grading.results import Status, SubmissionResult
-from eduproject.grading.sandbox import Zygote
-
-WRONG_DOUBLE = "def double(x):\n    return 0\n"
-WRONG_WORDS = "def words(text):\n    return []\n"
+from eduproject.grading.sandbox import Limits, Zygote
 
 
 def attack(
@@ -33,11 +46,7 @@ def attack(
     whole: bool = False,
 ) -> SubmissionResult:
     """Grade ``trick`` placed before the wrong code of ``where`` (or as all the code: ``whole``)."""
-    answers = {"double": WRONG_DOUBLE, "words": WRONG_WORDS}
-    if whole:
-        answers = {"double": trick, "words": ""}
-    else:
-        answers[where] = trick + "\n" + answers[where]
+    answers = {"double": trick, "words": ""} if whole else before(trick, where)
     result = grade(lesson, zygote, submission(lesson, answers, edit))
     assert result.score == 0.0, {
         e.exercise: (e.score, e.status, e.detail) for e in result.exercises
@@ -47,33 +56,12 @@ def attack(
     return result
 
 
-def always_equal(base: str) -> str:
-    return (
-        f"class Sneaky({base}):\n"
-        "    def __eq__(self, other):\n        return True\n"
-        "    def __ne__(self, other):\n        return False\n"
-        "    __hash__ = object.__hash__\n"
-    )
-
-
-@pytest.mark.parametrize(
-    ("base", "make"),
-    [
-        ("object", "Sneaky()"),
-        ("int", "Sneaky(0)"),
-        ("str", "Sneaky('')"),
-        ("list", "Sneaky()"),
-        ("dict", "Sneaky()"),
-    ],
-)
+@pytest.mark.parametrize("base", sorted(EQ_MAKERS))
 def test_return_value_whose_eq_is_always_true(
-    basic_lesson: Lesson, zygote: Zygote, base: str, make: str
+    basic_lesson: Lesson, zygote: Zygote, base: str
 ) -> None:
-    trick = (
-        always_equal(base)
-        + f"def double(x):\n    return {make}\ndef words(text):\n    return {make}\n"
-    )
-    result = attack(basic_lesson, zygote, trick, whole=True)
+    answers = always_equal_answers(base)
+    result = attack(basic_lesson, zygote, answers["double"], whole=True)
     messages = {t.message for e in result.exercises for t in e.tests if not t.hidden}
     if base == "object":
         assert any("comparing (==) a learner object" in m for m in messages), messages
@@ -89,64 +77,29 @@ def test_eq_trick_nested_inside_a_plain_container(basic_lesson: Lesson, zygote: 
 def test_patched_builtins_assertion_error_and_excepthook(
     basic_lesson: Lesson, zygote: Zygote
 ) -> None:
-    trick = (
-        "import builtins, sys\n"
-        "class Never(BaseException):\n    pass\n"
-        "builtins.AssertionError = Never\n"
-        "AssertionError = Never\n"
-        "builtins.len = lambda obj: 2\n"
-        "builtins.isinstance = lambda *args: True\n"
-        "builtins.abs = lambda x: 0\n"
-        "sys.excepthook = lambda *args: None\n"
-        "len = lambda obj: 2\n"
-    )
-    attack(basic_lesson, zygote, trick)
+    attack(basic_lesson, zygote, PATCHED_BUILTINS)
 
 
 def test_input_transformers_and_event_hooks_rewriting_or_skipping_later_cells(
     basic_lesson: Lesson, zygote: Zygote
 ) -> None:
-    trick = (
-        "ip = get_ipython()\n"
-        "ip.input_transformers_cleanup.append(lambda lines: ['print(\"PASS all tests\")\\n'])\n"
-        "ip.events.register('pre_run_cell', lambda info: print('skipping', info.raw_cell[:20]))\n"
-        "ip.events.register('post_run_cell', lambda result: print('All tests passed!'))\n"
-    )
-    result = attack(basic_lesson, zygote, trick)
+    result = attack(basic_lesson, zygote, REWRITING_HOOKS)
     # The transformer did rewrite the learner's later cells, in the learner's process only.
     words = next(t for t in result.exercises[1].tests if t.name == "words-1")
     assert words.message.startswith("NameError: name 'words' is not defined")
 
 
 def test_showtraceback_override_hiding_errors(basic_lesson: Lesson, zygote: Zygote) -> None:
-    trick = (
-        "ip = get_ipython()\n"
-        "ip.showtraceback = lambda *a, **k: print('no error here')\n"
-        "ip._showtraceback = lambda *a, **k: None\n"
-        "ip.showsyntaxerror = lambda *a, **k: None\n"
-    )
-    attack(basic_lesson, zygote, trick + "raise RuntimeError('hidden?')\n", where="words")
+    attack(basic_lesson, zygote, SHOWTRACEBACK, where="words")
 
 
-@pytest.mark.parametrize(
-    ("trick", "status"),
-    [
-        ("import sys\nsys.exit(0)", Status.ERROR),
-        ("raise SystemExit('all tests passed')", Status.ERROR),
-        ("import os\nos._exit(0)", Status.KILLED),
-        ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", Status.ERROR),
-        ("import os, signal\nos.kill(1, signal.SIGKILL)", Status.ERROR),
-        ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", Status.KILLED),
-        ("import os, signal\nos.killpg(0, signal.SIGKILL)", Status.KILLED),
-        ("exit()", Status.GRADED),
-    ],
-)
+@pytest.mark.parametrize(("trick", "status"), EXITS.items())
 def test_exiting_or_killing_processes(
-    basic_lesson: Lesson, zygote: Zygote, trick: str, status: Status
+    basic_lesson: Lesson, zygote: Zygote, trick: str, status: str
 ) -> None:
     result = attack(basic_lesson, zygote, WRONG_DOUBLE + trick)
     assert result.exercises[0].status == status, result.exercises[0].detail
-    if status == Status.KILLED:  # later exercises share the fate; nothing passes
+    if status == "killed":  # later exercises share the fate; nothing passes
         assert result.exercises[1].status == Status.KILLED
     reply_after = grade(
         basic_lesson,
@@ -157,11 +110,7 @@ def test_exiting_or_killing_processes(
 
 
 def test_printing_text_that_looks_like_results(basic_lesson: Lesson, zygote: Zygote) -> None:
-    trick = (
-        "print('PASS small: 1/1 points')\nprint('PASS large (hidden): 2/2 points')\n"
-        "from IPython.display import display, JSON\ndisplay(JSON({'score': 6, 'max_score': 6}))\n"
-    )
-    result = attack(basic_lesson, zygote, trick)
+    result = attack(basic_lesson, zygote, FAKE_RESULTS)
     nb = result.executed_notebook
     assert nb is not None
     tests = cells_with_role(nb, "tests")
@@ -241,35 +190,12 @@ def test_network_access_fails(basic_lesson: Lesson, zygote: Zygote) -> None:
     assert got == []
 
 
-def edit_test_cells(change: Any) -> Any:
-    def edit(nb: dict[str, Any]) -> None:
-        change(nb, cells_with_role(nb, "tests"))
-
-    return edit
-
-
-@pytest.mark.parametrize(
-    ("change", "detail"),
-    [
-        (lambda nb, t: [c.update(source="assert True") for c in t], "was edited"),
-        (lambda nb, t: [nb["cells"].remove(c) for c in t], "was deleted"),
-        (lambda nb, t: nb["cells"].extend(json.loads(json.dumps(t))), "(duplicated)"),
-        (
-            lambda nb, t: [c["metadata"]["eduproject"].update(points=1000) for c in t],
-            "changed to 1000",
-        ),
-        (
-            lambda nb, t: [
-                c["metadata"].update(nbgrader={"points": 1000, "grade": True}) for c in t
-            ],
-            "changed to 1000",
-        ),
-    ],
-)
+@pytest.mark.parametrize("name", sorted(TAMPERING))
 def test_editing_deleting_duplicating_tests_or_changing_points(
-    basic_lesson: Lesson, zygote: Zygote, change: Any, detail: str
+    basic_lesson: Lesson, zygote: Zygote, name: str
 ) -> None:
-    result = attack(basic_lesson, zygote, "", edit=edit_test_cells(change))
+    edit, detail = TAMPERING[name]
+    result = attack(basic_lesson, zygote, "", edit=edit)
     for exercise in result.exercises:
         assert exercise.status == Status.TAMPERED and detail in exercise.detail
 
@@ -278,20 +204,14 @@ def test_library_functions_patched_in_the_learner_process(
     basic_lesson: Lesson, pandas_zygote: Zygote
 ) -> None:
     trick = (
-        "import pandas as pd, math, operator\n"
-        "pd.testing.assert_frame_equal = lambda *a, **k: None\n"
-        "math.isclose = lambda *a, **k: True\n"
-        "operator.eq = lambda a, b: True\n"
+        "import pandas as pd\npd.testing.assert_frame_equal = lambda *a, **k: None\n"
+        + LIBRARY_PATCHES
     )
     attack(basic_lesson, pandas_zygote, trick)
 
 
 def test_values_too_big_or_too_deep_to_send(basic_lesson: Lesson, zygote: Zygote) -> None:
-    trick = (
-        "def double(x):\n    v = []\n    for _ in range(500):\n        v = [v]\n    return v\n"
-        "def words(text):\n    return 'x' * (70 * 1024**2)\n"
-    )
-    result = attack(basic_lesson, zygote, trick, whole=True)
+    result = attack(basic_lesson, zygote, TOO_BIG, whole=True)
     messages = {
         t.message.split(" (line")[0] for e in result.exercises for t in e.tests if not t.hidden
     }
@@ -300,15 +220,7 @@ def test_values_too_big_or_too_deep_to_send(basic_lesson: Lesson, zygote: Zygote
 
 
 def test_signal_handlers_cannot_stop_the_timeout(basic_lesson: Lesson, zygote: Zygote) -> None:
-    from eduproject.grading.sandbox import Limits
-
-    trick = (
-        "import signal\n"
-        "for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):\n"
-        "    signal.signal(s, signal.SIG_IGN)\n"
-        "while True:\n    pass\n"
-    )
-    answers = {"double": trick, "words": WRONG_WORDS}
+    answers = {"double": IGNORE_SIGNALS_AND_LOOP, "words": WRONG_WORDS}
     result = grade(
         basic_lesson, zygote, submission(basic_lesson, answers), limits=Limits(cell_timeout=1)
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from grading_support import stdout
 
+from eduproject.grading.channel import ChannelClosed
 from eduproject.grading.sandbox import Zygote
 
 
@@ -73,11 +75,15 @@ def test_errors_give_an_error_output_and_the_shell_goes_on(zygote: Zygote) -> No
     assert stdout(after) == "after\n"
 
 
-def test_exit_and_sys_exit_do_not_end_the_process(zygote: Zygote) -> None:
-    first, second, third = cells(zygote, "exit()", "raise SystemExit(3)", "print('alive')")
-    assert first["status"] == "ok"
-    assert second["status"] == "error" and second["error"]["type"] == "SystemExit"
-    assert stdout(third) == "alive\n"
+def test_sys_exit_does_not_end_the_process_but_exit_does(zygote: Zygote) -> None:
+    child = zygote.spawn({})
+    first = child.ask({"op": "run_cell", "code": "raise SystemExit(3)"}, 20)
+    assert first["status"] == "error" and first["error"]["type"] == "SystemExit"
+    second = child.ask({"op": "run_cell", "code": "print('alive')\nexit()"}, 20)
+    assert stdout(second) == "alive\n"  # as in ipykernel: the cell finishes, then the process ends
+    with pytest.raises(ChannelClosed):
+        child.ask({"op": "run_cell", "code": "print('gone')"}, 5)
+    assert child.end().code == 0
 
 
 def test_input_fails_cleanly(zygote: Zygote) -> None:
