@@ -69,7 +69,9 @@ def bench_command(
     ] = 10,
     max_tokens: Annotated[
         int | None,
-        typer.Option("--max-tokens", help="Cap every answer at N tokens (tasks default 400-512)."),
+        typer.Option(
+            "--max-tokens", help="Cap every answer at N tokens (task defaults: 320 to 512)."
+        ),
     ] = None,
     course: Annotated[
         Path | None,

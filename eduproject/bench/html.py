@@ -34,14 +34,14 @@ from eduproject.models.ledger import percentile
 _CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2430;
        margin: 0; background: #f5f6f8; }
-main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 60px; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px 24px 60px; }
 h1 { font-size: 28px; margin: 0 0 4px; }
 h2 { font-size: 20px; margin: 34px 0 10px; border-bottom: 2px solid #dfe3ea; padding-bottom: 4px; }
 .sub { color: #5b6576; margin: 0 0 18px; }
 .card { background: #fff; border: 1px solid #dfe3ea; border-radius: 8px; padding: 14px 16px;
         margin: 12px 0; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { padding: 5px 8px; border-bottom: 1px solid #e8ebf0; text-align: right; white-space: nowrap; }
+th, td { padding: 4px 6px; border-bottom: 1px solid #e8ebf0; text-align: right; white-space: nowrap; }
 th { background: #f0f2f6; font-weight: 600; }
 td.l, th.l { text-align: left; }
 .score { font-size: 19px; font-weight: 700; text-align: center; border: 2px solid #fff;
@@ -168,8 +168,8 @@ def _route_cost(rows: Sequence[TaskMetrics]) -> str:
     accepted = sum(m.accepted for m in rows if m.task != "repair")
     cost = sum(m.cost_usd or 0.0 for m in rows)
     if not accepted:
-        return f"<span class='muted'>none accepted (${cost:.4f} spent)</span>"
-    return f"${cost / accepted:.6f}"
+        return f"<span class='muted'>none accepted ({_usd(cost, False)} spent)</span>"
+    return _usd(cost / accepted, False)
 
 
 def _img(fig: Figure) -> str:
@@ -207,43 +207,55 @@ def _cost_section(metrics: Sequence[TaskMetrics], routes: list[str], one_suite: 
 # -- tables -------------------------------------------------------------------------------
 
 
-def _metrics_table(report: BenchReport) -> str:
-    from eduproject.bench.report import csv_row
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
 
-    columns = [
-        ("route", "route"), ("suite", "suite"), ("task", "task"), ("requests", "n"),
-        ("accepted", "accepted"), ("pass_at_1", "pass@1"), ("pass_at_k", "pass@k"),
-        ("latency", "p50 / p95 s"), ("p50_ttft_s", "ttft s"), ("timeout_rate", "timeout"),
-        ("error_rate", "error"), ("fallback_rate", "fallback"), ("malformed_rate", "malformed"),
-        ("tokens", "tokens in / out"), ("cost_usd", "cost $"),
-        ("cost_per_accepted_usd", "$ / accepted"),
-    ]  # fmt: skip
-    head = "".join(
-        f"<th class='{'l' if key in ('route', 'suite', 'task') else ''}'>{title}</th>"
-        for key, title in columns
+
+def _usd(value: float | None, unpriced: bool) -> str:
+    if unpriced:
+        return "<span class='flag'>unpriced</span>"
+    if value is None:
+        return "<span class='muted'>n/a</span>"
+    return "$0" if value == 0 else f"${value:.6f}"
+
+
+def _metrics_table(report: BenchReport) -> str:
+    """The figures of summary.csv, formatted for reading (the CSV keeps full precision)."""
+    k = report.options.samples
+    head = (
+        "<tr><th class='l'>route</th><th class='l'>suite</th><th class='l'>task</th><th>n</th>"
+        "<th>accepted</th><th>pass@1</th>"
+        + (f"<th>pass@{k}</th>" if k > 1 else "")
+        + "<th>p50 / p95 s</th><th>ttft s</th><th>timeout</th><th>error</th><th>fallback</th>"
+        "<th>malformed</th><th>tokens<br>in / out</th><th>cost</th><th>$ per<br>accepted</th></tr>"
     )
     body = []
-    for row in report.metrics:
-        values = csv_row(row, report)
-        values["latency"] = f"{values['p50_latency_s'] or '-'} / {values['p95_latency_s'] or '-'}"
-        values["tokens"] = f"{values['prompt_tokens']} / {values['completion_tokens']}"
-        cells = []
-        for key, _ in columns:
-            value = values[key]
-            if value == "unpriced":
-                value = "<span class='flag'>unpriced</span>"
-            else:
-                value = html.escape(value) or "-"
-            cells.append(
-                f"<td class='{'l' if key in ('route', 'suite', 'task') else ''}'>{value}</td>"
-            )
+    for m in report.metrics:
+        p50 = "-" if m.p50_latency_s is None else f"{m.p50_latency_s:.2f}"
+        p95 = "-" if m.p95_latency_s is None else f"{m.p95_latency_s:.2f}"
+        ttft = "-" if m.p50_ttft_s is None else f"{m.p50_ttft_s:.2f}"
+        cells = [
+            f"<td class='l'>{html.escape(m.route)}</td>",
+            f"<td class='l'>{html.escape(m.suite)}</td>",
+            f"<td class='l'>{m.task}</td>",
+            f"<td>{m.requests}</td>",
+            f"<td>{m.accepted} ({_pct(m.accepted_rate)})</td>",
+            f"<td>{_pct(m.pass_at.get(1))}</td>",
+            f"<td>{_pct(m.pass_at.get(k))}</td>" if k > 1 else "",
+            f"<td>{p50} / {p95}</td><td>{ttft}</td>",
+            f"<td>{_pct(m.timeout_rate)}</td><td>{_pct(m.error_rate)}</td>",
+            f"<td>{_pct(m.fallback_rate)}</td><td>{_pct(m.malformed_rate)}</td>",
+            f"<td>{m.prompt_tokens} / {m.completion_tokens}</td>",
+            f"<td>{_usd(m.cost_usd, m.unpriced)}</td>",
+            f"<td>{_usd(m.cost_per_accepted_usd, m.unpriced)}</td>",
+        ]
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
         "<h2>All figures</h2><div class='card' style='overflow-x:auto'><table>"
-        f"<tr>{head}</tr>{''.join(body)}</table>"
-        "<p class='muted'>Rates are fractions of all requests; latencies are over answered "
+        f"{head}{''.join(body)}</table>"
+        "<p class='muted'>Rates are shares of all requests; latencies are over answered "
         "requests; cost sums every attempt the ledger priced (retries and fallbacks "
-        "included).</p></div>"
+        "included). summary.csv has the same figures at full precision.</p></div>"
     )
 
 
