@@ -80,4 +80,3 @@ def latest_code(history: Sequence[str], names: Iterable[str]) -> str | None:
         return None
     cells = sorted(set(latest.values()))
     return "\n\n".join(history[i].strip("\n") for i in cells)
-

@@ -5,7 +5,9 @@ from __future__ import annotations
 from eduproject.tutor.learner_code import defined_names, latest_code, stub_names
 from eduproject.tutor.markdown_html import render_markdown
 
-STUB = 'def greet(name):\n    """Say hello."""\n    # YOUR CODE HERE\n    raise NotImplementedError()'
+STUB = (
+    'def greet(name):\n    """Say hello."""\n    # YOUR CODE HERE\n    raise NotImplementedError()'
+)
 
 
 def test_stub_names_cover_functions_classes_and_assignments() -> None:
@@ -38,7 +40,10 @@ def test_latest_executed_cell_defining_the_names_wins() -> None:
 
 def test_exercise_split_over_two_cells_keeps_both_oldest_first() -> None:
     history = ["RATE = 2", "def pay(hours):\n    return hours * RATE", "RATE = 3"]
-    assert latest_code(history, {"RATE", "pay"}) == "def pay(hours):\n    return hours * RATE\n\nRATE = 3"
+    assert (
+        latest_code(history, {"RATE", "pay"})
+        == "def pay(hours):\n    return hours * RATE\n\nRATE = 3"
+    )
 
 
 def test_markdown_escapes_raw_html_and_drops_links_and_images() -> None:
