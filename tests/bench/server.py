@@ -1,7 +1,7 @@
 """A loopback OpenAI-compatible server with scripted models, run in a thread.
 
-``/v1/chat/completions`` streams SSE chunks like vLLM does (content deltas, a finish chunk, a
-usage chunk, ``[DONE]``). What it answers depends on the request's ``model``: a script is a
+``/v1/chat/completions`` and ``/v1/completions`` stream SSE chunks like vLLM does (content
+deltas or text pieces, a finish chunk, a usage chunk, ``[DONE]``). What it answers depends on the request's ``model``: a script is a
 function ``(body) -> Reply`` registered under that name. ``Reply.status`` other than 200 sends
 an error body; ``first_delay`` sleeps before the response starts (a slow model).
 """
@@ -42,7 +42,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         self.server.calls.append(body)
         script = self.server.scripts.get(str(body.get("model")))
-        if script is None or not self.path.endswith("/chat/completions"):
+        if script is None or not self.path.endswith("/completions"):
             self._json(
                 404, {"error": {"message": f"no model {body.get('model')!r} at {self.path}"}}
             )
@@ -55,7 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # A client that gave up (a timeout) closes the connection: nothing more to say.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self._stream(reply)
+            self._stream(reply, chat=self.path.endswith("/chat/completions"))
 
     def _json(self, status: int, data: dict[str, Any]) -> None:
         raw = json.dumps(data).encode()
@@ -65,7 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(raw)
 
-    def _stream(self, reply: Reply) -> None:
+    def _stream(self, reply: Reply, *, chat: bool) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
@@ -73,7 +73,10 @@ class _Handler(BaseHTTPRequestHandler):
         words = reply.text.split(" ")
         for index, word in enumerate(words):
             piece = word if index == 0 else " " + word
-            self._event({"choices": [{"index": 0, "delta": {"content": piece}}]})
+            choice = (
+                {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
+            )
+            self._event({"choices": [choice]})
         self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens}
         self._event({"choices": [], "usage": usage})
