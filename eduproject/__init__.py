@@ -5,6 +5,7 @@ Learner-facing helpers are imported lazily so that ``import eduproject`` stays c
     import eduproject
     eduproject.check("sum_evens")   # run the visible tests of one exercise
     eduproject.panel("sum_evens")   # the tutor panel under an exercise
+    eduproject.enable_error_help()  # an "Explain this error" button after any traceback
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "check", "panel"]
+__all__ = ["__version__", "check", "enable_error_help", "panel"]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,6 +21,10 @@ def __getattr__(name: str) -> Any:
         from eduproject.grading.check import check
 
         return check
+    if name == "enable_error_help":
+        from eduproject.tutor.errorhook import enable_error_help
+
+        return enable_error_help
     if name == "panel":
         from eduproject.tutor.widgets import panel
 

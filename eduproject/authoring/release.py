@@ -111,6 +111,8 @@ def learner_notebook(lesson: Lesson) -> dict[str, Any]:
     last_test = {c.exercise: c.index for c in lesson.cells if c.role in _TEST_ROLES}
     cells: list[dict[str, Any]] = []
     for cell in lesson.cells:
+        if cell.kind == "code" and not any(c["cell_type"] == "code" for c in cells):
+            cells.append(start_cell())
         if cell.learner_source is not None:
             cells.append(_learner_cell(cell))
         if cell.exercise is not None and last_test.get(cell.exercise) == cell.index:
@@ -129,6 +131,21 @@ def learner_notebook(lesson: Lesson) -> dict[str, Any]:
         "nbformat": 4,
         "nbformat_minor": 5,
     }
+
+
+def start_cell() -> dict[str, Any]:
+    """The cell release puts before the first code cell: it loads the tutor.
+
+    Loaded first, "Explain this error" also appears under the very first failing cell.
+    """
+    return _code_cell(
+        "panel-start",
+        "# Run this cell first: it loads your tutor (a panel under each exercise, and an\n"
+        '# "Explain this error" button after any error).\n'
+        "import eduproject\n"
+        "eduproject.enable_error_help()",
+        {"eduproject": {"cell": "panel-start", "role": Role.PANEL.value, "exercise": None}},
+    )
 
 
 def panel_cell(exercise_id: str) -> dict[str, Any]:
@@ -201,8 +218,13 @@ def _learner_cell(cell: Cell) -> dict[str, Any]:
     if cell.origin is not None:
         meta["origin"] = cell.origin
     metadata: dict[str, Any] = {"eduproject": meta}
-    if cell.foreign_tags:
-        metadata["tags"] = list(cell.foreign_tags)
+    tags = list(cell.foreign_tags)
+    if cell.role is Role.TESTS and "raises-exception" not in tags:
+        # Stubs fail their tests; with this tag "Run All" goes on to the next exercise
+        # (and its tutor panel) instead of stopping at the first failing test cell.
+        tags.append("raises-exception")
+    if tags:
+        metadata["tags"] = tags
     if cell.kind == "code":
         return _code_cell(cell.cell_id, cell.learner_source, metadata)
     out: dict[str, Any] = {

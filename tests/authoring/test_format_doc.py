@@ -57,6 +57,7 @@ def test_example_releases_without_leaks_and_validates(
     learner = json.loads(result.notebook.read_text())
     assert [c["metadata"]["eduproject"]["role"] for c in learner["cells"]] == [
         "context",
+        "panel",
         "setup",
         "prompt",
         "solution",

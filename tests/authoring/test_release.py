@@ -69,9 +69,11 @@ def test_learner_notebook_cells(good_lesson: Path, tmp_path: Path) -> None:
     nb = json.loads(_release(good_lesson, tmp_path).notebook.read_text())
     cells = nb["cells"]
     roles = [(c["id"], c["metadata"]["eduproject"]["role"]) for c in cells]
-    # Hidden test cell c5 and hints cell c6 are gone; panels follow each exercise's last test cell.
+    # Hidden test cell c5 and hints cell c6 are gone; panels follow each exercise's last test
+    # cell; the cell loading the tutor comes before the first code cell.
     assert roles == [
         ("c0", "context"),
+        ("panel-start", "panel"),
         ("c1", "setup"),
         ("c2", "prompt"),
         ("c3", "solution"),
@@ -84,13 +86,13 @@ def test_learner_notebook_cells(good_lesson: Path, tmp_path: Path) -> None:
         ("panel-area", "panel"),
         ("c11", "context"),
     ]
-    panel = cells[5]
+    panel = cells[6]
     assert "".join(panel["source"]) == 'import eduproject\neduproject.panel("sum_evens")'
     assert panel["metadata"] == {
         "eduproject": {"cell": "panel-sum_evens", "role": "panel", "exercise": "sum_evens"}
     }
-    assert "".join(cells[8]["source"]) == "# YOUR CODE HERE\nraise NotImplementedError()"
-    assert cells[9]["metadata"] == {
+    assert "".join(cells[9]["source"]) == "# YOUR CODE HERE\nraise NotImplementedError()"
+    assert cells[10]["metadata"] == {
         "eduproject": {"cell": "c10", "role": "tests", "exercise": "area"},
         "tags": ["raises-exception"],
     }
@@ -145,7 +147,8 @@ def test_markdown_attachments_are_kept(write_lesson: WriteLesson, tmp_path: Path
     nb["cells"][2]["attachments"] = {"x.png": {"image/png": "iVBORw0KGgo="}}
     nb_path.write_text(json.dumps(nb))
     learner = json.loads(_release(folder, tmp_path).notebook.read_text())
-    assert learner["cells"][2]["attachments"] == {"x.png": {"image/png": "iVBORw0KGgo="}}
+    cell = next(c for c in learner["cells"] if c["id"] == nb["cells"][2]["id"])
+    assert cell["attachments"] == {"x.png": {"image/png": "iVBORw0KGgo="}}
 
 
 def test_lesson_pack(good_lesson: Path, tmp_path: Path) -> None:
@@ -260,3 +263,11 @@ def test_release_of_a_bad_lesson_writes_nothing(
     with pytest.raises(Exception, match="without `### BEGIN SOLUTION`"):
         _release(folder, tmp_path)
     assert not (tmp_path / "out").exists()
+
+
+def test_learner_test_cells_let_run_all_go_on(good_lesson: Path, tmp_path: Path) -> None:
+    nb = json.loads(_release(good_lesson, tmp_path).notebook.read_text())
+    tests = [c for c in nb["cells"] if c["metadata"]["eduproject"]["role"] == "tests"]
+    assert tests and all("raises-exception" in c["metadata"]["tags"] for c in tests)
+    start = next(c for c in nb["cells"] if c["id"] == "panel-start")
+    assert "eduproject.enable_error_help()" in "".join(start["source"])
