@@ -230,7 +230,7 @@ class Tutor:
 
     def remaining(self) -> int | None:
         """Model questions left now, or None when there is no limit (or no model)."""
-        if self.quota is None or self.router is None:
+        if self.quota is None or not any(self._model_routes(t) for t in ("hint", "ask")):
             return None
         return self.quota.remaining(self.learner)
 

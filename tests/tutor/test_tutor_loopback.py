@@ -321,3 +321,14 @@ def test_from_config_finds_the_course_file_above_the_notebook(
     tutor = Tutor.from_config(PACK)
     # The course file two folders up was read (and its mistake reported in the notice).
     assert "allowance" in tutor.setup_notice
+
+
+def test_no_allowance_is_shown_when_only_the_offline_tutor_answers(tmp_path: Path) -> None:
+    quota = Quota(allowance=3, refill_seconds=180)
+    with (
+        scripted_server([CLEAN]) as server,
+        make_router(tmp_path, route_config("fake", server.base_url)) as router,
+    ):
+        assert tutor_for(router, quota=quota).remaining() == 3
+        offline_only = Tutor(PACK, router=router, routes=["offline"], quota=quota)
+        assert offline_only.remaining() is None
