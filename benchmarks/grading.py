@@ -1,0 +1,321 @@
+"""Grading throughput: `nbgrader autograde` vs `eduproject grade` on the same submissions.
+
+Builds an nbgrader course (3 questions, visible and hidden tests) in a temporary folder,
+generates the student version with `nbgrader generate_assignment`, writes N submissions
+(correct, partly wrong, raising, one infinite loop) into `submitted/`, then times:
+
+1. `nbgrader autograde ps` (serial; nbgrader has no parallel mode), and
+2. `eduproject grade` on the SAME submission files, the lesson imported from the nbgrader
+   source with `eduproject.authoring.importers.nbgrader.import_nbgrader`,
+
+checks that both give every learner the same total score, and prints seconds per submission
+for both and the ratio. Then it times a lesson whose learners import pandas (the sample course's
+04-pandas-intro with a simulated class). Both tools get the same per-cell timeout. Each
+command is timed as a whole process (start-up included).
+
+    .venv/bin/python benchmarks/grading.py [--submissions 44] [--workers 2] [--cell-timeout 5]
+                                           [--rss 1000]
+
+``--rss N`` also grades N submissions in one process and prints the grader's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU: dict[str, float] = {}  # CPU seconds of the last run of each subcommand
+BIN = Path(sys.executable).parent
+
+QUESTIONS = [
+    # (grade_id, instructor solution, test cell, points)
+    (
+        "squares",
+        "def squares(n):\n    ### BEGIN SOLUTION\n    return [i * i for i in range(1, n + 1)]\n    ### END SOLUTION",
+        "assert squares(1) == [1]\nassert squares(3) == [1, 4, 9]\n"
+        "### BEGIN HIDDEN TESTS\nassert squares(10)[-1] == 100\n### END HIDDEN TESTS",
+        2,
+    ),
+    (
+        "total",
+        "def total(xs):\n    ### BEGIN SOLUTION\n    return sum(xs)\n    ### END SOLUTION",
+        "assert total([1, 2, 3]) == 6\nassert total([]) == 0",
+        1,
+    ),
+    (
+        "word_count",
+        "def word_count(text):\n    ### BEGIN SOLUTION\n    counts = {}\n    for w in text.split():\n"
+        "        counts[w] = counts.get(w, 0) + 1\n    return counts\n    ### END SOLUTION",
+        "assert word_count('a b a') == {'a': 2, 'b': 1}\n"
+        "### BEGIN HIDDEN TESTS\nassert word_count('') == {}\n### END HIDDEN TESTS",
+        2,
+    ),
+]
+ANSWERS = {
+    "correct": {
+        "squares": "def squares(n):\n    return [i * i for i in range(1, n + 1)]",
+        "total": "def total(xs):\n    return sum(xs)",
+        "word_count": "def word_count(text):\n    counts = {}\n    for w in text.split():\n"
+        "        counts[w] = counts.get(w, 0) + 1\n    return counts",
+    },
+    "partly-wrong": {"total": "def total(xs):\n    return sum(xs) + 1"},
+    "raising": {"squares": "def squares(n):\n    raise ValueError('not done yet')"},
+    "infinite-loop": {"word_count": "while True:\n    pass"},
+}
+
+
+def cell(kind: str, source: str, nbgrader: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"cell_type": kind, "metadata": {}, "source": source}
+    if nbgrader is not None:
+        out["metadata"]["nbgrader"] = {
+            "schema_version": 3,
+            "locked": False,
+            "task": False,
+            **nbgrader,
+        }
+    if kind == "code":
+        out.update(outputs=[], execution_count=None)
+    return out
+
+
+def source_notebook() -> dict[str, Any]:
+    cells = [cell("markdown", "# Problem set\nThree small functions.")]
+    for grade_id, solution, tests, points in QUESTIONS:
+        cells.append(cell("markdown", f"## {grade_id}\nWrite `{grade_id}`."))
+        cells.append(
+            cell("code", solution, {"grade_id": grade_id, "solution": True, "grade": False})
+        )
+        cells.append(
+            cell(
+                "code",
+                tests,
+                {
+                    "grade_id": f"test_{grade_id}",
+                    "solution": False,
+                    "grade": True,
+                    "points": points,
+                    "locked": True,
+                },
+            )
+        )
+    return {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(cmd: list[str], cwd: Path) -> float:
+    """Wall seconds of ``cmd``; its CPU seconds (whole process tree) go to ``CPU[cmd[1]]``."""
+    cpu = cpu_of_children()
+    start = time.perf_counter()
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }  # nbgrader runs `alembic`
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    took = time.perf_counter() - start
+    CPU[cmd[1]] = cpu_of_children() - cpu
+    if done.returncode != 0:
+        sys.exit(
+            f"{' '.join(cmd[:3])} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    return took
+
+
+def kinds_for(n: int) -> list[str]:
+    """Mostly correct, some partly wrong, some raising, exactly one infinite loop."""
+    kinds = ["infinite-loop"]
+    for i in range(n - 1):
+        kinds.append("correct" if i % 5 < 3 else "partly-wrong" if i % 5 == 3 else "raising")
+    return kinds
+
+
+def build_course(tmp: Path, n: int, cell_timeout: int) -> tuple[Path, dict[str, str]]:
+    course = tmp / "course"
+    (course / "source" / "ps").mkdir(parents=True)
+    (course / "source" / "ps" / "ps.ipynb").write_text(json.dumps(source_notebook(), indent=1))
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        "c.CourseDirectory.course_id = 'bench'\n"
+        f"c.Execute.timeout = {cell_timeout}\n"
+        "c.Execute.interrupt_on_timeout = True\n"
+    )
+    run([str(BIN / "nbgrader"), "generate_assignment", "ps", "--force"], course)
+    student = json.loads((course / "release" / "ps" / "ps.ipynb").read_text())
+    learners = {}
+    for i, kind in enumerate(kinds_for(n)):
+        name = f"s{i:03d}"
+        answers = {**ANSWERS["correct"], **ANSWERS[kind]}
+        nb = json.loads(json.dumps(student))
+        for c in nb["cells"]:
+            meta = c["metadata"].get("nbgrader", {})
+            if meta.get("solution") and meta.get("grade_id") in answers:
+                c["source"] = f"# {name}\n" + answers[meta["grade_id"]]
+        path = course / "submitted" / name / "ps" / "ps.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(nb, indent=1))
+        (path.parent / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
+        learners[name] = kind
+    return course, learners
+
+
+def nbgrader_scores(course: Path, learners: dict[str, str]) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return {name: float(gb.find_submission("ps", name).score) for name in learners}
+
+
+def eduproject_scores(db: Path, lesson: str) -> tuple[dict[str, float], dict[str, int]]:
+    from eduproject.grading.gradebook import Gradebook
+
+    with Gradebook(db, create=False) as gb:
+        results = list(gb.results(lesson))
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+    return {r.learner: r.score for r in results}, statuses
+
+
+def grade_command(
+    lesson: Path, submissions: Path, db: Path, workers: int, cell_timeout: int
+) -> list[str]:
+    return [
+        str(BIN / "eduproject"), "grade", str(lesson), str(submissions), "--db", str(db),
+        "--workers", str(workers), "--cell-timeout", str(cell_timeout), "--no-progress",
+    ]  # fmt: skip
+
+
+def compare_with_nbgrader(tmp: Path, n: int, workers: int, cell_timeout: int) -> None:
+    from eduproject.authoring.importers.nbgrader import import_nbgrader
+
+    course, learners = build_course(tmp, n, cell_timeout)
+    t_nbgrader = run([str(BIN / "nbgrader"), "autograde", "ps", "--force"], course)
+    import_nbgrader(course / "source" / "ps" / "ps.ipynb", tmp / "exercises" / "ps")
+    db = tmp / "gradebook.sqlite"
+    t_ours = run(
+        grade_command(tmp / "exercises" / "ps", course / "submitted", db, workers, cell_timeout),
+        tmp,
+    )
+    theirs = nbgrader_scores(course, learners)
+    ours, statuses = eduproject_scores(db, "ps")
+    disagree = {k: (theirs[k], ours.get(k)) for k in learners if theirs[k] != ours.get(k)}
+    print(
+        f"{n} nbgrader-format submissions, 3 questions, cell timeout {cell_timeout} s, one infinite loop"
+    )
+    print(f"  kinds: { {k: list(learners.values()).count(k) for k in ANSWERS} }")
+    print(f"  eduproject statuses: {statuses}")
+    print(f"  total score: nbgrader {sum(theirs.values()):g}, eduproject {sum(ours.values()):g}")
+    print(
+        f"  scores agree for every learner: {not disagree}"
+        + (f"  DISAGREE: {disagree}" if disagree else "")
+    )
+    cpu_nbgrader, cpu_ours = CPU["autograde"], CPU["grade"]
+    print(f"  {'method':40} {'wall s':>8} {'s/submission':>13} {'CPU s/submission':>17}")
+    print(
+        f"  {'nbgrader autograde (serial)':40} {t_nbgrader:8.2f} {t_nbgrader / n:13.3f} {cpu_nbgrader / n:17.3f}"
+    )
+    print(
+        f"  {f'eduproject grade --workers {workers}':40} {t_ours:8.2f} {t_ours / n:13.3f} {cpu_ours / n:17.3f}"
+    )
+    print(
+        f"  speed-up (wall): {t_nbgrader / t_ours:.1f}x; CPU per submission: {cpu_nbgrader / cpu_ours:.1f}x less"
+    )
+    if disagree:
+        sys.exit(1)
+
+
+def pandas_lesson(tmp: Path, n: int, workers: int, cell_timeout: int) -> None:
+    from eduproject.grading.simulate import read_manifest, simulate_class
+
+    lesson = tmp / "exercises" / "04-pandas-intro"
+    shutil.copytree(ROOT / "exercises" / "04-pandas-intro", lesson)
+    simulate_class(lesson, tmp / "pandas-class", n_learners=n + 8, seed=7)
+    honest = tmp / "pandas-honest"
+    kept = 0
+    for name, learner in sorted(read_manifest(tmp / "pandas-class").items()):
+        if not learner.kind.startswith("hostile") and kept < n:
+            (honest / name).mkdir(parents=True)
+            shutil.copy(learner.path, honest / name / learner.path.name)
+            kept += 1
+    db = tmp / "pandas.sqlite"
+    took = run(grade_command(lesson, honest, db, workers, cell_timeout), tmp)
+    _, statuses = eduproject_scores(db, "04-pandas-intro")
+    print(
+        f"\n{kept} submissions of 04-pandas-intro (every learner imports pandas; no hostile ones)"
+    )
+    print(f"  eduproject statuses: {statuses}")
+    print(
+        f"  eduproject grade --workers {workers}: {took:.2f} s total, {took / kept:.3f} s per submission"
+        f" (CPU {CPU['grade'] / kept:.3f} s per submission)"
+    )
+
+
+def peak_rss(tmp: Path, n: int, workers: int) -> None:
+    lesson, submitted = tmp / "exercises" / "ps", tmp / "rss-class"
+    template = next((tmp / "course" / "submitted").glob("*/ps/ps.ipynb")).read_text()
+    for i in range(n):
+        path = submitted / f"r{i:04d}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(template.replace('"# s', f'"# r{i:04d} s', 1))
+    code = (
+        "import resource, sys\nfrom pathlib import Path\n"
+        "from eduproject.grading.pipeline import grade_lesson\n"
+        f"s = grade_lesson(Path({str(lesson)!r}), Path({str(submitted)!r}), Path({str(tmp / 'rss.sqlite')!r}),"
+        f" workers={workers}, cell_timeout=5, progress=False)\n"
+        "print(s.graded, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp, capture_output=True, text=True, check=True
+    )
+    graded, kb = out.stdout.split()[-2:]
+    took = time.perf_counter() - start
+    print(
+        f"\n{graded} submissions in one grade_lesson call: {took:.1f} s, grader peak RSS {int(kb) / 1024:.0f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=44)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--cell-timeout", type=int, default=5)
+    parser.add_argument(
+        "--rss", type=int, default=0, help="also grade this many and report peak RSS"
+    )
+    args = parser.parse_args()
+    load = os.getloadavg()
+    print(f"{os.cpu_count()} cores, load average {load[0]:.1f} at start\n")
+    with tempfile.TemporaryDirectory(prefix="eduproject-bench-") as name:
+        tmp = Path(name)
+        compare_with_nbgrader(tmp, args.submissions, args.workers, args.cell_timeout)
+        pandas_lesson(tmp, args.submissions, args.workers, args.cell_timeout)
+        if args.rss:
+            peak_rss(tmp, args.rss, args.workers)
+    print(
+        f"\nload average at the end: {os.getloadavg()[0]:.1f} (other work on the machine slows both tools)"
+    )
+
+
+if __name__ == "__main__":
+    main()
