@@ -86,14 +86,19 @@ class TaskMetrics:
         return asdict(self)
 
     def cost_text(self) -> str:
-        return "unpriced" if self.unpriced else f"${self.cost_usd or 0.0:.6f}"
+        return "unpriced" if self.unpriced else _usd(self.cost_usd or 0.0)
 
     def cost_per_accepted_text(self) -> str:
         if self.unpriced:
             return "unpriced"
         if self.cost_per_accepted_usd is None:
             return "n/a (none accepted)"
-        return f"${self.cost_per_accepted_usd:.6f}"
+        return _usd(self.cost_per_accepted_usd)
+
+
+def _usd(value: float) -> str:
+    """Dollars; an exact zero (a local route priced at $0 per second) reads as $0."""
+    return "$0" if value == 0 else f"${value:.6f}"
 
 
 def pass_at_k(*, n: int, c: int, k: int) -> float:

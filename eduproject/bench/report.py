@@ -160,7 +160,7 @@ def summary_table(report: BenchReport) -> Table:
             _pct(row.fallback_rate),
             _pct(row.malformed_rate),
             f"{row.prompt_tokens} / {row.completion_tokens}",
-            "unpriced" if row.unpriced else f"${row.cost_usd or 0.0:.4f}",
+            row.cost_text(),
             row.cost_per_accepted_text().replace("n/a (none accepted)", "n/a"),
         )
     return table
