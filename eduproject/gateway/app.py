@@ -22,6 +22,7 @@ with the tutor's own words, an exhausted allowance 429 with ``Retry-After``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 from collections.abc import AsyncIterator
@@ -79,8 +80,8 @@ class TokenAuth:
         await self.app(scope, receive, send)
 
 
-def create_app(service: TutorService) -> Starlette:
-    """The ASGI app; closing the service is the caller's business."""
+def create_app(service: TutorService, *, owns_service: bool = False) -> Starlette:
+    """The ASGI app; with ``owns_service`` its lifespan closes the service at shutdown."""
 
     def identity(request: Request, role: str) -> Identity:
         who: Identity = request.scope[IDENTITY]
@@ -160,7 +161,18 @@ def create_app(service: TutorService) -> Starlette:
         Route("/v1/me", me, methods=["GET"]),
         Route("/admin/summary", summary, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={RequestRejected: rejected})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owns_service:
+                service.close()
+
+    app = Starlette(
+        routes=routes, exception_handlers={RequestRejected: rejected}, lifespan=lifespan
+    )
     app.add_middleware(TokenAuth, service=service)
     return app
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -43,6 +42,9 @@ def serve(
     course: CourseOption = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8765,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Processes (one core each) serving the class.")
+    ] = 1,
     db: DbOption = None,
     access_log: Annotated[
         bool, typer.Option("--access-log", help="Log every request line.")
@@ -52,28 +54,30 @@ def serve(
     from eduproject.gateway.server import serve as run
     from eduproject.gateway.service import TutorService
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
     if config is not None:
         if not config.is_file():
             raise ConfigError(f"no settings file at {config}", hint="check --config")
         # The documented way to name another settings file; this process only serves.
         os.environ["EDUPROJECT_CONFIG"] = str(config.resolve())
     course_dir = (course or (config.parent if config is not None else Path.cwd())).resolve()
-    service = TutorService.from_course(course_dir, db_path=db)
-    lessons = ", ".join(service.lessons) or "none"
-    routes = ", ".join(r.name for r in service.router.config.routes) or "none (offline tutor only)"
 
-    def ready(url: str) -> None:
+    def ready(url: str, service: TutorService) -> None:
         typer.echo(f"eduproject gateway listening on {url}", err=True)
-        typer.echo(f"  lessons: {lessons}", err=True)
-        typer.echo(f"  model routes: {routes}", err=True)
+        typer.echo(f"  lessons: {', '.join(service.lessons)}", err=True)
+        typer.echo(f"  hint routes: {', '.join(service.router.routes_for('hint'))}", err=True)
         typer.echo(f"  tokens: {service.db.path}", err=True)
+        typer.echo(f"  processes: {workers}", err=True)
         sys.stderr.flush()
 
-    run(service, host=host, port=port, access_log=access_log, on_ready=ready)
+    run(
+        course_dir,
+        db_path=db.resolve() if db else None,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        on_ready=ready,
+    )
 
 
 def tokens_issue(

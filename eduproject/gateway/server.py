@@ -1,19 +1,26 @@
 """Running the gateway: uvicorn over the Starlette app, on a socket bound up front.
 
 Binding first means ``--port 0`` works (the kernel picks a free port) and the address
-printed is the one really listened on::
+printed is the one really listened on. One process holds one GIL, so one process uses at
+most one core; ``workers > 1`` starts that many processes on the same socket. They share
+everything that must be shared through SQLite (tokens, allowances -- one atomic ``UPDATE``
+per question --, calls, ledger, cache); each has its own router, so a failing route cools
+down per process::
 
-    service = TutorService.from_course(Path("course"))
-    serve(service, host="127.0.0.1", port=8765)      # until Ctrl+C / SIGTERM
+    serve(Path("course"), host="127.0.0.1", port=8765, workers=2)   # until Ctrl+C / SIGTERM
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
 
 from eduproject.errors import ConfigError
 from eduproject.gateway.app import create_app
@@ -21,11 +28,22 @@ from eduproject.gateway.service import TutorService
 
 log = logging.getLogger("eduproject.gateway")
 
+# Tutor calls hand text between threads (router loop -> worker -> event loop) while other
+# workers run the guards; a shorter GIL switch interval keeps each hand-off from queueing
+# behind a busy thread for the default 5 ms.
+SWITCH_INTERVAL_S = 0.001
+# How `serve` tells its worker processes what to serve (they start afresh: spawn).
+ENV_COURSE = "EDUPROJECT_GATEWAY_COURSE"
+ENV_DB = "EDUPROJECT_GATEWAY_DB"
+
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` (port 0: any free port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio only turns Nagle off (TCP_NODELAY) on connections accepted
+    # from such a socket, and with Nagle on, every small SSE write on a kept-alive connection
+    # waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -40,37 +58,79 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(service: TutorService, *, access_log: bool = False) -> uvicorn.Server:
-    config = uvicorn.Config(
-        create_app(service),
+def configure_process() -> None:
+    """Logging and GIL settings of a serving process."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per model request is noise
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
+def _config(app: Starlette | str, *, access_log: bool, workers: int = 1) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        factory=isinstance(app, str),
+        workers=workers,
         log_level="info",
         access_log=access_log,
         server_header=False,
-        lifespan="off",
-        # Connections of learners between two questions; the benchmark's 500 keep theirs.
+        lifespan="on" if isinstance(app, str) else "off",
+        # Learners' connections live on between two questions.
         timeout_keep_alive=75,
     )
-    return uvicorn.Server(config)
+
+
+def make_server(service: TutorService, *, access_log: bool = False) -> uvicorn.Server:
+    """A uvicorn server for ``service`` in this process (tests run it in a thread)."""
+    return uvicorn.Server(_config(create_app(service), access_log=access_log))
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process (uvicorn calls this; :func:`serve` sets the variables)."""
+    configure_process()
+    db = os.environ.get(ENV_DB)
+    service = TutorService.from_course(
+        Path(os.environ[ENV_COURSE]), db_path=Path(db) if db else None
+    )
+    return create_app(service, owns_service=True)
 
 
 def serve(
-    service: TutorService,
+    course_dir: Path,
     *,
+    db_path: Path | None = None,
     host: str = "127.0.0.1",
     port: int = 8765,
+    workers: int = 1,
     access_log: bool = False,
-    on_ready: Callable[[str], None] | None = None,
+    on_ready: Callable[[str, TutorService], None] | None = None,
 ) -> None:
-    """Serve until interrupted; ``on_ready(url)`` is called once the socket listens."""
+    """Serve the course until interrupted; ``on_ready(url, service)`` once the socket listens.
+
+    Every setting is checked (lessons, routes, database) before anything listens.
+    """
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {workers}", hint="use 1 or more")
+    configure_process()
+    service = TutorService.from_course(course_dir, db_path=db_path)
     sock = bind(host, port)
-    actual = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{actual}"
-    server = make_server(service, access_log=access_log)
-    if on_ready is not None:
-        on_ready(url)
+    url = f"http://{shown}:{sock.getsockname()[1]}"
     try:
-        server.run(sockets=[sock])
+        if on_ready is not None:
+            on_ready(url, service)
+        if workers == 1:
+            uvicorn.Server(_config(create_app(service), access_log=access_log)).run(sockets=[sock])
+            return
+        service.close()  # each worker process builds its own
+        os.environ[ENV_COURSE] = str(course_dir)
+        if db_path is not None:
+            os.environ[ENV_DB] = str(db_path)
+        config = _config(f"{__name__}:app_from_environment", access_log=access_log, workers=workers)
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()
         service.close()

@@ -10,10 +10,12 @@ a block the guard goes on to reject.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from eduproject.models.types import ModelRequest, ModelResponse
+from eduproject.tutor.codetext import fragments, parse_code
 from eduproject.tutor.guards import GuardVerdict, check_leak
 from eduproject.tutor.pack import ExerciseInfo
 from eduproject.tutor.tutor import Tutor
@@ -48,7 +50,7 @@ class ServerTutor(Tutor):
             request, routes, info, task, code, show=show
         )
         runner = self.runner
-        if verdict.ok and runner is not None and info is not None:
+        if verdict.ok and runner is not None and info is not None and _runnable(text):
 
             def passes(candidate: str) -> bool:
                 # The learner's own code quoted back is theirs already, passing or not.
@@ -58,6 +60,19 @@ class ServerTutor(Tutor):
             if tested.leak:
                 verdict = tested
         return text, response, verdict
+
+
+def _runnable(text: str) -> bool:
+    """Whether ``text`` holds code that could be run against the tests (most hints hold none,
+    and the full leak check is not cheap)."""
+    for frag in fragments(text):
+        tree = parse_code(frag.code)
+        if tree is not None and any(
+            not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Name | ast.Constant))
+            for node in tree.body
+        ):
+            return True
+    return False
 
 
 class FencedCodeGate:

@@ -15,6 +15,7 @@ tutor call on a worker thread, handing its text deltas to the event loop::
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import logging
 import threading
@@ -87,6 +88,7 @@ class TutorService:
         )
         self._runners: dict[tuple[str, str], Callable[[str], bool]] = {}
         self._runners_lock = threading.Lock()
+        self._closed = False
 
     @classmethod
     def from_course(
@@ -240,6 +242,10 @@ class TutorService:
         }
 
     def close(self) -> None:
+        """Stop the workers and close the router and database (once; later calls do nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.router.close()
         self.db.close()
@@ -252,7 +258,12 @@ class CallRun:
         self.service = service
         self.prepared = prepared
         self.loop = asyncio.get_running_loop()
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        # Events cross from the worker thread in a deque; the loop is woken once per batch
+        # (not once per delta), which matters with hundreds of streams at once.
+        self._pending: collections.deque[Event] = collections.deque()
+        self._lock = threading.Lock()
+        self._woken = False
+        self._ready = asyncio.Event()
         self.cancelled = threading.Event()
         # A fresh context per call: the CallTag set in it reaches the router's tasks.
         context = contextvars.copy_context()
@@ -264,15 +275,24 @@ class CallRun:
 
     async def events(self, keepalive_s: float | None = None) -> AsyncIterator[Event]:
         """``("delta", text)`` events, then one ``("done", reply)`` or ``("error", {error,
-        status})``; ``("keepalive", None)`` after ``keepalive_s`` without news."""
+        status})``; ``("keepalive", None)`` after ``keepalive_s`` without news. Deltas that
+        arrived together come as one."""
         while True:
             try:
-                event = await asyncio.wait_for(self.queue.get(), keepalive_s)
+                await asyncio.wait_for(self._ready.wait(), keepalive_s)
             except TimeoutError:
                 yield ("keepalive", None)
                 continue
-            yield event
-            if event[0] != "delta":
+            with self._lock:
+                batch = list(self._pending)
+                self._pending.clear()
+                self._woken = False
+                self._ready.clear()
+            text = "".join(data for kind, data in batch if kind == "delta")
+            if text:
+                yield ("delta", text)
+            if batch and batch[-1][0] != "delta":
+                yield batch[-1]
                 return
 
     async def result(self) -> Event:
@@ -283,7 +303,12 @@ class CallRun:
         raise AssertionError("unreachable: events() always ends with done or error")
 
     def _push(self, event: Event) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
+        with self._lock:
+            self._pending.append(event)
+            if self._woken:
+                return
+            self._woken = True
+        self.loop.call_soon_threadsafe(self._ready.set)
 
     def _work(self) -> None:
         prepared, service = self.prepared, self.service

@@ -122,7 +122,7 @@ def test_model_answers_stream_into_the_panel_with_label_allowance_and_thumbs(
     tmp_path: Path,
     remote_tutor: Callable[..., GatewayTutor],
 ) -> None:
-    with start_gateway(allowance=4) as gw:
+    with start_gateway(allowance=4, fake_options={"chunk_delay_s": 0.03}) as gw:
         tutor = remote_tutor(pack, url=gw.url, token=gw.tokens["ada"])
         remote = panel(pack, tutor)
         assert remote.state.remaining == "4 questions left"

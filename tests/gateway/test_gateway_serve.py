@@ -4,6 +4,7 @@ each other."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
@@ -25,6 +26,9 @@ from gateway_support import (
     write_config,
 )
 
+from eduproject.gateway.db import Database
+from eduproject.gateway.tokens import TokenStore
+
 pytestmark = pytest.mark.slow
 
 HINT = {"lesson": LESSON, "exercise": "sum_evens", "code": CODE, "tests": [], "level": 1}
@@ -32,11 +36,13 @@ ASK = {"lesson": LESSON, "exercise": "sum_evens", "question": "Why 10?", "contex
 SSE = {"Accept": "text/event-stream"}
 
 
-def _start(course: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start(
+    course: Path, env: dict[str, str], log: Path, *options: str
+) -> tuple[subprocess.Popen[bytes], str]:
     command = [sys.executable, "-m", "eduproject.cli", "serve", "--course", str(course)]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*command, "--port", "0", "--access-log"], stdout=out, stderr=subprocess.STDOUT, env=env
+            [*command, "--port", "0", *options], stdout=out, stderr=subprocess.STDOUT, env=env
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -79,7 +85,7 @@ def test_no_key_or_token_in_responses_logs_or_files(
     with fake_model([ECHO_AUTH, SERVER_ERROR]) as fake:
         write_config(course, base_url=fake.base_url, api_key_env="EDUPROJECT_TEST_PROVIDER_KEY")
         env = {**os.environ, "EDUPROJECT_TEST_PROVIDER_KEY": key}
-        proc, url = _start(course, env, log)
+        proc, url = _start(course, env, log, "--access-log")
         try:
             ada = httpx.Client(base_url=url, headers=bearer(tokens["ada"]), timeout=30)
             bob = httpx.Client(base_url=url, headers=bearer(tokens["bob"]), timeout=30)
@@ -134,3 +140,34 @@ def test_no_key_or_token_in_responses_logs_or_files(
     assert code == 0 and "PER LEARNER" in text
     assert re.search(r"^ada\n  calls 3", text, re.M) and re.search(r"^bob\n  calls 1", text, re.M)
     assert code_bad == 1 and "refused the token (HTTP 403)" in err_bad
+
+
+async def _burst(url: str, token: str, n: int) -> list[int]:
+    async with httpx.AsyncClient(base_url=url, headers=bearer(token), timeout=60) as client:
+        responses = await asyncio.gather(*(client.post("/v1/hint", json=HINT) for _ in range(n)))
+    return [r.status_code for r in responses]
+
+
+def test_two_processes_share_tokens_and_allowances(
+    course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, token, _ = run_cli(["tokens", "admin", "--course", str(course), "--name", "t"], capsys)
+    assert code == 0
+    db = Database(course / "gateway.sqlite")
+    learner = TokenStore(db).issue(["ada"]).tokens[0][1]
+    db.close()
+    log = tmp_path / "serve.log"
+    with fake_model(chunk_delay_s=0.01) as fake:
+        write_config(course, base_url=fake.base_url, allowance=5, refill_seconds=3600)
+        proc, url = _start(course, dict(os.environ), log, "--workers", "2")
+        try:
+            statuses = asyncio.run(_burst(url, learner, 20))
+            summary = httpx.get(url + "/admin/summary", headers=bearer(token.strip()), timeout=30)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    served = log.read_text(errors="replace")
+    assert "processes: 2" in served and served.count("Started server process") == 2
+    assert sorted(statuses) == [200] * 5 + [429] * 15
+    assert len(fake.requests) == 5
+    assert summary.json()["total"]["answered"] == 5

@@ -28,7 +28,8 @@ LEAK = f"Here is the fix:\n\n```python\n{SOLUTION}\n```\n"
 
 
 def test_a_hint_streams_deltas_then_done(start_gateway: StartGateway) -> None:
-    with start_gateway(allowance=10) as gw, gw.client("ada") as ada:
+    slow = {"chunk_delay_s": 0.03}  # the model's pieces arrive apart, as a real model's do
+    with start_gateway(allowance=10, fake_options=slow) as gw, gw.client("ada") as ada:
         response = ada.post("/v1/hint", json=HINT, headers=SSE)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
