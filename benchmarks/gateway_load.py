@@ -195,7 +195,7 @@ def start_fake_model(delay_s: float, chunks: int) -> tuple[subprocess.Popen[str]
     return proc, f"http://127.0.0.1:{port}/v1"
 
 
-def start_gateway(course: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_gateway(course: Path, log: Path, processes: int) -> tuple[subprocess.Popen[bytes], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDUPROJECT_")}
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -225,16 +225,43 @@ def start_gateway(course: Path, log: Path) -> tuple[subprocess.Popen[bytes], str
     raise SystemExit(f"the gateway did not start:\n{log.read_text(errors='replace')}")
 
 
+def tree(pid: int) -> list[int]:
+    """``pid`` and its child processes (the gateway's workers with --processes > 1)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                children.append(int(entry.name))
+    return [pid, *children]
+
+
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of the gateway's processes together."""
+    total = 0
+    for p in tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
 
 
 def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds used so far by the gateway's processes."""
+    total = 0
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # -- the load ----------------------------------------------------------------------------------
@@ -326,7 +353,10 @@ async def learner(
             run.samples.append(Sample(time.monotonic(), d, g))
         except Exception as exc:
             run.error(str(exc)[:80] or type(exc).__name__)
-        await asyncio.sleep(rng.expovariate(1 / args.think))
+        pause = rng.expovariate(1 / args.think)
+        if time.monotonic() + pause >= end:
+            return
+        await asyncio.sleep(pause)
 
 
 async def sample_memory(pid: int, end: float, out: list[tuple[float, float]]) -> None:
@@ -336,8 +366,9 @@ async def sample_memory(pid: int, end: float, out: list[tuple[float, float]]) ->
 
 
 async def load(
-    args: argparse.Namespace, tokens: list[str], urls: tuple[str, str], pid: int
-) -> tuple[Run, list[tuple[float, float]], float, float]:
+    args: argparse.Namespace, tokens: list[str], urls: tuple[str, str], pids: tuple[int, int]
+) -> tuple[Run, list[tuple[float, float]], float, dict[str, float]]:
+    """The learners' run; CPU seconds of gateway, fake model and this generator meanwhile."""
     import httpx
 
     run = Run()
@@ -354,13 +385,19 @@ async def load(
             asyncio.create_task(learner(i, t, args, run, client, urls, end))
             for i, t in enumerate(tokens)
         ]
+        pid, model_pid = pids
         sampler = asyncio.create_task(sample_memory(pid, end, memory))
-        cpu_start = cpu_s(pid)
+        cpu_start = (cpu_s(pid), cpu_s(model_pid), time.process_time())
         # Bounded: every learner stops by `end` plus at most two request timeouts.
         _, pending = await asyncio.wait(
             [*tasks, sampler], timeout=args.duration + 2 * REQUEST_TIMEOUT_S + 5
         )
-        cpu = cpu_s(pid) - cpu_start
+        cpu = {
+            "gateway": cpu_s(pid) - cpu_start[0],
+            "model": cpu_s(model_pid) - cpu_start[1],
+            "load": time.process_time() - cpu_start[2],
+            "wall": time.monotonic() - started,
+        }
         for task in pending:
             task.cancel()
         if pending:
@@ -396,7 +433,7 @@ def report(
     run: Run,
     memory: list[tuple[float, float]],
     started: float,
-    cpu: float,
+    cpu: dict[str, float],
 ) -> dict[str, Any]:
     kept = [s for s in run.samples if s.at - started >= args.warmup]
     measured = max(1e-9, args.duration - args.warmup)
@@ -426,7 +463,9 @@ def report(
             "p99": pct(gateway, 0.99),
         },
         "added_ms": {"p50": pct(added, 0.5), "p95": pct(added, 0.95), "p99": pct(added, 0.99)},
-        "gateway_cpu_ms_per_request": 1000 * cpu / max(1, run.requests),
+        "gateway_cpu_ms_per_request": 1000 * cpu["gateway"] / max(1, run.requests),
+        "cpu_s": cpu,
+        "load_average_1min": os.getloadavg()[0],
         "rss_mb": {
             "after_warmup": mem[0][1] if mem else float("nan"),
             "end": mem[-1][1] if mem else float("nan"),
@@ -461,7 +500,13 @@ def print_report(r: dict[str, Any]) -> None:
         f"gateway RSS: {m['after_warmup']:.1f} MB after warm-up, {m['end']:.1f} MB at the end, "
         f"max {m['max']:.1f} MB, trend {m['slope_mb_per_min']:+.2f} MB/min"
     )
-    print(f"gateway CPU: {r['gateway_cpu_ms_per_request']:.1f} ms per hint")
+    c = r["cpu_s"]
+    print(
+        f"CPU seconds over {c['wall']:.0f} s: gateway {c['gateway']:.1f} "
+        f"({r['gateway_cpu_ms_per_request']:.1f} ms per hint), fake model {c['model']:.1f}, "
+        f"load generator {c['load']:.1f}; machine load average {r['load_average_1min']:.1f} "
+        f"on {os.cpu_count()} cores"
+    )
     goal = r["added_ms"]["p95"] <= 50 and r["errors"] == 0
     print(f"goal p95 added <= 50 ms and zero errors: {'met' if goal else 'NOT met'}")
 
@@ -482,7 +527,10 @@ def main() -> None:
     parser.add_argument(
         "--model-delay-ms", type=float, default=40.0, help="how long the fake model streams"
     )
-    parser.add_argument("--workers", type=int, default=64, help="[gateway] workers")
+    parser.add_argument("--workers", type=int, default=64, help="[gateway] workers (threads)")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="gateway processes (eduproject serve --workers)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--gateway-log", type=Path, help="keep the gateway's log here")
     args = parser.parse_args()
@@ -496,13 +544,13 @@ def main() -> None:
         try:
             course = write_course(folder, model_url, args.workers)
             tokens = issue_tokens(course, args.learners)
-            gateway, url = start_gateway(course, folder / "gateway.log")
+            gateway, url = start_gateway(course, folder / "gateway.log", args.processes)
             print(
                 f"model {model_url}  gateway {url} (pid {gateway.pid})  {len(tokens)} tokens",
                 flush=True,
             )
             run, memory, started, cpu = asyncio.run(
-                load(args, tokens, (url, model_url), gateway.pid)
+                load(args, tokens, (url, model_url), (gateway.pid, fake.pid))
             )
             result = report(args, run, memory, started, cpu)
         finally:

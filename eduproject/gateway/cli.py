@@ -192,18 +192,28 @@ def tokens_list(db: DbOption = None, course: CourseOption = None) -> None:
 def gateway_summary(
     url: Annotated[str, typer.Option("--url", help="The gateway, e.g. http://host:8765.")],
     token: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--token",
             envvar="EDUPROJECT_ADMIN_TOKEN",
             help="Admin token (or set EDUPROJECT_ADMIN_TOKEN).",
         ),
-    ],
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The instructor's summary: cost per learner and exercise, latency, errors, fallbacks."""
+    print_summary(url, token, as_json=as_json)
+
+
+def print_summary(url: str, token: str | None, *, as_json: bool = False) -> None:
+    """Fetch and print a gateway's summary (``gateway summary`` and ``ledger --url``)."""
     from eduproject.gateway.summary import fetch_summary, summary_text
 
+    if not token:
+        raise ConfigError(
+            "the gateway summary needs an admin token",
+            hint="pass --token (from `eduproject tokens admin`) or set EDUPROJECT_ADMIN_TOKEN",
+        )
     report = fetch_summary(url, token)
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(report), indent=2))

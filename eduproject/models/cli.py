@@ -140,8 +140,21 @@ def ledger(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     course: CourseOption = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="A tutor gateway's summary instead (needs an admin --token)."),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="EDUPROJECT_ADMIN_TOKEN", help="Admin token for --url."),
+    ] = None,
 ) -> None:
-    """Summarise the ledger per route, model and task."""
+    """Summarise the ledger per route, model and task (or a gateway's, per learner, with --url)."""
+    if url is not None:
+        from eduproject.gateway.cli import print_summary
+
+        print_summary(url, token, as_json=as_json)
+        return
     path = db or load_config(course).ledger_path
     if not path.is_file():
         raise ConfigError(f"no ledger at {path}", hint="pass --db, or make a request first")

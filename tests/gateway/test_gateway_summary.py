@@ -38,6 +38,7 @@ def test_summary_attributes_every_attempt(
         code_json, raw, _ = run_cli(
             ["gateway", "summary", "--url", gw.url, "--token", gw.admin, "--json"], capsys
         )
+        _, via_ledger, _ = run_cli(["ledger", "--url", gw.url, "--token", gw.admin], capsys)
     report = Summary.from_json(data)
     learners = {g.key: g for g in report.learners}
     ada_, bob_ = learners["ada"], learners["bob"]
@@ -63,7 +64,7 @@ def test_summary_attributes_every_attempt(
     assert report.model_p50_latency_s is not None and (report.accepted, report.rejected) == (1, 2)
 
     assert code == 0 and text.rstrip("\n") == summary_text(Summary.from_json(json.loads(raw)))
-    assert code_json == 0
+    assert code_json == 0 and via_ledger == text  # `eduproject ledger --url` says the same
     assert (
         "PER EXERCISE\nfns/sum_evens\n  calls 5  answered 4 (model 3, offline 1)  refused 1" in text
     )
@@ -79,9 +80,12 @@ def test_unpriced_routes_are_not_zero(start_gateway: StartGateway) -> None:
     assert "cost $0.000000 (+1 unpriced)" in summary_text(report)
 
 
-def test_summary_cli_without_a_gateway(capsys: pytest.CaptureFixture[str]) -> None:
+def test_summary_cli_without_a_gateway_or_a_token(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(
         ["gateway", "summary", "--url", "http://127.0.0.1:9", "--token", "edut_x"], capsys
     )
     assert code == 1 and "cannot reach the tutor service at http://127.0.0.1:9" in err
     assert "Traceback" not in err
+    code, _, err = run_cli(["ledger", "--url", "http://127.0.0.1:9"], capsys)
+    assert code == 2 and "the gateway summary needs an admin token" in err
+    assert "EDUPROJECT_ADMIN_TOKEN" in err
