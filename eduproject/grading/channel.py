@@ -87,11 +87,14 @@ class Channel:
         self._buffer = bytearray()
         sock.setblocking(False)
 
-    def ask(self, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def ask(
+        self, msg: dict[str, Any], timeout: float, *, fds: tuple[int, ...] = ()
+    ) -> dict[str, Any]:
+        """Send ``msg`` (with ``fds`` attached, SCM_RIGHTS) and return the reply object."""
         if self.sock.fileno() < 0:
             raise ChannelClosed("the conversation with the learner process is over")
         deadline = time.monotonic() + max(timeout, 0.0)
-        self._send((json.dumps(msg, allow_nan=False) + "\n").encode("utf-8"), deadline)
+        self._send((json.dumps(msg, allow_nan=False) + "\n").encode("utf-8"), deadline, fds)
         line = self._read_line(deadline)
         try:
             reply = json.loads(line, parse_constant=_reject_constant)
@@ -109,8 +112,13 @@ class Channel:
         poller.register(self.sock, event)
         return bool(poller.poll(max(remaining, 0.0) * 1000))
 
-    def _send(self, data: bytes, deadline: float) -> None:
+    def _send(self, data: bytes, deadline: float, fds: tuple[int, ...] = ()) -> None:
         view = memoryview(data)
+        if fds:  # requests are small: the first send takes the whole line with the fds
+            try:
+                view = view[socket.send_fds(self.sock, [view], list(fds)) :]
+            except OSError as exc:
+                raise ChannelClosed(f"the learner process is gone ({exc.strerror})") from None
         while view:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

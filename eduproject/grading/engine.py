@@ -7,7 +7,11 @@ bundle's cell order:
 * solution and context cells run the SUBMISSION's source; cells the learner added run in their
   submission order, after the cell they follow;
 * test cells are never sent to the learner process: at each test cell's position the engine
-  runs that cell's :class:`TestCase` s from the bundle in the grader (``verdict.py``);
+  takes a *snapshot* of the learner process (a fork, see ``harness.serve``); once every learner
+  cell has run, it runs that cell's :class:`TestCase` s from the bundle in the grader
+  (``verdict.py``) against the snapshot. So hidden test inputs reach only processes that run no
+  further learner cell: no later cell can print them. (A kernel cannot be forked: there the
+  tests run in place, at their position.)
 * tutor panel cells are not run.
 
 Points come from the bundle only. Every exercise gets a status (see ``results.Status``):
@@ -33,8 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from eduproject.authoring.model import Cell, Exercise, Lesson, Role, TestCase
+from eduproject.authoring.model import Exercise, Lesson, Role, TestCase
 from eduproject.errors import SubmissionError
+from eduproject.grading.executed import (
+    OutputBudget,
+    Step,
+    code_cell,
+    notebook,
+    shown_cell,
+    tests_cell,
+)
 from eduproject.grading.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 from eduproject.grading.sandbox import Limits
 from eduproject.grading.submissions import (
@@ -44,7 +56,7 @@ from eduproject.grading.submissions import (
     parse_notebook,
     submission_hash,
 )
-from eduproject.grading.verdict import LearnerGone, LearnerProcess, Link, TestRun, run_test
+from eduproject.grading.verdict import LearnerGone, LearnerProcess, Link, run_test
 
 __all__ = ["Engine", "Spawner", "invalid_result", "preload_for"]
 
@@ -116,31 +128,35 @@ def invalid_result(
     )
 
 
-@dataclass
-class _Step:
-    """One step of the plan: run a cell, run a test cell's tests, or just show a cell."""
+@dataclass(frozen=True)
+class _Death:
+    """Where and why the learner's processes stopped answering (the earliest such step)."""
 
-    action: str  # "run" | "tests" | "show"
-    cell: Cell | None
-    submitted: SubmittedCell | None
-    code: str = ""
+    at: int  # index of the step in the plan
+    status: Status
+    detail: str
+    main_process: bool  # the main learner process died: its exit says why (known at the end)
 
 
 @dataclass
 class _State:
     """What one grading run has learnt so far."""
 
-    link: Link
     limits: Limits
     deadline: float
-    outcomes: dict[str, list[TestOutcome]] = field(default_factory=lambda: defaultdict(list))
+    budget: OutputBudget
+    outcomes: dict[str, dict[str, tuple[TestOutcome, str]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
     problems: dict[str, list[tuple[Status, str]]] = field(default_factory=lambda: defaultdict(list))
-    finished: set[str] = field(default_factory=set)
-    death: tuple[Status, str] | None = None
-    output_budget: int = 0
+    death: _Death | None = None
 
     def remaining(self) -> float:
         return min(self.limits.cell_timeout, self.deadline - time.monotonic())
+
+    def died(self, at: int, status: Status, detail: str, *, main_process: bool = False) -> None:
+        if self.death is None or at < self.death.at:
+            self.death = _Death(at, status, detail, main_process)
 
 
 class Engine:
@@ -164,10 +180,6 @@ class Engine:
         for exercise in lesson.exercises:
             for test in exercise.tests:
                 self.tests_by_cell[test.cell_id].append(test)
-        # An exercise is finished (its score final) once its last test cell has run.
-        self.last_test_cell = {
-            c.exercise: c.cell_id for c in lesson.cells if c.role in (Role.TESTS, Role.HIDDEN_TESTS)
-        }
 
     def grade(
         self, learner: str, path: Path, data: bytes | None, problem: str | None = None
@@ -185,14 +197,39 @@ class Engine:
             return _with_duration(result, start)
         files = dict(self.data_files)
         files[path.name] = data
+        steps = self._plan(matched)
+        state = _State(
+            self.limits, start + self.limits.timeout, OutputBudget(2 * self.limits.max_output)
+        )
         process = self.spawner.spawn(files)
-        state = _State(Link(process), self.limits, start + self.limits.timeout)
-        state.output_budget = 2 * self.limits.max_output
-        notebook_cells = self._run(self._plan(matched), matched, state)
-        ended = process.end(kill=state.death is not None and state.death[0] == Status.TIMEOUT)
+        main = Link(process)
+        nb_cells, pending = self._run_cells(steps, main, state)
+        snapshots = [link for _, link in pending]
+        # Every learner cell has run: now the tests, with a whole-submission allowance of their
+        # own (learner cells that used up theirs must not starve the earlier exercises' tests).
+        state.deadline = time.monotonic() + self.limits.timeout
+        for index, link in pending:
+            if state.death is not None and state.death.at < index:
+                break
+            self._run_tests(index, steps[index], link, state)
+        for link in dict.fromkeys(snapshots):
+            link.process.end()
+        timed_out = state.death is not None and state.death.status == Status.TIMEOUT
+        ended = process.end(kill=timed_out)
+        if state.death is not None and state.death.main_process:
+            death = state.death
+            state.death = _Death(
+                death.at, death.status, f"{ended.describe()} in {death.detail}", False
+            )
+        detail = state.death.detail if state.death else ""
         if state.death is None and ended.code not in (0, None):
-            state.death = (Status.KILLED, ended.describe())
-        exercises = tuple(self._exercise_result(e, state, matched) for e in self.lesson.exercises)
+            detail = ended.describe()
+        for index, step in enumerate(steps):
+            if step.action == "tests":
+                nb_cells[index] = tests_cell(step, self._lines(step, state))
+        exercises = tuple(
+            self._exercise_result(e, steps, state, matched) for e in self.lesson.exercises
+        )
         return SubmissionResult(
             learner=learner,
             lesson=self.lesson.id,
@@ -201,15 +238,15 @@ class Engine:
             submission_hash=digest,
             exercises=exercises,
             status=worst([e.status for e in exercises]),
-            detail=state.death[1] if state.death else "",
+            detail=detail,
             duration_s=time.monotonic() - start,
             sandbox=self.sandbox,
-            executed_notebook=self._notebook(learner, notebook_cells),
+            executed_notebook=notebook(self.lesson, learner, nb_cells),
         )
 
     # -- plan ------------------------------------------------------------------------------
 
-    def _plan(self, matched: Matched) -> list[_Step]:
+    def _plan(self, matched: Matched) -> list[Step]:
         copies: dict[str, list[SubmittedCell]] = defaultdict(list)
         extras: dict[str | None, list[tuple[int, SubmittedCell]]] = defaultdict(list)
         anchor: str | None = None
@@ -220,9 +257,9 @@ class Engine:
             else:
                 extras[anchor].append((position, submitted))
 
-        def added(key: str | None) -> list[_Step]:
+        def added(key: str | None) -> list[Step]:
             return [
-                _Step(
+                Step(
                     "show" if s.kind != "code" or pos in matched.ignored else "run",
                     None,
                     s,
@@ -235,44 +272,67 @@ class Engine:
         for cell in self.lesson.cells:
             mine = copies[cell.cell_id]
             if cell.role == Role.SETUP and cell.kind == "code":
-                steps.append(_Step("run", cell, mine[0] if mine else None, cell.source))
+                steps.append(Step("run", cell, mine[0] if mine else None, cell.source))
             elif cell.role in (Role.TESTS, Role.HIDDEN_TESTS):
-                steps.append(_Step("tests", cell, None))
+                steps.append(Step("tests", cell, None))
             elif cell.role in (Role.SOLUTION, Role.CONTEXT) and cell.kind == "code":
-                steps += [_Step("run", cell, s, s.source) for s in mine]
+                steps += [Step("run", cell, s, s.source) for s in mine]
             elif cell.role != Role.HINTS:
-                steps += [_Step("show", cell, s) for s in mine]
+                steps += [Step("show", cell, s) for s in mine]
             steps += added(cell.cell_id)
         return steps
 
     # -- execution -------------------------------------------------------------------------
 
-    def _run(self, steps: list[_Step], matched: Matched, state: _State) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for step in steps:
-            if step.action == "show":
-                out.append(_shown(step))
-            elif step.action == "run":
-                out.append(self._run_cell(step, state))
-            else:
-                out.append(self._run_tests(step, state))
-        return out
+    def _run_cells(
+        self, steps: list[Step], main: Link, state: _State
+    ) -> tuple[list[dict[str, Any]], list[tuple[int, Link]]]:
+        """Run the learner cells; snapshot the process at each test cell (run later).
 
-    def _run_cell(self, step: _Step, state: _State) -> dict[str, Any]:
-        nb_cell = _code_cell(step, step.code)
+        Returns the notebook cells (test cells are filled in at the end) and the pending test
+        cells with their snapshots. Test cells with no learner cell between them share one.
+        """
+        cells: list[dict[str, Any]] = []
+        pending: list[tuple[int, Link]] = []
+        snapshot: Link | None = None
+        for index, step in enumerate(steps):
+            if step.action == "show":
+                cells.append(shown_cell(step))
+            elif step.action == "run":
+                cells.append(self._run_cell(index, step, main, state))
+                snapshot = None
+            else:
+                cells.append(code_cell(step, ""))
+                if state.death is not None:
+                    continue
+                if snapshot is None:
+                    main.deadline = time.monotonic() + state.remaining()
+                    try:
+                        snapshot = main.snapshot()
+                    except LearnerGone as gone:
+                        self._died(state, index, step, gone, main_process=True)
+                        continue
+                if snapshot is None:  # the learner process cannot be copied: test in place
+                    self._run_tests(index, step, main, state)
+                else:
+                    pending.append((index, snapshot))
+        return cells, pending
+
+    def _run_cell(self, index: int, step: Step, main: Link, state: _State) -> dict[str, Any]:
+        nb_cell = code_cell(step, step.code)
         if state.death is not None:
             return nb_cell
-        state.link.deadline = time.monotonic() + state.remaining()
-        exercise = step.cell.exercise if step.cell is not None else None
+        main.deadline = time.monotonic() + state.remaining()
         try:
-            reply = state.link.ask_raw({"op": "run_cell", "code": step.code})
+            reply = main.ask_raw({"op": "run_cell", "code": step.code})
         except LearnerGone as gone:
-            self._died(state, gone, step)
+            self._died(state, index, step, gone, main_process=True)
             return nb_cell
-        nb_cell["outputs"] = _capped_outputs(reply.get("outputs"), state)
+        nb_cell["outputs"] = state.budget.take(reply.get("outputs"))
         count = reply.get("execution_count")
         nb_cell["execution_count"] = count if type(count) is int else None
         error = reply.get("error")
+        exercise = step.cell.exercise if step.cell is not None else None
         solution = step.cell is not None and step.cell.role == Role.SOLUTION
         if reply.get("status") == "error" and exercise and type(error) is dict and solution:
             name = str(error.get("type", "Exception"))[:200]
@@ -284,33 +344,32 @@ class Engine:
                 state.problems[exercise].append((Status.ERROR, text))
         return nb_cell
 
-    def _died(self, state: _State, gone: LearnerGone, step: _Step) -> None:
-        where = _where(step)
+    def _died(
+        self, state: _State, index: int, step: Step, gone: LearnerGone, *, main_process: bool
+    ) -> None:
+        where = step.where()
         if gone.timeout:
             if time.monotonic() >= state.deadline - 0.01:
                 why = f"the submission ran longer than {self.limits.timeout:g} s (the whole-submission limit)"
             else:
                 why = f"{where} ran longer than {self.limits.cell_timeout:g} s (the per-cell limit)"
-            state.death = (Status.TIMEOUT, why)
+            state.died(index, Status.TIMEOUT, why)
+        elif main_process:
+            state.died(index, Status.KILLED, where, main_process=True)
         else:
-            ended = state.link.process.end()
-            state.death = (Status.KILLED, f"{ended.describe()} in {where}")
+            state.died(index, Status.KILLED, f"the learner's process ended while {where} ran")
 
-    def _run_tests(self, step: _Step, state: _State) -> dict[str, Any]:
-        cell = step.cell
-        assert cell is not None
-        lines: list[str] = []
-        for test in self.tests_by_cell.get(cell.cell_id, []):
-            if state.death is not None:
-                run = TestRun(False, f"not run: {state.death[1]}")
-            else:
-                run = run_test(test, state.link, state.remaining())
-                if run.gone is not None:
-                    self._died(state, run.gone, _Step("tests", cell, None))
-                elif run.timed_out:
-                    state.problems[test.exercise].append(
-                        (Status.TIMEOUT, f"test {test.name!r} timed out")
-                    )
+    def _run_tests(self, index: int, step: Step, link: Link, state: _State) -> None:
+        assert step.cell is not None
+        for test in self.tests_by_cell.get(step.cell.cell_id, []):
+            run = run_test(test, link, state.remaining())
+            if run.gone is not None:
+                self._died(state, index, step, run.gone, main_process=False)
+                return  # the rest of this cell is "not run"
+            if run.timed_out:
+                state.problems[test.exercise].append(
+                    (Status.TIMEOUT, f"test {test.name!r} timed out")
+                )
             outcome = TestOutcome(
                 name=test.name,
                 exercise=test.exercise,
@@ -320,49 +379,40 @@ class Engine:
                 hidden=test.hidden,
                 message="" if test.hidden else run.message,
             )
-            state.outcomes[test.exercise].append(outcome)
-            lines.append(_outcome_line(outcome, "" if test.hidden else run.printed))
-        if state.death is None and self.last_test_cell.get(cell.exercise) == cell.cell_id:
-            state.finished.add(cell.exercise or "")
-        source = (
-            cell.learner_source
-            if cell.role == Role.TESTS and cell.learner_source
-            else "# hidden tests"
-        )
-        nb_cell = _code_cell(step, source)
-        nb_cell["outputs"] = (
-            [{"output_type": "stream", "name": "stdout", "text": "".join(lines)}] if lines else []
-        )
-        return nb_cell
+            state.outcomes[test.exercise][test.name] = (outcome, run.printed)
 
     # -- results ---------------------------------------------------------------------------
 
+    def _outcome(self, test: TestCase, state: _State) -> tuple[TestOutcome, str]:
+        """What ``test`` gave, or a failed "not run" outcome when it never ran."""
+        found = state.outcomes.get(test.exercise, {}).get(test.name)
+        if found is not None:
+            return found
+        why = (
+            "" if test.hidden else (f"not run: {state.death.detail}" if state.death else "not run")
+        )
+        return TestOutcome(test.name, test.exercise, 0.0, test.points, False, test.hidden, why), ""
+
+    def _lines(self, step: Step, state: _State) -> list[tuple[TestOutcome, str]]:
+        assert step.cell is not None
+        return [self._outcome(t, state) for t in self.tests_by_cell.get(step.cell.cell_id, [])]
+
     def _exercise_result(
-        self, exercise: Exercise, state: _State, matched: Matched
+        self, exercise: Exercise, steps: list[Step], state: _State, matched: Matched
     ) -> ExerciseResult:
-        outcomes = state.outcomes.get(exercise.id, [])
-        ran = {o.name for o in outcomes}
-        for test in exercise.tests:  # tests never reached (the process died before their cell)
-            if test.name not in ran:
-                why = f"not run: {state.death[1]}" if state.death else "not run"
-                outcomes.append(
-                    TestOutcome(
-                        test.name,
-                        exercise.id,
-                        0.0,
-                        test.points,
-                        False,
-                        test.hidden,
-                        "" if test.hidden else why,
-                    )
-                )
+        outcomes = [self._outcome(t, state)[0] for t in exercise.tests]
         score = sum(o.points for o in outcomes)
         if exercise.all_or_nothing and not all(o.passed for o in outcomes):
             score = 0.0
         problems = list(state.problems.get(exercise.id, []))
-        untested = exercise.id not in self.last_test_cell
-        if state.death is not None and exercise.id not in state.finished and not untested:
-            problems.append(state.death)
+        test_steps = [
+            i
+            for i, s in enumerate(steps)
+            if s.action == "tests" and s.cell is not None and s.cell.exercise == exercise.id
+        ]
+        # In progress or not reached when the learner's processes stopped: shares the fate.
+        if state.death is not None and test_steps and test_steps[-1] >= state.death.at:
+            problems.append((state.death.status, state.death.detail))
         for reason in matched.tampered.get(exercise.id, []) + matched.tampered.get(None, []):
             problems.append((Status.TAMPERED, reason))
         status = worst([p[0] for p in problems])
@@ -371,117 +421,8 @@ class Engine:
             exercise.id, score, exercise.max_score, status, detail, tuple(outcomes)
         )
 
-    def _notebook(self, learner: str, cells: list[dict[str, Any]]) -> dict[str, Any]:
-        seen: set[str] = set()
-        for i, cell in enumerate(cells):
-            if cell["id"] in seen:
-                cell["id"] = f"{cell['id']}-{i}"
-            seen.add(cell["id"])
-        return {
-            "cells": cells,
-            "metadata": {
-                "eduproject": {
-                    "lesson": self.lesson.id,
-                    "version": self.lesson.version,
-                    "learner": learner,
-                },
-                "kernelspec": self.lesson.kernelspec,
-                "language_info": self.lesson.language_info,
-            },
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }
-
 
 def _with_duration(result: SubmissionResult, start: float) -> SubmissionResult:
     from dataclasses import replace
 
     return replace(result, duration_s=time.monotonic() - start)
-
-
-def _where(step: _Step) -> str:
-    if step.action == "tests" and step.cell is not None:
-        return f"the tests of cell {step.cell.cell_id!r}"
-    if step.cell is not None:
-        return f"cell {step.cell.cell_id!r}"
-    if step.submitted is not None:
-        return f"cell {step.submitted.index} of the notebook"
-    return "a cell"
-
-
-def _cell_meta(step: _Step) -> dict[str, Any]:
-    if step.cell is None:
-        return {}
-    meta: dict[str, Any] = {"cell": step.cell.cell_id, "role": step.cell.role.value}
-    if step.cell.exercise is not None:
-        meta["exercise"] = step.cell.exercise
-    return {"eduproject": meta}
-
-
-def _cell_id(step: _Step) -> str:
-    if step.cell is not None:
-        return step.cell.cell_id
-    return f"added-{step.submitted.index if step.submitted else 0}"
-
-
-def _code_cell(step: _Step, source: str) -> dict[str, Any]:
-    return {
-        "cell_type": "code",
-        "id": _cell_id(step),
-        "metadata": _cell_meta(step),
-        "source": source,
-        "outputs": [],
-        "execution_count": None,
-    }
-
-
-def _shown(step: _Step) -> dict[str, Any]:
-    submitted = step.submitted
-    kind = submitted.kind if submitted is not None else "markdown"
-    source = submitted.source if submitted is not None else ""
-    if kind == "code":
-        return _code_cell(step, source)
-    cell: dict[str, Any] = {
-        "cell_type": kind,
-        "id": _cell_id(step),
-        "metadata": _cell_meta(step),
-        "source": source,
-    }
-    if submitted is not None and submitted.attachments:
-        cell["attachments"] = submitted.attachments
-    return cell
-
-
-def _capped_outputs(outputs: Any, state: _State) -> list[dict[str, Any]]:
-    """The learner process's outputs, shape-checked and within the submission's budget."""
-    import json
-
-    kept: list[dict[str, Any]] = []
-    if type(outputs) is not list:
-        return kept
-    for out in outputs:
-        if type(out) is not dict or out.get("output_type") not in (
-            "stream",
-            "display_data",
-            "execute_result",
-            "error",
-        ):
-            continue
-        size = len(json.dumps(out))
-        if size > state.output_budget:
-            kept.append({"output_type": "stream", "name": "stderr", "text": "[output truncated]\n"})
-            state.output_budget = 0
-            break
-        state.output_budget -= size
-        kept.append(out)
-    return kept
-
-
-def _outcome_line(outcome: TestOutcome, printed: str) -> str:
-    mark = "PASS" if outcome.passed else "FAIL"
-    label = f"{outcome.name} (hidden)" if outcome.hidden else outcome.name
-    line = f"{mark} {label}: {outcome.points:g}/{outcome.max_points:g} points"
-    if outcome.message:
-        line += f" -- {outcome.message}"
-    extra = "".join(f"    {text}\n" for text in printed.splitlines()[:50])
-    return line + "\n" + extra

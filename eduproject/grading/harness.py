@@ -19,6 +19,7 @@ import builtins
 import contextlib
 import io
 import json
+import os
 import socket
 import sys
 import types
@@ -380,19 +381,55 @@ def encode_reply(reply: dict[str, Any], max_size: int) -> str:
     return text
 
 
-def serve(sock: socket.socket, shell: Any, max_line: int) -> None:
-    """Answer JSON-line requests on ``sock`` until the grader closes it."""
+class _Lines:
+    """JSON lines from the grader, with the file descriptors some of them carry (SCM_RIGHTS)."""
+
+    def __init__(self, sock: socket.socket, max_line: int) -> None:
+        self.sock = sock
+        self.max_line = max_line
+        self.buffer = bytearray()
+        self.fds: list[int] = []
+
+    def next(self) -> bytes | None:
+        while True:
+            end = self.buffer.find(b"\n")
+            if end >= 0:
+                line = bytes(self.buffer[:end])
+                del self.buffer[: end + 1]
+                return line
+            if len(self.buffer) > self.max_line:
+                return None
+            data, fds, _, _ = socket.recv_fds(self.sock, 1 << 20, 4)
+            self.fds.extend(fds)
+            if not data:
+                return None
+            self.buffer += data
+
+
+def serve(sock: socket.socket, shell: Any, max_line: int, *, snapshot: bool = False) -> None:
+    """Answer JSON-line requests on ``sock`` until the grader closes it.
+
+    ``{"op": "fork"}`` (with a socket passed along) forks a *snapshot*: a copy of this process
+    as it is now, serving the grader on that socket. The grader runs a test cell's tests on the
+    snapshot after every learner cell has run, so hidden test inputs only ever reach a process
+    that runs no further learner cell (``snapshot=True``: ``run_cell`` is refused there).
+    """
     session = Session(shell.user_ns)
     outputs: Outputs = shell.eduproject_box.outputs
-    reader = sock.makefile("rb")
+    lines = _Lines(sock, max_line)
     while True:
-        line = reader.readline(max_line + 1)
-        if not line:
+        line = lines.next()
+        if line is None:
             return
         try:
             msg = json.loads(line)
-            if msg.get("op") == "run_cell":
+            op = msg.get("op")
+            if op == "run_cell" and not snapshot:
                 reply = run_cell(shell, msg["code"])
+            elif op == "fork" and lines.fds:
+                reply = _fork(sock, lines.fds.pop(0), shell, max_line)
+            elif op in ("run_cell", "fork"):
+                raise ValueError(f"{op} is not possible here")
             else:
                 outputs.enabled = False  # output during a test's request is never shown
                 reply = session.handle(msg)
@@ -402,3 +439,18 @@ def serve(sock: socket.socket, shell: Any, max_line: int) -> None:
         sock.sendall((encode_reply(reply, max_line) + "\n").encode("ascii"))
         if shell.exit_now:  # exit() / quit(): like ipykernel, the process ends after the cell
             return
+
+
+def _fork(sock: socket.socket, fd: int, shell: Any, max_line: int) -> dict[str, Any]:
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            sock.close()
+            serve(socket.socket(fileno=fd), shell, max_line, snapshot=True)
+        except BaseException:
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(fd)
+    return {"ok": True, "value": pid}

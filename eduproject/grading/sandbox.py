@@ -39,7 +39,7 @@ from typing import Any
 
 from eduproject.errors import SandboxError
 from eduproject.grading import harness, wire, zygote
-from eduproject.grading.channel import Channel
+from eduproject.grading.channel import Channel, ProtocolViolation
 
 __all__ = [
     "Backend",
@@ -406,6 +406,26 @@ class ChildExit:
 _SIGNALS = {s.value for s in signal.Signals}
 
 
+class Snapshot:
+    """A forked copy of a learner process (see :meth:`SandboxedChild.snapshot`).
+
+    It runs no further learner cell; it dies with its submission's cleanup.
+    """
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    def ask(self, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
+        return self.channel.ask(msg, timeout)
+
+    def snapshot(self, timeout: float) -> None:
+        return None  # tests never need a snapshot of a snapshot
+
+    def end(self, *, kill: bool = False) -> ChildExit:
+        self.channel.close()
+        return ChildExit(None, None, kill)
+
+
 class SandboxedChild:
     """One submission's learner process: a :class:`Channel` plus its exit from the zygote."""
 
@@ -417,6 +437,24 @@ class SandboxedChild:
 
     def ask(self, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
         return self.channel.ask(msg, timeout)
+
+    def snapshot(self, timeout: float) -> Snapshot:
+        """Fork a copy of the learner process as it is now, with its own channel.
+
+        Raises a :class:`~eduproject.grading.channel.WireError` if the process hangs or is gone.
+        """
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            reply = self.channel.ask({"op": "fork"}, timeout, fds=(theirs.fileno(),))
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        if reply.get("ok") is not True:
+            ours.close()
+            raise ProtocolViolation("the learner process did not make a snapshot")
+        return Snapshot(Channel(ours, max_message=self.zygote.limits.max_message))
 
     def end(self, *, kill: bool = False) -> ChildExit:
         """Close the conversation (or kill the process) and return how it ended."""
@@ -552,25 +590,20 @@ class Zygote:
         return SandboxedChild(self, ours, [host, *([tmp_host] if tmp_host else [])])
 
     def _reap_child(self, *, kill: bool) -> ChildExit:
-        """Wait for the "exited" event of the current child (after asking to kill it)."""
+        """End the current child (and everything it left) and return how it ended."""
         if self._control is None:
             return ChildExit(None, signal.SIGKILL, True)
-        if kill:
-            self._ask_kill()
-        event = self._recv(10.0)
-        if event is None and not kill:
-            self._ask_kill()
-            event = self._recv(10.0)
-            kill = True
+        self._ask_end(kill)
+        event = self._recv(20.0)
         if event is None or event.get("event") != "exited":
             self.close()  # the zygote is wedged: the next spawn starts a new one
             return ChildExit(None, signal.SIGKILL, kill)
         return ChildExit(event.get("code"), event.get("signal"), bool(event.get("requested")))
 
-    def _ask_kill(self) -> None:
+    def _ask_end(self, kill: bool) -> None:
         assert self._control is not None
         with contextlib.suppress(OSError):  # a dead zygote is handled by the caller
-            self._control.send(json.dumps({"op": "kill"}).encode())
+            self._control.send(json.dumps({"op": "end", "kill": kill}).encode())
 
     def _recv(self, timeout: float) -> dict[str, Any] | None:
         assert self._control is not None

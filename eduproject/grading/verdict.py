@@ -42,6 +42,7 @@ from eduproject.grading.wire import Protocol as WireProtocol
 __all__ = ["LearnerGone", "LearnerProcess", "Link", "Proxy", "TestRun", "free_names", "run_test"]
 
 BUILTIN_NAMES = frozenset(dir(builtins))
+WATCHDOG_GRACE = 0.5  # seconds
 # Pure libraries whose modules and classes the grader uses itself instead of proxying.
 GRADER_SIDE_MODULES = frozenset(
     [
@@ -91,9 +92,15 @@ _NON_PLAIN_BUILTINS = (SystemExit, KeyboardInterrupt, GeneratorExit, BaseExcepti
 
 
 class LearnerProcess(Protocol):
-    """Where learner code runs (a sandboxed fork, or a Jupyter kernel)."""
+    """Where learner code runs (a sandboxed fork, or a Jupyter kernel).
+
+    ``snapshot`` returns a copy of the process as it is now (or None where copies are not
+    possible, e.g. a kernel); ``end`` stops it and says how it ended.
+    """
 
     def ask(self, msg: dict[str, Any], timeout: float) -> dict[str, Any]: ...
+
+    def snapshot(self, timeout: float) -> LearnerProcess | None: ...
 
     def end(self, *, kill: bool = False) -> ChildExit: ...
 
@@ -135,6 +142,22 @@ class Link:
         except WireError as exc:
             self.failure = exc
             raise LearnerGone(str(exc), timeout=isinstance(exc, ChannelTimeout)) from None
+        except BaseException:
+            # Interrupted mid-request (a test's TestTimeout): the reply may still come, so
+            # this conversation is out of step for good.
+            self.failure = ChannelTimeout("a request was interrupted")
+            raise
+
+    def snapshot(self) -> Link | None:
+        """A Link to a copy of the learner process as it is now (None: copies not possible)."""
+        if self.failure is not None:
+            raise LearnerGone(str(self.failure), timeout=isinstance(self.failure, ChannelTimeout))
+        try:
+            copy = self.process.snapshot(self.deadline - time.monotonic())
+        except WireError as exc:
+            self.failure = exc
+            raise LearnerGone(str(exc), timeout=isinstance(exc, ChannelTimeout)) from None
+        return None if copy is None else Link(copy)
 
     def ask(self, msg: dict[str, Any]) -> Any:
         reply = self.ask_raw(msg)
@@ -437,7 +460,9 @@ def run_test(test: TestCase, link: Link, timeout: float) -> TestRun:
     source = test.source
     try:
         code, names = _compiled(source, filename)
-        token = _WATCHDOG.arm(timeout)
+        # A little later than the link's deadline: a hang in learner code is the learner's
+        # timeout (LearnerGone), only grader-side test code meets the watchdog.
+        token = _WATCHDOG.arm(timeout + WATCHDOG_GRACE)
         try:
             namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "__test__"}
             namespace.update(link.fetch(list(names)))

@@ -7,9 +7,9 @@ it was handed. When the child ends -- or the grader asks to kill it -- the zygot
 subreaper, kills every process the learner left behind and wipes the sandbox's ``/tmp``.
 
 Control protocol (JSON over a SOCK_SEQPACKET socket, one message per packet):
-``{"op": "fork", "job": {...}}`` + the child's socket as SCM_RIGHTS -> ``{"event": "started"}``,
-later ``{"event": "exited", "code", "signal", "requested"}``; ``{"op": "kill"}`` while a child
-runs. Shipped into the sandbox with ``harness.py`` and ``wire.py``: stdlib only, nothing from
+``{"op": "fork", "job": {...}}`` + the child's socket as SCM_RIGHTS -> ``{"event": "started"}``;
+then ``{"op": "end", "kill": bool}`` when the grader is done with the submission ->
+``{"event": "exited", "code", "signal", "requested"}`` once every learner process is gone. Shipped into the sandbox with ``harness.py`` and ``wire.py``: stdlib only, nothing from
 eduproject.
 
     python -I zygote.py '{"control_fd": 3, "preload": ["pandas"], "wipe": ["/tmp"]}'
@@ -268,22 +268,30 @@ def zygote_main(config: dict[str, Any]) -> None:
 
 
 def _watch(control: socket.socket, pid: int, wipe: list[str]) -> dict[str, Any]:
-    """Wait for the child to end, or for the grader's "kill"; then clean up after it."""
-    pidfd = os.pidfd_open(pid)
+    """Wait for the grader's "end", stop the child, then clean up after everything it left.
+
+    The child may have ended long before: the snapshots it forked (``harness.serve``) must
+    live on until the grader has run their tests, so nothing is killed before "end".
+    """
+    kill = True
+    while True:
+        data = control.recv(65536)
+        if not data:
+            break  # the grader is gone: kill everything
+        msg = json.loads(data)
+        if msg.get("op") == "end":
+            kill = bool(msg.get("kill"))
+            break
+    done, status = os.waitpid(pid, os.WNOHANG)
     requested = False
-    try:
-        while True:
-            ready, _, _ = select.select([control.fileno(), pidfd], [], [])
-            if pidfd in ready:
-                break
-            data = control.recv(65536)
-            if not data or json.loads(data).get("op") == "kill":
-                requested = True
+    if done == 0:
+        if not kill:  # the grader closed the child's socket: it ends by itself, or is made to
+            done, status = _wait(pid, 5.0)
+        if done == 0:
+            requested = kill
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-                break
-    finally:
-        os.close(pidfd)
-    _, status = os.waitpid(pid, 0)
+            _, status = os.waitpid(pid, 0)
     _kill_all_learner_processes(wipe)
     return {
         "event": "exited",
@@ -291,6 +299,16 @@ def _watch(control: socket.socket, pid: int, wipe: list[str]) -> dict[str, Any]:
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "requested": requested,
     }
+
+
+def _wait(pid: int, timeout: float) -> tuple[int, int]:
+    """waitpid with a timeout: (0, 0) if ``pid`` is still running after ``timeout`` seconds."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    return os.waitpid(pid, os.WNOHANG)
 
 
 def _send(control: socket.socket, msg: dict[str, Any]) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -127,3 +130,28 @@ def stdout(reply: dict[str, Any]) -> str:
         for o in reply["outputs"]
         if o["output_type"] == "stream" and o["name"] == "stdout"
     )
+
+
+class Listener:
+    """A loopback TCP server in a thread that records whether anyone connected."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.connections: list[object] = []
+        self.closing = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            connection = self.server.accept()
+            if not self.closing:
+                self.connections.append(connection)
+            connection[0].close()
+
+    def close(self) -> None:
+        self.closing = True  # a connection of our own wakes the blocked accept()
+        socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+        self.thread.join(timeout=5)
+        self.server.close()

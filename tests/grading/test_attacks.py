@@ -6,8 +6,7 @@ returns []), so an honest grader awards 0 of 6 points; any point earned would be
 
 from __future__ import annotations
 
-import socket
-import threading
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from attack_corpus import (
     always_equal_answers,
     before,
 )
-from grading_support import all_text, cells_with_role, grade, submission
+from grading_support import Listener, all_text, cells_with_role, grade, submission
 
 from eduproject.authoring.model import Lesson
 from eduproject.grading.results import Status, SubmissionResult
@@ -173,21 +172,17 @@ def test_reading_test_files_the_bundle_or_the_graders_memory(
 
 
 def test_network_access_fails(basic_lesson: Lesson, zygote: Zygote) -> None:
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(10)
-    got: list[Any] = []
-    threading.Thread(target=lambda: got.append(server.accept()), daemon=True).start()
-    port = server.getsockname()[1]
+    listener = Listener()
     trick = (
         "import socket\n"
         "try:\n"
-        f"    socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'answers please')\n"
+        f"    socket.create_connection(('127.0.0.1', {listener.port}), timeout=2).sendall(b'hi')\n"
         "except OSError as exc:\n"
         "    print('no network:', type(exc).__name__)\n"
     )
     attack(basic_lesson, zygote, trick)
-    server.close()
-    assert got == []
+    listener.close()
+    assert listener.connections == []
 
 
 @pytest.mark.parametrize("name", sorted(TAMPERING))
@@ -225,3 +220,18 @@ def test_signal_handlers_cannot_stop_the_timeout(basic_lesson: Lesson, zygote: Z
         basic_lesson, zygote, submission(basic_lesson, answers), limits=Limits(cell_timeout=1)
     )
     assert result.score == 0.0 and result.exercises[0].status == Status.TIMEOUT
+
+
+def test_later_cells_cannot_print_hidden_test_inputs(basic_lesson: Lesson, zygote: Zygote) -> None:
+    spy = "SEEN = []\ndef double(x):\n    SEEN.append(x)\n    return 0\n"
+    leak = "print('seen by double:', SEEN)\n" + WRONG_WORDS
+    result = grade(basic_lesson, zygote, submission(basic_lesson, {"double": spy, "words": leak}))
+    assert result.score == 0.0
+    nb = result.executed_notebook
+    assert nb is not None
+    printed = next(
+        c for c in nb["cells"] if c["metadata"].get("eduproject", {}).get("cell") == "c5"
+    )
+    # The tests (visible 2, hidden 21) ran on a snapshot after every learner cell had run.
+    assert printed["outputs"][0]["text"] == "seen by double: []\n"
+    assert "21" not in json.dumps(nb)

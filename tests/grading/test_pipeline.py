@@ -152,18 +152,10 @@ def test_cli_prints_the_sandbox_and_a_summary(
 ) -> None:
     write_class(course, {"ada": BASIC_ANSWERS})
     monkeypatch.chdir(course)
-    main(
-        [
-            "grade",
-            "exercises/basic",
-            "submissions",
-            "--db",
-            "gb.sqlite",
-            "--workers",
-            "1",
-            "--no-progress",
-        ]
-    )
+    args = ["grade", "exercises/basic", "submissions", "--db", "gb.sqlite", "--workers", "1"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--no-progress"])
+    assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "sandbox: bwrap+uid (network off, private filesystem)" in out
     assert "graded 1 submissions of basic" in out and "statuses: graded 1" in out

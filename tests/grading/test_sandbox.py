@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import TEST_LIMITS
-from grading_support import run, stdout
+from grading_support import Listener, run, stdout
 
 from eduproject.grading.sandbox import (
     Backend,
@@ -55,25 +53,21 @@ def test_learner_code_runs_as_an_unprivileged_user_with_a_scrubbed_environment(
 
 @needs_bwrap
 def test_network_is_off(zygote: Zygote) -> None:
-    server = socket.create_server(("127.0.0.1", 0))
-    port = server.getsockname()[1]
-    accepted: list[object] = []
-    thread = threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True)
-    thread.start()
+    listener = Listener()
     code = (
         "import socket\n"
         "for host in ['127.0.0.1', '1.1.1.1']:\n"
         "    try:\n"
-        f"        socket.create_connection((host, {port}), timeout=2)\n"
+        f"        socket.create_connection((host, {listener.port}), timeout=2)\n"
         "        print('connected', host)\n"
         "    except OSError as exc:\n"
         "        print('refused', host, type(exc).__name__)\n"
     )
     reply, _ = run(zygote, code)
-    server.close()
+    listener.close()
     assert "connected" not in stdout(reply)
     assert stdout(reply).count("refused") == 2
-    assert not accepted
+    assert listener.connections == []
 
 
 @needs_bwrap

@@ -34,6 +34,9 @@ class InProcess:
         reply = self.session.handle(json.loads(json.dumps(msg)))
         return json.loads(json.dumps(reply, allow_nan=False))
 
+    def snapshot(self, timeout: float) -> None:
+        return None
+
     def end(self, *, kill: bool = False) -> ChildExit:
         return ChildExit(0, None, kill)
 
