@@ -11,6 +11,10 @@ variant of a broken solution (so no answer comes from the cache), twice at the s
   (token auth, allowance, prompt building, router, ledger, guards, SSE).
 
 The order of the two alternates. *Added* latency is gateway minus direct for the same pair.
+The default think time (60 s) makes 500 learners ask ~8-13 hints a second: three to four times
+what the default allowance (10 questions, one more every 3 minutes) lets 500 learners sustain.
+``--think 10`` shows where one process saturates; ``--processes 2`` runs
+``eduproject serve --workers 2``.
 The gateway's resident memory is sampled every second. Goal: p95 added <= 50 ms, zero errors,
 memory flat over a 5-minute run. The run stops by itself after ``--duration`` seconds (plus
 at most one request timeout)::
@@ -208,6 +212,8 @@ def start_gateway(course: Path, log: Path, processes: int) -> tuple[subprocess.P
                 str(course),
                 "--port",
                 "0",
+                "--workers",
+                str(processes),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -522,7 +528,7 @@ def main() -> None:
     )
     parser.add_argument("--warmup", type=float, default=10.0, help="first seconds not counted")
     parser.add_argument(
-        "--think", type=float, default=10.0, help="mean seconds between a learner's hints"
+        "--think", type=float, default=60.0, help="mean seconds between a learner's hints"
     )
     parser.add_argument(
         "--model-delay-ms", type=float, default=40.0, help="how long the fake model streams"
