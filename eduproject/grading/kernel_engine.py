@@ -36,16 +36,9 @@ from jupyter_core.utils import ensure_event_loop
 
 from eduproject.errors import SandboxError
 from eduproject.grading import harness, wire
+from eduproject.grading.backends import INSIDE_WORK, _prepare_root, detect_backend, scrubbed_env
 from eduproject.grading.channel import ChannelClosed, ChannelTimeout, ProtocolViolation
-from eduproject.grading.sandbox import (
-    INSIDE_WORK,
-    ChildExit,
-    Limits,
-    _learner_uid,
-    _prepare_root,
-    detect_backend,
-    scrubbed_env,
-)
+from eduproject.grading.sandbox import ChildExit, Limits, _learner_uid
 
 __all__ = ["KernelProcess", "KernelSpawner"]
 
