@@ -131,9 +131,9 @@ def visible_results(grade: Grade) -> list[TestResult]:
 
 
 def hint_task_request(attempt: WrongAttempt, info: ExerciseInfo) -> ModelRequest:
-    """The tutor's own level-2 hint request for the wrong attempt, never served from cache."""
+    """The tutor's own level-2 hint request for the wrong attempt (seeded, never from cache)."""
     request = hint_request(info, attempt.program, visible_results(attempt.grade), HINT_LEVEL)
-    return _uncached(request)
+    return replace(request, use_cache=False, seed=0)
 
 
 def judge_hint(
@@ -207,6 +207,7 @@ def explain_request(item: BenchItem) -> ModelRequest:
         context=item.reference,
         max_tokens=EXPLAIN_TOKENS,
         temperature=0.2,
+        seed=0,
         use_cache=False,
     )
 
@@ -235,7 +236,3 @@ def judge_explain(item: BenchItem, text: str, *, request: ModelRequest) -> Verdi
 def _names(code: str) -> set[str]:
     vocab = vocabulary(code)
     return set(vocab.own | vocab.used)
-
-
-def _uncached(request: ModelRequest) -> ModelRequest:
-    return replace(request, use_cache=False)
