@@ -87,8 +87,11 @@ class BenchItem:
         """
         text = completion.strip("\n")
         if self.function and self.indent and _defines(text, self.function):
+            head = self.prefix
+            if not _parses(head):  # a bare `def f(x):` line needs a body before the new one
+                head += f"{self.indent}pass\n"
             body = textwrap.dedent(text)
-            return f"{self.prefix}{body}\n{_dedent_suffix(self.suffix)}".rstrip("\n") + "\n"
+            return f"{head}{body}\n{_dedent_suffix(self.suffix)}".rstrip("\n") + "\n"
         program = _joined(self.prefix, _reindent(text, self.indent), self.suffix)
         if self.indent and not _parses(program):
             # A FIM model may write its first line at the cursor (no indentation) and the

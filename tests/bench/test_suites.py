@@ -67,6 +67,24 @@ def test_a_whole_function_replaces_the_stub(absolute: BenchItem) -> None:
     assert namespace["absolute_value"](-3) == 3  # type: ignore[operator]
 
 
+def test_a_whole_function_after_a_bare_signature(write_lesson: Callable[..., Path]) -> None:
+    folder = write_lesson(
+        [
+            ("md exercise=inc", "# Inc\nWrite `inc(x)`."),
+            (
+                "code solution",
+                "def inc(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION",
+            ),
+            ("code tests", "assert inc(1) == 2"),
+        ]
+    )
+    (item,) = load_suite(str(folder))
+    assert item.prefix == "def inc(x):\n"
+    program = item.program("def inc(x):\n    return x + 1")
+    assert program == "def inc(x):\n    pass\ndef inc(x):\n    return x + 1\n"
+    compile(program, "<cell>", "exec")
+
+
 def test_an_empty_completion_is_still_a_valid_cell(absolute: BenchItem) -> None:
     assert absolute.program("") == HEAD + "    pass\n"
 
