@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
+import pytest
 from gateway_support import (
     CLEAN,
     CODE,
@@ -16,6 +19,7 @@ from gateway_support import (
     sse_events,
 )
 
+from eduproject.gateway import app
 from eduproject.tutor.offline import OFFLINE_LABEL
 
 RESULTS = [
@@ -163,21 +167,40 @@ def test_thumbs_only_on_the_learners_own_answers(start_gateway: StartGateway) ->
         assert response.status_code == 200
         bad = ada.post("/v1/feedback", json={"attempt_id": "1", "accepted": True})
         assert bad.status_code == 422
+        assert bob.get("/v1/me").json()["usage"]["answered"] == 0  # ada's calls are hers
         ledger = gw.service.router.ledger
         assert ledger is not None
         rows = {a.id: a.accepted for a in ledger.attempts()}
     assert rows[attempt] is False
 
 
-def test_the_stream_keeps_going_when_a_client_leaves_early(start_gateway: StartGateway) -> None:
-    # A learner closing the notebook mid-answer must not break the next learner's answer.
+def test_a_learner_leaving_mid_answer_stops_the_call_not_the_server(
+    start_gateway: StartGateway,
+) -> None:
     with start_gateway(fake_options={"chunk_delay_s": 0.05}) as gw:
         with gw.client("ada") as ada, ada.stream("POST", "/v1/hint", json=HINT, headers=SSE) as r:
             first = next(r.iter_lines())
             assert first.startswith("event: delta")
+        # The worker notices at its next delta and records the call as cancelled.
+        deadline = time.monotonic() + 20
+        while not gw.service.calls.calls("ada"):
+            assert time.monotonic() < deadline, "the cancelled call was never recorded"
+            time.sleep(0.05)
+        assert [c.outcome for c in gw.service.calls.calls("ada")] == ["cancelled"]
         with gw.client("bob") as bob:
             done = sse_events(bob.post("/v1/hint", json=HINT, headers=SSE))[-1][1]
         assert done["text"] == CLEAN
+
+
+def test_a_quiet_stream_gets_keepalives(
+    start_gateway: StartGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "KEEPALIVE_S", 0.05)  # 15 s in service
+    with start_gateway(fake_options={"chunk_delay_s": 0.12}) as gw, gw.client("ada") as ada:
+        response = ada.post("/v1/hint", json=HINT, headers=SSE)
+    assert ": keepalive\n\n" in response.text
+    events = sse_events(response)
+    assert events[-1][1]["text"] == CLEAN and {kind for kind, _ in events} == {"delta", "done"}
 
 
 def test_requests_with_bad_fields_are_refused_with_a_reason(start_gateway: StartGateway) -> None:
