@@ -98,7 +98,9 @@ def test_released_notebook_matches_without_tampering(basic_lesson: Lesson) -> No
     assert matched.tampered == {}
     roles = [b.role.value if b else None for _, b in matched.pairs]
     assert roles.count("solution") == 2 and roles.count("tests") == 2
-    panels = [i for i, (c, _) in enumerate(matched.pairs) if c.metadata["eduproject"]["role"] == "panel"]
+    panels = [
+        i for i, (c, _) in enumerate(matched.pairs) if c.metadata["eduproject"]["role"] == "panel"
+    ]
     assert len(panels) >= 2 and matched.ignored == set(panels)  # tutor cells are never run
 
 
