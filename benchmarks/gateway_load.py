@@ -477,6 +477,12 @@ def report(
             "end": mem[-1][1] if mem else float("nan"),
             "max": max((m for _, m in mem), default=float("nan")),
             "slope_mb_per_min": slope_mb_per_min(mem),
+            # The last sample of each minute: growth that slows down is caches filling up.
+            "by_minute": [
+                m
+                for i, (t, m) in enumerate(mem)
+                if i + 1 == len(mem) or mem[i + 1][0] // 60 > t // 60
+            ],
         },
     }
     return result
@@ -506,6 +512,7 @@ def print_report(r: dict[str, Any]) -> None:
         f"gateway RSS: {m['after_warmup']:.1f} MB after warm-up, {m['end']:.1f} MB at the end, "
         f"max {m['max']:.1f} MB, trend {m['slope_mb_per_min']:+.2f} MB/min"
     )
+    print("  at the end of each minute: " + ", ".join(f"{x:.1f}" for x in m["by_minute"]) + " MB")
     c = r["cpu_s"]
     print(
         f"CPU seconds over {c['wall']:.0f} s: gateway {c['gateway']:.1f} "

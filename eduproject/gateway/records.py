@@ -39,6 +39,8 @@ class CallTag:
     kind: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.time)
+    # When the request arrived (monotonic): the call's latency includes any wait for a worker.
+    began: float = field(default_factory=time.monotonic)
     attempt_ids: list[int] = field(default_factory=list)
 
     @contextlib.contextmanager

@@ -313,7 +313,6 @@ class CallRun:
     def _work(self) -> None:
         prepared, service = self.prepared, self.service
         tag, ticket = prepared.tag, prepared.ticket
-        started = time.monotonic()
         outcome, source = "failed", None
         try:
             with tag.active():
@@ -352,7 +351,7 @@ class CallRun:
         finally:
             if ticket is not None and outcome != "answered":
                 ticket.settle()
-            latency = time.monotonic() - started
+            latency = time.monotonic() - tag.began
             # Who asked stays in the database; the log says what happened, not to whom.
             where = f"{tag.lesson}/{tag.exercise}" if tag.exercise else "no exercise"
             log.info("%s (%s): %s by %s in %.2f s", tag.kind, where, outcome, source, latency)
