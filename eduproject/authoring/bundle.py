@@ -44,7 +44,9 @@ def lesson_to_json(lesson: Lesson) -> dict[str, Any]:
                 "exercise": c.exercise,
                 "source": c.source,
                 "learner_source": c.learner_source,
-                "learner_sha256": None if c.learner_source is None else sha256_text(c.learner_source),
+                "learner_sha256": None
+                if c.learner_source is None
+                else sha256_text(c.learner_source),
                 "points": c.points,
                 "foreign_tags": list(c.foreign_tags),
                 "origin": c.origin,

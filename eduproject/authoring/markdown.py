@@ -56,8 +56,8 @@ def parse_hints(source: str, where: CellRef) -> tuple[tuple[str, ...], tuple[str
 def split_avoid(words: str) -> list[str]:
     """Split an ``Avoid:`` line on commas; a phrase in backticks may hold commas.
 
-        >>> split_avoid("sum(, `range(2, n + 1)`, total")
-        ['sum(', 'range(2, n + 1)', 'total']
+    >>> split_avoid("sum(, `range(2, n + 1)`, total")
+    ['sum(', 'range(2, n + 1)', 'total']
     """
     phrases: list[str] = []
     for quoted, plain in re.findall(r"`([^`]+)`|([^,`]+)", words):
