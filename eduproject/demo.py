@@ -119,8 +119,14 @@ def run_demo(
     db = out / "gradebook.sqlite"
     for folder in folders:
         started = time.perf_counter()
+        # A short cell timeout: the class has an endless loop per lesson, stopped after 5 s.
         summary = grade_lesson(
-            folder, submissions / folder.name, db, grader_dir=grader_dir, progress=False
+            folder,
+            submissions / folder.name,
+            db,
+            grader_dir=grader_dir,
+            cell_timeout=5,
+            progress=False,
         )
         took = time.perf_counter() - started
         con.print(f"  {folder.name}: {summary.describe()}  ({took:.1f} s)")
