@@ -540,7 +540,7 @@ def main() -> None:
     parser.add_argument(
         "--model-delay-ms", type=float, default=40.0, help="how long the fake model streams"
     )
-    parser.add_argument("--workers", type=int, default=64, help="[gateway] workers (threads)")
+    parser.add_argument("--workers", type=int, default=32, help="[gateway] workers (threads)")
     parser.add_argument(
         "--processes", type=int, default=1, help="gateway processes (eduproject serve --workers)"
     )
