@@ -45,9 +45,13 @@ def main(argv: list[str] | None = None) -> None:
 
     Click (standalone mode) reports usage errors itself, with exit code 2; every
     :class:`EduprojectError` becomes one message on stderr and the error's exit code.
+    Success returns normally, so that ``main([...])`` can be called in-process.
     """
     try:
         app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise  # usage errors (2) and commands that exit non-zero
     except EduprojectError as exc:
         Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(exc.exit_code)

@@ -153,9 +153,7 @@ def test_cli_prints_the_sandbox_and_a_summary(
     write_class(course, {"ada": BASIC_ANSWERS})
     monkeypatch.chdir(course)
     args = ["grade", "exercises/basic", "submissions", "--db", "gb.sqlite", "--workers", "1"]
-    with pytest.raises(SystemExit) as exit_info:
-        main([*args, "--no-progress"])
-    assert exit_info.value.code == 0
+    main([*args, "--no-progress"])  # success returns normally
     out = capsys.readouterr().out
     assert "sandbox: bwrap+uid (network off, private filesystem)" in out
     assert "graded 1 submissions of basic" in out and "statuses: graded 1" in out
