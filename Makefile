@@ -41,7 +41,7 @@ pytest: $(VENV)/.dev system-deps
 test: lint pytest
 
 bench: $(VENV)/.dev
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build demo-output bench-output test-artifacts .pytest_cache .mypy_cache .ruff_cache
