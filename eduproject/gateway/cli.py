@@ -22,7 +22,9 @@ from eduproject.gateway.settings import DB_NAME
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help=f"Gateway database (default: {DB_NAME} in the course folder)."),
+    typer.Option(
+        "--db", help=f"Gateway database (default: [gateway] db, else {DB_NAME} in the course)."
+    ),
 ]
 CourseOption = Annotated[
     Path | None,
@@ -31,7 +33,15 @@ CourseOption = Annotated[
 
 
 def _db(db: Path | None, course: Path | None) -> Path:
-    return db or (course or Path.cwd()) / DB_NAME
+    """--db, else the database ``eduproject serve`` uses for this course ([gateway] db)."""
+    if db is not None:
+        return db
+    from eduproject.gateway.settings import GatewaySettings
+    from eduproject.models.config import load_config
+
+    course_dir = (course or Path.cwd()).resolve()
+    table = load_config(course_dir).other.get("gateway", {})
+    return GatewaySettings.from_table(table, course_dir).db
 
 
 def serve(

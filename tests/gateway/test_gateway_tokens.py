@@ -8,11 +8,18 @@ import stat
 from pathlib import Path
 
 import pytest
-from gateway_support import run_cli
+from gateway_support import run_cli, write_config
 
 from eduproject.errors import ConfigError
 from eduproject.gateway.db import Database
-from eduproject.gateway.tokens import TOKEN_PREFIX, TokenStore, hash_token, read_roster
+from eduproject.gateway.service import TutorService
+from eduproject.gateway.tokens import (
+    TOKEN_PREFIX,
+    Identity,
+    TokenStore,
+    hash_token,
+    read_roster,
+)
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -139,3 +146,22 @@ def test_cli_bad_roster_exits_with_the_message(
     assert code == 2
     assert "row 3: learner 'ada' is already on row 2" in err and "Traceback" not in err
     assert not (tmp_path / "work" / "tokens.csv").exists()
+
+
+def test_tokens_go_where_serve_looks(
+    course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_config(course, base_url=None, gateway='[gateway]\ndb = "state/tutor.sqlite"')
+    roster = write(tmp_path / "roster.csv", "learner\nada\n")
+    out = tmp_path / "t.csv"
+    code, _, _ = run_cli(
+        ["tokens", "issue", "--learners", str(roster), "--course", str(course), "-o", str(out)],
+        capsys,
+    )
+    assert code == 0 and (course / "state" / "tutor.sqlite").is_file()
+    token = out.read_text(encoding="utf-8").split()[1].split(",")[1]
+    service = TutorService.from_course(course)
+    try:
+        assert service.authenticate(token) == Identity("ada", "learner")
+    finally:
+        service.close()
