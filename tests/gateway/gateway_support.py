@@ -139,11 +139,11 @@ def _handler(fake: FakeModel) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             for i in range(0, len(reply), 24):
                 piece = reply[i : i + 24]
-                delta = {"delta": {"content": piece}} if chat else {"text": piece}
+                delta: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
                 self._event({"model": fake.model, "choices": [{**delta, "index": 0}]})
                 if fake.chunk_delay_s:
                     time.sleep(fake.chunk_delay_s)
-            end = {"delta": {}} if chat else {"text": ""}
+            end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
             self._event(
                 {"model": fake.model, "choices": [{**end, "finish_reason": "stop", "index": 0}]}
             )

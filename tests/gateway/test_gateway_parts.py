@@ -59,13 +59,14 @@ def test_settings_reject_unknown_keys_and_bad_values(tmp_path: Path) -> None:
     settings = GatewaySettings.from_table({"db": "g.sqlite", "workers": 4}, tmp_path)
     assert settings.db == tmp_path / "g.sqlite" and settings.workers == 4
     assert GatewaySettings.from_table({}, tmp_path).db == tmp_path / "gateway.sqlite"
-    for table, words in [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"port": 1}, "unknown key 'port'"),
         ({"workers": 0}, "'workers' must be a positive integer"),
         ({"max_body_bytes": True}, "'max_body_bytes' must be a positive integer"),
         ({"run_tests": "yes"}, "'run_tests' must be true or false"),
         ({"db": ""}, "'db' must be a file name"),
-    ]:
+    ]
+    for table, words in cases:
         with pytest.raises(ConfigError, match=words):
             GatewaySettings.from_table(table, tmp_path)
 
