@@ -18,7 +18,6 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class TestOutcome:
-
     __test__ = False  # not a pytest test class
     name: str
     exercise: str
