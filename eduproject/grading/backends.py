@@ -151,10 +151,14 @@ class BubblewrapBackend(Backend):
             args += ["--ro-bind-try", etc, etc]
         args += ["--ro-bind", str(root / "passwd"), "/etc/passwd"]
         args += ["--ro-bind", str(root / "group"), "/etc/group"]
+        # The private /tmp comes first: a Python (a venv in a checkout) under /tmp is then
+        # bound on top of it instead of being hidden by it.
+        args += ["--perms", "1777", "--tmpfs", "/tmp"]
         # bwrap makes missing parent folders 0700: learner code (another uid) could not
         # reach the Python under them. Make them 0755 first.
         for folder in _parents([*_python_roots(), f"{INSIDE_CODE}/x", INSIDE_WORK, INSIDE_CACHE]):
-            args += ["--perms", "0755", "--dir", folder]
+            if folder != "/tmp":
+                args += ["--perms", "0755", "--dir", folder]
         for prefix in _python_roots():
             args += ["--ro-bind", prefix, prefix]
         for path in SHIPPED:
@@ -162,7 +166,6 @@ class BubblewrapBackend(Backend):
         args += [
             "--bind", str(root / "work"), INSIDE_WORK,
             "--bind", str(shared_cache()), INSIDE_CACHE,
-            "--perms", "1777", "--tmpfs", "/tmp",
             "--proc", "/proc",
             "--dev", "/dev",
             "--perms", "1777", "--tmpfs", "/dev/shm",

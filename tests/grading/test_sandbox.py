@@ -206,3 +206,29 @@ def test_a_crashed_zygote_is_restarted(backend: Backend) -> None:
         z._proc.wait()
         reply, _ = run(z, "print('fresh')")
         assert stdout(reply) == "fresh\n"
+
+
+@needs_bwrap
+def test_a_python_under_tmp_stays_visible_in_the_sandbox(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A checkout (and its .venv) under /tmp, as a CI clone may be: the sandbox's private /tmp
+    # must not hide it.
+    import subprocess
+    import tempfile
+
+    from eduproject.grading import backends
+
+    with (
+        tempfile.TemporaryDirectory(dir="/tmp") as prefix,
+        tempfile.TemporaryDirectory(dir="/tmp") as root,
+    ):
+        Path(prefix, "marker.txt").write_text("visible\n")
+        os.chmod(prefix, 0o755)
+        roots = backends._python_roots()
+        monkeypatch.setattr(backends, "_python_roots", lambda: sorted([*roots, prefix]))
+        folder = backends._prepare_root(Path(root), uid=None)
+        argv = backend.wrap(folder, ["/bin/cat", f"{prefix}/marker.txt"])
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "visible\n"
