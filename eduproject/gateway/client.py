@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -26,17 +26,17 @@ import httpx
 from eduproject.errors import GatewayError, TutorError
 from eduproject.gateway.wire import TutorCall, as_results, reply_from_json, sse_parse
 from eduproject.tutor.pack import LessonPack
-from eduproject.tutor.tutor import TestResult, Tutor, TutorReply
+from eduproject.tutor.tutor import Reply, TestResult, Tutor, TutorCalls, TutorReply
 
 __all__ = ["GatewayTutor"]
 
-Reply = Generator[str, None, TutorReply]
+
 REMAINING_TTL_S = 30.0
 UNREACHABLE = "The tutor service is unreachable; the offline tutor answered."
 _TIMEOUT = httpx.Timeout(connect=5.0, read=180.0, write=10.0, pool=10.0)
 
 
-class GatewayTutor:
+class GatewayTutor(TutorCalls):
     """:class:`~eduproject.tutor.tutor.Tutor`'s API, answered by the gateway at ``url``.
 
     ``transport`` is for tests only (an httpx transport in place of the network).
@@ -65,20 +65,6 @@ class GatewayTutor:
         return f"GatewayTutor(url={self.url!r})"
 
     # -- Tutor's public API ----------------------------------------------------------------
-
-    def hint(
-        self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
-    ) -> TutorReply:
-        return _finish(self.hint_stream(exercise, code, test_results, level))
-
-    def explain_code(self, code: str, exercise: str | None = None) -> TutorReply:
-        return _finish(self.explain_code_stream(code, exercise))
-
-    def explain_error(self, error: str, code: str, exercise: str | None = None) -> TutorReply:
-        return _finish(self.explain_error_stream(error, code, exercise))
-
-    def ask(self, question: str, context: str = "", exercise: str | None = None) -> TutorReply:
-        return _finish(self.ask_stream(question, context, exercise))
 
     def hint_stream(
         self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
@@ -221,12 +207,3 @@ def _error_of(response: httpx.Response) -> str:
         return ""
     error = data.get("error") if isinstance(data, dict) else None
     return error if isinstance(error, str) else ""
-
-
-def _finish(gen: Reply) -> TutorReply:
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            reply: TutorReply = stop.value
-            return reply

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -80,7 +81,49 @@ _CHECK_EVERY = 80  # characters of streamed text between two leak checks
 _FENCED = re.compile(r"```python\n(.*?)\n```", re.DOTALL)
 
 
-class Tutor:
+class TutorCalls(ABC):
+    """The blocking calls, shared by :class:`Tutor` and the gateway's client.
+
+    Each runs its streaming counterpart (``*_stream``, a generator of text deltas that
+    returns the final :class:`TutorReply`) to the end.
+    """
+
+    def hint(
+        self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
+    ) -> TutorReply:
+        """A hint at ``level`` 1 (concept), 2 (what the failing test shows), 3 (next step)."""
+        return _finish(self.hint_stream(exercise, code, test_results, level))
+
+    def explain_code(self, code: str, exercise: str | None = None) -> TutorReply:
+        """What the code does and what may be wrong, without the corrected code."""
+        return _finish(self.explain_code_stream(code, exercise))
+
+    def explain_error(self, error: str, code: str, exercise: str | None = None) -> TutorReply:
+        """A Python error in plain words, pointing at the line to look at."""
+        return _finish(self.explain_error_stream(error, code, exercise))
+
+    def ask(self, question: str, context: str = "", exercise: str | None = None) -> TutorReply:
+        """A free question (capped at the quota's ``max_input_chars``)."""
+        return _finish(self.ask_stream(question, context, exercise))
+
+    @abstractmethod
+    def hint_stream(
+        self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
+    ) -> Reply: ...
+
+    @abstractmethod
+    def explain_code_stream(self, code: str, exercise: str | None = None) -> Reply: ...
+
+    @abstractmethod
+    def explain_error_stream(self, error: str, code: str, exercise: str | None = None) -> Reply: ...
+
+    @abstractmethod
+    def ask_stream(
+        self, question: str, context: str = "", exercise: str | None = None
+    ) -> Reply: ...
+
+
+class Tutor(TutorCalls):
     """Hints, explanations and answers for one learner; see the module docstring.
 
     ``router`` and ``routes`` give model access (``routes`` overrides the configured
@@ -155,24 +198,6 @@ class Tutor:
         return cls(pack, router=router, quota=quota, learner=learner)
 
     # -- public API -------------------------------------------------------------------
-
-    def hint(
-        self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
-    ) -> TutorReply:
-        """A hint at ``level`` 1 (concept), 2 (what the failing test shows), 3 (next step)."""
-        return _finish(self.hint_stream(exercise, code, test_results, level))
-
-    def explain_code(self, code: str, exercise: str | None = None) -> TutorReply:
-        """What the code does and what may be wrong, without the corrected code."""
-        return _finish(self.explain_code_stream(code, exercise))
-
-    def explain_error(self, error: str, code: str, exercise: str | None = None) -> TutorReply:
-        """A Python error in plain words, pointing at the line to look at."""
-        return _finish(self.explain_error_stream(error, code, exercise))
-
-    def ask(self, question: str, context: str = "", exercise: str | None = None) -> TutorReply:
-        """A free question (capped at the quota's ``max_input_chars``)."""
-        return _finish(self.ask_stream(question, context, exercise))
 
     def hint_stream(
         self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
