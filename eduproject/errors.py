@@ -109,7 +109,8 @@ class RouteError(ModelError):
     """One attempt on one route failed.
 
     ``kind`` is one of: ``connect``, ``timeout``, ``first_token_timeout``, ``http``,
-    ``rate_limited``, ``malformed``, ``stream_broken``, ``unavailable``.
+    ``rate_limited``, ``malformed``, ``stream_broken``, ``unavailable``, ``cancelled`` (the
+    caller stopped reading).
     """
 
     def __init__(

@@ -110,7 +110,8 @@ class Backend:
         return []
 
 
-def _python_roots() -> list[str]:
+def python_roots() -> list[str]:
+    """The folders this Python lives in (venv and base), outside the system folders."""
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     roots.add(str(Path(sys.executable).resolve().parent.parent))
     system = ("/usr", "/bin", "/lib", "/lib64")
@@ -156,10 +157,10 @@ class BubblewrapBackend(Backend):
         args += ["--perms", "1777", "--tmpfs", "/tmp"]
         # bwrap makes missing parent folders 0700: learner code (another uid) could not
         # reach the Python under them. Make them 0755 first.
-        for folder in _parents([*_python_roots(), f"{INSIDE_CODE}/x", INSIDE_WORK, INSIDE_CACHE]):
+        for folder in _parents([*python_roots(), f"{INSIDE_CODE}/x", INSIDE_WORK, INSIDE_CACHE]):
             if folder != "/tmp":
                 args += ["--perms", "0755", "--dir", folder]
-        for prefix in _python_roots():
+        for prefix in python_roots():
             args += ["--ro-bind", prefix, prefix]
         for path in SHIPPED:
             args += ["--ro-bind", str(path), f"{INSIDE_CODE}/{path.name}"]
@@ -233,7 +234,7 @@ def rlimits_backend(reason: str) -> RlimitsBackend:
 
 def _python_readable_by_others() -> bool:
     """Can another uid reach the interpreter's files (every parent folder o+x)?"""
-    for root in _python_roots():
+    for root in python_roots():
         for folder in [Path(root), *Path(root).parents]:
             if not folder.stat().st_mode & 0o001:
                 return False

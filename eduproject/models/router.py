@@ -290,6 +290,17 @@ class Router:
             try:
                 await self._generate(route, provider, rendered, params, progress, emit)
                 break
+            except asyncio.CancelledError:
+                # The caller stopped reading (a tutor guard cut a leaking answer off): the
+                # attempt still happened and cost tokens, so it keeps its ledger row.
+                stopped = RouteError(name, "cancelled", "stopped by the caller")
+                if progress.parts:
+                    record.partial(stopped, progress, prompt_tokens, retries, request_started)
+                else:
+                    record.failure(
+                        stopped, progress, retries=retries, prompt_tokens=(prompt_tokens, estimated)
+                    )
+                raise
             except (RouteError, httpx.HTTPError, OSError) as exc:
                 error = classify(exc, route, progress, secrets)
             if progress.parts:

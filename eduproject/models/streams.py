@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -109,6 +110,9 @@ class LoopThread:
         loop.close()
 
 
+_CLOSE_WAIT_S = 10.0
+
+
 class SyncResponseStream:
     """Iterator of text deltas for synchronous code; ``.response`` after the last one.
 
@@ -152,6 +156,15 @@ class SyncResponseStream:
         self._finished = True
         if self._future is not None and not self._future.done():
             self._future.cancel()
+            # The pump's cleanup (closing the attempt: its ledger row) runs on the loop
+            # thread; wait for its sentinel so that what follows sees the ledger complete.
+            deadline = time.monotonic() + _CLOSE_WAIT_S
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    if self._queue.get(timeout=left) is _DONE:
+                        break
+                except queue.Empty:
+                    break
 
     def __enter__(self) -> SyncResponseStream:
         return self

@@ -151,12 +151,17 @@ def _limits(timeout_s: float) -> None:
 
 
 def _bwrap(work: Path) -> list[str]:
+    from eduproject.grading.backends import python_roots
+
+    # The private /tmp would hide a Python (a checkout's .venv) under /tmp: bind it back.
+    under_tmp = [root for root in python_roots() if root.startswith("/tmp/")]
     return [
         "bwrap",
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
         "--tmpfs", "/tmp",
+        *[arg for root in under_tmp for arg in ("--ro-bind", root, root)],
         "--bind", str(work), str(work),
         "--unshare-all",
         "--die-with-parent",

@@ -151,7 +151,7 @@ def test_reading_test_files_the_bundle_or_the_graders_memory(
         "for root in ['/sandbox', '/tmp', '/proc/1/root']:\n"
         "    try:\n"
         "        for d, _, files in os.walk(root):\n"
-        "            found += [f for f in files if 'bundle' in f or f.endswith('.sqlite')]\n"
+        "            found += [f for f in files if f.startswith('bundle.json') or f.endswith('.sqlite')]\n"
         "    except OSError:\n"
         "        pass\n"
         "needle = 'SECRET-' + 'EXPECTED'  # the hidden test's message, if it were in this process\n"

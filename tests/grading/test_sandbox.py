@@ -225,8 +225,8 @@ def test_a_python_under_tmp_stays_visible_in_the_sandbox(
     ):
         Path(prefix, "marker.txt").write_text("visible\n")
         os.chmod(prefix, 0o755)
-        roots = backends._python_roots()
-        monkeypatch.setattr(backends, "_python_roots", lambda: sorted([*roots, prefix]))
+        roots = backends.python_roots()
+        monkeypatch.setattr(backends, "python_roots", lambda: sorted([*roots, prefix]))
         folder = backends._prepare_root(Path(root), uid=None)
         argv = backend.wrap(folder, ["/bin/cat", f"{prefix}/marker.txt"])
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
