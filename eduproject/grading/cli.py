@@ -112,12 +112,7 @@ def export_command(
 
     done = export(db, fmt, out, lesson=lesson)
     where = out if done.format != "gradescope" else f"{len(done.files)} results.json under {out}"
-    Console().print(
-        f"exported {done.submissions} submissions ({done.format}, {done.rows} rows) to {where}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,  # paths stay on one line, ready to copy
-    )
+    _say(f"exported {done.submissions} submissions ({done.format}, {done.rows} rows) to {where}")
 
 
 def feedback_command(
@@ -129,12 +124,7 @@ def feedback_command(
     from eduproject.grading.feedback import write_feedback
 
     pages = write_feedback(db, out, lesson=lesson)
-    Console().print(
-        f"wrote {len(pages)} feedback pages under {out}/<lesson>/<learner>.html",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,  # paths stay on one line, ready to copy
-    )
+    _say(f"wrote {len(pages)} feedback pages under {out}/<lesson>/<learner>.html")
 
 
 def report_command(
@@ -148,4 +138,9 @@ def report_command(
     summary = write_report(db, out, lesson=lesson)
     console = Console()
     print_summary(summary, console)
-    console.print(f"report written to {out}", markup=False, highlight=False, soft_wrap=True)
+    _say(f"report written to {out}", console)
+
+
+def _say(text: str, console: Console | None = None) -> None:
+    """One plain line; paths stay on one line, ready to copy."""
+    (console or Console()).print(text, markup=False, highlight=False, soft_wrap=True)
