@@ -31,14 +31,14 @@ from eduproject.errors import ConfigError, EduprojectError, TutorError
 from eduproject.gateway.allowance import Allowance, Ticket
 from eduproject.gateway.db import Database
 from eduproject.gateway.records import AttributingLedger, CallLog, CallTag
-from eduproject.gateway.server_tutor import FencedCodeGate, ServerTutor
+from eduproject.gateway.server_tutor import FencedCodeGate
 from eduproject.gateway.settings import GatewaySettings
 from eduproject.gateway.tokens import Identity, TokenStore
 from eduproject.gateway.wire import Limits, RequestRejected, TutorCall, reply_json
 from eduproject.models.config import OFFLINE, TUTOR_TASKS, Config, TutorConfig, load_config
 from eduproject.models.router import Router
 from eduproject.tutor.pack import ExerciseInfo, LessonPack
-from eduproject.tutor.tutor import TutorReply
+from eduproject.tutor.tutor import Tutor, TutorReply
 
 log = logging.getLogger("eduproject.gateway")
 
@@ -184,12 +184,12 @@ class TutorService:
                 self._runners[key] = runner_for(lesson, lesson.exercise(exercise_id))
             return self._runners[key]
 
-    def tutor_for(self, prepared: Prepared) -> ServerTutor:
+    def tutor_for(self, prepared: Prepared) -> Tutor:
         call = prepared.call
         runner = None
         if call.lesson is not None and call.exercise is not None:
             runner = self.runner(call.lesson, call.exercise)
-        return ServerTutor(
+        return Tutor(
             prepared.pack,
             router=self.router,
             quota=prepared.ticket,

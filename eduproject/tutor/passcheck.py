@@ -12,6 +12,7 @@ network and a read-only view of the system::
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import re
@@ -25,8 +26,9 @@ from pathlib import Path
 
 from eduproject.authoring.model import Exercise, Lesson, Role
 from eduproject.errors import TutorError
-from eduproject.tutor.codetext import parse_code
+from eduproject.tutor.codetext import fragments, parse_code
 from eduproject.tutor.guards import GuardVerdict, check_leak, guard_data
+from eduproject.tutor.pack import ExerciseInfo
 
 RUN_TIMEOUT_S = 20.0
 _STUB = re.compile(
@@ -194,3 +196,34 @@ def read_text_file(path: Path) -> str:
             f"cannot read the hint text file {path}: {exc.strerror if isinstance(exc, OSError) else exc}",
             hint="pass a UTF-8 text file with --text-file (or - for standard input)",
         ) from None
+
+
+def tested_verdict(
+    text: str, info: ExerciseInfo, code: str, runner: Callable[[str], bool]
+) -> GuardVerdict | None:
+    """The leak verdict of a reply whose code passes the exercise's tests, else None.
+
+    ``runner(code) -> bool`` is :func:`runner_for` of the exercise. The learner's own code
+    quoted back is theirs already, passing or not.
+    """
+    if not _runnable(text):
+        return None
+
+    def passes(candidate: str) -> bool:
+        return candidate.strip() not in code and runner(candidate)
+
+    tested = check_leak(text, info, run_tests=passes, code=code)
+    return tested if tested.leak else None
+
+
+def _runnable(text: str) -> bool:
+    """Whether ``text`` holds code that could be run against the tests (most hints hold none,
+    and the full leak check is not cheap)."""
+    for frag in fragments(text):
+        tree = parse_code(frag.code)
+        if tree is not None and any(
+            not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Name | ast.Constant))
+            for node in tree.body
+        ):
+            return True
+    return False

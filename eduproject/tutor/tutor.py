@@ -145,8 +145,12 @@ class Tutor(TutorCalls):
         quota: Quota | None = None,
         learner: str = "local",
         setup_notice: str = "",
+        runner: Callable[[str], bool] | None = None,
     ) -> None:
         self.pack = pack
+        # Server-side only (the gateway has the instructor's lesson): ``runner(code) -> bool``
+        # runs the exercise's tests, so a reply whose code passes them is a leak too.
+        self.runner = runner
         self.router = router
         self.routes = tuple(routes) if routes is not None else None
         self.quota = quota
@@ -378,6 +382,10 @@ class Tutor(TutorCalls):
         if response is not None and response.partial:
             return text, response, GuardVerdict(False, False, 0.0, "the answer was cut off")
         verdict = check_reply(text, info, task=task, instructions=request.system, code=code)
+        if verdict.ok and self.runner is not None and info is not None:
+            from eduproject.tutor.passcheck import tested_verdict
+
+            verdict = tested_verdict(text, info, code, self.runner) or verdict
         return text, response, verdict
 
     def _refund(self) -> None:
