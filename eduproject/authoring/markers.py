@@ -72,6 +72,8 @@ class TestSpec:
     source: str  # everything the grader runs: shared setup + the test's lines, markers removed
     visible_source: str  # what learners see; "" when the test is wholly hidden
     hidden: bool
+    shared: int = 0  # the first `shared` lines of `source` are the cell's shared code
+    shared_hidden: bool = False  # that shared code has a hidden region
 
 
 def parse_points(text: str, where: CellRef, context: str) -> float:
@@ -303,6 +305,8 @@ def _spec(
         source="\n".join(t for t, _ in lines),
         visible_source=visible,
         hidden=hidden,
+        shared=len(setup),
+        shared_hidden=cell_hidden or any(h for _, h in setup),
     )
 
 

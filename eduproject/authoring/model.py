@@ -46,6 +46,18 @@ class TestCase:
     hidden: bool
     cell_id: str
     origin: str | None = None
+    shared: int = 0  # the first `shared` lines of `source` are the cell's shared code
+    shared_hidden: bool = False  # that shared code has a hidden region
+
+    @property
+    def prelude(self) -> str:
+        """The test cell's shared code (run once per cell, before its tests)."""
+        return "\n".join(self.source.split("\n")[: self.shared])
+
+    @property
+    def body(self) -> str:
+        """This test's own code, without the cell's shared code."""
+        return "\n".join(self.source.split("\n")[self.shared :])
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +69,8 @@ class TestCase:
             "hidden": self.hidden,
             "cell_id": self.cell_id,
             "origin": self.origin,
+            "shared": self.shared,
+            "shared_hidden": self.shared_hidden,
         }
 
     @classmethod

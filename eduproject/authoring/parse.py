@@ -404,6 +404,8 @@ class _Builder:
                     hidden=spec.hidden,
                     cell_id=cell_id,
                     origin=origin,
+                    shared=spec.shared,
+                    shared_hidden=spec.shared_hidden,
                 )
             )
         draft.test_cells.append(where.index)

@@ -27,6 +27,7 @@ import json
 import select
 import socket
 import time
+from collections.abc import Callable
 from typing import Any, Literal, NotRequired, TypedDict
 
 __all__ = [
@@ -85,24 +86,43 @@ class Channel:
         self.sock = sock
         self.max_message = max_message
         self._buffer = bytearray()
+        self.received = 0  # bytes of replies so far (the judge bounds what one test may decode)
         sock.setblocking(False)
 
     def ask(
-        self, msg: dict[str, Any], timeout: float, *, fds: tuple[int, ...] = ()
+        self,
+        msg: dict[str, Any],
+        timeout: float,
+        *,
+        fds: tuple[int, ...] = (),
+        on_request: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Send ``msg`` (with ``fds`` attached, SCM_RIGHTS) and return the reply object."""
+        """Send ``msg`` (with ``fds`` attached, SCM_RIGHTS) and return the reply object.
+
+        Messages that carry an ``"op"`` before the reply are the learner process's own
+        requests (it uses an object a test handed to it): ``on_request`` answers each one.
+        """
         if self.sock.fileno() < 0:
             raise ChannelClosed("the conversation with the learner process is over")
         deadline = time.monotonic() + max(timeout, 0.0)
         self._send((json.dumps(msg, allow_nan=False) + "\n").encode("utf-8"), deadline, fds)
-        line = self._read_line(deadline)
-        try:
-            reply = json.loads(line, parse_constant=_reject_constant)
-        except (ValueError, RecursionError) as exc:
-            raise ProtocolViolation(f"the learner process sent a malformed reply ({exc})") from None
-        if type(reply) is not dict:
-            raise ProtocolViolation("the learner process sent a reply that is not an object")
-        return reply
+        while True:
+            line = self._read_line(deadline)
+            self.received += len(line)
+            try:
+                reply = json.loads(line, parse_constant=_reject_constant)
+            except (ValueError, RecursionError) as exc:
+                raise ProtocolViolation(
+                    f"the learner process sent a malformed reply ({exc})"
+                ) from None
+            if type(reply) is not dict:
+                raise ProtocolViolation("the learner process sent a reply that is not an object")
+            if "op" not in reply:
+                return reply
+            if on_request is None:
+                raise ProtocolViolation("the learner process sent a request out of turn")
+            answer = on_request(reply)
+            self._send((json.dumps(answer, allow_nan=False) + "\n").encode("utf-8"), deadline)
 
     def close(self) -> None:
         self.sock.close()

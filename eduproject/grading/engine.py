@@ -1,25 +1,22 @@
-"""The trusted grading engine: one submission in, one :class:`SubmissionResult` out.
+"""The grading engine: one submission in, one :class:`SubmissionResult` out.
 
-The engine reads the submission, pairs its cells with the sealed bundle's, and walks the
-bundle's cell order:
+What the notebook does when run top to bottom, grading does (docs/grading.md). The engine
+reads the submission, pairs its cells with the sealed bundle's and makes the *plan*: the
+bundle's cells in notebook order, where
 
 * ``setup`` cells run the BUNDLE's source (a changed copy is reported as tampered);
 * solution and context cells run the SUBMISSION's source; cells the learner added run in their
   submission order, after the cell they follow;
-* test cells are never sent to the learner process: at each test cell's position the engine
-  takes a *snapshot* of the learner process (a fork, see ``harness.serve``); once every learner
-  cell has run, it runs that cell's :class:`TestCase` s from the bundle in the grader
-  (``verdict.py``) against the snapshot. So hidden test inputs reach only processes that run no
-  further learner cell: no later cell can print them. (A kernel cannot be forked: there the
-  tests run in place, at their position.)
+* test cells run the bundle's tests (visible ones in place, hidden ones from a checkpoint);
 * tutor panel cells are not run.
 
-Points come from the bundle only. Every exercise gets a status (see ``results.Status``):
-``graded``; ``error`` (its solution cell raised); ``timeout`` / ``killed`` (the learner process
-hung or died while the exercise was in progress, or before it: later exercises share the fate,
-earlier ones keep their scores); ``invalid`` (unreadable notebook); ``tampered`` (test or
-setup cells edited, deleted or duplicated, or points changed; still graded with the bundle's
-tests and points).
+A fresh sandboxed learner process (``zygote.py``) and a fresh judge (``judge.py``, the trusted
+process that runs the tests) then walk the plan together. When a cell or a visible test hangs or
+kills the learner process, that step costs only its own exercise: the engine starts the
+submission again from a fresh process and skips the step (a *replay*), so later exercises are
+graded from the state the notebook would have had without it.
+
+Points come from the bundle only. Every exercise gets a status (``results.Status``).
 
     >>> engine = Engine(lesson, data_files={}, spawner=zygote, limits=Limits())  # doctest: +SKIP
     >>> result = engine.grade("ada", Path("submissions/ada.ipynb"), data)
@@ -33,12 +30,12 @@ import ast
 import importlib.util
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from eduproject.authoring.model import Exercise, Lesson, Role, TestCase
-from eduproject.errors import SubmissionError
+from eduproject.errors import SandboxError, SubmissionError
 from eduproject.grading.executed import (
     OutputBudget,
     Step,
@@ -47,8 +44,10 @@ from eduproject.grading.executed import (
     shown_cell,
     tests_cell,
 )
+from eduproject.grading.judges import JudgeRun, JudgeServer
+from eduproject.grading.namespace import bindings, judge_code
 from eduproject.grading.results import ExerciseResult, Status, SubmissionResult, TestOutcome
-from eduproject.grading.sandbox import Limits
+from eduproject.grading.sandbox import ChildExit, Limits, SandboxedChild
 from eduproject.grading.submissions import (
     Matched,
     SubmittedCell,
@@ -56,14 +55,14 @@ from eduproject.grading.submissions import (
     parse_notebook,
     submission_hash,
 )
-from eduproject.grading.verdict import LearnerGone, LearnerProcess, Link, run_test
 
-__all__ = ["Engine", "Spawner", "invalid_result", "preload_for"]
+__all__ = ["Engine", "Spawner", "invalid_result", "preload_for", "worst"]
 
 # Worst first: the status an exercise gets when several things went wrong.
 _PRECEDENCE = (
     Status.INVALID,
     Status.TAMPERED,
+    Status.REVIEW,
     Status.KILLED,
     Status.TIMEOUT,
     Status.ERROR,
@@ -71,12 +70,17 @@ _PRECEDENCE = (
 )
 # Modules never imported ahead of time by the zygote (side effects on import).
 _NO_PRELOAD = frozenset({"antigravity", "this", "tkinter", "turtle", "idlelib", "webbrowser"})
+MAX_REPLAYS = 4  # steps that hang or kill the learner process, skipped one replay each
 
 
 class Spawner(Protocol):
-    """Makes a fresh learner process whose work folder holds exactly ``files``."""
+    """Makes a fresh learner process, and the judge server of the lesson's files."""
 
-    def spawn(self, files: dict[str, bytes]) -> LearnerProcess: ...
+    limits: Limits
+
+    def spawn(self, files: dict[str, bytes]) -> SandboxedChild: ...
+
+    def judges(self, files: dict[str, bytes]) -> JudgeServer: ...
 
 
 def worst(statuses: list[Status]) -> Status:
@@ -84,14 +88,15 @@ def worst(statuses: list[Status]) -> Status:
 
 
 def preload_for(lesson: Lesson) -> list[str]:
-    """Modules the lesson's own code imports (setup, solution and context cells), to pre-import.
+    """Modules the lesson's own code imports (setup, solution, context and test cells).
 
     >>> preload_for(pandas_lesson)   # doctest: +SKIP
     ['pandas']
     """
     names: set[str] = set()
+    roles = (Role.SETUP, Role.SOLUTION, Role.CONTEXT, Role.TESTS, Role.HIDDEN_TESTS)
     for cell in lesson.cells:
-        if cell.kind != "code" or cell.role not in (Role.SETUP, Role.SOLUTION, Role.CONTEXT):
+        if cell.kind != "code" or cell.role not in roles:
             continue
         try:
             tree = ast.parse(cell.source)
@@ -102,10 +107,17 @@ def preload_for(lesson: Lesson) -> list[str]:
                 names.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names.add(node.module.split(".")[0])
-    wanted = sorted(n for n in names - _NO_PRELOAD if importlib.util.find_spec(n) is not None)
+    wanted = sorted(n for n in names - _NO_PRELOAD if _importable(n))
     if "matplotlib" in wanted:
         wanted.append("matplotlib.pyplot")  # the inline backend hooks in when pyplot loads
     return wanted
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def invalid_result(
@@ -130,33 +142,26 @@ def invalid_result(
 
 @dataclass(frozen=True)
 class _Death:
-    """Where and why the learner's processes stopped answering (the earliest such step)."""
+    """A step that hung or killed the learner process (skipped when the submission replays)."""
 
-    at: int  # index of the step in the plan
+    step: int
+    test: str | None  # a visible test, or None for a cell (or a test cell's shared code)
     status: Status
     detail: str
-    main_process: bool  # the main learner process died: its exit says why (known at the end)
+    whole: bool = False  # the whole-submission time ran out (no replay can help)
 
 
 @dataclass
-class _State:
-    """What one grading run has learnt so far."""
+class _Attempt:
+    """What one run of the plan reported."""
 
-    limits: Limits
-    deadline: float
-    budget: OutputBudget
-    outcomes: dict[str, dict[str, tuple[TestOutcome, str]]] = field(
-        default_factory=lambda: defaultdict(dict)
-    )
-    problems: dict[str, list[tuple[Status, str]]] = field(default_factory=lambda: defaultdict(list))
+    cells: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tests: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
+    lost: dict[tuple[int, str], str] = field(default_factory=dict)
     death: _Death | None = None
-
-    def remaining(self) -> float:
-        return min(self.limits.cell_timeout, self.deadline - time.monotonic())
-
-    def died(self, at: int, status: Status, detail: str, *, main_process: bool = False) -> None:
-        if self.death is None or at < self.death.at:
-            self.death = _Death(at, status, detail, main_process)
+    setup_problems: list[str] = field(default_factory=list)
+    judge_failure: str = ""
+    exit: ChildExit | None = None
 
 
 class Engine:
@@ -194,59 +199,42 @@ class Engine:
             matched = match_cells(self.lesson, meta, cells)
         except SubmissionError as exc:
             result = invalid_result(self.lesson, learner, path, digest, exc.message, self.sandbox)
-            return _with_duration(result, start)
+            return replace(result, duration_s=time.monotonic() - start)
         files = dict(self.data_files)
         files[path.name] = data
-        steps = self._plan(matched)
-        state = _State(
-            self.limits, start + self.limits.timeout, OutputBudget(2 * self.limits.max_output)
-        )
-        process = self.spawner.spawn(files)
-        main = Link(process)
-        nb_cells, pending = self._run_cells(steps, main, state)
-        snapshots = [link for _, link in pending]
-        # Every learner cell has run: now the tests, with a whole-submission allowance of their
-        # own (learner cells that used up theirs must not starve the earlier exercises' tests).
-        state.deadline = time.monotonic() + self.limits.timeout
-        for index, link in pending:
-            if state.death is not None and state.death.at < index:
-                break
-            self._run_tests(index, steps[index], link, state)
-        for link in dict.fromkeys(snapshots):
-            link.process.end()
-        timed_out = state.death is not None and state.death.status == Status.TIMEOUT
-        ended = process.end(kill=timed_out)
-        if state.death is not None and state.death.main_process:
-            death = state.death
-            state.death = _Death(
-                death.at, death.status, f"{ended.describe()} in {death.detail}", False
+        steps, exercise_of = self._plan(matched)
+        job = self._job(steps)
+        deaths: dict[tuple[int, str | None], _Death] = {}
+        budget = start + 2 * self.limits.timeout + 10.0
+        while True:
+            job["last"] = (
+                len(deaths) >= MAX_REPLAYS
+                or time.monotonic() > budget - 2 * self.limits.cell_timeout
             )
-        detail = state.death.detail if state.death else ""
-        if state.death is None and ended.code not in (0, None):
-            detail = ended.describe()
-        for index, step in enumerate(steps):
-            if step.action == "tests":
-                nb_cells[index] = tests_cell(step, self._lines(step, state))
-        exercises = tuple(
-            self._exercise_result(e, steps, state, matched) for e in self.lesson.exercises
-        )
-        return SubmissionResult(
-            learner=learner,
-            lesson=self.lesson.id,
-            lesson_version=self.lesson.version,
-            path=str(path),
-            submission_hash=digest,
-            exercises=exercises,
-            status=worst([e.status for e in exercises]),
-            detail=detail,
-            duration_s=time.monotonic() - start,
-            sandbox=self.sandbox,
-            executed_notebook=notebook(self.lesson, learner, nb_cells),
-        )
+            attempt = self._attempt(files, job, budget)
+            death = attempt.death
+            if death is None:
+                break
+            if (
+                death.status == Status.KILLED
+                and attempt.exit is not None
+                and "exit()" not in death.detail
+            ):
+                death = replace(death, detail=attempt.exit.describe())
+            deaths[(death.step, death.test)] = death
+            if (
+                death.whole
+                or len(deaths) > MAX_REPLAYS
+                or time.monotonic() > budget - self.limits.cell_timeout
+            ):
+                break
+            _skip(job, death)
+        result = self._result(learner, path, digest, steps, exercise_of, matched, attempt, deaths)
+        return replace(result, duration_s=time.monotonic() - start)
 
     # -- plan ------------------------------------------------------------------------------
 
-    def _plan(self, matched: Matched) -> list[Step]:
+    def _plan(self, matched: Matched) -> tuple[list[Step], list[str | None]]:
         copies: dict[str, list[SubmittedCell]] = defaultdict(list)
         extras: dict[str | None, list[tuple[int, SubmittedCell]]] = defaultdict(list)
         anchor: str | None = None
@@ -256,173 +244,324 @@ class Engine:
                 anchor = bundle.cell_id
             else:
                 extras[anchor].append((position, submitted))
+        exercise_at: dict[str | None, str | None] = {None: None}
+        steps: list[Step] = []
+        exercise_of: list[str | None] = []
 
-        def added(key: str | None) -> list[Step]:
-            return [
-                Step(
-                    "show" if s.kind != "code" or pos in matched.ignored else "run",
-                    None,
-                    s,
-                    s.source,
-                )
-                for pos, s in extras[key]
-            ]
+        def add(step: Step, exercise: str | None) -> None:
+            steps.append(step)
+            exercise_of.append(exercise)
 
-        steps = added(None)
+        def added(key: str | None) -> None:
+            for pos, s in extras[key]:
+                action = "show" if s.kind != "code" or pos in matched.ignored else "run"
+                add(Step(action, None, s, s.source), exercise_at.get(key))
+
+        added(None)
         for cell in self.lesson.cells:
+            exercise_at[cell.cell_id] = cell.exercise
             mine = copies[cell.cell_id]
             if cell.role == Role.SETUP and cell.kind == "code":
-                steps.append(Step("run", cell, mine[0] if mine else None, cell.source))
+                add(Step("run", cell, mine[0] if mine else None, cell.source), cell.exercise)
             elif cell.role in (Role.TESTS, Role.HIDDEN_TESTS):
-                steps.append(Step("tests", cell, None))
+                add(Step("tests", cell, None), cell.exercise)
             elif cell.role in (Role.SOLUTION, Role.CONTEXT) and cell.kind == "code":
-                steps += [Step("run", cell, s, s.source) for s in mine]
+                for s in mine:
+                    add(Step("run", cell, s, s.source), cell.exercise)
             elif cell.role != Role.HINTS:
-                steps += [Step("show", cell, s) for s in mine]
-            steps += added(cell.cell_id)
-        return steps
+                for s in mine:
+                    add(Step("show", cell, s), cell.exercise)
+            added(cell.cell_id)
+        return steps, exercise_of
 
-    # -- execution -------------------------------------------------------------------------
-
-    def _run_cells(
-        self, steps: list[Step], main: Link, state: _State
-    ) -> tuple[list[dict[str, Any]], list[tuple[int, Link]]]:
-        """Run the learner cells; snapshot the process at each test cell (run later).
-
-        Returns the notebook cells (test cells are filled in at the end) and the pending test
-        cells with their snapshots. Test cells with no learner cell between them share one.
-        """
-        cells: list[dict[str, Any]] = []
-        pending: list[tuple[int, Link]] = []
-        snapshot: Link | None = None
+    def _job(self, steps: list[Step]) -> dict[str, Any]:
+        """The plan as the judge reads it (see ``judge.py``)."""
+        out: list[dict[str, Any]] = []
+        copied: set[str] = set()
         for index, step in enumerate(steps):
-            if step.action == "show":
-                cells.append(shown_cell(step))
-            elif step.action == "run":
-                cells.append(self._run_cell(index, step, main, state))
-                snapshot = None
-            else:
-                cells.append(code_cell(step, ""))
-                if state.death is not None:
-                    continue
-                if snapshot is None:
-                    main.deadline = time.monotonic() + state.remaining()
-                    try:
-                        snapshot = main.snapshot()
-                    except LearnerGone as gone:
-                        self._died(state, index, step, gone, main_process=True)
-                        continue
-                if snapshot is None:  # the learner process cannot be copied: test in place
-                    self._run_tests(index, step, main, state)
-                else:
-                    pending.append((index, snapshot))
-        return cells, pending
+            cell = step.cell
+            if step.action == "run":
+                role = "added" if cell is None else cell.role.value
+                item: dict[str, Any] = {"i": index, "kind": "run", "code": step.code, "role": role}
+                # Who binds what is read from the instructor's cell; a learner-added cell
+                # binds nothing the instructor knows of. Each bundle cell counts once.
+                if cell is not None and cell.cell_id not in copied:
+                    copied.add(cell.cell_id)
+                    found = bindings(cell.source)
+                    item["binds"] = [list(b) for b in found]
+                    item["judge"] = judge_code(cell.source, defs=cell.role == Role.SETUP)
+                    if cell.role == Role.SETUP:
+                        item["remember"] = sorted({n for n, k in found if k in ("assign", "class")})
+                out.append(item)
+            elif step.action == "tests" and cell is not None:
+                tests = self.tests_by_cell.get(cell.cell_id, [])
+                first = tests[0] if tests else None
+                out.append(
+                    {
+                        "i": index,
+                        "kind": "tests",
+                        "prelude": first.prelude if first else "",
+                        "prelude_hidden": bool(first and first.shared_hidden),
+                        "tests": [
+                            {"name": t.name, "body": t.body, "hidden": t.hidden} for t in tests
+                        ],
+                    }
+                )
+        limits = self.limits
+        return {
+            "steps": out,
+            "limits": {
+                "cell_timeout": limits.cell_timeout,
+                "timeout": limits.timeout,
+                "max_message": limits.max_message,
+            },
+        }
 
-    def _run_cell(self, index: int, step: Step, main: Link, state: _State) -> dict[str, Any]:
-        nb_cell = code_cell(step, step.code)
-        if state.death is not None:
-            return nb_cell
-        main.deadline = time.monotonic() + state.remaining()
+    # -- one run of the plan -----------------------------------------------------------------
+
+    def _attempt(self, files: dict[str, bytes], job: dict[str, Any], budget: float) -> _Attempt:
+        attempt = _Attempt()
+        child = self.spawner.spawn(files)
+        run: JudgeRun | None = None
         try:
-            reply = main.ask_raw({"op": "run_cell", "code": step.code})
-        except LearnerGone as gone:
-            self._died(state, index, step, gone, main_process=True)
+            run = self.spawner.judges(self.data_files).spawn(child.detach())
+            run.send_job(job)
+            deadline = min(budget, time.monotonic() + 2 * self.limits.timeout + 10.0)
+            for event in run.events(deadline):
+                self._take(event, attempt, child)
+        except SandboxError as exc:
+            attempt.judge_failure = exc.message
+        finally:
+            if run is not None:
+                run.end()
+            attempt.exit = child.end(kill=True)
+        return attempt
+
+    def _take(self, event: dict[str, Any], attempt: _Attempt, child: SandboxedChild) -> None:
+        kind = event.get("ev")
+        index = event.get("i")
+        if kind == "cell" and type(index) is int and type(event.get("reply")) is dict:
+            attempt.cells[index] = event["reply"]
+        elif kind == "test" and type(index) is int and type(event.get("name")) is str:
+            attempt.tests[(index, event["name"])] = event
+        elif kind == "death" and type(index) is int:
+            test = event.get("test") if type(event.get("test")) is str else None
+            status = Status.TIMEOUT if event.get("timeout") else Status.KILLED
+            attempt.death = _Death(
+                index, test, status, str(event.get("detail", ""))[:500], event.get("whole") is True
+            )
+        elif kind == "kill" and type(event.get("pid")) is int:
+            child.kill(event["pid"])
+        elif kind == "checkpoint-lost" and type(index) is int:
+            for name in event.get("tests", []):
+                attempt.lost[(index, str(name))] = str(event.get("detail", ""))[:500]
+        elif kind == "judge-setup" and type(index) is int:
+            attempt.setup_problems.append(str(event.get("message", ""))[:500])
+        elif kind in ("error", "lost"):
+            attempt.judge_failure = str(event.get("message") or event.get("detail") or kind)[-2000:]
+
+    # -- results ---------------------------------------------------------------------------
+
+    def _result(
+        self,
+        learner: str,
+        path: Path,
+        digest: str,
+        steps: list[Step],
+        exercise_of: list[str | None],
+        matched: Matched,
+        attempt: _Attempt,
+        deaths: dict[tuple[int, str | None], _Death],
+    ) -> SubmissionResult:
+        budget = OutputBudget(2 * self.limits.max_output)
+        problems: dict[str, list[tuple[Status, str]]] = defaultdict(list)
+        outcomes: dict[tuple[int, str], tuple[TestOutcome, str]] = {}
+        nb_cells: list[dict[str, Any]] = []
+        details: list[str] = []
+        for index, step in enumerate(steps):
+            exercise = exercise_of[index]
+            if step.action == "show":
+                nb_cells.append(shown_cell(step))
+                continue
+            if step.action == "run":
+                nb_cells.append(
+                    self._cell(index, step, exercise, attempt, deaths, budget, problems)
+                )
+                death = deaths.get((index, None))
+                if death is not None:
+                    details.append(self._describe(death, step))
+                continue
+            tests = self.tests_by_cell.get(step.cell.cell_id if step.cell else "", [])
+            lines = []
+            for test in tests:
+                outcome, printed = self._outcome(index, test, attempt, deaths, problems)
+                outcomes[(index, test.name)] = (outcome, printed)
+                lines.append((outcome, printed))
+            nb_cells.append(tests_cell(step, lines))
+        if attempt.judge_failure:
+            details.append(f"the grader's judge failed: {attempt.judge_failure}")
+        details.extend(f"a setup cell failed in the grader: {p}" for p in attempt.setup_problems)
+        exercises = tuple(
+            self._exercise_result(e, outcomes, problems, matched, attempt)
+            for e in self.lesson.exercises
+        )
+        return SubmissionResult(
+            learner=learner,
+            lesson=self.lesson.id,
+            lesson_version=self.lesson.version,
+            path=str(path),
+            submission_hash=digest,
+            exercises=exercises,
+            status=worst([e.status for e in exercises]),
+            detail="; ".join(dict.fromkeys(details)),
+            sandbox=self.sandbox,
+            executed_notebook=notebook(self.lesson, learner, nb_cells),
+        )
+
+    def _cell(
+        self,
+        index: int,
+        step: Step,
+        exercise: str | None,
+        attempt: _Attempt,
+        deaths: dict[tuple[int, str | None], _Death],
+        budget: OutputBudget,
+        problems: dict[str, list[tuple[Status, str]]],
+    ) -> dict[str, Any]:
+        nb_cell = code_cell(step, step.code)
+        death = deaths.get((index, None))
+        if death is not None:
+            text = self._describe(death, step)
+            nb_cell["outputs"] = [
+                {
+                    "output_type": "error",
+                    "ename": death.status.value,
+                    "evalue": text,
+                    "traceback": [text],
+                }
+            ]
+            if exercise is not None:
+                problems[exercise].append((death.status, text))
             return nb_cell
-        nb_cell["outputs"] = state.budget.take(reply.get("outputs"))
+        reply = attempt.cells.get(index)
+        if reply is None:
+            return nb_cell
+        nb_cell["outputs"] = budget.take(reply.get("outputs"))
         count = reply.get("execution_count")
         nb_cell["execution_count"] = count if type(count) is int else None
         error = reply.get("error")
-        exercise = step.cell.exercise if step.cell is not None else None
         solution = step.cell is not None and step.cell.role == Role.SOLUTION
         if reply.get("status") == "error" and exercise and type(error) is dict and solution:
             name = str(error.get("type", "Exception"))[:200]
             text = f"{name}: {str(error.get('message', ''))[:500]}"
             if error.get("base") == "MemoryError":
                 limit = f"memory limit ({self.limits.memory_mb} MB) reached: {text}"
-                state.problems[exercise].append((Status.KILLED, limit))
+                problems[exercise].append((Status.KILLED, limit))
             else:
-                state.problems[exercise].append((Status.ERROR, text))
+                problems[exercise].append((Status.ERROR, text))
         return nb_cell
 
-    def _died(
-        self, state: _State, index: int, step: Step, gone: LearnerGone, *, main_process: bool
-    ) -> None:
-        where = step.where()
-        if gone.timeout:
-            if time.monotonic() >= state.deadline - 0.01:
-                why = f"the submission ran longer than {self.limits.timeout:g} s (the whole-submission limit)"
-            else:
-                why = f"{where} ran longer than {self.limits.cell_timeout:g} s (the per-cell limit)"
-            state.died(index, Status.TIMEOUT, why)
-        elif main_process:
-            state.died(index, Status.KILLED, where, main_process=True)
-        else:
-            state.died(index, Status.KILLED, f"the learner's process ended while {where} ran")
+    def _describe(self, death: _Death, step: Step) -> str:
+        where = step.where() if death.test is None else f"test {death.test!r}"
+        if death.whole:
+            return f"the submission ran longer than {self.limits.timeout:g} s (the whole-submission limit) in {where}"
+        if death.status == Status.TIMEOUT:
+            return f"{where} ran longer than {self.limits.cell_timeout:g} s (skipped; later cells ran without it)"
+        return f"{where} ended the learner's process ({death.detail}; skipped, later cells ran without it)"
 
-    def _run_tests(self, index: int, step: Step, link: Link, state: _State) -> None:
-        assert step.cell is not None
-        for test in self.tests_by_cell.get(step.cell.cell_id, []):
-            run = run_test(test, link, state.remaining())
-            if run.gone is not None:
-                self._died(state, index, step, run.gone, main_process=False)
-                return  # the rest of this cell is "not run"
-            if run.timed_out:
-                state.problems[test.exercise].append(
-                    (Status.TIMEOUT, f"test {test.name!r} timed out")
-                )
-            outcome = TestOutcome(
-                name=test.name,
-                exercise=test.exercise,
-                points=test.points if run.passed else 0.0,
-                max_points=test.points,
-                passed=run.passed,
-                hidden=test.hidden,
-                message="" if test.hidden else run.message,
+    def _outcome(
+        self,
+        index: int,
+        test: TestCase,
+        attempt: _Attempt,
+        deaths: dict[tuple[int, str | None], _Death],
+        problems: dict[str, list[tuple[Status, str]]],
+    ) -> tuple[TestOutcome, str]:
+        death = deaths.get((index, test.name)) or deaths.get((index, None))
+        event = attempt.tests.get((index, test.name))
+        if death is not None and event is None:
+            what = (
+                f"timed out after {self.limits.cell_timeout:g} s"
+                if death.status == Status.TIMEOUT
+                else "the learner's process ended"
             )
-            state.outcomes[test.exercise][test.name] = (outcome, run.printed)
+            problems[test.exercise].append((death.status, f"test {test.name!r}: {what}"))
+            return self._make(test, False, what), ""
+        if event is None:
+            if attempt.death is not None and attempt.death.whole:
+                what = f"not run: the submission ran longer than {self.limits.timeout:g} s"
+                problems[test.exercise].append((Status.TIMEOUT, what))
+                return self._make(test, False, what), ""
+            why = attempt.lost.get((index, test.name))
+            if why is None and attempt.judge_failure:
+                problems[test.exercise].append(
+                    (Status.REVIEW, f"the grader failed before test {test.name!r} ran")
+                )
+                why = "not run: the grader failed"
+            return self._make(test, False, f"not run: {why}" if why else "not run"), ""
+        passed = event.get("passed") is True
+        message = str(event.get("message", ""))[:2000]
+        printed = str(event.get("printed", ""))[:20_000]
+        if event.get("timed_out") is True:
+            problems[test.exercise].append((Status.TIMEOUT, f"test {test.name!r} timed out"))
+        elif event.get("gone") is True:
+            problems[test.exercise].append((Status.KILLED, f"test {test.name!r}: {message}"))
+        review = [str(r)[:300] for r in event.get("review", []) if type(r) is str]
+        if passed and review:
+            reason = "; ".join(review)
+            problems[test.exercise].append(
+                (Status.REVIEW, f"test {test.name!r} passed only because {reason}")
+            )
+            return self._make(test, True, "", review=reason), printed
+        return self._make(test, passed, message), printed
 
-    # -- results ---------------------------------------------------------------------------
-
-    def _outcome(self, test: TestCase, state: _State) -> tuple[TestOutcome, str]:
-        """What ``test`` gave, or a failed "not run" outcome when it never ran."""
-        found = state.outcomes.get(test.exercise, {}).get(test.name)
-        if found is not None:
-            return found
-        why = (
-            "" if test.hidden else (f"not run: {state.death.detail}" if state.death else "not run")
+    @staticmethod
+    def _make(test: TestCase, passed: bool, message: str, *, review: str = "") -> TestOutcome:
+        return TestOutcome(
+            name=test.name,
+            exercise=test.exercise,
+            points=test.points if passed and not review else 0.0,
+            max_points=test.points,
+            passed=passed and not review,
+            hidden=test.hidden,
+            message=message,
+            review=review,
         )
-        return TestOutcome(test.name, test.exercise, 0.0, test.points, False, test.hidden, why), ""
-
-    def _lines(self, step: Step, state: _State) -> list[tuple[TestOutcome, str]]:
-        assert step.cell is not None
-        return [self._outcome(t, state) for t in self.tests_by_cell.get(step.cell.cell_id, [])]
 
     def _exercise_result(
-        self, exercise: Exercise, steps: list[Step], state: _State, matched: Matched
+        self,
+        exercise: Exercise,
+        outcomes: dict[tuple[int, str], tuple[TestOutcome, str]],
+        problems: dict[str, list[tuple[Status, str]]],
+        matched: Matched,
+        attempt: _Attempt,
     ) -> ExerciseResult:
-        outcomes = [self._outcome(t, state)[0] for t in exercise.tests]
-        score = sum(o.points for o in outcomes)
-        if exercise.all_or_nothing and not all(o.passed for o in outcomes):
+        found = {name: outcome for (_, name), (outcome, _) in outcomes.items()}
+        tests = tuple(found.get(t.name) or self._make(t, False, "not run") for t in exercise.tests)
+        score = sum(o.points for o in tests)
+        if exercise.all_or_nothing and not all(o.passed for o in tests):
             score = 0.0
-        problems = list(state.problems.get(exercise.id, []))
-        test_steps = [
-            i
-            for i, s in enumerate(steps)
-            if s.action == "tests" and s.cell is not None and s.cell.exercise == exercise.id
-        ]
-        # In progress or not reached when the learner's processes stopped: shares the fate.
-        if state.death is not None and test_steps and test_steps[-1] >= state.death.at:
-            problems.append((state.death.status, state.death.detail))
+        found_problems = list(problems.get(exercise.id, []))
         for reason in matched.tampered.get(exercise.id, []) + matched.tampered.get(None, []):
-            problems.append((Status.TAMPERED, reason))
-        status = worst([p[0] for p in problems])
-        detail = "; ".join(dict.fromkeys(p[1] for p in problems))
-        return ExerciseResult(
-            exercise.id, score, exercise.max_score, status, detail, tuple(outcomes)
-        )
+            found_problems.append((Status.TAMPERED, reason))
+        status = worst([p[0] for p in found_problems])
+        detail = "; ".join(dict.fromkeys(p[1] for p in found_problems))
+        return ExerciseResult(exercise.id, score, exercise.max_score, status, detail, tests)
 
 
-def _with_duration(result: SubmissionResult, start: float) -> SubmissionResult:
-    from dataclasses import replace
-
-    return replace(result, duration_s=time.monotonic() - start)
+def _skip(job: dict[str, Any], death: _Death) -> None:
+    """Mark the step that died so that the next attempt skips it."""
+    for step in job["steps"]:
+        if step["i"] != death.step:
+            continue
+        if death.test is None:
+            if step["kind"] == "run":
+                step["skip"] = True
+            else:  # a test cell's shared code: every test of the cell
+                for test in step["tests"]:
+                    test["skip"] = True
+                step["prelude"] = ""
+        else:
+            for test in step["tests"]:
+                if test["name"] == death.test:
+                    test["skip"] = True

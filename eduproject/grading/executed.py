@@ -122,10 +122,12 @@ def tests_cell(step: Step, lines: list[tuple[TestOutcome, str]]) -> dict[str, An
 
 
 def _line(outcome: TestOutcome, printed: str) -> str:
-    mark = "PASS" if outcome.passed else "FAIL"
+    mark = "REVIEW" if outcome.review else "PASS" if outcome.passed else "FAIL"
     label = f"{outcome.name} (hidden)" if outcome.hidden else outcome.name
     line = f"{mark} {label}: {outcome.points:g}/{outcome.max_points:g} points"
-    if outcome.message:
+    if outcome.review:
+        line += " -- passed, but your instructor must confirm it"
+    elif outcome.message and not outcome.hidden:  # a hidden test's message is the instructor's
         line += f" -- {outcome.message}"
     extra = "" if outcome.hidden else "".join(f"    {t}\n" for t in printed.splitlines()[:50])
     return line + "\n" + extra

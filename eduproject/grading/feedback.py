@@ -48,6 +48,7 @@ STATUS_TEXT = {
     Status.KILLED: "stopped by a memory or process limit",
     Status.INVALID: "the notebook could not be read",
     Status.TAMPERED: "test or read-only cells were changed",
+    Status.REVIEW: "waiting for your instructor to check a test",
 }
 STATUS_COLORS = {
     Status.GRADED: "#2e7d32",
@@ -56,6 +57,7 @@ STATUS_COLORS = {
     Status.KILLED: "#6a1b9a",
     Status.INVALID: "#616161",
     Status.TAMPERED: "#ad1457",
+    Status.REVIEW: "#1565c0",
 }
 MAX_OUTPUT_CHARS = 20_000  # per output; the grader caps output size too, this keeps pages light
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
@@ -135,6 +137,15 @@ def _badge(status: Status) -> str:
 def _exercise_tests(e: ExerciseResult) -> str:
     rows = []
     for t in e.tests:
+        if t.review:
+            # The notebook passes it; points wait for the instructor (the reason is theirs).
+            hidden = " <span class='muted'>(hidden test)</span>" if t.hidden else ""
+            rows.append(
+                f"<tr><td>{escape(t.name)}{hidden}</td><td class='muted'>review</td>"
+                f"<td class='num'>{_num(t.points)} / {_num(t.max_points)}</td>"
+                "<td>passed, but your instructor must confirm it</td></tr>"
+            )
+            continue
         if t.hidden:
             # Name and points only: never the message, source or expected values.
             rows.append(

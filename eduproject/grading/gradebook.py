@@ -35,7 +35,11 @@ from eduproject.grading.results import ExerciseResult, Status, SubmissionResult,
 
 __all__ = ["SCHEMA_VERSION", "Gradebook", "RunInfo"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# What each schema version adds to the one before (run in order on an older gradebook).
+_MIGRATIONS = {
+    2: ["ALTER TABLE tests ADD COLUMN review TEXT NOT NULL DEFAULT ''"],
+}
 
 # Kept in one string so that the whole layout reads at a glance. ``submissions.id`` grows
 # monotonically (AUTOINCREMENT), so "latest result" is simply the highest id.
@@ -91,6 +95,7 @@ CREATE TABLE IF NOT EXISTS tests (
     passed INTEGER NOT NULL,
     hidden INTEGER NOT NULL,
     message TEXT NOT NULL,
+    review TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (submission_id, exercise_position, position)
 );
 CREATE TABLE IF NOT EXISTS notebooks (
@@ -98,6 +103,8 @@ CREATE TABLE IF NOT EXISTS notebooks (
     data BLOB NOT NULL
 );
 """
+
+MAX_MESSAGE = 4000  # characters of a test's message kept (a learner value can be huge)
 
 _LATEST = """
 SELECT MAX(id) AS id FROM submissions {where} GROUP BY learner, lesson
@@ -174,13 +181,22 @@ class Gradebook:
         if self._current_schema(db):
             return  # nothing to write: the read-only commands work on read-only copies too
         with self._write():
-            # One statement at a time: executescript() would commit our transaction.
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            fresh = not db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+            ).fetchone()
+            if fresh:
+                # One statement at a time: executescript() would commit our transaction.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
             version = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
             if version is None:
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif version < SCHEMA_VERSION:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS[step]:
+                        db.execute(statement)
+                    db.execute("INSERT INTO schema_version (version) VALUES (?)", (step,))
             elif version > SCHEMA_VERSION:
                 raise GradebookError(
                     self.path,
@@ -369,10 +385,10 @@ class Gradebook:
                     ],
                 )
                 db.executemany(
-                    "INSERT INTO tests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO tests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (sid, i, j, t.name, t.exercise, t.points, t.max_points,
-                         int(t.passed), int(t.hidden), t.message)
+                         int(t.passed), int(t.hidden), t.message[:MAX_MESSAGE], t.review[:MAX_MESSAGE])
                         for i, e in enumerate(result.exercises)
                         for j, t in enumerate(e.tests)
                     ],
@@ -415,7 +431,7 @@ class Gradebook:
             test_rows: dict[tuple[int, int], list[TestOutcome]] = defaultdict(list)
             for row in db.execute(
                 "SELECT submission_id, exercise_position, name, exercise, points, max_points,"
-                f" passed, hidden, message FROM tests WHERE submission_id IN ({latest})"
+                f" passed, hidden, message, review FROM tests WHERE submission_id IN ({latest})"
                 " ORDER BY submission_id, exercise_position, position",
                 args,
             ):
@@ -428,6 +444,7 @@ class Gradebook:
                         passed=bool(row[6]),
                         hidden=bool(row[7]),
                         message=row[8],
+                        review=row[9],
                     )
                 )
         for sid, learner, les, version, path, shash, status, detail, duration, sandbox in subs:

@@ -15,13 +15,17 @@ but its sibling ``wire.py``. It never receives test code.
 
 from __future__ import annotations
 
+import base64
 import builtins
 import contextlib
+import importlib
 import io
 import json
+import operator
 import os
 import socket
 import sys
+import threading
 import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -32,8 +36,19 @@ else:  # started in the sandbox: wire.py is bound next to this file
     import wire
 
 MAX_TEXT = 2000  # characters of a repr or an exception message sent back
+MAX_CAPTURED = 200_000  # characters of learner output sent back with one reply to the judge
 
-# -- the session: answering the grader's requests ---------------------------------------------
+# Captured before any learner code runs: learner code may rebind these module attributes.
+_exit = os._exit
+_fork_process = os.fork
+_open = builtins.open
+_isinstance = builtins.isinstance
+_type_dict = type.__dict__["__dict__"].__get__
+_type_module = type.__dict__["__module__"].__get__
+_type_name = type.__dict__["__name__"].__get__
+_exception_args = BaseException.__dict__["args"].__get__  # a learner property cannot lie
+
+# -- the session: answering the judge's requests ---------------------------------------------
 
 
 def _safe_text(fn: Callable[[], Any]) -> str:
@@ -45,61 +60,255 @@ def _safe_text(fn: Callable[[], Any]) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
 
 
-def describe_exception(exc: BaseException) -> dict[str, str]:
-    """Name, nearest builtin base class and message of an exception raised by learner code."""
+def _learner_class(klass: type) -> bool:
+    """Was ``klass`` written by the learner (in the notebook), not by a library?"""
+    try:
+        module = _type_module(klass)
+        name = _type_name(klass)
+    except Exception:
+        return True
+    if module == "__main__" or type(module) is not str:
+        return True
+    found = sys.modules.get(module)
+    return found is None or getattr(found, name, None) is not klass
+
+
+def custom_method(obj: Any, name: str) -> bool:
+    """Does learner code decide ``name`` (e.g. ``__eq__``) for ``obj``?
+
+    Looked up along the real type's MRO with type's own getters: the first class that defines
+    ``name`` decides; it is the learner's when the learner wrote that class.
+    """
+    for klass in wire.mro(type(obj)):
+        if name in _type_dict(klass):
+            return _learner_class(klass)
+    return False
+
+
+def describe_exception(exc: BaseException, session: Session | None = None) -> dict[str, Any]:
+    """Name, nearest builtin base class and message of an exception raised by learner code.
+
+    With a ``session``, learner-defined exception classes also travel as references (the judge
+    mirrors them, so ``pytest.raises(LearnerError)`` and ``except LearnerError`` work), and the
+    exception's arguments as plain data when they are.
+    """
     t = type(exc)
     base = next(
-        (
-            type.__dict__["__name__"].__get__(k)
-            for k in wire.mro(t)
-            if getattr(builtins, type.__dict__["__name__"].__get__(k), None) is k
-        ),
+        (_type_name(k) for k in wire.mro(t) if getattr(builtins, _type_name(k), None) is k),
         "Exception",
     )
-    return {"type": wire.type_name(t), "base": base, "message": _safe_text(lambda: str(exc))}
+    info: dict[str, Any] = {
+        "type": wire.type_name(t),
+        "base": base,
+        "message": _safe_text(lambda: str(exc)),
+    }
+    if session is not None:
+        chain = [k for k in wire.mro(t) if getattr(builtins, _type_name(k), None) is not k]
+        if chain:
+            info["classes"] = [session.ref_of_class(k) for k in chain]
+            info["obj"] = session.codec.make_ref(exc) if session.codec.make_ref else None
+        with contextlib.suppress(Exception):
+            info["args"] = wire.Codec(None, None).encode(_exception_args(exc))
+    return info
+
+
+class JudgeStub:
+    # An object of the judge (a function or object a test handed to learner code). Every use
+    # is a request back to the judge, answered while the judge's own request is in progress.
+    __slots__ = ("_h", "_kinds", "_session")
+
+    def __init__(self, session: Session, handle: int, kinds: list[str]) -> None:
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_h", handle)
+        object.__setattr__(self, "_kinds", kinds)
+
+    def _ask(self, act: str, **fields: Any) -> Any:
+        session: Session = object.__getattribute__(self, "_session")
+        return session.callback(object.__getattribute__(self, "_h"), act, fields)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        session: Session = object.__getattribute__(self, "_session")
+        return self._ask(
+            "call",
+            args=session.codec.encode(list(args)),
+            kwargs=[[k, session.codec.encode(v)] for k, v in kwargs.items()],
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return self._ask("getattr", name=name)
+
+    def __iter__(self) -> Any:
+        return self if "next" in object.__getattribute__(self, "_kinds") else self._ask("iter")
+
+    def __next__(self) -> Any:
+        return self._ask("next")
+
+    def __len__(self) -> int:
+        return int(self._ask("len"))
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._ask("getitem", key=object.__getattribute__(self, "_session").codec.encode(key))
+
+    def __contains__(self, item: Any) -> bool:
+        return (
+            self._ask("contains", item=object.__getattribute__(self, "_session").codec.encode(item))
+            is True
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            self._ask("eq", other=object.__getattribute__(self, "_session").codec.encode(other))
+            is True
+        )
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(("judge", object.__getattribute__(self, "_h")))
+
+    def __bool__(self) -> bool:
+        return self._ask("bool") is True
+
+    def __repr__(self) -> str:
+        text = self._ask("repr")
+        return text if type(text) is str else "<object from a test>"
 
 
 class Session:
-    """Answers requests about the names in ``namespace`` with plain data or references.
+    """Answers the judge's requests about the names in ``namespace``.
+
+    Learner objects that are not plain data cross as references (``{"$ref": n}``); the same
+    object always gets the same reference, so identity survives the crossing. Objects the judge
+    hands over cross back as themselves (``$jref``) or as :class:`JudgeStub` s.
 
     >>> s = Session({"f": lambda x: x + 1})
     >>> ref = s.handle({"op": "get", "names": ["f"]})["value"]["f"]["$ref"]
-    >>> s.handle({"op": "call", "ref": ref, "args": [1], "kwargs": []})
-    {'ok': True, 'value': 2}
+    >>> s.handle({"op": "call", "ref": ref, "args": [1], "kwargs": []})["value"]
+    2
     """
 
-    def __init__(self, namespace: dict[str, Any]) -> None:
+    def __init__(self, namespace: dict[str, Any], conversation: Conversation | None = None) -> None:
         self.namespace = namespace
+        self.conversation = conversation
         self.objects: dict[int, Any] = {}
-        self.codec = wire.Codec(self._make_ref, self._resolve_ref)
+        self.refs: dict[
+            int, int
+        ] = {}  # id(object) -> reference (objects stay alive: ids stay unique)
+        self.originals: dict[str, Any] = {}
+        self.from_judge: dict[int, tuple[int, Any]] = {}  # id(object) -> (judge handle, object)
+        self.stubs: dict[int, JudgeStub] = {}
+        self.depth = 0  # judge requests in progress (callbacks are allowed only then)
+        self.codec = wire.Codec(self._make_ref, self._resolve_ref, self._identity)
+
+    # -- references ------------------------------------------------------------------------
 
     def _make_ref(self, obj: Any) -> dict[str, Any]:
-        ref = len(self.objects) + 1
-        self.objects[ref] = obj
+        if type(obj) is JudgeStub:  # the judge's own object goes back as itself
+            return {"$judge": object.__getattribute__(obj, "_h")}
+        key = id(obj)
+        found = self.from_judge.get(key)
+        if found is not None and found[1] is obj:
+            return {"$judge": found[0]}
+        ref = self.refs.get(key)
+        if ref is None or self.objects.get(ref) is not obj:
+            ref = len(self.objects) + 1
+            self.objects[ref] = obj
+            self.refs[key] = ref
         t = type(obj)
         out: dict[str, Any] = {"$ref": ref, "type": wire.type_name(t)}
         library = _library_name(obj)
         if library is not None:
             out["import"] = library
+        if callable(obj):
+            out["callable"] = True
+        base = wire.builtin_base(t)
+        if base is not None:
+            try:
+                out["plain"] = wire.Codec(None, None).encode(wire.plain_view(obj, base))
+                out["custom"] = [n for n in _COMPARISONS if custom_method(obj, n)]
+            except Exception:
+                pass
+        if _isinstance(obj, type) and issubclass(obj, BaseException):
+            out["exception"] = self._exception_class(obj)
         return out
 
+    def ref_of_class(self, klass: type) -> dict[str, Any]:
+        return self._make_ref(klass)
+
+    def _exception_class(self, klass: type) -> dict[str, Any]:
+        chain = wire.mro(klass)
+        base = next(
+            (_type_name(k) for k in chain if getattr(builtins, _type_name(k), None) is k),
+            "Exception",
+        )
+        parent = next(
+            (k for k in chain[1:] if getattr(builtins, _type_name(k), None) is not k), None
+        )
+        return {
+            "name": _safe_text(lambda: _type_name(klass)),
+            "base": base,
+            "parent": None if parent is None else self._make_ref(parent),
+        }
+
+    def _identity(self, obj: Any) -> dict[str, Any] | None:
+        found = self.from_judge.get(id(obj))
+        if found is None or found[1] is not obj:
+            return None
+        plain = wire.Codec(self._make_ref, self._resolve_ref)
+        return {"$jref": found[0], "v": plain.encode(obj)}
+
     def _resolve_ref(self, data: dict[str, Any]) -> Any:
-        ref = data.get("$ref")
-        if type(ref) is not int or ref not in self.objects:
-            raise wire.Protocol("unknown reference")
-        return self.objects[ref]
+        if "$ref" in data:
+            ref = data["$ref"]
+            if type(ref) is not int or ref not in self.objects:
+                raise wire.Protocol("unknown reference")
+            return self.objects[ref]
+        if "$import" in data:
+            name = wire.as_str(data["$import"])
+            found: Any = sys.modules.get(name) or importlib.import_module(name)
+            for part in wire.as_str(data.get("attr", "")).split("."):
+                if part:
+                    found = getattr(found, part)
+            return found
+        if "$judge" in data:
+            handle = data["$judge"]
+            if type(handle) is not int:
+                raise wire.Protocol("bad handle")
+            stub = self.stubs.get(handle)
+            if stub is None:
+                kinds = data.get("kinds", [])
+                if type(kinds) is not list:
+                    raise wire.Protocol("bad handle")
+                stub = self.stubs[handle] = JudgeStub(self, handle, [str(k) for k in kinds])
+            return stub
+        if "$jref" in data:  # a plain value of the judge whose identity must come back
+            handle = data["$jref"]
+            if type(handle) is not int:
+                raise wire.Protocol("bad handle")
+            value = self.codec.decode(data.get("v"))
+            self.from_judge[id(value)] = (handle, value)
+            return value
+        raise wire.Protocol("unexpected reference")
+
+    # -- requests --------------------------------------------------------------------------
 
     def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self.depth += 1
         try:
             op = msg.get("op")
             if op == "get":
-                return {"ok": True, "value": self._get(msg["names"])}
+                return {"ok": True, "value": self._get(msg["names"], self.namespace)}
+            if op == "original":
+                return {"ok": True, "value": self._get(msg["names"], self.originals)}
             if op == "next":
                 try:
                     item = next(self._obj(msg))
                 except StopIteration:
                     return {"ok": True, "stop": True}
                 return {"ok": True, "value": self.codec.encode(item)}
+            if op == "call":
+                return self._call(msg)
             handler = _OPS.get(op)  # type: ignore[arg-type]
             if handler is None:
                 raise wire.Protocol(f"unknown request {op!r}")
@@ -110,21 +319,43 @@ class Session:
                 "error": {"type": "TypeError", "base": "TypeError", "message": str(exc)},
             }
         except BaseException as exc:  # learner code may raise anything, SystemExit included
-            return {"ok": False, "error": describe_exception(exc)}
+            return {"ok": False, "error": describe_exception(exc, self)}
+        finally:
+            self.depth -= 1
 
     def handle_json(self, text: str, max_size: int) -> str:
-        """:meth:`handle` with the request and reply as JSON text (the kernel engine's entry)."""
+        """:meth:`handle` with the request and reply as JSON text."""
         try:
             return encode_reply(self.handle(json.loads(text)), max_size)
         except Exception as exc:
             return encode_reply({"ok": False, "error": describe_exception(exc)}, max_size)
 
-    def _get(self, names: list[str]) -> dict[str, Any]:
+    def callback(self, handle: int, act: str, fields: dict[str, Any]) -> Any:
+        """Ask the judge about one of its objects (only while a judge request is in progress)."""
+        if self.conversation is None or self.depth <= 0:
+            raise RuntimeError(
+                "a function or object from a test can only be used while that test runs"
+            )
+        reply = self.conversation.request({"op": "cb", "h": handle, "act": act, **fields}, self)
+        if reply.get("ok") is True:
+            if reply.get("stop") is True:
+                raise StopIteration
+            return self.codec.decode(reply.get("value"))
+        error = reply.get("error")
+        if type(error) is not dict:
+            raise RuntimeError("the test's function failed")
+        cls = getattr(builtins, str(error.get("base")), None)
+        message = str(error.get("message", ""))[:MAX_TEXT]
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            raise cls(message)
+        raise RuntimeError(message)
+
+    def _get(self, names: Any, where: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in names:
-            if type(name) is str and name in self.namespace:
+            if type(name) is str and name in where:
                 try:
-                    out[name] = self.codec.encode(self.namespace[name])
+                    out[name] = self.codec.encode(where[name])
                 except wire.Refused as exc:
                     out[name] = {"$refused": str(exc)}
         return out
@@ -132,16 +363,61 @@ class Session:
     def _obj(self, msg: dict[str, Any]) -> Any:
         return self._resolve_ref({"$ref": msg.get("ref")})
 
-    def _call(self, msg: dict[str, Any]) -> Any:
+    def _call(self, msg: dict[str, Any]) -> dict[str, Any]:
+        fn = self._obj(msg)
         args = self.codec.decode(msg["args"])
-        kwargs = {k: v for k, v in self.codec.decode(msg["kwargs"])}
-        return self.codec.encode(self._obj(msg)(*args, **kwargs))
+        kwargs = {wire.as_str(k): v for k, v in self.codec.decode(msg["kwargs"])}
+        value = self.codec.encode(fn(*args, **kwargs))
+        # Arguments the judge passed by value: their state after the call, so that the judge
+        # sees what learner code did to them (in-place mutation).
+        after: dict[str, Any] = {}
+        for index in msg.get("sync", []):
+            if type(index) is int and 0 <= index < len(args):
+                after[str(index)] = self.codec.encode(args[index])
+        for name in msg.get("ksync", []):
+            if type(name) is str and name in kwargs:
+                after[name] = self.codec.encode(kwargs[name])
+        reply: dict[str, Any] = {"ok": True, "value": value}
+        if after:
+            reply["after"] = after
+        return reply
+
+    def _remember(self, msg: dict[str, Any]) -> Any:
+        for name in msg["names"]:
+            if type(name) is str and name in self.namespace:
+                self.originals[name] = self.namespace[name]
+        return None
+
+    def _assign(self, msg: dict[str, Any]) -> Any:
+        self.namespace[wire.as_str(msg["name"])] = self.codec.decode(msg["value"])
+        return None
+
+    def _exit(self, msg: dict[str, Any]) -> Any:
+        return self.codec.encode(
+            _exit_context(self._obj(msg), msg.get("exc"), str(msg.get("message", "")))
+        )
 
     def _getattr(self, msg: dict[str, Any]) -> Any:
         return self.codec.encode(getattr(self._obj(msg), wire.as_str(msg["name"])))
 
+    def _setattr(self, msg: dict[str, Any]) -> Any:
+        setattr(self._obj(msg), wire.as_str(msg["name"]), self.codec.decode(msg["value"]))
+        return None
+
+    def _delattr(self, msg: dict[str, Any]) -> Any:
+        delattr(self._obj(msg), wire.as_str(msg["name"]))
+        return None
+
     def _getitem(self, msg: dict[str, Any]) -> Any:
         return self.codec.encode(self._obj(msg)[self.codec.decode(msg["key"])])
+
+    def _setitem(self, msg: dict[str, Any]) -> Any:
+        self._obj(msg)[self.codec.decode(msg["key"])] = self.codec.decode(msg["value"])
+        return None
+
+    def _delitem(self, msg: dict[str, Any]) -> Any:
+        del self._obj(msg)[self.codec.decode(msg["key"])]
+        return None
 
     def _len(self, msg: dict[str, Any]) -> Any:
         return len(self._obj(msg))
@@ -153,34 +429,192 @@ class Session:
         obj = self._obj(msg)
         return _safe_text(lambda: str(obj) if msg.get("str") else repr(obj))
 
+    def _format(self, msg: dict[str, Any]) -> Any:
+        obj = self._obj(msg)
+        spec = wire.as_str(msg.get("spec", ""))
+        return _safe_text(lambda: format(obj, spec))
+
+    def _truth(self, msg: dict[str, Any]) -> Any:
+        obj = self._obj(msg)
+        custom = custom_method(obj, "__bool__") or custom_method(obj, "__len__")
+        return {"value": bool(obj), "custom": custom}
+
+    def _hash(self, msg: dict[str, Any]) -> Any:
+        value = hash(self._obj(msg))
+        if type(value) is not int:
+            raise TypeError("__hash__ did not return an int")
+        return value
+
+    def _compare(self, msg: dict[str, Any]) -> Any:
+        obj = self._obj(msg)
+        other = self.codec.decode(msg["other"])
+        name = wire.as_str(msg["cmp"])
+        result = _COMPARE[name](other, obj) if msg.get("reflected") else _COMPARE[name](obj, other)
+        custom = custom_method(obj, name) or custom_method(other, _REFLECTED.get(name, name))
+        if type(result).__name__ == "bool_" and type(result).__module__ == "numpy":
+            result = bool(result)
+        return {"value": self.codec.encode(result), "custom": custom}
+
+    def _contains(self, msg: dict[str, Any]) -> Any:
+        obj = self._obj(msg)
+        result = self.codec.decode(msg["item"]) in obj
+        return {"value": result, "custom": custom_method(obj, "__contains__")}
+
+    def _binop(self, msg: dict[str, Any]) -> Any:
+        obj = self._obj(msg)
+        other = self.codec.decode(msg["other"])
+        fn = _BINOPS[wire.as_str(msg["bop"])]
+        return self.codec.encode(fn(other, obj) if msg.get("reflected") else fn(obj, other))
+
+    def _unop(self, msg: dict[str, Any]) -> Any:
+        return self.codec.encode(_UNOPS[wire.as_str(msg["uop"])](self._obj(msg)))
+
     def _isinstance(self, msg: dict[str, Any]) -> Any:
-        # The real type's MRO, not the learner's metaclass __instancecheck__.
-        return self._obj(msg) in wire.mro(type(self.codec.decode(msg["value"])))
+        obj = self._obj(msg)
+        if msg.get("reverse"):  # obj is a learner class: is the value an instance of it?
+            value = self.codec.decode(msg["value"])
+            # The real type's MRO by identity: a learner metaclass cannot lie about it.
+            return _isinstance(obj, type) and any(k is obj for k in wire.mro(type(value)))
+        return _isinstance(obj, _library_class(msg["cls"]))
+
+    def _issubclass(self, msg: dict[str, Any]) -> Any:
+        obj = self._obj(msg)
+        if msg.get("reverse"):  # issubclass(value, obj)
+            value = self.codec.decode(msg["value"])
+            return _isinstance(value, type) and any(k is obj for k in wire.mro(value))
+        klass = _library_class(msg["cls"])
+        return _isinstance(obj, type) and any(k is klass for k in wire.mro(obj))
+
+    def _type(self, msg: dict[str, Any]) -> Any:
+        return self.codec.encode(type(self._obj(msg)))
+
+    def _dir(self, msg: dict[str, Any]) -> Any:
+        return [n for n in dir(self._obj(msg)) if type(n) is str]
+
+    def _vars(self, msg: dict[str, Any]) -> Any:
+        return self.codec.encode(dict(vars(self._obj(msg))))
+
+    def _callable(self, msg: dict[str, Any]) -> Any:
+        return callable(self._obj(msg))
+
+    def _names(self, msg: dict[str, Any]) -> Any:
+        return sorted(n for n in self.namespace if type(n) is str and not n.startswith("_"))
+
+    def _import(self, msg: dict[str, Any]) -> Any:
+        module = importlib.import_module(wire.as_str(msg["module"]))
+        return self._make_ref(module)
+
+    def _read_file(self, msg: dict[str, Any]) -> Any:
+        with _open(wire.as_str(msg["path"]), "rb") as fh:
+            data = fh.read(int(msg.get("limit", 64 << 20)) + 1)
+        return {"$bytes": base64.b64encode(data).decode("ascii")}
+
+    def _write_file(self, msg: dict[str, Any]) -> Any:
+        data = self.codec.decode(msg["data"])
+        if type(data) is not bytes:
+            raise wire.Protocol("bad file data")
+        with _open(wire.as_str(msg["path"]), "ab" if msg.get("append") else "wb") as fh:
+            fh.write(data)
+        return None
+
+
+_COMPARISONS = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "__eq__": operator.eq,
+    "__ne__": operator.ne,
+    "__lt__": operator.lt,
+    "__le__": operator.le,
+    "__gt__": operator.gt,
+    "__ge__": operator.ge,
+}
+_REFLECTED = {"__lt__": "__gt__", "__gt__": "__lt__", "__le__": "__ge__", "__ge__": "__le__"}
+_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    name: getattr(operator, name)
+    for name in (
+        "add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow",
+        "lshift", "rshift", "and_", "or_", "xor",
+    )
+}  # fmt: skip
+_BINOPS["divmod"] = divmod
+_UNOPS: dict[str, Callable[[Any], Any]] = {
+    "neg": operator.neg,
+    "pos": operator.pos,
+    "abs": abs,
+    "invert": operator.invert,
+    "int": int,
+    "float": float,
+    "complex": complex,
+    "index": operator.index,
+    "round": round,
+    "reversed": lambda obj: iter(reversed(obj)),
+    "enter": lambda obj: obj.__enter__(),
+}
+
+
+def _exit_context(obj: Any, base: Any, message: str) -> Any:
+    cls = getattr(builtins, base, None) if type(base) is str else None
+    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+        return obj.__exit__(None, None, None)
+    return obj.__exit__(cls, cls(message), None)
 
 
 _OPS: dict[str, Callable[[Session, dict[str, Any]], Any]] = {
-    "call": Session._call,
+    "remember": Session._remember,
+    "assign": Session._assign,
+    "exit": Session._exit,
     "getattr": Session._getattr,
+    "setattr": Session._setattr,
+    "delattr": Session._delattr,
     "getitem": Session._getitem,
+    "setitem": Session._setitem,
+    "delitem": Session._delitem,
     "len": Session._len,
     "iter": Session._iter,
     "repr": Session._repr,
+    "format": Session._format,
+    "truth": Session._truth,
+    "hash": Session._hash,
+    "compare": Session._compare,
+    "contains": Session._contains,
+    "binop": Session._binop,
+    "unop": Session._unop,
     "isinstance": Session._isinstance,
+    "issubclass": Session._issubclass,
+    "type": Session._type,
+    "dir": Session._dir,
+    "vars": Session._vars,
+    "callable": Session._callable,
+    "names": Session._names,
+    "import": Session._import,
+    "read_file": Session._read_file,
+    "write_file": Session._write_file,
 }
+
+
+def _library_class(spec: Any) -> type:
+    """The library class named ``[module, qualname]`` (as the judge names its own classes)."""
+    if type(spec) is not list or len(spec) != 2 or not all(type(p) is str for p in spec):
+        raise wire.Protocol("bad class name")
+    found: Any = sys.modules.get(spec[0]) or importlib.import_module(spec[0])
+    for part in spec[1].split("."):
+        found = getattr(found, part)
+    if not _isinstance(found, type):
+        raise wire.Protocol("not a class")
+    return found
 
 
 def _library_name(obj: Any) -> list[str] | None:
     """``[module, qualname]`` when ``obj`` is a module or the library object at that name.
 
-    The grader then uses its own copy of that module or object (for the few pure libraries
-    it trusts), instead of a proxy into the learner's process.
+    The judge then uses its own copy of that module or object (for the pure libraries it
+    trusts), instead of a proxy into the learner's process.
     """
     if type(obj) is types.ModuleType:
         name = obj.__dict__.get("__name__")
         return [name, ""] if type(name) is str and sys.modules.get(name) is obj else None
     try:
-        if isinstance(obj, type):  # type's own getters: a metaclass cannot lie about them
-            module = type.__dict__["__module__"].__get__(obj)
+        if _isinstance(obj, type):  # type's own getters: a metaclass cannot lie about them
+            module = _type_module(obj)
             qualname = type.__dict__["__qualname__"].__get__(obj)
         else:
             module, qualname = obj.__module__, obj.__qualname__
@@ -205,6 +639,10 @@ class Outputs:
         self.items: list[dict[str, Any]] = []
         self.enabled = True
         self.truncated = False
+        # While the judge's request runs learner code: printed text goes back to the judge
+        # (a test may capture it), never into the notebook.
+        self.captured: dict[str, list[str]] | None = None
+        self.captured_size = 0
 
     def _take(self, size: int) -> bool:
         if not self.enabled:
@@ -227,6 +665,11 @@ class Outputs:
         return False
 
     def stream(self, name: str, text: str) -> None:
+        if self.captured is not None:
+            if self.captured_size < MAX_CAPTURED:
+                self.captured.setdefault(name, []).append(text[: MAX_CAPTURED - self.captured_size])
+                self.captured_size += len(text)
+            return
         if not self._take(len(text)):
             return
         last = self.items[-1] if self.items else None
@@ -362,6 +805,8 @@ def run_cell(shell: Any, code: str) -> dict[str, Any]:
     }
     if exc is not None:
         reply["error"] = describe_exception(exc)
+    if shell.exit_now:
+        reply["exit"] = True  # exit() / quit(): the process ends after this reply
     return reply
 
 
@@ -381,22 +826,34 @@ def encode_reply(reply: dict[str, Any], max_size: int) -> str:
     return text
 
 
-class _Lines:
-    """JSON lines from the grader, with the file descriptors some of them carry (SCM_RIGHTS)."""
+class Conversation:
+    """JSON lines with the judge, file descriptors included (SCM_RIGHTS).
 
-    def __init__(self, sock: socket.socket, max_line: int) -> None:
+    The judge's requests nest: while learner code runs for one of them, learner code may use an
+    object of the judge (a :class:`JudgeStub`), which sends a request the other way and
+    answers the judge's nested requests until its own reply arrives.
+    """
+
+    def __init__(self, sock: socket.socket, shell: Any, max_line: int, *, snapshot: bool) -> None:
         self.sock = sock
+        self.shell = shell
         self.max_line = max_line
+        self.snapshot = snapshot
         self.buffer = bytearray()
         self.fds: list[int] = []
+        self.session = Session(shell.user_ns, self)
+        self.thread = threading.get_ident()
 
-    def next(self) -> bytes | None:
+    def read(self) -> dict[str, Any] | None:
         while True:
             end = self.buffer.find(b"\n")
             if end >= 0:
                 line = bytes(self.buffer[:end])
                 del self.buffer[: end + 1]
-                return line
+                msg = json.loads(line)
+                if type(msg) is not dict:
+                    raise wire.Protocol("a message that is not an object")
+                return msg
             if len(self.buffer) > self.max_line:
                 return None
             data, fds, _, _ = socket.recv_fds(self.sock, 1 << 20, 4)
@@ -405,44 +862,75 @@ class _Lines:
                 return None
             self.buffer += data
 
+    def send(self, reply: dict[str, Any]) -> None:
+        self.sock.sendall((encode_reply(reply, self.max_line) + "\n").encode("ascii"))
+
+    def dispatch(self, msg: dict[str, Any], *, nested: bool = False) -> dict[str, Any]:
+        """Answer one request of the judge."""
+        try:
+            op = msg.get("op")
+            if op == "run_cell" and not self.snapshot and not nested:
+                return run_cell(self.shell, msg["code"])
+            if op == "fork" and self.fds and not nested:
+                return _fork(self.sock, self.fds.pop(0), self.shell, self.max_line)
+            if op in ("run_cell", "fork"):
+                raise ValueError(f"{op} is not possible here")
+            outputs: Outputs = self.shell.eduproject_box.outputs
+            saved = outputs.captured, outputs.captured_size
+            outputs.captured, outputs.captured_size = {}, 0
+            try:
+                reply = self.session.handle(msg)
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(Exception):
+                        stream.flush()
+                if outputs.captured:
+                    reply["out"] = {k: "".join(v) for k, v in outputs.captured.items()}
+            finally:
+                outputs.captured, outputs.captured_size = saved
+            return reply
+        except Exception as exc:
+            return {"ok": False, "error": describe_exception(exc)}
+
+    def request(self, msg: dict[str, Any], session: Session) -> dict[str, Any]:
+        """Send a request to the judge; answer its nested requests until the reply comes."""
+        if threading.get_ident() != self.thread:
+            raise RuntimeError("a function or object from a test can only be used by the test")
+        self.send(msg)
+        while True:
+            incoming = self.read()
+            if incoming is None:
+                _exit(0)  # the judge is gone: nothing left to answer
+            if "op" in incoming:
+                self.send(self.dispatch(incoming, nested=True))
+            else:
+                return incoming
+
 
 def serve(sock: socket.socket, shell: Any, max_line: int, *, snapshot: bool = False) -> None:
-    """Answer JSON-line requests on ``sock`` until the grader closes it.
+    """Answer the judge's JSON-line requests on ``sock`` until it closes the conversation.
 
     ``{"op": "fork"}`` (with a socket passed along) forks a *snapshot*: a copy of this process
-    as it is now, serving the grader on that socket. The grader runs a test cell's tests on the
-    snapshot after every learner cell has run, so hidden test inputs only ever reach a process
-    that runs no further learner cell (``snapshot=True``: ``run_cell`` is refused there).
+    as it is now, serving the judge on that socket. Hidden tests run on snapshots taken at
+    their place in the notebook after every learner cell has run, so hidden test inputs only
+    ever reach a process that runs no further learner cell (``snapshot=True``: ``run_cell`` is
+    refused there).
     """
-    session = Session(shell.user_ns)
-    outputs: Outputs = shell.eduproject_box.outputs
-    lines = _Lines(sock, max_line)
+    conversation = Conversation(sock, shell, max_line, snapshot=snapshot)
     while True:
-        line = lines.next()
-        if line is None:
-            return
         try:
-            msg = json.loads(line)
-            op = msg.get("op")
-            if op == "run_cell" and not snapshot:
-                reply = run_cell(shell, msg["code"])
-            elif op == "fork" and lines.fds:
-                reply = _fork(sock, lines.fds.pop(0), shell, max_line)
-            elif op in ("run_cell", "fork"):
-                raise ValueError(f"{op} is not possible here")
-            else:
-                outputs.enabled = False  # output during a test's request is never shown
-                reply = session.handle(msg)
-                outputs.enabled = True
+            msg = conversation.read()
         except Exception as exc:
-            reply = {"ok": False, "error": describe_exception(exc)}
-        sock.sendall((encode_reply(reply, max_line) + "\n").encode("ascii"))
+            conversation.send({"ok": False, "error": describe_exception(exc)})
+            continue
+        if msg is None:
+            return
+        conversation.send(conversation.dispatch(msg))
         if shell.exit_now:  # exit() / quit(): like ipykernel, the process ends after the cell
             return
 
 
 def _fork(sock: socket.socket, fd: int, shell: Any, max_line: int) -> dict[str, Any]:
-    pid = os.fork()
+    pid = _fork_process()
     if pid == 0:
         code = 0
         try:
@@ -451,6 +939,6 @@ def _fork(sock: socket.socket, fd: int, shell: Any, max_line: int) -> dict[str, 
         except BaseException:
             code = 70
         finally:
-            os._exit(code)
+            _exit(code)
     os.close(fd)
     return {"ok": True, "value": pid}

@@ -14,6 +14,9 @@ class Status(StrEnum):
     KILLED = "killed"  # memory / process / file-size limit, or the process died
     INVALID = "invalid"  # unreadable notebook (reason in detail)
     TAMPERED = "tampered"  # test or read-only cells edited, deleted or duplicated
+    # A test passed only because learner code decided it (its __eq__ against a plain expected
+    # value...), or the grader itself failed: a person must look; points are withheld until then.
+    REVIEW = "review"
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,11 @@ class TestOutcome:
     max_points: float
     passed: bool
     hidden: bool
-    # For visible tests: the failing assertion / exception (plain text).
-    # For hidden tests: always "" -- their source and expected values never leave the grader.
+    # Why the test failed (the assertion's own message, or the exception and failing line).
+    # Kept for the instructor for hidden tests too; learners never see a hidden test's message.
     message: str = ""
+    # Set when the test passed only in a way the grader cannot trust: why, for the reviewer.
+    review: str = ""
 
 
 @dataclass(frozen=True)

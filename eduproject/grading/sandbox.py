@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import itertools
 import json
 import os
@@ -40,6 +41,7 @@ from eduproject.grading.backends import (
     scrubbed_env,
 )
 from eduproject.grading.channel import Channel, ProtocolViolation
+from eduproject.grading.judges import JudgeServer
 
 __all__ = [
     "Backend",
@@ -206,6 +208,16 @@ class SandboxedChild:
             raise ProtocolViolation("the learner process did not make a snapshot")
         return Snapshot(Channel(ours, max_message=self.zygote.limits.max_message))
 
+    def detach(self) -> socket.socket:
+        """The learner process's socket, for the judge to talk on (this handle keeps none)."""
+        sock = socket.socket(fileno=os.dup(self.channel.sock.fileno()))
+        self.channel.close()
+        return sock
+
+    def kill(self, pid: int) -> None:
+        """Kill one process of this submission (a hung snapshot), leaving the others."""
+        self.zygote._kill_pid(pid)
+
     def end(self, *, kill: bool = False) -> ChildExit:
         """Close the conversation (or kill the process) and return how it ended."""
         if self.exit is None:
@@ -237,6 +249,24 @@ class Zygote:
         self._control: socket.socket | None = None
         self._jobs = itertools.count(1)
         self.preload_failed: dict[str, str] = {}
+        self._judges: dict[str, JudgeServer] = {}
+
+    def judges(self, files: dict[str, bytes]) -> JudgeServer:
+        """The judge fork server for a lesson with these files (started on first use)."""
+        key = hashlib.sha256(
+            b"".join(
+                hashlib.sha256(k.encode() + b"\0" + v).digest() for k, v in sorted(files.items())
+            )
+        ).hexdigest()
+        server = self._judges.get(key)
+        if server is None:
+            while len(self._judges) >= 4:
+                self._judges.pop(next(iter(self._judges))).close()
+            uid = None if self.uid is None else self.uid + 1_100_000
+            server = JudgeServer(preload=self.preload, files=files, uid=uid)
+            server.start()
+            self._judges[key] = server
+        return server
 
     def __enter__(self) -> Zygote:
         self.start()
@@ -350,6 +380,11 @@ class Zygote:
             return ChildExit(None, signal.SIGKILL, kill)
         return ChildExit(event.get("code"), event.get("signal"), bool(event.get("requested")))
 
+    def _kill_pid(self, pid: int) -> None:
+        if self._control is not None:
+            with contextlib.suppress(OSError):
+                self._control.send(json.dumps({"op": "kill", "pid": int(pid)}).encode())
+
     def _ask_end(self, kill: bool) -> None:
         assert self._control is not None
         with contextlib.suppress(OSError):  # a dead zygote is handled by the caller
@@ -378,6 +413,9 @@ class Zygote:
         return text[-2000:] or "no output"
 
     def close(self) -> None:
+        for server in self._judges.values():
+            server.close()
+        self._judges = {}
         if self._control is not None:
             self._control.close()
             self._control = None

@@ -44,6 +44,11 @@ _BIG_INT = 1 << 14000
 MAX_DEPTH = 100
 
 _NP_KINDS = "biufcUSMm"  # numpy dtype kinds that cross as data (no object/void/structured)
+# Decoded arrays are allocated by the receiver: cap what a short header can make it allocate.
+MAX_ITEMSIZE = 1 << 20
+MAX_ARRAY_BYTES = 256 << 20
+# Tags that name an object instead of carrying a value (resolved by the codec's owner).
+REF_TAGS = frozenset({"$ref", "$judge", "$jref", "$import"})
 _DEFAULT_FACTORIES = {t.__name__: t for t in (int, float, str, list, dict, set, tuple, bool)}
 
 
@@ -69,6 +74,46 @@ def type_name(t: type) -> str:
 
 def mro(t: type) -> tuple[type, ...]:
     return type.__dict__["__mro__"].__get__(t)
+
+
+PLAIN_BASES: tuple[type, ...] = (
+    bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set, frozenset
+)  # fmt: skip
+
+
+def builtin_base(t: type) -> type | None:
+    """The builtin data type ``t`` subclasses (``int`` for an IntEnum), or None."""
+    chain = mro(t)
+    return next((b for b in PLAIN_BASES if b in chain), None)
+
+
+def plain_view(v: Any, base: type) -> Any:
+    """The plain ``base`` value inside an instance of a subclass, read with base's own methods.
+
+    No method of the subclass runs: ``int.__int__`` is int's own slot, whatever the subclass
+    defines.
+    """
+    if base is bool or base is int:
+        return int.__int__(v)
+    if base is float:
+        return float.__float__(v)
+    if base is complex:
+        return complex(float.__float__(complex.real.__get__(v)), complex.imag.__get__(v))
+    if base is str:
+        return str.__str__(v)
+    if base is bytes:
+        return bytes(memoryview(v))
+    if base is bytearray:
+        return bytearray(memoryview(v))
+    if base is dict:
+        return dict(dict.items(v))
+    if base is tuple:
+        return tuple(tuple.__iter__(v))
+    if base is list:
+        return list(list.__iter__(v))
+    if base is set:
+        return set(set.__iter__(v))
+    return frozenset(frozenset.__iter__(v))
 
 
 def _float(x: float) -> Any:
@@ -98,9 +143,13 @@ class Codec:
         self,
         make_ref: Callable[[Any], dict[str, Any]] | None,
         resolve_ref: Callable[[dict[str, Any]], Any] | None,
+        identity: Callable[[Any], dict[str, Any] | None] | None = None,
     ) -> None:
         self.make_ref = make_ref
         self.resolve_ref = resolve_ref
+        # Called first for plain containers: a tag for an object the peer must get back as
+        # the very same object (its identity crossed before), or None to encode the value.
+        self.identity = identity
         self._plain: dict[type, Callable[[Any, int], Any]] = {
             list: lambda v, d: [self.encode(x, d) for x in v],
             tuple: lambda v, d: {"$tuple": [self.encode(x, d) for x in v]},
@@ -138,6 +187,10 @@ class Codec:
             return _float(v)
         enc = self._plain.get(t)
         if enc is not None:
+            if self.identity is not None:
+                tagged = self.identity(v)
+                if tagged is not None:
+                    return tagged
             # Exact stdlib types: dict.items, list.__iter__... are theirs, not the learner's.
             return enc(v, depth + 1)
         np = sys.modules.get("numpy")
@@ -155,13 +208,13 @@ class Codec:
             fields = list(type.__getattribute__(t, "_fields"))
             values = [self.encode(x, depth + 1) for x in tuple.__iter__(v)]
             return {"$namedtuple": [type.__dict__["__name__"].__get__(t), fields, values]}
-        for base in (bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset):
-            if issubclass(t, base):
+        if self.make_ref is None:
+            base = builtin_base(t)
+            if base is not None:
                 raise Refused(
                     f"returned a subclass of {base.__name__} ({type_name(t)}); "
                     f"return a plain {base.__name__}"
                 )
-        if self.make_ref is None:
             raise Refused(f"a {type_name(t)} cannot cross as plain data")
         return self.make_ref(v)
 
@@ -202,7 +255,7 @@ class Codec:
             return [self.decode(x, depth + 1) for x in d]
         if t is not dict or not d:
             raise Protocol(f"unexpected JSON value of type {t.__name__}")
-        if "$ref" in d:
+        if not REF_TAGS.isdisjoint(d):
             if self.resolve_ref is None:
                 raise Protocol("unexpected reference")
             return self.resolve_ref(d)
@@ -265,6 +318,8 @@ def _np_dtype(np: Any, text: Any) -> Any:
     dt = np.dtype(text)
     if dt.kind not in _NP_KINDS or dt.fields is not None or dt.subdtype is not None:
         raise Protocol(f"dtype {text!r} may not cross")
+    if dt.itemsize > MAX_ITEMSIZE:
+        raise Protocol(f"dtype {text!r} has items of {dt.itemsize} bytes (at most {MAX_ITEMSIZE})")
     return dt
 
 
@@ -275,6 +330,8 @@ def _dec_ndarray(c: Codec, body: Any, depth: int) -> Any:
     dt = _np_dtype(np, dtype_text)
     if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
         raise Protocol("bad shape")
+    if math.prod(shape) * dt.itemsize > MAX_ARRAY_BYTES:
+        raise Protocol(f"an array of more than {MAX_ARRAY_BYTES >> 20} MB")
     values = c.decode(data, depth)
     if type(values) is not list or len(values) != math.prod(shape):
         raise Protocol("array data does not match its shape")

@@ -81,6 +81,14 @@ def _descendants(root: int) -> list[int]:
     return out
 
 
+def _reap_except(keep: int) -> None:
+    """Reap dead learner processes, but never the submission's main child (watched apart)."""
+    for entry in _descendants(os.getpid()):
+        if entry != keep:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(entry, os.WNOHANG)
+
+
 def _reap() -> list[tuple[int, int]]:
     reaped: list[tuple[int, int]] = []
     while True:
@@ -175,7 +183,7 @@ def _child(shell: Any, sock_fd: int, job: dict[str, Any]) -> None:
     except BaseException:
         code = 70
     finally:
-        os._exit(code)
+        harness._exit(code)
 
 
 def _private_tmp(tmp: str) -> None:
@@ -282,6 +290,12 @@ def _watch(control: socket.socket, pid: int, wipe: list[str]) -> dict[str, Any]:
         if msg.get("op") == "end":
             kill = bool(msg.get("kill"))
             break
+        if msg.get("op") == "kill" and type(msg.get("pid")) is int:
+            # One hung process of the submission (a snapshot), if it is the learner's.
+            if msg["pid"] in _descendants(os.getpid()):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(msg["pid"], signal.SIGKILL)
+            _reap_except(pid)
     done, status = os.waitpid(pid, os.WNOHANG)
     requested = False
     if done == 0:

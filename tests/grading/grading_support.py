@@ -108,7 +108,7 @@ def all_text(result: SubmissionResult) -> str:
     parts = [json.dumps(result.executed_notebook), result.detail]
     for e in result.exercises:
         parts.append(e.detail)
-        parts += [t.message for t in e.tests]
+        parts += [t.message for t in e.tests if not t.hidden]  # hidden: the instructor's
     return "\n".join(parts)
 
 

@@ -61,11 +61,13 @@ def test_return_value_whose_eq_is_always_true(
 ) -> None:
     answers = always_equal_answers(base)
     result = attack(basic_lesson, zygote, answers["double"], whole=True)
-    messages = {t.message for e in result.exercises for t in e.tests if not t.hidden}
-    if base == "object":
-        assert any("comparing (==) a learner object" in m for m in messages), messages
-    else:
-        assert any(f"returned a subclass of {base}" in m for m in messages), messages
+    # The notebook would pass these tests; the grader withholds the points and says why.
+    reviewed = [t for e in result.exercises for t in e.tests if t.review]
+    assert reviewed, [(t.name, t.message) for e in result.exercises for t in e.tests]
+    assert all(
+        "__eq__ (learner code) decided `==` against a plain value" in t.review for t in reviewed
+    )
+    assert result.status == Status.REVIEW
 
 
 def test_eq_trick_nested_inside_a_plain_container(basic_lesson: Lesson, zygote: Zygote) -> None:
@@ -98,8 +100,8 @@ def test_exiting_or_killing_processes(
 ) -> None:
     result = attack(basic_lesson, zygote, WRONG_DOUBLE + trick)
     assert result.exercises[0].status == status, result.exercises[0].detail
-    if status == "killed":  # later exercises share the fate; nothing passes
-        assert result.exercises[1].status == Status.KILLED
+    if status == "killed":  # it costs only its own exercise: the next one is graded (0 points)
+        assert result.exercises[1].status == Status.GRADED
     reply_after = grade(
         basic_lesson,
         zygote,
@@ -232,6 +234,7 @@ def test_later_cells_cannot_print_hidden_test_inputs(basic_lesson: Lesson, zygot
     printed = next(
         c for c in nb["cells"] if c["metadata"].get("eduproject", {}).get("cell") == "c5"
     )
-    # The tests (visible 2, hidden 21) ran on a snapshot after every learner cell had run.
-    assert printed["outputs"][0]["text"] == "seen by double: []\n"
+    # Visible tests run in place, as in the notebook (double(2), twice: the assertion and its
+    # message); the hidden one (21) ran on a snapshot after every learner cell had run.
+    assert printed["outputs"][0]["text"] == "seen by double: [2, 2]\n"
     assert "21" not in json.dumps(nb)

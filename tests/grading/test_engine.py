@@ -34,7 +34,7 @@ def test_correct_submission_earns_every_point(basic_lesson: Lesson, zygote: Zygo
     assert result.sandbox == "" and result.duration_s > 0
 
 
-def test_partial_credit_per_test_and_messages_only_for_visible_tests(
+def test_partial_credit_per_test_and_hidden_messages_kept_for_the_instructor(
     basic_lesson: Lesson, zygote: Zygote
 ) -> None:
     answers = {
@@ -44,7 +44,10 @@ def test_partial_credit_per_test_and_messages_only_for_visible_tests(
     result = grade(basic_lesson, zygote, submission(basic_lesson, answers))
     double = {t.name: t for t in result.exercises[0].tests}
     assert double["small"].passed and double["small"].points == 1
-    assert not double["large"].passed and double["large"].message == "" and double["large"].hidden
+    # The instructor sees why a hidden test failed; the learner's notebook never does.
+    assert not double["large"].passed and double["large"].hidden
+    assert double["large"].message == "SECRET-EXPECTED-42"
+    assert "SECRET-EXPECTED" not in all_text(result)
     words = {t.name: t for t in result.exercises[1].tests}
     assert words["words-1"].passed and not words["words-2"].passed
     assert scores(result) == {"double": 1.0, "words": 1.0}
@@ -91,20 +94,28 @@ def test_stub_left_unchanged_scores_zero(basic_lesson: Lesson, zygote: Zygote) -
     assert scores(result) == {"double": 0.0, "words": 0.0}
     # The stub defines the function fine; calling it raises, so the tests fail.
     assert statuses(result) == {"double": "graded", "words": "graded"}
-    assert result.exercises[0].tests[0].message.startswith("NotImplementedError")
-
-
-def test_cell_timeout_marks_this_and_later_exercises(basic_lesson: Lesson, zygote: Zygote) -> None:
-    answers = dict(
-        BASIC_ANSWERS, words="def words(text):\n    return text.split()\nwhile True:\n    pass"
+    assert (
+        result.exercises[0]
+        .tests[0]
+        .message.startswith("not written yet: the code still raises NotImplementedError")
     )
+
+
+def test_cell_timeout_costs_only_its_own_exercise(basic_lesson: Lesson, zygote: Zygote) -> None:
+    answers = dict(BASIC_ANSWERS, double="def double(x):\n    return 2 * x\nwhile True:\n    pass")
     result = grade(
         basic_lesson, zygote, submission(basic_lesson, answers), limits=Limits(cell_timeout=1)
     )
-    assert statuses(result) == {"double": "graded", "words": "timeout"}
-    assert scores(result) == {"double": 3.0, "words": 0.0}
-    assert "ran longer than 1 s (the per-cell limit)" in result.exercises[1].detail
+    # The endless cell is skipped (double is never defined); the later exercise is graded
+    # from the state the notebook has without that cell.
+    assert statuses(result) == {"double": "timeout", "words": "graded"}
+    assert scores(result) == {"double": 0.0, "words": 3.0}
+    assert "cell 'c2' ran longer than 1 s" in result.exercises[0].detail
     assert result.status == Status.TIMEOUT
+    nb = result.executed_notebook
+    assert nb is not None
+    looped = next(c for c in nb["cells"] if c["metadata"].get("eduproject", {}).get("cell") == "c2")
+    assert "ran longer than 1 s" in looped["outputs"][0]["evalue"]
 
 
 def test_a_test_that_hangs_in_learner_code_times_out(basic_lesson: Lesson, zygote: Zygote) -> None:
@@ -116,8 +127,25 @@ def test_a_test_that_hangs_in_learner_code_times_out(basic_lesson: Lesson, zygot
     )
     double = {t.name: t for t in result.exercises[0].tests}
     assert double["small"].passed and not double["large"].passed
-    assert statuses(result) == {"double": "timeout", "words": "timeout"}
-    assert scores(result) == {"double": 1.0, "words": 0.0}
+    assert double["large"].message == "timed out after 1 s"
+    assert statuses(result) == {"double": "timeout", "words": "graded"}
+    assert scores(result) == {"double": 1.0, "words": 3.0}
+
+
+def test_a_visible_test_that_hangs_costs_only_that_test(
+    basic_lesson: Lesson, zygote: Zygote
+) -> None:
+    answers = dict(
+        BASIC_ANSWERS, double="def double(x):\n    while x == 2:\n        pass\n    return 2 * x"
+    )
+    result = grade(
+        basic_lesson, zygote, submission(basic_lesson, answers), limits=Limits(cell_timeout=1)
+    )
+    double = {t.name: t for t in result.exercises[0].tests}
+    assert not double["small"].passed and double["small"].message == "timed out after 1 s"
+    assert double["large"].passed  # replayed without the hung test
+    assert statuses(result) == {"double": "timeout", "words": "graded"}
+    assert scores(result) == {"double": 2.0, "words": 3.0}
 
 
 def test_whole_submission_timeout(basic_lesson: Lesson, zygote: Zygote) -> None:
@@ -125,6 +153,7 @@ def test_whole_submission_timeout(basic_lesson: Lesson, zygote: Zygote) -> None:
     limits = Limits(cell_timeout=30, timeout=2)
     result = grade(basic_lesson, zygote, submission(basic_lesson, answers), limits=limits)
     assert statuses(result) == {"double": "graded", "words": "timeout"}
+    assert scores(result) == {"double": 3.0, "words": 0.0}  # its hidden test ran too
     assert "the whole-submission limit" in result.exercises[1].detail
 
 
