@@ -872,7 +872,7 @@ class Conversation:
             if op == "run_cell" and not self.snapshot and not nested:
                 return run_cell(self.shell, msg["code"])
             if op == "fork" and self.fds and not nested:
-                return _fork(self.sock, self.fds.pop(0), self.shell, self.max_line)
+                return _fork(self, self.fds.pop(0))
             if op in ("run_cell", "fork"):
                 raise ValueError(f"{op} is not possible here")
             outputs: Outputs = self.shell.eduproject_box.outputs
@@ -890,6 +890,20 @@ class Conversation:
             return reply
         except Exception as exc:
             return {"ok": False, "error": describe_exception(exc)}
+
+    def loop(self) -> None:
+        """Serve requests until the judge closes the conversation."""
+        while True:
+            try:
+                msg = self.read()
+            except Exception as exc:
+                self.send({"ok": False, "error": describe_exception(exc)})
+                continue
+            if msg is None:
+                return
+            self.send(self.dispatch(msg))
+            if self.shell.exit_now:  # exit() / quit(): like ipykernel, the process ends
+                return
 
     def request(self, msg: dict[str, Any], session: Session) -> dict[str, Any]:
         """Send a request to the judge; answer its nested requests until the reply comes."""
@@ -910,32 +924,25 @@ def serve(sock: socket.socket, shell: Any, max_line: int, *, snapshot: bool = Fa
     """Answer the judge's JSON-line requests on ``sock`` until it closes the conversation.
 
     ``{"op": "fork"}`` (with a socket passed along) forks a *snapshot*: a copy of this process
-    as it is now, serving the judge on that socket. Hidden tests run on snapshots taken at
-    their place in the notebook after every learner cell has run, so hidden test inputs only
-    ever reach a process that runs no further learner cell (``snapshot=True``: ``run_cell`` is
-    refused there).
+    as it is now -- its learner objects and their references included -- serving the judge on
+    that socket. Hidden tests run on snapshots taken at their place in the notebook after every
+    learner cell has run, so hidden test inputs only ever reach a process that runs no further
+    learner cell (``run_cell`` is refused there).
     """
-    conversation = Conversation(sock, shell, max_line, snapshot=snapshot)
-    while True:
-        try:
-            msg = conversation.read()
-        except Exception as exc:
-            conversation.send({"ok": False, "error": describe_exception(exc)})
-            continue
-        if msg is None:
-            return
-        conversation.send(conversation.dispatch(msg))
-        if shell.exit_now:  # exit() / quit(): like ipykernel, the process ends after the cell
-            return
+    Conversation(sock, shell, max_line, snapshot=snapshot).loop()
 
 
-def _fork(sock: socket.socket, fd: int, shell: Any, max_line: int) -> dict[str, Any]:
+def _fork(conversation: Conversation, fd: int) -> dict[str, Any]:
     pid = _fork_process()
     if pid == 0:
         code = 0
         try:
-            sock.close()
-            serve(socket.socket(fileno=fd), shell, max_line, snapshot=True)
+            conversation.sock.close()
+            conversation.sock = socket.socket(fileno=fd)
+            conversation.buffer = bytearray()
+            conversation.fds = []
+            conversation.snapshot = True
+            conversation.loop()
         except BaseException:
             code = 70
         finally:

@@ -73,7 +73,9 @@ IDIOMS: list[CellSpec] = [
         "### TEST identity points=1\ns = Stack()\np = Point(1, 2)\nbox = [1]\ns.push(p)\ns.push(box)\n"
         "assert s.pop() is box\nassert s.pop() is p\nassert len(s) == 0\n"
         "### BEGIN HIDDEN TESTS\n### TEST hidden-mutation points=1\n"
-        "data = [[1, 2], [3]]\nreverse_in_place(data)\nassert data == [[3], [1, 2]]\n### END HIDDEN TESTS",
+        "data = [[1, 2], [3]]\nreverse_in_place(data)\nassert data == [[3], [1, 2]]\n"
+        # objects a visible test made are the same objects in the hidden test's checkpoint
+        "assert isinstance(s, Stack) and p == Point(1, 2) and p is not box\n### END HIDDEN TESTS",
     ),
     # 4: functions passed in, generators, exceptions
     ("md exercise=newton", "# Newton\nWrite `newton(f, df, x0)`, `squares(n)` and `safe_sqrt(x)`."),
@@ -130,5 +132,18 @@ IDIOMS_LOOP = {
     "countdown(3)",
 }
 
-# A partly wrong submission: dataclass swap wrong, stack pop wrong (exact partial credit).
-IDIOMS_PARTIAL_SCORES = {"countdown": 2.0, "point": 1.0, "stack": 1.0, "newton": 3.0, "misc": 5.0}
+
+# A partly wrong submission: swap keeps the order, pop takes from the bottom.
+def partial(solution: dict[str, str]) -> dict[str, str]:
+    answers = dict(solution)
+    answers["point"] = solution["point"].replace(
+        "return Pair(p.right, p.left)", "return Pair(p.left, p.right)"
+    )
+    answers["stack"] = solution["stack"].replace(
+        "return self.items.pop()", "return self.items.pop(0)"
+    )
+    assert answers != solution
+    return answers
+
+
+IDIOMS_PARTIAL_SCORES = {"countdown": 2.0, "point": 1.0, "stack": 2.0, "newton": 3.0, "misc": 5.0}

@@ -1,0 +1,84 @@
+"""What the notebook does when run top to bottom, grading does: a lesson of everyday idioms.
+
+The lesson (``idioms.py``) uses classes with ``__eq__``, dataclasses, in-place mutation,
+identity, helpers shared between test cells, lambdas, generators, the learner's own exception
+classes with ``pytest.raises``, a learner ``sum``, ``vars()``, ``type()``, a global set by a test,
+files and seeded randomness. Graded for real in the sandbox, with the judge.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from grading_support import bundle_lesson, grade, scores, statuses, submission
+from idioms import IDIOMS, IDIOMS_LOOP, IDIOMS_MAX, IDIOMS_PARTIAL_SCORES, partial
+from lesson_files import notebook_json
+
+from eduproject.authoring.model import Lesson
+from eduproject.grading.engine import preload_for
+from eduproject.grading.results import Status
+from eduproject.grading.sandbox import Backend, Limits, Zygote
+
+
+@pytest.fixture(scope="module")
+def idioms(tmp_path_factory: pytest.TempPathFactory) -> Lesson:
+    root = tmp_path_factory.mktemp("idioms")
+    folder = root / "exercises" / "idioms"
+    folder.mkdir(parents=True)
+    (folder / "idioms.ipynb").write_text(json.dumps(notebook_json(IDIOMS)), encoding="utf-8")
+    return bundle_lesson(folder, root / "grader")
+
+
+@pytest.fixture(scope="module")
+def idioms_zygote(backend: Backend, idioms: Lesson) -> Iterator[Zygote]:
+    limits = Limits(cell_timeout=2, timeout=30, memory_mb=512, processes=32, file_mb=8)
+    with Zygote(backend, preload=preload_for(idioms), limits=limits) as z:
+        yield z
+
+
+def solution(lesson: Lesson) -> dict[str, str]:
+    return {e.id: e.solution for e in lesson.exercises}
+
+
+def test_the_instructors_solution_earns_full_marks(idioms: Lesson, idioms_zygote: Zygote) -> None:
+    result = grade(idioms, idioms_zygote, submission(idioms, solution(idioms)))
+    failed = [
+        (t.name, t.message, t.review) for e in result.exercises for t in e.tests if not t.passed
+    ]
+    assert failed == []
+    assert result.score == result.max_score == IDIOMS_MAX
+    assert result.status == Status.GRADED, result.detail
+
+
+def test_partial_credit_is_exact(idioms: Lesson, idioms_zygote: Zygote) -> None:
+    result = grade(idioms, idioms_zygote, submission(idioms, partial(solution(idioms))))
+    assert scores(result) == IDIOMS_PARTIAL_SCORES
+    point = {t.name: t for t in result.exercises[1].tests}
+    assert (
+        point["dataclass"].message
+        == "swap(Pair(1, 2)) gave Pair(left=1, right=2), expected Pair(left=2, right=1)"
+    )
+    assert (
+        not point["hidden-dataclass"].passed and point["hidden-dataclass"].message
+    )  # instructor's
+
+
+def test_a_loop_in_the_first_exercise_costs_only_that_exercise(
+    idioms: Lesson, idioms_zygote: Zygote
+) -> None:
+    answers = {**solution(idioms), **IDIOMS_LOOP}
+    result = grade(idioms, idioms_zygote, submission(idioms, answers))
+    assert statuses(result) == {
+        "countdown": "timeout", "point": "graded", "stack": "graded", "newton": "graded",
+        "misc": "graded",
+    }  # fmt: skip
+    assert result.score == IDIOMS_MAX - 2.0
+    assert "ran longer than 2 s" in result.exercises[0].detail
+
+
+def test_the_stub_earns_nothing(idioms: Lesson, idioms_zygote: Zygote) -> None:
+    result = grade(idioms, idioms_zygote, submission(idioms, {}))
+    assert result.score == 0.0
+    assert all(not t.passed for e in result.exercises for t in e.tests)
