@@ -85,14 +85,19 @@ def validate_command(
     lessons: LessonsArg,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed per cell.")] = 60,
 ) -> None:
-    """Run each lesson with solutions (tests must pass) and as released (tests must fail)."""
+    """Run each lesson with solutions (tests must pass) and as released (tests must fail), as
+    notebooks and through the grader (both must agree)."""
     from eduproject.authoring.validate import raise_for_problems, validate_lessons
 
     reports = validate_lessons(lessons, timeout=timeout)
-    table = Table("lesson", "exercise", "tests", "solution", "stub", title="validation")
+    table = Table(
+        "lesson", "exercise", "tests", "solution", "stub", "solution graded", title="validation"
+    )
     for report in reports:
         for row in report.rows:
-            table.add_row(row.lesson, row.exercise, str(row.tests), row.solution, row.stub)
+            table.add_row(
+                row.lesson, row.exercise, str(row.tests), row.solution, row.stub, row.graded
+            )
     console = Console(highlight=False, soft_wrap=True)
     console.print(table)
     seconds = sum(r.seconds for r in reports)

@@ -133,6 +133,27 @@ def learner_notebook(lesson: Lesson) -> dict[str, Any]:
     }
 
 
+def solution_notebook(lesson: Lesson, code: dict[str, str] | None = None) -> dict[str, Any]:
+    """The released learner notebook with the instructor's solutions in place: what a learner
+    who solved everything hands in. ``code`` replaces chosen solution cells (by cell id)."""
+    from eduproject.authoring.markers import CellRef, without_markers
+
+    notebook = learner_notebook(lesson)
+    sources = {
+        c.cell_id: without_markers(c.source, CellRef(lesson.notebook_path, c.index))
+        if any(line.strip() == "### BEGIN SOLUTION" for line in c.source.split("\n"))
+        else c.source
+        for c in lesson.cells
+        if c.role == Role.SOLUTION
+    }
+    sources.update(code or {})
+    for cell in notebook["cells"]:
+        cell_id = cell.get("metadata", {}).get("eduproject", {}).get("cell")
+        if cell_id in sources and cell.get("cell_type") == "code":
+            cell["source"] = _lines(sources[cell_id])
+    return notebook
+
+
 def start_cell() -> dict[str, Any]:
     """The cell release puts before the first code cell: it loads the tutor.
 

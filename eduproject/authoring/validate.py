@@ -2,9 +2,15 @@
 
 Two notebooks are built from the lesson and executed headlessly with papermill, one kernel
 each: the instructor copy (solutions in place) and the learner copy (solutions stubbed, as
-released). In both, every test -- hidden ones included -- runs in its own cell through a
-small wrapper that records a verdict (passed, or the exception and the failing line) as a
-display output, so one failing test never stops the others. Tutor panel cells are never run.
+released). In both, each test cell's shared code runs once, then every test -- hidden ones
+included -- through a small wrapper that records a verdict (passed, or the exception and the
+failing line) as a display output, so one failing test never stops the others. Tutor panel
+cells are never run.
+
+The same two copies are then GRADED, through the grading engine and its sandbox, exactly as
+learners' submissions are. What the notebook does when run top to bottom, grading must do:
+a test whose verdict differs between the two runs, or that passes in grading only because
+learner code decided it (it would be marked for review), is a lesson problem named precisely.
 
     >>> report = validate_lesson(Path("exercises/01-functions"))
     >>> [(r.exercise, r.solution, r.stub) for r in report.rows]
@@ -24,11 +30,14 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eduproject.authoring.model import Cell, Lesson, Role, TestCase
 from eduproject.authoring.parse import find_lessons, load_lesson
 from eduproject.errors import LessonValidationError
+
+if TYPE_CHECKING:
+    from eduproject.grading.results import SubmissionResult
 
 KERNEL_NAME = "python3"
 VERDICT_MIME = "application/vnd.eduproject.verdict+json"
@@ -79,6 +88,7 @@ class ExerciseValidation:
     tests: int
     solution_passes: bool
     stub_fails: bool
+    graded: str = ""  # the solution graded as a submission: "3/3"
 
     @property
     def solution(self) -> str:
@@ -91,12 +101,17 @@ class ExerciseValidation:
 
 @dataclass(frozen=True)
 class ValidationReport:
+    """Both copies run as notebooks (``instructor``, ``learner``) and graded
+    (``graded_instructor``, ``graded_learner``: the grading engine's verdicts)."""
+
     lesson: str
     rows: tuple[ExerciseValidation, ...]
     instructor: tuple[TestVerdict, ...]
     learner: tuple[TestVerdict, ...]
     problems: tuple[str, ...]  # one precise line each; empty when the lesson is sound
     seconds: float
+    graded_instructor: tuple[TestVerdict, ...] = ()
+    graded_learner: tuple[TestVerdict, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -124,16 +139,24 @@ def validate_lesson(
     lesson = load_lesson(Path(folder))
     _check_kernel()
     problems: list[str] = []
-    # Both copies run at once, each in its own folder (files one writes never help the other).
+    # Both copies run at once, each in its own folder (files one writes never help the other);
+    # meanwhile the grading engine grades them.
     with (
         tempfile.TemporaryDirectory(prefix="eduproject-validate-") as tmp,
-        ThreadPoolExecutor(max_workers=2) as pool,
+        ThreadPoolExecutor(max_workers=3) as pool,
     ):
         instructor_run = pool.submit(_in_thread, lesson, Path(tmp), learner=False, timeout=timeout)
         learner_run = pool.submit(_in_thread, lesson, Path(tmp), learner=True, timeout=timeout)
+        graded_run = pool.submit(_grade_copies, lesson, timeout)
         instructor, cell_errors = instructor_run.result()
         learner, _ = learner_run.result()
+        graded_instructor, graded_learner = graded_run.result()
     problems.extend(cell_errors)
+    differ = _differences(lesson, instructor, graded_instructor, "the solution")
+    problems.extend(differ.values())
+    for key, line in _differences(lesson, learner, graded_learner, "the learner copy").items():
+        if key not in differ:  # one line per test
+            problems.append(line)
 
     rows = []
     for exercise in lesson.exercises:
@@ -158,9 +181,18 @@ def validate_lesson(
                 "passes every test, so learners would score full marks without writing anything; "
                 "put the answer inside the solution markers, or add a test the stub fails"
             )
+        earned = sum(
+            t.points for t in exercise.tests
+            for v in graded_instructor if v.test == t.name and v.exercise == exercise.id and v.passed
+        )  # fmt: skip
         rows.append(
             ExerciseValidation(
-                lesson.id, exercise.id, len(exercise.tests), solution_passes, stub_fails
+                lesson.id,
+                exercise.id,
+                len(exercise.tests),
+                solution_passes,
+                stub_fails,
+                f"{earned:g}/{exercise.max_score:g}",
             )
         )
     report = ValidationReport(
@@ -170,6 +202,8 @@ def validate_lesson(
         learner=tuple(learner),
         problems=tuple(problems),
         seconds=time.perf_counter() - started,
+        graded_instructor=tuple(graded_instructor),
+        graded_learner=tuple(graded_learner),
     )
     if raise_on_problems:
         report.raise_for_problems()
@@ -198,6 +232,65 @@ def raise_for_problems(reports: Iterable[ValidationReport]) -> None:
             f"{len(broken)} lessons are broken ({names}):\n  " + "\n  ".join(lines),
             hint="fix the solutions or tests named above, then run `eduproject validate` again",
         )
+
+
+def _grade_copies(lesson: Lesson, timeout: float) -> tuple[list[TestVerdict], list[TestVerdict]]:
+    """Grade the instructor copy and the released learner copy as submissions."""
+    from eduproject.authoring.release import dumps, learner_notebook, solution_notebook
+    from eduproject.grading.engine import Engine, preload_for
+    from eduproject.grading.sandbox import Limits, Zygote, detect_backend
+
+    limits = Limits(cell_timeout=timeout, timeout=max(300.0, 10 * timeout))
+    data = {rel.as_posix(): (lesson.folder / rel).read_bytes() for rel in lesson.data_files}
+    backend = detect_backend()
+    with Zygote(backend, preload=preload_for(lesson), limits=limits) as zygote:
+        engine = Engine(
+            lesson, data_files=data, spawner=zygote, limits=limits, sandbox=backend.description
+        )
+        path = Path(f"{lesson.id}.ipynb")
+        solution = engine.grade("instructor", path, dumps(solution_notebook(lesson)))
+        stub = engine.grade("learner", path, dumps(learner_notebook(lesson)))
+    return _graded_verdicts(lesson, solution), _graded_verdicts(lesson, stub)
+
+
+def _graded_verdicts(lesson: Lesson, result: SubmissionResult) -> list[TestVerdict]:
+    index = {c.cell_id: c.index for c in lesson.cells}
+    cell_of = {(t.exercise, t.name): t.cell_id for e in lesson.exercises for t in e.tests}
+    return [
+        TestVerdict(
+            t.exercise,
+            t.name,
+            index.get(cell_of[(t.exercise, t.name)], -1),
+            t.passed,
+            "" if t.passed else (t.review and f"marked for review: {t.review}") or t.message,
+        )
+        for e in result.exercises
+        for t in e.tests
+    ]
+
+
+def _differences(
+    lesson: Lesson, ran: list[TestVerdict], graded: list[TestVerdict], copy: str
+) -> dict[tuple[str, str], str]:
+    """Tests whose verdict in grading is not the notebook's (the rule: they must agree)."""
+    out = {}
+    notebook = {(v.exercise, v.test): v for v in ran}
+    for v in graded:
+        other = notebook.get((v.exercise, v.test))
+        if other is None or other.passed == v.passed:
+            continue
+        where = f"lesson {lesson.id!r}, exercise {v.exercise!r}, cell {v.cell}, test {v.test!r}"
+        if other.passed:
+            line = (
+                f"{where}: passes when {copy} runs as a notebook but fails when graded: {v.detail}"
+            )
+        else:
+            line = (
+                f"{where}: fails when {copy} runs as a notebook ({other.detail}) but passes "
+                "when graded"
+            )
+        out[(v.exercise, v.test)] = line
+    return out
 
 
 def _check_kernel() -> None:
@@ -305,10 +398,15 @@ def _notebook(lesson: Lesson, *, learner: bool) -> dict[str, Any]:
         if cell.kind != "code":
             continue
         if cell.role in (Role.TESTS, Role.HIDDEN_TESTS):
-            # Tests always run: grading runs them whatever their tags say.
-            for test in tests_by_cell[cell.cell_id]:
+            # Tests always run: grading runs them whatever their tags say. The cell's shared
+            # code runs once, then each test, in the notebook's namespace (as grading does).
+            tests = tests_by_cell[cell.cell_id]
+            if tests and tests[0].prelude.strip():
+                meta = {"cell": cell.index, "exercise": cell.exercise, "prelude": True}
+                cells.append(_code(f"__eduproject_test__({tests[0].prelude!r})", meta))
+            for test in tests:
                 meta = {"cell": cell.index, "exercise": test.exercise, "test": test.name}
-                cells.append(_code(f"__eduproject_test__({test.source!r})", meta))
+                cells.append(_code(f"__eduproject_test__({test.body!r})", meta))
         elif "skip-execution" not in cell.foreign_tags:
             code = (
                 cell.learner_source if learner and cell.learner_source is not None else cell.source
@@ -346,14 +444,25 @@ def _read_verdicts(
 ) -> tuple[list[TestVerdict], list[str]]:
     verdicts: list[TestVerdict] = []
     errors: list[str] = []
+    shared_failed: dict[int, str] = {}  # test cell -> why its shared code failed
     for cell in executed["cells"]:
         meta = cell.get("metadata", {}).get(_META)
         if not meta or meta.get("cell") is None:
             continue  # papermill's own marker cells, or the prelude
         outputs = cell.get("outputs", [])
         error = next((o for o in outputs if o.get("output_type") == "error"), None)
-        if "test" in meta:
-            verdicts.append(_verdict(meta, outputs, error, timeout))
+        if meta.get("prelude"):
+            shared = _verdict({**meta, "test": "<shared code>"}, outputs, error, timeout)
+            if not shared.passed:
+                shared_failed[meta["cell"]] = shared.detail
+        elif "test" in meta:
+            verdict = _verdict(meta, outputs, error, timeout)
+            if meta["cell"] in shared_failed:  # as in the notebook: the cell stopped there
+                verdict = TestVerdict(
+                    verdict.exercise, verdict.test, verdict.cell, False,
+                    f"the shared code of this test cell failed: {shared_failed[meta['cell']]}",
+                )  # fmt: skip
+            verdicts.append(verdict)
         elif error is not None and not learner and not meta.get("allowed"):
             where = f"lesson {lesson.id!r}"
             if meta.get("exercise"):

@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eduproject.authoring.markers import CellRef, without_markers
-from eduproject.authoring.model import Lesson, Role
-from eduproject.authoring.release import dumps, learner_notebook
+from eduproject.authoring.model import Lesson
+from eduproject.authoring.release import dumps, solution_notebook
 from eduproject.bench.suites import BenchItem, sub_lesson
 from eduproject.grading.engine import Engine, preload_for
 from eduproject.grading.results import Status, TestOutcome
@@ -141,15 +140,4 @@ def submission_notebook(item: BenchItem, lesson: Lesson, code: str) -> bytes:
 
     The exercise's other solution cells hold the reference, so only the target is the model's.
     """
-    notebook = learner_notebook(lesson)
-    sources = {
-        c.cell_id: without_markers(c.source, CellRef(lesson.notebook_path, c.index))
-        for c in lesson.cells
-        if c.role == Role.SOLUTION and c.exercise == item.exercise.id
-    }
-    sources[item.cell.cell_id] = code
-    for cell in notebook["cells"]:
-        cell_id = cell.get("metadata", {}).get("eduproject", {}).get("cell")
-        if cell_id in sources:
-            cell["source"] = sources[cell_id]
-    return dumps(notebook)
+    return dumps(solution_notebook(lesson, {item.cell.cell_id: code}))

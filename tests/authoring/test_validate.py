@@ -180,3 +180,36 @@ def test_several_lessons_report_every_problem(write_lesson: WriteLesson, tmp_pat
     message = str(info.value)
     assert message.startswith("2 lessons are broken (a-broken, b-broken):\n  lesson 'a-broken'")
     assert message.count("\n  lesson '") == 6
+
+
+# Tests that pass when the notebook runs top to bottom but that grading judges differently.
+DIFFERS = [
+    ("md exercise=money", "# Money"),
+    (
+        "code solution",
+        "class Money:\n    def __init__(self, cents):\n        self.cents = cents\n"
+        "    ### BEGIN SOLUTION\n    def __eq__(self, other):\n"
+        "        return self.cents == getattr(other, 'cents', other)\n    ### END SOLUTION\n"
+        "    __hash__ = None",
+    ),
+    ("code tests", "assert Money(5) == 5"),  # a learner __eq__ against a plain value
+    ("code hidden-tests", "double = lambda x: 2 * x"),  # a hidden test's names stay its own
+    ("code tests", "assert double(2) == 4"),
+]
+
+
+def test_tests_that_grading_judges_differently_are_lesson_problems(
+    write_lesson: WriteLesson,
+) -> None:
+    report = validate_lesson(write_lesson(DIFFERS, "differs"), raise_on_problems=False)
+    assert [(v.test, v.passed) for v in report.instructor] == [
+        ("money-1", True), ("money-2", True), ("money-3", True),
+    ]  # fmt: skip
+    assert report.problems == (
+        "lesson 'differs', exercise 'money', cell 2, test 'money-1': passes when the solution "
+        "runs as a notebook but fails when graded: marked for review: Money.__eq__ (learner "
+        "code) decided `==` against a plain value",
+        "lesson 'differs', exercise 'money', cell 4, test 'money-3': passes when the solution "
+        "runs as a notebook but fails when graded: NameError: name 'double' is not defined "
+        "(line 1: assert double(2) == 4)",
+    )

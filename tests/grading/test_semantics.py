@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from grading_support import bundle_lesson, grade, scores, statuses, submission
@@ -17,18 +18,23 @@ from idioms import IDIOMS, IDIOMS_LOOP, IDIOMS_MAX, IDIOMS_PARTIAL_SCORES, parti
 from lesson_files import notebook_json
 
 from eduproject.authoring.model import Lesson
+from eduproject.authoring.validate import validate_lesson
 from eduproject.grading.engine import preload_for
 from eduproject.grading.results import Status
 from eduproject.grading.sandbox import Backend, Limits, Zygote
 
 
 @pytest.fixture(scope="module")
-def idioms(tmp_path_factory: pytest.TempPathFactory) -> Lesson:
-    root = tmp_path_factory.mktemp("idioms")
-    folder = root / "exercises" / "idioms"
+def idioms_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("idioms") / "exercises" / "idioms"
     folder.mkdir(parents=True)
     (folder / "idioms.ipynb").write_text(json.dumps(notebook_json(IDIOMS)), encoding="utf-8")
-    return bundle_lesson(folder, root / "grader")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def idioms(idioms_folder: Path) -> Lesson:
+    return bundle_lesson(idioms_folder, idioms_folder.parent.parent / "grader")
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +88,13 @@ def test_the_stub_earns_nothing(idioms: Lesson, idioms_zygote: Zygote) -> None:
     result = grade(idioms, idioms_zygote, submission(idioms, {}))
     assert result.score == 0.0
     assert all(not t.passed for e in result.exercises for t in e.tests)
+
+
+def test_validate_agrees_on_the_idioms_lesson(idioms_folder: Path) -> None:
+    report = validate_lesson(idioms_folder, timeout=10)
+    assert report.ok, report.problems
+    assert all(v.passed for v in report.graded_instructor)
+    assert [(v.test, v.passed) for v in report.graded_instructor] == [
+        (v.test, v.passed) for v in report.instructor
+    ]
+    assert not any(v.passed for v in report.graded_learner)
