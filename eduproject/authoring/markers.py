@@ -74,6 +74,7 @@ class TestSpec:
     hidden: bool
     shared: int = 0  # the first `shared` lines of `source` are the cell's shared code
     shared_hidden: bool = False  # that shared code has a hidden region
+    visible_shared: int = 0  # the first lines of `visible_source` that are the shared code
 
 
 def parse_points(text: str, where: CellRef, context: str) -> float:
@@ -307,6 +308,7 @@ def _spec(
         hidden=hidden,
         shared=len(setup),
         shared_hidden=cell_hidden or any(h for _, h in setup),
+        visible_shared=0 if wholly_hidden else sum(1 for _, h in setup if not h),
     )
 
 

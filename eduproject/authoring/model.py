@@ -48,6 +48,7 @@ class TestCase:
     origin: str | None = None
     shared: int = 0  # the first `shared` lines of `source` are the cell's shared code
     shared_hidden: bool = False  # that shared code has a hidden region
+    visible_shared: int = 0  # the first lines of `visible_source` that are the shared code
 
     @property
     def prelude(self) -> str:
@@ -71,6 +72,7 @@ class TestCase:
             "origin": self.origin,
             "shared": self.shared,
             "shared_hidden": self.shared_hidden,
+            "visible_shared": self.visible_shared,
         }
 
     @classmethod

@@ -406,6 +406,7 @@ class _Builder:
                     origin=origin,
                     shared=spec.shared,
                     shared_hidden=spec.shared_hidden,
+                    visible_shared=spec.visible_shared,
                 )
             )
         draft.test_cells.append(where.index)

@@ -213,6 +213,8 @@ def _exercise_pack(exercise: Exercise) -> dict[str, Any]:
                 "points": t.points,
                 "hidden": t.hidden,
                 "visible_source": t.visible_source,
+                "cell": t.cell_id,
+                "shared": t.visible_shared,
             }
             for t in exercise.tests
         ],

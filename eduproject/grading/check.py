@@ -16,14 +16,13 @@ from __future__ import annotations
 import ast
 import html
 import linecache
-import operator
-import reprlib
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from eduproject.grading import asserts
 from eduproject.tutor.tutor import TestResult
 
 __all__ = ["CheckResult", "check"]
@@ -31,26 +30,6 @@ __all__ = ["CheckResult", "check"]
 # Test code is compiled under names with this prefix so that its frames can be told from
 # learner code; linecache holds its lines so tracebacks can quote the failing line.
 _TEST_FILENAME = "<eduproject check"
-_ASSERT_HELPER = "__eduproject_assert__"
-
-_OPS: dict[type[ast.cmpop], tuple[str, Callable[[Any, Any], Any]]] = {
-    ast.Eq: ("==", operator.eq),
-    ast.NotEq: ("!=", operator.ne),
-    ast.Lt: ("<", operator.lt),
-    ast.LtE: ("<=", operator.le),
-    ast.Gt: (">", operator.gt),
-    ast.GtE: (">=", operator.ge),
-    ast.Is: ("is", operator.is_),
-    ast.IsNot: ("is not", operator.is_not),
-    ast.In: ("in", lambda a, b: a in b),
-    ast.NotIn: ("not in", lambda a, b: a not in b),
-}
-_OP_FUNCS = dict(_OPS.values())
-
-_short = reprlib.Repr()
-_short.maxstring = 60
-_short.maxother = 60
-_short.maxlist = _short.maxtuple = _short.maxset = _short.maxdict = 8
 
 
 @dataclass(frozen=True)
@@ -165,9 +144,12 @@ def check(
 ) -> CheckResult:
     """Run the visible tests of ``exercise`` against the learner's current definitions.
 
-    ``pack`` is the lesson pack (default: ``lesson.json`` found next to the notebook);
-    ``namespace`` the learner's names (default: the IPython user namespace, or the calling
-    module's globals outside IPython). With ``display`` the result is shown at once.
+    As in the notebook and in grading, each test cell's shared code runs once, then its tests
+    in order, in one copy of the learner's namespace (a test sees what earlier ones bound;
+    nothing leaks back into the notebook). ``pack`` is the lesson pack (default: ``lesson.json``
+    found next to the notebook); ``namespace`` the learner's names (default: the IPython user
+    namespace, or the calling module's globals outside IPython). With ``display`` the result is
+    shown at once.
 
         result = eduproject.check("sum_evens", display=False)
         result.passed, result.total        # (1, 2)
@@ -187,6 +169,8 @@ def check(
     hidden: list[str] = []
     partly: list[str] = []
     interrupted = False
+    scope = dict(namespace)
+    shared_ran: dict[str, str | None] = {}  # test cell -> why its shared code failed, or None
     for test in ex.tests:
         if not test.visible_source.strip():
             hidden.append(test.name)
@@ -196,7 +180,18 @@ def check(
         if interrupted:
             results.append(TestResult(test.name, False, "not run (check was interrupted)"))
             continue
-        outcome = run_test(test.name, test.visible_source, namespace)
+        cell = getattr(test, "cell", "") or test.name
+        if cell not in shared_ran:
+            prelude = getattr(test, "prelude", "")
+            shared = run_test("shared code", prelude, scope) if prelude.strip() else None
+            shared_ran[cell] = None if shared is None or shared.passed else shared.message
+        failed = shared_ran[cell]
+        if failed is not None:
+            outcome = TestResult(
+                test.name, False, f"the shared code of the test cell failed: {failed}"
+            )
+        else:
+            outcome = run_test(test.name, getattr(test, "body", test.visible_source), scope)
         interrupted = outcome.message.startswith("interrupted")
         results.append(outcome)
 
@@ -207,17 +202,16 @@ def check(
     return result
 
 
-def run_test(name: str, source: str, namespace: Mapping[str, Any]) -> TestResult:
-    """Run one test's code in a copy of ``namespace``; never raises (Ctrl-C included)."""
+def run_test(name: str, source: str, scope: dict[str, Any]) -> TestResult:
+    """Run one test's code in ``scope`` (a copy of the learner's names); never raises."""
     try:
         code = _compile_test(source, f"{_TEST_FILENAME} {name}>")
     except SyntaxError as exc:
         return TestResult(name, False, f"the test code does not compile: {exc.msg}")
-    scope = dict(namespace)
-    scope[_ASSERT_HELPER] = _assert_helper
+    scope[asserts.HELPER] = asserts.compare
     try:
         exec(code, scope)
-    except _ComparisonFailed as exc:
+    except asserts.ComparisonFailed as exc:
         return TestResult(name, False, str(exc))
     except KeyboardInterrupt:
         return TestResult(name, False, "interrupted (does your code loop forever?)")
@@ -265,68 +259,8 @@ def _is_test(frame: traceback.FrameSummary) -> bool:
     return frame.filename.startswith(_TEST_FILENAME)
 
 
-class _ComparisonFailed(AssertionError):
-    pass
-
-
-def _assert_helper(
-    left: Any, right: Any, op: str, left_src: str, src: str, msg: Callable[[], Any] | None
-) -> None:
-    if _OP_FUNCS[op](left, right):
-        return
-    if msg is not None:  # the instructor's own message says it best
-        raise _ComparisonFailed(str(msg()))
-    if op == "==":
-        detail = f"{left_src} gave {_short.repr(left)}, expected {_short.repr(right)}"
-    else:
-        shown = _short.repr(left)
-        detail = f"expected `{src}`" + (f", but {left_src} is {shown}" if left_src != shown else "")
-    raise _ComparisonFailed(detail)
-
-
-class _ExplainAsserts(ast.NodeTransformer):
-    """Turn ``assert a OP b, msg`` into a helper call that can say what ``a`` and ``b`` were."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def visit_Assert(self, node: ast.Assert) -> ast.AST:
-        test = node.test
-        if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
-            return node
-        op = _OPS.get(type(test.ops[0]))
-        if op is None:
-            return node
-        left_src = ast.get_source_segment(self.source, test.left) or "the value"
-        src = ast.get_source_segment(self.source, test) or left_src
-        msg: ast.expr = (
-            ast.Lambda(
-                args=ast.arguments(
-                    posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]
-                ),
-                body=node.msg,
-            )
-            if node.msg is not None
-            else ast.Constant(None)
-        )
-        call = ast.Call(
-            func=ast.Name(_ASSERT_HELPER, ast.Load()),
-            args=[
-                test.left,
-                test.comparators[0],
-                ast.Constant(op[0]),
-                ast.Constant(left_src),
-                ast.Constant(src),
-                msg,
-            ],
-            keywords=[],
-        )
-        return ast.copy_location(ast.Expr(call), node)
-
-
 def _compile_test(source: str, filename: str) -> Any:
-    tree = ast.parse(source, filename)
-    tree = ast.fix_missing_locations(_ExplainAsserts(source).visit(tree))
+    tree = asserts.explain(ast.parse(source, filename), source)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     return compile(tree, filename, "exec")
 

@@ -32,6 +32,16 @@ class VisibleTest:
     points: float
     hidden: bool
     visible_source: str
+    cell: str = ""  # the test cell it stands in (tests of one cell share their first lines)
+    shared: int = 0  # the first lines of visible_source that are the cell's shared code
+
+    @property
+    def prelude(self) -> str:
+        return "\n".join(self.visible_source.split("\n")[: self.shared])
+
+    @property
+    def body(self) -> str:
+        return "\n".join(self.visible_source.split("\n")[self.shared :])
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,8 @@ class ExerciseInfo:
                     points=float(t.get("points", 1)),
                     hidden=bool(t.get("hidden", False)),
                     visible_source=str(t.get("visible_source", "")),
+                    cell=str(t.get("cell", "")),
+                    shared=int(t.get("shared", 0)),
                 )
                 for t in tests
             ),
@@ -87,7 +99,10 @@ class ExerciseInfo:
             hints=exercise.hints,
             avoid=exercise.avoid,
             visible_tests=tuple(
-                VisibleTest(t.name, t.points, t.hidden, t.visible_source) for t in exercise.tests
+                VisibleTest(
+                    t.name, t.points, t.hidden, t.visible_source, t.cell_id, t.visible_shared
+                )
+                for t in exercise.tests
             ),
             guard=guard_data(exercise, salt=salt),
         )
