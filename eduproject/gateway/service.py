@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eduproject.authoring.model import Lesson
 from eduproject.errors import ConfigError, EduprojectError, TutorError
@@ -39,6 +39,9 @@ from eduproject.models.config import OFFLINE, TUTOR_TASKS, Config, TutorConfig, 
 from eduproject.models.router import Router
 from eduproject.tutor.pack import ExerciseInfo, LessonPack
 from eduproject.tutor.tutor import Tutor, TutorReply
+
+if TYPE_CHECKING:
+    from eduproject.tutor.passcheck import HintRunner
 
 log = logging.getLogger("eduproject.gateway")
 
@@ -86,7 +89,7 @@ class TutorService:
         self.executor = ThreadPoolExecutor(
             max_workers=settings.workers, thread_name_prefix="eduproject-gateway"
         )
-        self._runners: dict[tuple[str, str], Callable[[str], bool]] = {}
+        self._runners: dict[str, HintRunner] = {}  # per lesson: one sandboxed zygote each
         self._runners_lock = threading.Lock()
         self._closed = False
 
@@ -175,14 +178,13 @@ class TutorService:
     def runner(self, lesson_id: str, exercise_id: str) -> Callable[[str], bool] | None:
         if not self.settings.run_tests:
             return None
-        key = (lesson_id, exercise_id)
+        lesson = self.lessons[lesson_id]
         with self._runners_lock:
-            if key not in self._runners:
-                from eduproject.tutor.passcheck import runner_for
+            if lesson_id not in self._runners:
+                from eduproject.tutor.passcheck import HintRunner
 
-                lesson = self.lessons[lesson_id]
-                self._runners[key] = runner_for(lesson, lesson.exercise(exercise_id))
-            return self._runners[key]
+                self._runners[lesson_id] = HintRunner(lesson)
+            return self._runners[lesson_id].runner(lesson.exercise(exercise_id))
 
     def tutor_for(self, prepared: Prepared) -> Tutor:
         call = prepared.call
@@ -247,6 +249,8 @@ class TutorService:
             return
         self._closed = True
         self.executor.shutdown(wait=True, cancel_futures=True)
+        for runner in self._runners.values():
+            runner.close()
         self.router.close()
         self.db.close()
 

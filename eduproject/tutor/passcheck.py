@@ -1,28 +1,26 @@
 """Server-side leak check: does a code block in a hint pass the exercise's tests?
 
-Only where the instructor's lesson is at hand (``eduproject tutor check-hint``, the demo)
-can a hint's code be run against the visible *and* hidden tests. The block runs in a
-child Python process in a temporary folder holding the lesson's data files, with CPU,
-memory and file-size limits, a scrubbed environment and -- when bubblewrap works -- no
-network and a read-only view of the system::
+Only where the instructor's lesson is at hand (``eduproject tutor check-hint``, the gateway,
+the demo) can a hint's code be run against the visible *and* hidden tests. Model-written code
+is untrusted: it is graded like a learner's submission, by the grading engine in the grading
+sandbox (``grading/engine.py``, ``grading/sandbox.py``): a fresh sandboxed process with
+nothing mounted but the lesson's data files, a scrubbed environment, no network, rlimits and
+an unprivileged uid, the tests in the judge. Without bubblewrap it does not run at all::
 
-    verdict = check_hint(Path("exercises/03-lists-dicts"), "sum_evens", text)
-    verdict.leak, verdict.score, verdict.reason
+    with HintRunner(load_lesson(Path("exercises/03-lists-dicts"))) as hints:
+        hints.passes(lesson.exercise("sum_evens"), code)       # True: a leak
 """
 
 from __future__ import annotations
 
 import ast
-import functools
-import json
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eduproject.authoring.model import Exercise, Lesson, Role
 from eduproject.errors import TutorError
@@ -30,32 +28,14 @@ from eduproject.tutor.codetext import fragments, parse_code
 from eduproject.tutor.guards import GuardVerdict, check_leak, guard_data
 from eduproject.tutor.pack import ExerciseInfo
 
+if TYPE_CHECKING:
+    from eduproject.grading.engine import Engine
+    from eduproject.grading.sandbox import Backend, Zygote
+
 RUN_TIMEOUT_S = 20.0
 _STUB = re.compile(
     r"^([ \t]*)# YOUR CODE HERE[ \t]*\n[ \t]*raise NotImplementedError\(\)[ \t]*$", re.M
 )
-
-# Runs inside the child: every test in its own copy of the candidate's namespace, as
-# `check` and the grader do, and one JSON line with the outcomes.
-_CHILD = r"""
-import json, sys
-payload = json.load(open("payload.json"))
-scope = {"__name__": "__main__"}
-try:
-    exec(compile(payload["setup"], "<setup>", "exec"), scope)
-    exec(compile(payload["candidate"], "<candidate>", "exec"), scope)
-except BaseException as exc:
-    print(json.dumps({"error": type(exc).__name__}))
-    sys.exit(0)
-passed = []
-for source in payload["tests"]:
-    try:
-        exec(compile(source, "<test>", "exec"), dict(scope))
-        passed.append(True)
-    except BaseException:
-        passed.append(False)
-print(json.dumps({"passed": passed}))
-"""
 
 
 def check_hint(
@@ -66,26 +46,109 @@ def check_hint(
 
     lesson = load_lesson(Path(lesson_folder))
     exercise = lesson.exercise(exercise_id)
-    runner = runner_for(lesson, exercise) if run else None
-    return check_leak(text, guard_data(exercise, salt=lesson.version), run_tests=runner)
+    if not run:
+        return check_leak(text, guard_data(exercise, salt=lesson.version))
+    with HintRunner(lesson) as hints:
+        return check_leak(
+            text,
+            guard_data(exercise, salt=lesson.version),
+            run_tests=lambda code: hints.passes(exercise, code),
+        )
+
+
+class HintRunner:
+    """Grades candidate code for one lesson's exercises in the grading sandbox.
+
+    One sandboxed zygote for the lesson, started on first use and shared by threads one run
+    at a time. Refuses to exist without bubblewrap: model-written code is never run with the
+    host's filesystem, network or environment in reach.
+    """
+
+    def __init__(
+        self, lesson: Lesson, *, timeout_s: float = RUN_TIMEOUT_S, backend: Backend | None = None
+    ) -> None:
+        from eduproject.grading.sandbox import Limits, detect_backend
+
+        self.lesson = lesson
+        self.backend = backend or detect_backend()
+        if self.backend.name != "bwrap":
+            raise TutorError(
+                "the tutor's test-run leak check runs model-written code, and the grading "
+                f"sandbox is not available here ({self.backend.description})",
+                hint="install bubblewrap (apt-get install bubblewrap), or turn the check off "
+                "(`--no-run`, or `run_tests = false` in the [gateway] section)",
+            )
+        self.limits = Limits(cell_timeout=timeout_s / 2, timeout=timeout_s, memory_mb=1024)
+        self.data = {
+            rel.as_posix(): (lesson.folder / rel).read_bytes() for rel in lesson.data_files
+        }
+        self._lock = threading.Lock()
+        self._zygote: Zygote | None = None
+        self._engine: Engine | None = None
+
+    def __enter__(self) -> HintRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def passes(self, exercise: Exercise, code: str) -> bool:
+        """True when ``code`` (a whole solution, or the body that replaces the stub) passes
+        every test of ``exercise``, hidden ones included."""
+        from eduproject.authoring.release import dumps, solution_notebook
+
+        names = set(guard_data(exercise)["functions"])
+        candidate = _candidate(code, exercise.stub, names)
+        if candidate is None:
+            return False
+        cells = [
+            c.cell_id
+            for c in self.lesson.cells
+            if c.role == Role.SOLUTION and c.exercise == exercise.id
+        ]
+        if not cells:
+            return False
+        replaced = {cells[0]: candidate, **{cell: "" for cell in cells[1:]}}
+        notebook = dumps(solution_notebook(self.lesson, replaced))
+        with self._lock:
+            result = self._engine_for().grade("candidate", Path("candidate.ipynb"), notebook)
+        graded = next(e for e in result.exercises if e.exercise == exercise.id)
+        return bool(graded.tests) and all(t.passed for t in graded.tests)
+
+    def runner(self, exercise: Exercise) -> Callable[[str], bool]:
+        return lambda code: self.passes(exercise, code)
+
+    def _engine_for(self) -> Engine:
+        from eduproject.grading.engine import Engine, preload_for
+        from eduproject.grading.sandbox import Zygote
+
+        if self._engine is None:
+            self._zygote = Zygote(
+                self.backend, preload=preload_for(self.lesson), limits=self.limits
+            )
+            self._zygote.start()
+            self._engine = Engine(
+                self.lesson,
+                data_files=self.data,
+                spawner=self._zygote,
+                limits=self.limits,
+                sandbox=self.backend.description,
+            )
+        return self._engine
+
+    def close(self) -> None:
+        if self._zygote is not None:
+            self._zygote.close()
+            self._zygote = None
+            self._engine = None
 
 
 def runner_for(
     lesson: Lesson, exercise: Exercise, *, timeout_s: float = RUN_TIMEOUT_S
 ) -> Callable[[str], bool]:
-    """``run(code) -> True`` when ``code`` (a whole solution, or the body that replaces the
-    stub) passes every test of ``exercise``, hidden ones included."""
-    setup = "\n\n".join(c.source for c in lesson.cells if c.role == Role.SETUP and c.kind == "code")
-    names = set(guard_data(exercise)["functions"])
-    tests = [t.source for t in exercise.tests]
-
-    def run(code: str) -> bool:
-        candidate = _candidate(code, exercise.stub, names)
-        if candidate is None:
-            return False
-        return _run_child(lesson, setup, candidate, tests, timeout_s)
-
-    return run
+    """``run(code) -> True`` when ``code`` passes every test of ``exercise`` (see
+    :class:`HintRunner`, which this makes for the one exercise)."""
+    return HintRunner(lesson, timeout_s=timeout_s).runner(exercise)
 
 
 def _candidate(code: str, stub: str, names: set[str]) -> str | None:
@@ -103,86 +166,6 @@ def _candidate(code: str, stub: str, names: set[str]) -> str | None:
         return block
     spliced = textwrap.indent(block, match.group(1))
     return stub[: match.start()] + spliced + stub[match.end() :]
-
-
-def _run_child(
-    lesson: Lesson, setup: str, candidate: str, tests: list[str], timeout_s: float
-) -> bool:
-    with tempfile.TemporaryDirectory(prefix="eduproject-hint-") as tmp:
-        work = Path(tmp)
-        for rel in lesson.data_files:
-            target = work / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(lesson.folder / rel, target)
-        payload = {"setup": setup, "candidate": candidate, "tests": tests}
-        (work / "payload.json").write_text(json.dumps(payload), encoding="utf-8")
-        command = [sys.executable, "-I", "-c", _CHILD]
-        if _bwrap_works():
-            command = _bwrap(work) + command
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "LANG": "C.UTF-8", "MPLBACKEND": "Agg"}
-        try:
-            done = subprocess.run(
-                command,
-                cwd=work,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                start_new_session=True,
-                # Limits set between fork and exec; callers (CLI, demo) are single-threaded.
-                preexec_fn=functools.partial(_limits, timeout_s),
-            )
-        except subprocess.TimeoutExpired:
-            return False  # a block that never finishes does not pass
-    try:
-        outcome = json.loads(done.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        return False
-    passed = outcome.get("passed") or []
-    return bool(passed) and all(passed)
-
-
-def _limits(timeout_s: float) -> None:
-    import resource
-
-    cpu = int(timeout_s) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
-
-
-def _bwrap(work: Path) -> list[str]:
-    from eduproject.grading.backends import python_roots
-
-    # The private /tmp would hide a Python (a checkout's .venv) under /tmp: bind it back.
-    under_tmp = [root for root in python_roots() if root.startswith("/tmp/")]
-    return [
-        "bwrap",
-        "--ro-bind", "/", "/",
-        "--dev", "/dev",
-        "--proc", "/proc",
-        "--tmpfs", "/tmp",
-        *[arg for root in under_tmp for arg in ("--ro-bind", root, root)],
-        "--bind", str(work), str(work),
-        "--unshare-all",
-        "--die-with-parent",
-        "--chdir", str(work),
-    ]  # fmt: skip
-
-
-@functools.cache
-def _bwrap_works() -> bool:
-    if shutil.which("bwrap") is None:
-        return False
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            done = subprocess.run(
-                [*_bwrap(Path(tmp)), "/bin/true"], capture_output=True, timeout=10, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return False
-    return done.returncode == 0
 
 
 def read_text_file(path: Path) -> str:

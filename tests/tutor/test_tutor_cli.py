@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tutor_support import EXERCISES, ROOT, sample_lesson
 
-from eduproject.tutor.passcheck import runner_for
+from eduproject.tutor.passcheck import HintRunner
 
 CLI = [sys.executable, "-m", "eduproject.cli", "tutor", "check-hint"]
 
@@ -70,18 +70,18 @@ def test_code_that_passes_the_tests_is_a_leak_even_when_the_hashes_miss_it(tmp_p
 @pytest.mark.slow
 def test_runner_runs_hidden_tests_with_the_lessons_data() -> None:
     lesson = sample_lesson("04-pandas-intro")
-    run_tests = runner_for(lesson, lesson.exercise("rainy_days"))
-    assert run_tests("return df[df.rain_mm > 0]")  # the body, spliced into the stub
-    assert run_tests("def rainy_days(df):\n    return df.loc[df['rain_mm'].gt(0)]")
-    assert not run_tests("return df[df.rain_mm >= 0]")  # fails the visible tests
-    assert not run_tests("return df")
-    impatient = runner_for(lesson, lesson.exercise("rainy_days"), timeout_s=5)
-    assert not impatient("while True:\n    pass")  # killed by the time limit, not a pass
-    loops = runner_for(
-        sample_lesson("03-lists-dicts"), sample_lesson("03-lists-dicts").exercise("sum_evens")
-    )
-    # Passes the visible tests, fails the hidden negatives_and_large test.
-    assert not loops("return sum(n for n in numbers if n > 0 and n % 2 == 0)")
+    with HintRunner(lesson, timeout_s=5) as hints:
+        run_tests = hints.runner(lesson.exercise("rainy_days"))
+        assert run_tests("return df[df.rain_mm > 0]")  # the body, spliced into the stub
+        assert run_tests("def rainy_days(df):\n    return df.loc[df['rain_mm'].gt(0)]")
+        assert not run_tests("return df[df.rain_mm >= 0]")  # fails the visible tests
+        assert not run_tests("return df")
+        assert not run_tests("while True:\n    pass")  # killed by the time limit, not a pass
+    lists = sample_lesson("03-lists-dicts")
+    with HintRunner(lists) as hints:
+        # Passes the visible tests, fails the hidden negatives_and_large test.
+        loops = hints.runner(lists.exercise("sum_evens"))
+        assert not loops("return sum(n for n in numbers if n > 0 and n % 2 == 0)")
 
 
 def test_errors_are_one_line_messages(tmp_path: Path) -> None:
@@ -116,3 +116,42 @@ def test_text_from_stdin() -> None:
         timeout=60,
     )
     assert done.returncode == 3, done.stderr
+
+
+def test_model_code_is_never_run_without_the_grading_sandbox() -> None:
+    from eduproject.errors import TutorError
+    from eduproject.grading.sandbox import rlimits_backend
+
+    with pytest.raises(TutorError, match="grading sandbox is not available") as info:
+        HintRunner(sample_lesson("03-lists-dicts"), backend=rlimits_backend("test"))
+    assert info.value.hint is not None and "bubblewrap" in info.value.hint
+
+
+@pytest.mark.slow
+def test_model_code_sees_no_key_no_host_file_and_no_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reply's code passes the tests only if it can read the gateway's provider key, the
+    lesson folder, or reach the network: it must never pass."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-gateway-secret-123")
+    lesson = sample_lesson("03-lists-dicts")
+    hints = HintRunner(lesson)
+    run_tests = hints.runner(lesson.exercise("sum_evens"))
+    found = (
+        "import os, glob, socket\n"
+        "seen = str(dict(os.environ))\n"
+        "for env in glob.glob('/proc/*/environ'):\n"
+        "    try:\n        seen += open(env, 'rb').read().decode('latin-1')\n"
+        "    except OSError:\n        pass\n"
+        f"seen += str(os.path.exists({str(EXERCISES)!r}))\n"
+        "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=1)\n    seen += 'NET'\n"
+        "except OSError:\n    pass\n"
+        "LEAKED = 'sk-gateway' in seen or 'True' in seen or 'NET' in seen\n"
+    )
+    honest = "def sum_evens(numbers):\n    return sum(n for n in numbers if n % 2 == 0)"
+    gated = "def sum_evens(numbers):\n    return sum(n for n in numbers if n % 2 == 0) if LEAKED else None"
+    assert run_tests(honest)
+    # If it could read any of them, it would pass the tests; it cannot, so it fails them.
+    assert not run_tests(found + gated)
+    assert run_tests(found.replace("LEAKED = ", "LEAKED = True or ") + gated)  # the control
+    hints.close()
