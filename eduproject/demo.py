@@ -69,6 +69,7 @@ def run_demo(
     from eduproject.grading.feedback import write_feedback
     from eduproject.grading.pipeline import grade_lesson
     from eduproject.grading.report import print_summary, write_report
+    from eduproject.grading.sandbox import detect_backend
     from eduproject.grading.simulate import simulate_class
 
     con = console or _console()
@@ -117,6 +118,15 @@ def run_demo(
 
     _step(con, 4, "Grade in the sandbox; gradebook, exports, feedback and report")
     db = out / "gradebook.sqlite"
+    backend = detect_backend()
+    if backend.warning:  # the demo's class is our own simulation: grading it unsandboxed is safe
+        con.print(
+            f"  bubblewrap is not available here ({backend.description}): the demo grades its "
+            "own simulated class without the sandbox (--unsandboxed); install bubblewrap "
+            "before grading real learners",
+            style="yellow",
+            markup=False,
+        )
     for folder in folders:
         started = time.perf_counter()
         # A short cell timeout: the class has an endless loop per lesson, stopped after 5 s.
@@ -127,6 +137,7 @@ def run_demo(
             grader_dir=grader_dir,
             cell_timeout=5,
             progress=False,
+            unsandboxed=backend.warning is not None,
         )
         took = time.perf_counter() - started
         con.print(f"  {folder.name}: {summary.describe()}  ({took:.1f} s)")

@@ -48,6 +48,14 @@ def grade_command(
         typer.Option("--dask", help="A Dask scheduler address, or local:N for a LocalCluster."),
     ] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    unsandboxed: Annotated[
+        bool,
+        typer.Option(
+            "--unsandboxed",
+            help="Grade even without the bubblewrap sandbox (learner code can then read "
+            "hidden tests, other submissions and secrets).",
+        ),
+    ] = False,
 ) -> None:
     """Grade every submission of a lesson in a sandbox and record the results in a gradebook.
 
@@ -66,6 +74,7 @@ def grade_command(
         memory_mb=memory,
         dask=dask,
         progress=not no_progress,
+        unsandboxed=unsandboxed,
     )
     say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
     for line in summary.ignored:

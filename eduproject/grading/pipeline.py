@@ -33,7 +33,7 @@ from rich.progress import (
 from eduproject.authoring.bundle import read_bundle, write_bundle
 from eduproject.authoring.model import Lesson
 from eduproject.authoring.parse import load_lesson
-from eduproject.errors import BundleError
+from eduproject.errors import BundleError, SandboxError
 from eduproject.grading.executors import GradeFailure, GradeJob, Outcome, make_executor
 from eduproject.grading.gradebook import Gradebook
 from eduproject.grading.sandbox import Limits
@@ -109,8 +109,13 @@ def grade_lesson(
     progress: bool = True,
     grader_dir: Path = Path("build/grader"),
     console: Console | None = None,
+    unsandboxed: bool = False,
 ) -> GradeRunSummary:
-    """Grade every submission of ``lesson_folder`` in ``submissions_dir`` into the gradebook ``db_path``."""
+    """Grade every submission of ``lesson_folder`` in ``submissions_dir`` into the gradebook ``db_path``.
+
+    Without the bubblewrap sandbox this refuses to run (:class:`SandboxError` saying what
+    learner code could reach) unless ``unsandboxed`` accepts that risk explicitly.
+    """
     start = time.monotonic()
     limits = Limits(cell_timeout=cell_timeout, timeout=timeout, memory_mb=memory_mb)
     lesson, data_files = lesson_for_grading(lesson_folder, grader_dir)
@@ -124,7 +129,24 @@ def grade_lesson(
         "timeout": timeout,
         "memory_mb": memory_mb,
     }
-    with Gradebook(db_path) as gradebook:
+    executor = make_executor(lesson, data_files, limits, workers=workers, dask=dask)
+    if executor.warning and not unsandboxed:
+        executor.close()
+        raise SandboxError(
+            f"not grading: learner code would run without the sandbox ({executor.sandbox}). "
+            "It could read the grader bundle with the hidden tests and solutions "
+            f"({Path(grader_dir) / lesson.id}), other learners' submissions "
+            f"({submissions_dir}), the gradebook ({db_path}) and the grader's environment "
+            "(API keys, tokens), and use the network",
+            hint="install bubblewrap (apt-get install bubblewrap) and grade again, or "
+            "accept the risk with --unsandboxed",
+        )
+    try:
+        opened = Gradebook(db_path)
+    except BaseException:
+        executor.close()
+        raise
+    with opened as gradebook:
         todo: list[GradeJob] = []
         skipped = 0
         for ref in found.submissions:
@@ -134,7 +156,6 @@ def grade_lesson(
             else:
                 todo.append(GradeJob(ref.learner, str(ref.path), ref.problem))
         run_id = gradebook.start_run(lesson.id, lesson.version, options)
-        executor = make_executor(lesson, data_files, limits, workers=workers, dask=dask)
         statuses: Counter[str] = Counter()
         failures: list[str] = []
         total = maximum = 0.0

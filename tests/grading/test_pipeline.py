@@ -175,3 +175,24 @@ def test_cli_errors_are_one_clear_message_and_an_exit_code(
         )
     assert exit_info.value.code == 2
     assert "cell_timeout must be positive" in capsys.readouterr().err
+
+
+def test_grade_refuses_to_run_without_the_sandbox_unless_told(course: Path) -> None:
+    write_class(course, {"ada": BASIC_ANSWERS})
+    # No bubblewrap on PATH: the backend would be the rlimits-only fallback.
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    args = [sys.executable, "-m", "eduproject.cli", "grade", "exercises/basic", "submissions"]
+    refused = subprocess.run(
+        [*args, "--db", "gb.sqlite", "--no-progress"],
+        cwd=course, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 1, refused.stderr
+    assert "not grading: learner code would run without the sandbox" in refused.stderr
+    assert "hidden tests and solutions" in refused.stderr and "--unsandboxed" in refused.stderr
+    assert "Traceback" not in refused.stderr and not (course / "gb.sqlite").exists()
+    done = subprocess.run(
+        [*args, "--db", "gb.sqlite", "--no-progress", "--unsandboxed", "--workers", "1"],
+        cwd=course, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "SANDBOX WARNING" in done.stdout + done.stderr and "graded 1 submissions" in done.stdout
