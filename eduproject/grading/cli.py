@@ -89,6 +89,11 @@ def grade_command(
         f"skipped {summary.skipped} already graded"
     )
     say(f"statuses: {statuses}")
+    if summary.statuses.get("review"):
+        say(
+            f"{summary.statuses['review']} submission(s) need review (points withheld until you "
+            f"look): `eduproject report {summary.db_path}` lists which tests and why"
+        )
     for failure in summary.failures:
         say(f"grader failed (not recorded, rerun to retry): {failure}")
     say(f"gradebook: {summary.db_path} (run {summary.run_id})")

@@ -74,6 +74,24 @@ class TestFailures:
     hidden: bool
     failed: int
     ran: int
+    # Why it failed, most common first: (message, how many submissions). Hidden tests' too:
+    # the report is the instructor's.
+    reasons: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def why(self) -> str:
+        return "; ".join(f"{m} (x{n})" if n > 1 else m for m, n in self.reasons)
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """A test that passed only in a way the grader cannot trust: a person must look."""
+
+    learner: str
+    lesson: str
+    exercise: str
+    test: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,7 @@ class CourseSummary:
     exercise_statuses: dict[str, int]
     exercises: tuple[ExerciseStats, ...]
     most_failed: tuple[TestFailures, ...]
+    review: tuple[ReviewItem, ...] = ()
 
     @property
     def submissions(self) -> int:
@@ -163,6 +182,8 @@ def summarize(results: Iterable[SubmissionResult]) -> CourseSummary:
     exercise_statuses: Counter[str] = Counter()
     per_exercise: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
     tests: dict[tuple[str, str, str], list[int]] = {}  # -> [failed, ran, hidden]
+    reasons: dict[tuple[str, str, str], Counter[str]] = {}
+    review: list[ReviewItem] = []
     for r in results:
         lines.append(
             SubmissionLine(
@@ -179,6 +200,11 @@ def summarize(results: Iterable[SubmissionResult]) -> CourseSummary:
                 counts = tests.setdefault((r.lesson, e.exercise, t.name), [0, 0, int(t.hidden)])
                 counts[0] += not t.passed
                 counts[1] += 1
+                if t.review:
+                    review.append(ReviewItem(r.learner, r.lesson, e.exercise, t.name, t.review))
+                why = f"marked for review: {t.review}" if t.review else t.message
+                if not t.passed and why:
+                    reasons.setdefault((r.lesson, e.exercise, t.name), Counter())[why[:200]] += 1
     exercises = tuple(
         ExerciseStats(
             lesson=lesson,
@@ -193,7 +219,15 @@ def summarize(results: Iterable[SubmissionResult]) -> CourseSummary:
     )
     failures = sorted(
         (
-            TestFailures(lesson, exercise, test, bool(hidden), failed, ran)
+            TestFailures(
+                lesson,
+                exercise,
+                test,
+                bool(hidden),
+                failed,
+                ran,
+                tuple(reasons.get((lesson, exercise, test), Counter()).most_common(3)),
+            )
             for (lesson, exercise, test), (failed, ran, hidden) in tests.items()
             if failed
         ),
@@ -206,6 +240,7 @@ def summarize(results: Iterable[SubmissionResult]) -> CourseSummary:
         exercise_statuses=dict(exercise_statuses),
         exercises=exercises,
         most_failed=tuple(failures[:TOP_FAILED]),
+        review=tuple(review),
     )
 
 
@@ -397,8 +432,12 @@ def render_report(s: CourseSummary, *, title: str = "Course report") -> str:
             _label(f.lesson, f.exercise, many),
             f.test + (" (hidden)" if f.hidden else ""),
             f"{f.failed} / {f.ran}",
+            f.why,
         ]
         for f in s.most_failed
+    ]
+    review_rows = [
+        [x.learner, _label(x.lesson, x.exercise, many), x.test, x.reason] for x in s.review
     ]
     status_rows = [
         [str(st), str(s.statuses.get(str(st), 0)), str(s.exercise_statuses.get(str(st), 0))]
@@ -427,9 +466,19 @@ def render_report(s: CourseSummary, *, title: str = "Course report") -> str:
         "<h2>Exercises</h2>",
         _table(["exercise", "mean score", "pass rate", "statuses"], exercise_rows, {1, 2}),
         "<h2>Most-failed tests</h2>",
-        _table(["exercise", "test", "failed / ran"], failed_rows, {2})
+        _table(["exercise", "test", "failed / ran", "why (most common)"], failed_rows, {2})
         if failed_rows
         else "<p class='note'>No test failed.</p>",
+        *(
+            [
+                "<h2>Needs review</h2><p class='note'>These tests passed only because learner "
+                "code decided them (or the grader failed); their points are withheld until "
+                "you look.</p>",
+                _table(["learner", "exercise", "test", "why"], review_rows, set()),
+            ]
+            if review_rows
+            else []
+        ),
         "<h2>Statuses</h2>",
         _table(["status", "submissions", "exercise results"], status_rows, {1, 2}),
         f"<h2>Submissions</h2><details><summary>All {s.submissions} submissions</summary>",
@@ -484,14 +533,23 @@ def print_summary(s: CourseSummary, console: Console | None = None) -> None:
         failed.add_column("exercise")
         failed.add_column("test")
         failed.add_column("failed / ran", justify="right")
+        failed.add_column("why (most common)")
         for f in s.most_failed:
             _row(
                 failed,
                 _label(f.lesson, f.exercise, many),
                 f.test + (" (hidden)" if f.hidden else ""),
                 f"{f.failed} / {f.ran}",
+                f.why,
             )
         console.print(failed)
+    if s.review:
+        review = Table(title="Needs review (points withheld)", title_justify="left")
+        for col in ("learner", "exercise", "test", "why"):
+            review.add_column(col)
+        for x in s.review:
+            _row(review, x.learner, _label(x.lesson, x.exercise, many), x.test, x.reason)
+        console.print(review)
     statuses = Table(title="Statuses", title_justify="left")
     statuses.add_column("status")
     statuses.add_column("submissions", justify="right")

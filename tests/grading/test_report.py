@@ -24,9 +24,9 @@ from eduproject.grading.report import (
 )
 
 try:  # tests/grading is a package in some layouts, a plain folder on sys.path in others
-    from .gradebook_samples import L1, L2, RLIMITS, V1, make_class
+    from .gradebook_samples import HIDDEN_SECRET, L1, L2, REVIEW_REASON, RLIMITS, V1, make_class
 except ImportError:
-    from gradebook_samples import L1, L2, RLIMITS, V1, make_class
+    from gradebook_samples import HIDDEN_SECRET, L1, L2, REVIEW_REASON, RLIMITS, V1, make_class
 
 PLOT_TITLES = [
     "Score distribution",
@@ -172,3 +172,14 @@ def test_report_command_prints_the_summary(
     assert "Course summary" in printed and "Most-failed tests" in printed
     assert "WARNING" in printed and f"report written to {out}" in printed
     assert len(_images(out.read_text(encoding="utf-8"))) == 5
+
+
+def test_the_instructor_sees_why_tests_failed_and_what_needs_review() -> None:
+    s = summarize(make_class())
+    hidden = next(f for f in s.most_failed if f.test == "big-range")
+    assert hidden.hidden and hidden.reasons == ((HIDDEN_SECRET, 2),)  # the instructor's view
+    count = next(f for f in s.most_failed if f.test == "count-1")
+    assert count.why == f"marked for review: {REVIEW_REASON}"
+    assert [(x.learner, x.test, x.reason) for x in s.review] == [("bob", "count-1", REVIEW_REASON)]
+    page = render_report(s)
+    assert "Needs review" in page and HIDDEN_SECRET.split()[0] in page
