@@ -1,8 +1,7 @@
 """Hostile submissions for the BASIC lesson: the attacks of issue 3 as plain data.
 
 Every entry pairs a trick with WRONG code (an honest grader awards 0 of 6 points). The attack
-tests assert that on the sandboxed engine; the differential test grades the same corpus on
-the kernel engine too.
+tests assert that on the sandboxed engine, one by one and as a whole corpus.
 """
 
 from __future__ import annotations
@@ -144,11 +143,9 @@ def before(trick: str, where: str = "double") -> dict[str, str]:
 
 
 def corpus() -> dict[str, tuple[dict[str, str], Edit | None]]:
-    """Every hostile submission that behaves the same on any learner-process engine.
+    """Every hostile submission of the BASIC lesson, graded in one sweep by test_attacks.
 
-    Left out: memory exhaustion (the kernel engine sets no address-space limit), ``exit()``
-    (ipykernel stops its loop 0.1 s later, so the next request races it) and tricks that need
-    a test-side server or files (covered by test_attacks only).
+    Left out: tricks that need a test-side server or files (their own tests in test_attacks).
     """
     out: dict[str, tuple[dict[str, str], Edit | None]] = {}
     for base in EQ_MAKERS:
@@ -175,4 +172,60 @@ def corpus() -> dict[str, tuple[dict[str, str], Edit | None]]:
     out["signals"] = ({"double": IGNORE_SIGNALS_AND_LOOP, "words": WRONG_WORDS}, None)
     for name, (edit, _) in TAMPERING.items():
         out[f"tamper-{name}"] = (before(""), edit)
+    out["eq-non-bool"] = ({"double": EQ_NON_BOOL, "words": ""}, None)
+    out["eq-raises"] = ({"double": EQ_RAISES, "words": ""}, None)
+    out["lying-hash"] = ({"double": LYING_HASH, "words": ""}, None)
+    out["frame-reader"] = ({"double": FRAME_READER, "words": WRONG_WORDS}, None)
     return out
+
+
+# -- attacks on the paths that notebook semantics opened (issue 10) ---------------------------
+
+EQ_NON_BOOL = (  # a truthy non-bool from __eq__, against plain expected values
+    "class Truthy:\n    def __eq__(self, other):\n        return [1]\n"
+    "    __hash__ = object.__hash__\n"
+    "def double(x):\n    return Truthy()\ndef words(text):\n    return Truthy()\n"
+)
+EQ_RAISES = (  # an __eq__ that raises the judge's own AssertionError-looking success
+    "class Loud:\n    def __eq__(self, other):\n        raise StopIteration('PASS')\n"
+    "    __hash__ = object.__hash__\n"
+    "def double(x):\n    return Loud()\ndef words(text):\n    return Loud()\n"
+)
+LYING_HASH = (  # a hash that changes on every call, and a truth value that alternates
+    "import itertools\n_n = itertools.count()\n"
+    "class Shifty:\n    def __hash__(self):\n        return next(_n)\n"
+    "    def __bool__(self):\n        return next(_n) % 2 == 0\n"
+    "    def __eq__(self, other):\n        return bool(self)\n"
+    "def double(x):\n    return Shifty()\ndef words(text):\n    return Shifty()\n"
+)
+FRAME_READER = (  # during a test's call: read the caller's frames and every object in reach
+    "import gc, sys\n"
+    "def find_expected():\n"
+    "    found = []\n"
+    "    frame = sys._getframe(1)\n"
+    "    while frame is not None:\n"
+    "        found += [c for c in frame.f_code.co_consts if type(c) is int and c > 21]\n"
+    "        found += [v for v in frame.f_locals.values() if type(v) is int and v > 21]\n"
+    "        frame = frame.f_back\n"
+    "    found += [o for o in gc.get_objects() if type(o) is str and 'SECRET' in o]\n"
+    "    return found\n"
+    "def double(x):\n    found = find_expected()\n"
+    "    return max((f for f in found if type(f) is int), default=0)\n"
+)
+# A lesson whose visible test hands an object to learner code and whose hidden test compares
+# with that same object later: learner code keeps it and gives it back, changed.
+HANDLES_LESSON = [
+    ("md exercise=table", "# Table"),
+    (
+        "code solution",
+        "def check_table(t):\n    ### BEGIN SOLUTION\n    return len(t) == 3\n    ### END SOLUTION\n\n"
+        "def build_table():\n    ### BEGIN SOLUTION\n    return [1, 2, 3]\n    ### END SOLUTION",
+    ),
+    ("code tests", "expected_table = [1, 2, 3]\nassert check_table(expected_table)"),
+    ("code hidden-tests points=2", "assert build_table() == expected_table"),
+]
+HANDLES_ATTACK = (
+    "KEPT = []\n"
+    "def check_table(t):\n    KEPT.append(t)\n    return True\n\n"
+    "def build_table():\n    KEPT[0][:] = [9, 9, 9]\n    return KEPT[0]\n"
+)

@@ -15,6 +15,8 @@ from attack_corpus import (
     EQ_MAKERS,
     EXITS,
     FAKE_RESULTS,
+    HANDLES_ATTACK,
+    HANDLES_LESSON,
     IGNORE_SIGNALS_AND_LOOP,
     LIBRARY_PATCHES,
     PATCHED_BUILTINS,
@@ -27,8 +29,17 @@ from attack_corpus import (
     always_equal,
     always_equal_answers,
     before,
+    corpus,
 )
-from grading_support import Listener, all_text, cells_with_role, grade, submission
+from grading_support import (
+    Listener,
+    WriteLesson,
+    all_text,
+    bundle_lesson,
+    cells_with_role,
+    grade,
+    submission,
+)
 
 from eduproject.authoring.model import Lesson
 from eduproject.grading.results import Status, SubmissionResult
@@ -238,3 +249,24 @@ def test_later_cells_cannot_print_hidden_test_inputs(basic_lesson: Lesson, zygot
     # message); the hidden one (21) ran on a snapshot after every learner cell had run.
     assert printed["outputs"][0]["text"] == "seen by double: [2, 2]\n"
     assert "21" not in json.dumps(nb)
+
+
+@pytest.mark.parametrize("name", sorted(corpus()))
+def test_the_whole_corpus_earns_nothing(basic_lesson: Lesson, zygote: Zygote, name: str) -> None:
+    answers, edit = corpus()[name]
+    result = grade(basic_lesson, zygote, submission(basic_lesson, answers, edit))
+    assert result.score == 0.0, (name, [(e.exercise, e.score, e.detail) for e in result.exercises])
+    assert not any(t.passed for e in result.exercises for t in e.tests if t.hidden)
+    assert "SECRET-EXPECTED" not in all_text(result)
+
+
+def test_a_value_an_earlier_test_handed_over_cannot_be_changed_later(
+    write_lesson: WriteLesson, zygote: Zygote, tmp_path: Path
+) -> None:
+    lesson = bundle_lesson(write_lesson(HANDLES_LESSON, "handles"), tmp_path / "grader")
+    honest = grade(lesson, zygote, submission(lesson, {"table": lesson.exercises[0].solution}))
+    assert honest.score == 3.0
+    result = grade(lesson, zygote, submission(lesson, {"table": HANDLES_ATTACK}))
+    hidden = next(t for t in result.exercises[0].tests if t.hidden)
+    assert not hidden.passed and hidden.points == 0.0
+    assert result.score == 1.0  # the visible test: check_table returned True
