@@ -33,6 +33,8 @@ __all__ = [
     "BubblewrapBackend",
     "RlimitsBackend",
     "detect_backend",
+    "prepare_root",
+    "python_roots",
     "rlimits_backend",
     "scrubbed_env",
     "shared_cache",
@@ -79,15 +81,22 @@ def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Backend:
-    """How learner processes are isolated. ``root`` is a worker folder (see ``_prepare_root``)."""
+    """How learner processes are isolated. ``root`` is a worker folder (see ``prepare_root``)."""
 
     name: str
     description: str
     warning: str | None
     uid_drop: bool
 
-    def wrap(self, root: Path, argv: list[str], binds: tuple[str, ...] = ()) -> list[str]:
-        """``argv`` run in the sandbox; ``binds`` are extra host folders, writable, same path."""
+    def wrap(
+        self,
+        root: Path,
+        argv: list[str],
+        binds: tuple[str, ...] = (),
+        read_only: tuple[str, ...] = (),
+    ) -> list[str]:
+        """``argv`` run in the sandbox; ``binds`` are extra host folders, writable, same path;
+        ``read_only`` the same, read-only."""
         raise NotImplementedError
 
     def command(self, root: Path, config: dict[str, Any]) -> list[str]:
@@ -130,7 +139,13 @@ def _parents(paths: list[str]) -> list[str]:
 class BubblewrapBackend(Backend):
     executable: str = "bwrap"
 
-    def wrap(self, root: Path, argv: list[str], binds: tuple[str, ...] = ()) -> list[str]:
+    def wrap(
+        self,
+        root: Path,
+        argv: list[str],
+        binds: tuple[str, ...] = (),
+        read_only: tuple[str, ...] = (),
+    ) -> list[str]:
         args = [
             self.executable,
             "--unshare-net",
@@ -172,11 +187,14 @@ class BubblewrapBackend(Backend):
             "--perms", "1777", "--tmpfs", "/dev/shm",
             "--chdir", INSIDE_WORK,
         ]  # fmt: skip
-        for folder in binds:
+        for folder, how in [
+            *((b, "--bind") for b in binds),
+            *((b, "--ro-bind") for b in read_only),
+        ]:
             for parent in _parents([folder]):
                 if parent != INSIDE_CACHE and not parent.startswith(("/sandbox", "/dev")):
                     args += ["--perms", "0755", "--dir", parent]
-            args += ["--bind", folder, folder]
+            args += [how, folder, folder]
         if self.uid_drop:
             args += ["--cap-drop", "ALL"]
             for cap in ("SETUID", "SETGID", "KILL", "DAC_OVERRIDE", "FOWNER", "CHOWN"):
@@ -198,7 +216,13 @@ class BubblewrapBackend(Backend):
 
 @dataclass(frozen=True)
 class RlimitsBackend(Backend):
-    def wrap(self, root: Path, argv: list[str], binds: tuple[str, ...] = ()) -> list[str]:
+    def wrap(
+        self,
+        root: Path,
+        argv: list[str],
+        binds: tuple[str, ...] = (),
+        read_only: tuple[str, ...] = (),
+    ) -> list[str]:
         return argv  # no isolation at all: the warning says so
 
     def work_dir(self, root: Path) -> str:
@@ -258,7 +282,7 @@ def detect_backend() -> Backend:
         executable=exe,
     )
     with tempfile.TemporaryDirectory(prefix="eduproject-probe-") as tmp:
-        folder = _prepare_root(Path(tmp), uid=None)
+        folder = prepare_root(Path(tmp), uid=None)
         cmd = [*backend.command(folder, {})[:-5], sys.executable, "-I", "-c", "pass"]
         try:
             probe = subprocess.run(cmd, capture_output=True, timeout=60, env=scrubbed_env())
@@ -286,7 +310,7 @@ def shared_cache() -> Path:
     return path
 
 
-def _prepare_root(root: Path, uid: int | None) -> Path:
+def prepare_root(root: Path, uid: int | None) -> Path:
     (root / "work").mkdir(mode=0o711, exist_ok=True)
     os.chmod(root, 0o711)
     learner = [] if uid is None else [f"learner:x:{uid}:{uid}:learner:{INSIDE_WORK}:/bin/sh"]

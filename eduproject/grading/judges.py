@@ -5,9 +5,11 @@ modules tests use pre-imported and the lesson's files in its working folder. :me
 forks one judge per submission, hands it the learner process's socket and the plan, and
 returns a :class:`JudgeRun` whose :meth:`JudgeRun.events` yields what the judge reports.
 
-The judge is trusted code (the instructor's tests) working on untrusted data: it runs with a
-scrubbed environment, as its own unprivileged uid when the grader is root, and with an
-address-space limit, so a value built to blow up in it costs that submission, not the grader.
+The judge is trusted code (the instructor's tests) working on untrusted data: it runs in the
+same kind of sandbox as learner code (``backends.py``: with bubblewrap, no network, a read-only
+system, nothing of the course but the lesson's files), as its own unprivileged uid when the
+grader is root, with a scrubbed environment and an address-space limit, so a value built to
+blow up in it costs that submission, not the grader.
 """
 
 from __future__ import annotations
@@ -25,11 +27,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import eduproject
 from eduproject.errors import SandboxError
-from eduproject.grading.backends import scrubbed_env
+from eduproject.grading.backends import Backend, prepare_root, python_roots, scrubbed_env
 from eduproject.grading.channel import Channel, ChannelClosed, ChannelTimeout, WireError
 
 __all__ = ["JudgeRun", "JudgeServer"]
+
+
+def _package_outside(roots: list[str]) -> list[str]:
+    """The eduproject package folder, when the Python installation does not hold it (an
+    editable install in a checkout): the judge imports it from there."""
+    package = str(Path(eduproject.__file__).resolve().parent)
+    return [] if any(package.startswith(root.rstrip("/") + "/") for root in roots) else [package]
+
 
 STARTUP_TIMEOUT = 120.0
 JUDGE_MEMORY_MB = 2048  # what one judge may allocate on top of its pre-imported modules
@@ -38,8 +49,9 @@ JUDGE_MEMORY_MB = 2048  # what one judge may allocate on top of its pre-imported
 class JudgeRun:
     """One submission's judge: send the job, then read its events until it is done."""
 
-    def __init__(self, pid: int, events: socket.socket) -> None:
-        self.pid = pid
+    def __init__(self, server: JudgeServer, pid: int, events: socket.socket) -> None:
+        self.server = server
+        self.pid = pid  # as the judge server sees it (its own pid namespace, with bubblewrap)
         self.channel = Channel(events, max_message=256 << 20)
         self.ended = False
 
@@ -80,10 +92,7 @@ class JudgeRun:
         if self.ended:
             return
         self.ended = True
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(self.pid, signal.SIGKILL)
+        self.server.kill(self.pid)
         self.channel.close()
 
 
@@ -92,12 +101,14 @@ class JudgeServer:
 
     def __init__(
         self,
+        backend: Backend,
         *,
         preload: list[str],
         files: dict[str, bytes],
         uid: int | None,
         memory_mb: int = JUDGE_MEMORY_MB,
     ) -> None:
+        self.backend = backend
         self.preload = preload
         self.files = files
         self.uid = uid
@@ -112,15 +123,16 @@ class JudgeServer:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
-        folder = Path(tempfile.mkdtemp(prefix="eduproject-judge-"))
-        os.chmod(folder, 0o755)
+        root = prepare_root(Path(tempfile.mkdtemp(prefix="eduproject-judge-")), uid=None)
+        self._folder = root
+        folder = root / "lesson"
+        folder.mkdir(mode=0o755)
         for rel, data in self.files.items():
             path = folder / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(path.parent, 0o755)
             path.write_bytes(data)
             os.chmod(path, 0o644)
-        self._folder = folder
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = {
             "control_fd": theirs.fileno(),
@@ -129,16 +141,18 @@ class JudgeServer:
             "memory_mb": self.memory_mb,
             "uid": self.uid,
         }
-        log = open(folder / ".judge.log", "wb")  # noqa: SIM115 -- kept open by the child
+        argv = [sys.executable, "-I", "-m", "eduproject.grading.judge", json.dumps(config)]
+        read_only = (str(folder), *_package_outside(python_roots()))
+        log = open(root / "judge.log", "wb")  # noqa: SIM115 -- kept open by the child
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "eduproject.grading.judge", json.dumps(config)],
+                self.backend.wrap(root, argv, read_only=read_only),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 pass_fds=(theirs.fileno(),),
                 env=scrubbed_env({"MPLBACKEND": "agg"}),
-                cwd=folder,
+                cwd=root / "work",
                 start_new_session=True,
             )
         except OSError as exc:
@@ -181,7 +195,13 @@ class JudgeServer:
             ours.close()
             self.close()
             raise SandboxError(f"the judge server did not fork a judge: {started}")
-        return JudgeRun(int(started["pid"]), ours)
+        return JudgeRun(self, int(started["pid"]), ours)
+
+    def kill(self, pid: int) -> None:
+        """Kill one judge and its checkpoints (its process group), whatever they are doing."""
+        if self._control is not None:
+            with contextlib.suppress(OSError):
+                self._control.send(json.dumps({"op": "kill", "pid": pid}).encode())
 
     def _recv(self, timeout: float) -> dict[str, Any] | None:
         assert self._control is not None
@@ -202,7 +222,7 @@ class JudgeServer:
         if self._folder is None:
             return "no output"
         try:
-            text = (self._folder / ".judge.log").read_text(encoding="utf-8", errors="replace")
+            text = (self._folder / "judge.log").read_text(encoding="utf-8", errors="replace")
         except OSError:
             text = ""
         return text.strip()[-2000:] or "no output"

@@ -35,8 +35,8 @@ from eduproject.grading.backends import (
     Backend,
     BubblewrapBackend,
     RlimitsBackend,
-    _prepare_root,
     detect_backend,
+    prepare_root,
     rlimits_backend,
     scrubbed_env,
 )
@@ -263,7 +263,7 @@ class Zygote:
             while len(self._judges) >= 4:
                 self._judges.pop(next(iter(self._judges))).close()
             uid = None if self.uid is None else self.uid + 1_100_000
-            server = JudgeServer(preload=self.preload, files=files, uid=uid)
+            server = JudgeServer(self.backend, preload=self.preload, files=files, uid=uid)
             server.start()
             self._judges[key] = server
         return server
@@ -283,7 +283,7 @@ class Zygote:
         _sweep_stale_roots()
         root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
         (root / "owner.pid").write_text(str(os.getpid()))
-        self._root = _prepare_root(root, self.uid)
+        self._root = prepare_root(root, self.uid)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = {
             "control_fd": theirs.fileno(),
