@@ -43,14 +43,15 @@ KERNEL_NAME = "python3"
 VERDICT_MIME = "application/vnd.eduproject.verdict+json"
 _META = "eduproject_validate"
 
-# Defined once per kernel; runs a test's code in the notebook's namespace and displays a verdict.
-_PRELUDE = f'''
-def __eduproject_test__(source):
+# Defined once per kernel, in a module of its own (a lesson's `%reset -f` cannot remove it);
+# runs a test's code in the notebook's namespace and displays a verdict.
+_HELPER = """
+def test(source):
     import traceback
     from IPython import get_ipython
     from IPython.display import display
     filename = "<eduproject test>"
-    verdict = {{"passed": True}}
+    verdict = {"passed": True}
     try:
         exec(compile(source, filename, "exec"), get_ipython().user_ns)
     except KeyboardInterrupt:
@@ -60,12 +61,20 @@ def __eduproject_test__(source):
         for frame in traceback.extract_tb(exc.__traceback__):
             if frame.filename == filename:
                 line = frame.lineno
-        lines = source.split("\\n")
+        lines = source.split(chr(10))
         text = lines[line - 1].strip() if line and line <= len(lines) else ""
-        verdict = {{"passed": False, "error": type(exc).__name__, "message": str(exc),
-                   "line": line, "text": text}}
-    display({{"{VERDICT_MIME}": verdict}}, raw=True)
-'''
+        verdict = {"passed": False, "error": type(exc).__name__, "message": str(exc),
+                   "line": line, "text": text}
+    display({MIME: verdict}, raw=True)
+"""
+_PRELUDE = (
+    "import sys as _sys, types as _types\n"
+    "_helper = _types.ModuleType('_eduproject_validate')\n"
+    f"_helper.MIME = {VERDICT_MIME!r}\n"
+    "_sys.modules['_eduproject_validate'] = _helper\n"
+    f"exec({_HELPER!r}, _helper.__dict__)\n"
+    "del _sys, _types, _helper\n"
+)
 
 
 @dataclass(frozen=True)
@@ -403,10 +412,12 @@ def _notebook(lesson: Lesson, *, learner: bool) -> dict[str, Any]:
             tests = tests_by_cell[cell.cell_id]
             if tests and tests[0].prelude.strip():
                 meta = {"cell": cell.index, "exercise": cell.exercise, "prelude": True}
-                cells.append(_code(f"__eduproject_test__({tests[0].prelude!r})", meta))
+                cells.append(
+                    _code(f"__import__('_eduproject_validate').test({tests[0].prelude!r})", meta)
+                )
             for test in tests:
                 meta = {"cell": cell.index, "exercise": test.exercise, "test": test.name}
-                cells.append(_code(f"__eduproject_test__({test.body!r})", meta))
+                cells.append(_code(f"__import__('_eduproject_validate').test({test.body!r})", meta))
         elif "skip-execution" not in cell.foreign_tags:
             code = (
                 cell.learner_source if learner and cell.learner_source is not None else cell.source

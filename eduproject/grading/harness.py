@@ -392,6 +392,9 @@ class Session:
         self.namespace[wire.as_str(msg["name"])] = self.codec.decode(msg["value"])
         return None
 
+    def _unassign(self, msg: dict[str, Any]) -> Any:
+        return self.namespace.pop(wire.as_str(msg["name"]), _MISSING) is not _MISSING
+
     def _exit(self, msg: dict[str, Any]) -> Any:
         return self.codec.encode(
             _exit_context(self._obj(msg), msg.get("exc"), str(msg.get("message", "")))
@@ -518,6 +521,7 @@ class Session:
         return None
 
 
+_MISSING = object()
 _COMPARISONS = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "__eq__": operator.eq,
@@ -561,6 +565,7 @@ def _exit_context(obj: Any, base: Any, message: str) -> Any:
 _OPS: dict[str, Callable[[Session, dict[str, Any]], Any]] = {
     "remember": Session._remember,
     "assign": Session._assign,
+    "unassign": Session._unassign,
     "exit": Session._exit,
     "getattr": Session._getattr,
     "setattr": Session._setattr,

@@ -264,7 +264,15 @@ class TestNamespace(dict[str, Any]):
             self.pending[name] = value
 
     def __delitem__(self, name: str) -> None:
-        dict.__delitem__(self, name)
+        """``del name`` in a test: gone for the test and for learner code, as in the notebook
+        (a test that checks a learner function really calls a helper deletes the helper)."""
+        mine = dict.__contains__(self, name)
+        if mine:
+            dict.__delitem__(self, name)
+        self.pending.pop(name, None)
+        theirs = not name.startswith("__") and self.link.ask({"op": "unassign", "name": name})
+        if not mine and theirs is not True:
+            raise KeyError(name)
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):

@@ -319,3 +319,20 @@ def test_hidden_tests_keep_their_code_in_the_judge(make: Any) -> None:
     learner = make("seen = []\ndef f(x):\n    seen.append(x)\n    return x")
     assert learner.run("EXPECTED = 'sekret'\nassert f(1) == 1", hidden=True).passed
     assert learner.namespace["seen"] == [1] and "EXPECTED" not in learner.namespace
+
+
+def test_a_test_may_delete_and_restore_a_learner_global(make: Any) -> None:
+    """nbgrader's own example course checks that sum_of_squares calls squares this way."""
+    learner = make(
+        "def squares(n):\n    return [i * i for i in range(1, n + 1)]\n"
+        "def sum_of_squares(n):\n    return sum(squares(n))"
+    )
+    test = ("from nose.tools import assert_raises\n" if False else "") + (
+        "orig_squares = squares\ndel squares\n"
+        "try:\n    sum_of_squares(1)\n    used = False\nexcept NameError:\n    used = True\n"
+        "finally:\n    squares = orig_squares\n"
+        "assert used, 'sum_of_squares does not use squares'\nassert sum_of_squares(2) == 5"
+    )
+    run = learner.run(test)
+    assert run.passed, run.message
+    assert "squares" in learner.namespace  # restored for learner code too
