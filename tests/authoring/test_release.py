@@ -178,14 +178,25 @@ def test_lesson_pack(good_lesson: Path, tmp_path: Path) -> None:
                 "points": 1.0,
                 "hidden": False,
                 "visible_source": "assert sum_evens([1, 2, 3, 4]) == 6\nassert sum_evens([]) == 0",
+                "cell": "c4",
+                "shared": 0,
             },
             {
                 "name": "negatives",
                 "points": 2.0,
                 "hidden": True,
                 "visible_source": "assert sum_evens([-2, -3]) == -2",
+                "cell": "c4",
+                "shared": 0,
             },
-            {"name": "sum_evens-2", "points": 0.5, "hidden": True, "visible_source": ""},
+            {
+                "name": "sum_evens-2",
+                "points": 0.5,
+                "hidden": True,
+                "visible_source": "",
+                "cell": "c5",
+                "shared": 0,
+            },
         ],
     }
     assert (area["id"], area["all_or_nothing"], area["hints"], area["avoid"]) == (
