@@ -579,7 +579,7 @@ def _compare(name: str) -> Callable[[Proxy, Any], Any]:
         if type(body) is not dict:
             raise TypeError("a malformed comparison reply")
         result = link.decode(body.get("value"))
-        kind = object.__getattribute__(self, "_type")
+        kind = _short_type(self)
         if type(other) is Proxy:
             if type(result) is not bool:
                 raise TypeError(
@@ -592,6 +592,11 @@ def _compare(name: str) -> Callable[[Proxy, Any], Any]:
         return result
 
     return method
+
+
+def _short_type(proxy: Proxy) -> str:
+    """The learner class's own name (``AlwaysEqual``, not ``f.<locals>.AlwaysEqual``)."""
+    return str(object.__getattribute__(proxy, "_type")).rsplit(".", 1)[-1]
 
 
 def _binop(name: str, *, reflected: bool = False) -> Callable[[Proxy, Any], Any]:
@@ -731,8 +736,7 @@ class Proxy:
         if type(body) is not dict or type(body.get("value")) is not bool:
             raise TypeError("a malformed membership reply")
         if body.get("custom") is True:
-            kind = object.__getattribute__(self, "_type")
-            link.flag(f"{kind}.__contains__ (learner code) decided `in`")
+            link.flag(f"{_short_type(self)}.__contains__ (learner code) decided `in`")
         return body["value"]
 
     def __bool__(self) -> bool:
@@ -741,8 +745,7 @@ class Proxy:
         if type(body) is not dict or type(body.get("value")) is not bool:
             raise TypeError("a malformed truth-value reply")
         if body.get("custom") is True:
-            kind = object.__getattribute__(self, "_type")
-            link.flag(f"{kind}.__bool__/__len__ (learner code) decided a truth value")
+            link.flag(f"{_short_type(self)}.__bool__/__len__ (learner code) decided a truth value")
         return body["value"]
 
     def __hash__(self) -> int:

@@ -540,7 +540,7 @@ def print_summary(s: CourseSummary, console: Console | None = None) -> None:
                 _label(f.lesson, f.exercise, many),
                 f.test + (" (hidden)" if f.hidden else ""),
                 f"{f.failed} / {f.ran}",
-                f.why,
+                f.why if len(f.why) <= 160 else f.why[:157] + "...",
             )
         console.print(failed)
     if s.review:
