@@ -318,6 +318,8 @@ class CallRun:
         prepared, service = self.prepared, self.service
         tag, ticket = prepared.tag, prepared.ticket
         outcome, source = "failed", None
+        final: tuple[str, dict[str, Any]] | None = None  # the last event, sent once recorded
+        answer: TutorReply | None = None
         try:
             with tag.active():
                 gen = service.reply_stream(prepared)
@@ -340,18 +342,17 @@ class CallRun:
                     gen.close()
             if ticket is not None:
                 ticket.settle()
-            outcome, source = "answered", reply.source
-            self._push(("done", reply_json(reply, service.remaining(prepared.identity.name))))
+            outcome, source, answer = "answered", reply.source, reply
         except TutorError as exc:  # the learner can fix it: say how, in the tutor's words
-            self._push(("error", {"error": exc.message, "status": 400}))
+            final = ("error", {"error": exc.message, "status": 400})
         except EduprojectError as exc:
             log.info("tutor call failed: %s", str(exc).splitlines()[0])
             message = f"The tutor could not answer: {exc.message}"
-            self._push(("error", {"error": message, "status": 502}))
+            final = ("error", {"error": message, "status": 502})
         except Exception:
             log.exception("tutor call failed")
             message = "The tutor service hit a problem. Your notebook is fine: try again."
-            self._push(("error", {"error": message, "status": 500}))
+            final = ("error", {"error": message, "status": 500})
         finally:
             if ticket is not None and outcome != "answered":
                 ticket.settle()
@@ -359,10 +360,14 @@ class CallRun:
             # Who asked stays in the database; the log says what happened, not to whom.
             where = f"{tag.lesson}/{tag.exercise}" if tag.exercise else "no exercise"
             log.info("%s (%s): %s by %s in %.2f s", tag.kind, where, outcome, source, latency)
-            try:
+            try:  # recorded before the learner hears back: /v1/me is current at once
                 service.calls.record(tag, outcome=outcome, source=source, latency_s=latency)
             except Exception:  # bookkeeping must never take the answer down with it
                 log.exception("could not record a tutor call")
+            if answer is not None:
+                final = ("done", reply_json(answer, service.remaining(prepared.identity.name)))
+            if final is not None:
+                self._push(final)
 
 
 def load_lessons(folder: Path) -> dict[str, Lesson]:
