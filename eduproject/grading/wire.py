@@ -47,6 +47,7 @@ _NP_KINDS = "biufcUSMm"  # numpy dtype kinds that cross as data (no object/void/
 # Decoded arrays are allocated by the receiver: cap what a short header can make it allocate.
 MAX_ITEMSIZE = 1 << 20
 MAX_ARRAY_BYTES = 256 << 20
+MAX_SENT_ARRAY_BYTES = 40 << 20  # its base64 must fit in one reply (64 MB by default)
 # Tags that name an object instead of carrying a value (resolved by the codec's owner).
 REF_TAGS = frozenset({"$ref", "$judge", "$jref", "$import"})
 _DEFAULT_FACTORIES = {t.__name__: t for t in (int, float, str, list, dict, set, tuple, bool)}
@@ -232,6 +233,11 @@ class Codec:
             if self.make_ref is None:
                 raise Refused(f"a numpy array of dtype {dt} cannot cross as plain data")
             return self.make_ref(v)
+        if v.nbytes > MAX_SENT_ARRAY_BYTES:
+            raise Refused(
+                f"a numpy array of {v.nbytes / 2**20:.0f} MB is too large to send to the tests "
+                f"(at most {MAX_SENT_ARRAY_BYTES >> 20} MB): pass or return a smaller part"
+            )
         # The raw bytes, little-endian and C-ordered: exact, compact and fast both ways.
         raw = v.astype(dt.newbyteorder("<"), copy=False).tobytes(order="C")
         data = {"$b64": base64.b64encode(raw).decode("ascii")}

@@ -213,3 +213,11 @@ def test_nesting_depth_is_bounded_both_ways() -> None:
         CODEC.encode(deep)
     with pytest.raises(Protocol):
         CODEC.decode(json.loads("[" * 300 + "]" * 300))
+
+
+def test_an_array_too_large_to_send_says_so() -> None:
+    big = np.zeros(50 << 20, dtype=np.uint8)
+    with pytest.raises(Refused, match="50 MB is too large to send to the tests"):
+        CODEC.encode(big)
+    small = np.arange(6, dtype=">i4").reshape(2, 3)  # big-endian in, exact values out
+    assert CODEC.decode(CODEC.encode(small)).tolist() == small.tolist()
