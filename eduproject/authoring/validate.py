@@ -252,7 +252,7 @@ def _grade_copies(lesson: Lesson, timeout: float) -> tuple[list[TestVerdict], li
     limits = Limits(cell_timeout=timeout, timeout=max(300.0, 10 * timeout))
     data = {rel.as_posix(): (lesson.folder / rel).read_bytes() for rel in lesson.data_files}
     backend = detect_backend()
-    with Zygote(backend, preload=preload_for(lesson), limits=limits) as zygote:
+    with Zygote(backend, preload=preload_for(lesson), limits=limits, lesson_files=data) as zygote:
         engine = Engine(
             lesson, data_files=data, spawner=zygote, limits=limits, sandbox=backend.description
         )

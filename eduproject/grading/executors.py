@@ -80,7 +80,9 @@ class _Worker:
     def __init__(
         self, lesson: Lesson, data_files: dict[str, bytes], limits: Limits, backend: Backend
     ) -> None:
-        self.zygote = Zygote(backend, preload=preload_for(lesson), limits=limits)
+        self.zygote = Zygote(
+            backend, preload=preload_for(lesson), limits=limits, lesson_files=data_files
+        )
         self.zygote.start()
         self.engine = Engine(
             lesson,

@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -238,9 +239,16 @@ class Zygote:
     """
 
     def __init__(
-        self, backend: Backend, *, preload: list[str] | None = None, limits: Limits | None = None
+        self,
+        backend: Backend,
+        *,
+        preload: list[str] | None = None,
+        limits: Limits | None = None,
+        lesson_files: dict[str, bytes] | None = None,
     ) -> None:
         self.backend = backend
+        # With the lesson's files known, start() starts their judge server at the same time.
+        self.lesson_files = lesson_files
         self.preload = list(preload or [])
         self.limits = limits or Limits()
         self.uid = _learner_uid() if backend.uid_drop else None
@@ -280,6 +288,29 @@ class Zygote:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
+        if self.lesson_files is None:
+            self._start()
+            return
+        # The judge server starts while the zygote does (each takes a second or more).
+        failure: list[BaseException] = []
+
+        def judges() -> None:
+            try:
+                self.judges(self.lesson_files or {})
+            except BaseException as exc:
+                failure.append(exc)
+
+        thread = threading.Thread(target=judges, name="judge-server-start")
+        thread.start()
+        try:
+            self._start()
+        finally:
+            thread.join()
+        if failure:
+            self.close()
+            raise failure[0]
+
+    def _start(self) -> None:
         _sweep_stale_roots()
         root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
         (root / "owner.pid").write_text(str(os.getpid()))

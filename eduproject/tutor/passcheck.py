@@ -124,7 +124,10 @@ class HintRunner:
 
         if self._engine is None:
             self._zygote = Zygote(
-                self.backend, preload=preload_for(self.lesson), limits=self.limits
+                self.backend,
+                preload=preload_for(self.lesson),
+                limits=self.limits,
+                lesson_files=self.data,
             )
             self._zygote.start()
             self._engine = Engine(
