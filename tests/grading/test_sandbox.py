@@ -227,7 +227,7 @@ def test_a_python_under_tmp_stays_visible_in_the_sandbox(
         os.chmod(prefix, 0o755)
         roots = backends.python_roots()
         monkeypatch.setattr(backends, "python_roots", lambda: sorted([*roots, prefix]))
-        folder = backends._prepare_root(Path(root), uid=None)
+        folder = backends.prepare_root(Path(root), uid=None)
         argv = backend.wrap(folder, ["/bin/cat", f"{prefix}/marker.txt"])
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
