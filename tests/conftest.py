@@ -13,7 +13,7 @@ word is the cell type (``md``, ``code`` or ``raw``) and the rest are cell tags:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -44,3 +44,13 @@ def write_lesson(tmp_path: Path) -> WriteLesson:
         return folder
 
     return write
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL server for the whole session (tests/pg_support.py);
+    ``postgres.new_database()`` gives each test an empty database URL."""
+    from pg_support import postgres_server
+
+    with postgres_server() as server:
+        yield server
