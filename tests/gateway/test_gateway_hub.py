@@ -19,6 +19,7 @@ import httpx
 import pytest
 from gateway_support import CELLS, CODE, LESSON, FakeModel, fake_model, run_cli, write_config
 from hub_support import SERVICE, Hub, HubUser, free_port, run_in_kernel, running_hub
+from lesson_files import notebook_json
 
 from eduproject.authoring.release import release
 
@@ -82,7 +83,7 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classroom]:
     course = root / "course"
     lesson_dir = course / "exercises" / LESSON
     lesson_dir.mkdir(parents=True)
-    (lesson_dir / f"{LESSON}.ipynb").write_text(json.dumps(_notebook()), encoding="utf-8")
+    (lesson_dir / f"{LESSON}.ipynb").write_text(json.dumps(notebook_json(CELLS)), encoding="utf-8")
     with fake_model() as fake:
         write_config(course, base_url=fake.base_url)
         config = SERVICE_CONFIG.format(
@@ -175,25 +176,6 @@ def test_a_second_user_cannot_use_the_first_ones_session(classroom: Classroom) -
         assert fake.status_code == 401
     finally:
         bob.close()
-
-
-def _notebook() -> dict[str, Any]:
-    """The lesson's instructor notebook (the shared ``CELLS``: type and tags, source)."""
-    kinds = {"md": "markdown", "code": "code"}
-    cells = []
-    for index, (head, source) in enumerate(CELLS):
-        kind, *tags = head.split()
-        cell: dict[str, Any] = {
-            "cell_type": kinds[kind],
-            "id": f"c{index}",
-            "metadata": {"tags": tags} if tags else {},
-            "source": source,
-        }
-        if kind == "code":
-            cell.update(execution_count=None, outputs=[])
-        cells.append(cell)
-    kernel = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    return {"cells": cells, "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5}
 
 
 def _port(classroom: Classroom) -> int:

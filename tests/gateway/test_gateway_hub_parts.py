@@ -7,12 +7,14 @@ import json
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from gateway_support import StartGateway
 from starlette.testclient import TestClient
 
 from eduproject.errors import ConfigError
 from eduproject.gateway.app import create_app
+from eduproject.gateway.client import find_gateway
 from eduproject.gateway.hub import HubEnvironment, HubLogin
 
 ENV = {
@@ -77,3 +79,48 @@ def test_any_prefix_in_token_mode(start_gateway: StartGateway, tmp_path: Path) -
             admin = {"Authorization": f"Bearer {gw.admin}", "Accept": "text/html"}
             summary = client.get("/services/tutor-cs101/admin/summary", headers=admin)
             assert summary.status_code == 200 and "<pre>TOTAL" in summary.text
+
+
+def test_panels_find_the_gateway_from_the_hub_environment() -> None:
+    seen: list[httpx.Request] = []
+
+    def hub(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.headers["Authorization"] != "token server-token":
+            return httpx.Response(403, json={"message": "forbidden"})
+        model = {
+            "name": "eduproject-tutor",
+            "url": "http://10.0.0.2:8765",
+            "prefix": "/services/eduproject-tutor/",
+        }
+        if request.url.path.endswith("/services/eduproject-tutor"):
+            return httpx.Response(200, json=model)
+        return httpx.Response(404, json={"message": "no such service"})
+
+    transport = httpx.MockTransport(hub)
+    server = {
+        "JUPYTERHUB_API_URL": "http://hub:8081/hub/api",
+        "JUPYTERHUB_API_TOKEN": "server-token",
+    }
+    assert find_gateway(server, transport=transport) == (
+        "http://10.0.0.2:8765/services/eduproject-tutor",
+        "server-token",
+    )
+    assert str(seen[-1].url) == "http://hub:8081/hub/api/services/eduproject-tutor"
+    # Another service name; a service the hub does not have; a token without read:services.
+    assert (
+        find_gateway({**server, "EDUPROJECT_TUTOR_SERVICE": "tutor-cs101"}, transport=transport)
+        is None
+    )
+    assert find_gateway({**server, "JUPYTERHUB_API_TOKEN": "weak"}, transport=transport) is None
+    # An address for kernels that reach the service another way: the hub token still counts.
+    override = {**server, "EDUPROJECT_TUTOR_URL": "http://tutor.internal/services/eduproject-tutor"}
+    assert find_gateway(override, transport=transport) == (
+        "http://tutor.internal/services/eduproject-tutor",
+        "server-token",
+    )
+    # A gateway token wins; the gateway service itself (hub env too) looks for nothing.
+    tokens = {"EDUPROJECT_TUTOR_URL": "http://t:8765", "EDUPROJECT_TUTOR_TOKEN": "edut_x"}
+    assert find_gateway({**server, **tokens}, transport=transport) == ("http://t:8765", "edut_x")
+    assert find_gateway({**server, "JUPYTERHUB_SERVICE_NAME": "x"}, transport=transport) is None
+    assert find_gateway({}, transport=transport) is None
