@@ -13,8 +13,9 @@ helper, :class:`jupyterhub.services.auth.HubOAuth`:
   keeps a signed cookie holding its OAuth token. Cookies count for ``GET`` only, so no other
   site can make a browser spend a learner's questions.
 
-A hub user is an admin of the gateway when the hub says ``admin`` or when they belong to one of
-``[gateway] admin_groups`` (default ``instructors``). Gateway tokens (``edut_...``) keep working
+A hub user is an admin of the gateway when the hub says ``admin``, when they belong to one of
+``[gateway] admin_groups`` (default ``instructors``), or when a hub role gives them the custom
+scope ``custom:eduproject:admin`` (:data:`ADMIN_SCOPE`; see docs/classroom.md). Gateway tokens (``edut_...``) keep working
 next to the hub: the token mode is for deployments without one::
 
     login = HubLogin.from_environment(admin_groups=("instructors",))   # None outside a hub
@@ -46,6 +47,8 @@ CACHE_S = 60
 STATE_MAX_AGE_S = 600
 COOKIE_MAX_AGE_S = 8 * 3600
 FORBIDDEN = Identity(name="", role="learner", via="forbidden")
+# A hub role may carry this custom scope (c.JupyterHub.custom_scopes) to make its members admins.
+ADMIN_SCOPE = "custom:eduproject:admin"
 
 
 class HubUnavailable(GatewayError):
@@ -149,7 +152,11 @@ class HubLogin:
         if not self.auth.check_scopes(self.auth.access_scopes, model):
             return FORBIDDEN
         groups = set(model.get("groups") or ())
-        admin = bool(model.get("admin")) or bool(groups & self.admin_groups)
+        admin = (
+            bool(model.get("admin"))
+            or bool(groups & self.admin_groups)
+            or ADMIN_SCOPE in (model.get("scopes") or ())
+        )
         return Identity(name=str(model["name"]), role="admin" if admin else "learner", via="hub")
 
     async def identify_cookie(self, value: str) -> Identity | None:

@@ -37,13 +37,18 @@ c.JupyterHub.services = [
         "command": [{python!r}, "-m", "eduproject.cli", "serve", "--course", "{course}"],
         "environment": {environment!r},
         "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": ["custom:eduproject:admin"],
     }}
 ]
+c.JupyterHub.custom_scopes = {{
+    "custom:eduproject:admin": {{"description": "Read the eduproject tutor's class summary"}},
+}}
 c.JupyterHub.load_roles = [
     {{
         "name": "user",
         "scopes": ["self", "access:services!service={service}", "read:services!service={service}"],
-    }}
+    }},
+    {{"name": "teaching-assistant", "scopes": ["custom:eduproject:admin"], "users": ["ta"]}},
 ]
 c.Spawner.server_token_scopes = [
     "users:activity!user",
@@ -140,6 +145,20 @@ def test_the_summary_attributes_the_hint_to_the_hub_user(
         assert re.search(r"^ada\n  calls 1", out, re.M)
     finally:
         teacher.close()
+    # Not a hub admin, but a hub role gives the admin scope: a browser and a token both work.
+    ta = HubUser(classroom.hub, "ta")
+    try:
+        ta.log_in()
+        page = ta.client.get(f"{PREFIX}/admin/summary", headers=HTML)
+        assert page.status_code == 200 and "\nada\n  calls 1" in page.text
+        token = _hub_token(ta)
+        summary = httpx.get(
+            f"{classroom.hub.url}{PREFIX}/admin/summary",
+            headers={"Authorization": f"token {token}"},
+        )
+        assert summary.status_code == 200 and summary.json()["learners"][0]["key"] == "ada"
+    finally:
+        ta.close()
 
 
 def test_a_second_user_cannot_use_the_first_ones_session(classroom: Classroom) -> None:
