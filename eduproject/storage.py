@@ -20,6 +20,7 @@ the URL.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import re
 import sqlite3
@@ -79,7 +80,7 @@ def redact(target: Path | str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
-class Store:
+class Store(abc.ABC):
     """A connection and its lock; ``dialect`` says which server is behind it."""
 
     dialect: Dialect
@@ -89,20 +90,20 @@ class Store:
         self.where = redact(target)
         self.lock = threading.RLock()
 
+    @abc.abstractmethod
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Rows:
-        raise NotImplementedError
+        """Run one statement (SQLite-style parameters) and return its cursor."""
 
+    @abc.abstractmethod
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        raise NotImplementedError
+        """Run one statement once per parameter row."""
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    @abc.abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
         """Hold the lock and run the block in one transaction (rolled back on any error)."""
-        raise NotImplementedError
-        yield  # pragma: no cover
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def close(self) -> None: ...
 
 
 class SQLiteStore(Store):

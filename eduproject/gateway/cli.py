@@ -217,7 +217,12 @@ def tokens_list(db: DbOption = None, course: CourseOption = None) -> None:
 
 
 def gateway_summary(
-    url: Annotated[str, typer.Option("--url", help="The gateway, e.g. http://host:8765.")],
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", help="The gateway, e.g. http://host:8765 (default: read the database here)."
+        ),
+    ] = None,
     token: Annotated[
         str | None,
         typer.Option(
@@ -227,9 +232,22 @@ def gateway_summary(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: DbOption = None,
+    course: CourseOption = None,
 ) -> None:
-    """The instructor's summary: cost per learner and exercise, latency, errors, fallbacks."""
-    print_summary(url, token, as_json=as_json)
+    """The instructor's summary: cost per learner and exercise, latency, errors, fallbacks.
+
+    With --url, from a running gateway; else straight from the course's gateway database and
+    ledger (SQLite files, or the PostgreSQL database every gateway host shares)."""
+    if url is not None:
+        print_summary(url, token, as_json=as_json)
+        return
+    from eduproject.gateway.summary import local_summary, summary_text
+
+    report = local_summary((course or Path.cwd()).resolve(), db)
+    typer.echo(
+        json.dumps(dataclasses.asdict(report), indent=2) if as_json else summary_text(report)
+    )
 
 
 def print_summary(url: str, token: str | None, *, as_json: bool = False) -> None:

@@ -5,6 +5,7 @@ the ledger and the cache, and an allowance stays atomic across them."""
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,8 @@ def test_two_gateways_share_one_database(
     code, out, err = run_cli(["ledger", "--course", str(course), "--json"], capsys)
     assert code == 0, err
     assert '"requests": 7' in out
+    # So does the summary, without any gateway running.
+    code, out, err = run_cli(["gateway", "summary", "--course", str(course)], capsys)
+    assert code == 0, err
+    assert re.search(r"^ada\n  calls 16  answered 6 \(model 6\)  refused 10", out, re.M)
+    assert re.search(r"^bob\n  calls 1", out, re.M)
