@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 PASSWORD = "learner-password"
+SKIPPED_NBGRADER = ("assignment_list", "course_list", "formgrader", "validate_assignment")
 SERVICE = "eduproject-tutor"
 
 CONFIG = """
@@ -113,7 +114,16 @@ def running_hub(folder: Path, service_config: str, *, timeout_s: float = 60) -> 
         "XDG_CACHE_HOME": str(folder / "xdg-cache"),
         "XDG_DATA_HOME": str(folder / "xdg-data"),
         "JUPYTER_PLATFORM_DIRS": "1",
+        "JUPYTER_CONFIG_DIR": str(folder / "jupyter-config"),
     }
+    # The learners' servers skip the server extensions they do not need here (nbgrader's
+    # alone take seconds to import): the test waits for every server start.
+    (folder / "jupyter-config").mkdir(exist_ok=True)
+    unused = [f"nbgrader.server_extensions.{name}" for name in SKIPPED_NBGRADER]
+    server_config = {
+        "ServerApp": {"jpserver_extensions": dict.fromkeys([*unused, "jupyter_lsp"], False)}
+    }
+    (folder / "jupyter-config" / "jupyter_server_config.json").write_text(json.dumps(server_config))
     config = CONFIG.format(
         port=port,
         hub_port=hub_port,
