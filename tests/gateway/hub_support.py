@@ -100,7 +100,7 @@ class Hub:
 
 
 @contextlib.contextmanager
-def running_hub(folder: Path, service_config: str, *, timeout_s: float = 60) -> Iterator[Hub]:
+def running_hub(folder: Path, service_config: str, *, timeout_s: float = 180) -> Iterator[Hub]:
     """JupyterHub with ``service_config`` (Python lines for jupyterhub_config.py), started
     in ``folder``; stopped (servers and services too) afterwards."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -276,21 +276,30 @@ def run_in_kernel(user: HubUser, notebook: str, code: str, timeout_s: float = 12
             "channel": "shell",
             "buffers": [],
         }
-        await conn.write_message(json.dumps(message))
         out: list[str] = []
-        while True:
-            raw = await asyncio.wait_for(conn.read_message(), timeout_s)
-            assert raw is not None, "the kernel's websocket closed"
-            reply = json.loads(raw)
-            if reply.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind = reply["header"]["msg_type"]
-            if kind == "stream":
-                out.append(reply["content"]["text"])
-            elif kind == "error":
-                out.append("\n".join(reply["content"]["traceback"]))
-            elif kind == "status" and reply["content"]["execution_state"] == "idle":
-                conn.close()
-                return "".join(out)
+        try:
+            await conn.write_message(json.dumps(message))
+            while True:
+                raw = await asyncio.wait_for(conn.read_message(), timeout_s)
+                assert raw is not None, "the kernel's websocket closed"
+                reply = json.loads(raw)
+                if reply.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind = reply["header"]["msg_type"]
+                if kind == "stream":
+                    out.append(reply["content"]["text"])
+                elif kind == "error":
+                    out.append("\n".join(reply["content"]["traceback"]))
+                elif kind == "status" and reply["content"]["execution_state"] == "idle":
+                    return "".join(out)
+        finally:
+            # Finish the closing handshake while the loop still runs: the socket is then
+            # really closed (not left for the garbage collector to complain about).
+            conn.close()
+            with contextlib.suppress(TimeoutError):
+                while await asyncio.wait_for(conn.read_message(), 10) is not None:
+                    pass
+            if conn.protocol is not None:
+                conn.protocol.stream.close()
 
     return asyncio.run(talk())
