@@ -14,19 +14,24 @@ The order of the two alternates. *Added* latency is gateway minus direct for the
 The default think time (60 s) makes 500 learners ask ~8-13 hints a second: three to four times
 what the default allowance (10 questions, one more every 3 minutes) lets 500 learners sustain.
 ``--think 10`` shows where one process saturates; ``--processes 2`` runs
-``eduproject serve --workers 2``.
+``eduproject serve --workers 2``. ``--instances 2`` starts two separate gateways (two hosts
+behind a load balancer; learners alternate between them), which then share tokens,
+allowances, calls, ledger and cache through ``--database postgresql://...`` -- or through a
+throwaway PostgreSQL cluster with ``--postgres`` (Debian's postgresql package).
 The gateway's resident memory is sampled every second. Goal: p95 added <= 50 ms, zero errors,
 memory flat over a 5-minute run. The run stops by itself after ``--duration`` seconds (plus
 at most one request timeout)::
 
     .venv/bin/python benchmarks/gateway_load.py                      # 500 learners, 60 s
     .venv/bin/python benchmarks/gateway_load.py --duration 300       # the 5-minute run
+    .venv/bin/python benchmarks/gateway_load.py --instances 2 --postgres   # two hosts, one DB
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -138,7 +143,7 @@ def serve_fake_model(delay_s: float, chunks: int) -> None:
 # -- setting up the course and the processes -------------------------------------------------
 
 
-def write_course(folder: Path, model_url: str, workers: int) -> Path:
+def write_course(folder: Path, model_url: str, workers: int, database: str | None) -> Path:
     course = folder / "course"
     course.mkdir()
     (course / "exercises").symlink_to(ROOT / "exercises")
@@ -170,17 +175,18 @@ path = "ledger.sqlite3"
 
 [gateway]
 workers = {workers}
-""",
+"""
+        + (f'database = "{database}"\n' if database else ""),
         encoding="utf-8",
     )
     return course
 
 
-def issue_tokens(course: Path, learners: int) -> list[str]:
+def issue_tokens(course: Path, learners: int, database: str | None) -> list[str]:
     from eduproject.gateway.db import Database
     from eduproject.gateway.tokens import TokenStore
 
-    db = Database(course / "gateway.sqlite")
+    db = Database(database or course / "gateway.sqlite")
     try:
         issued = TokenStore(db).issue([f"learner{i:04d}" for i in range(learners)])
     finally:
@@ -337,10 +343,11 @@ async def learner(
     args: argparse.Namespace,
     run: Run,
     client: Any,
-    urls: tuple[str, str],
+    urls: tuple[list[str], str],
     end: float,
 ) -> None:
-    gateway_url, model_url = urls
+    gateways, model_url = urls
+    gateway_url = gateways[index % len(gateways)]  # a load balancer's round robin
     rng = random.Random(index)
     await asyncio.sleep(rng.uniform(0, args.think))  # learners do not start in step
     attempt = 0
@@ -365,14 +372,17 @@ async def learner(
         await asyncio.sleep(pause)
 
 
-async def sample_memory(pid: int, end: float, out: list[tuple[float, float]]) -> None:
+async def sample_memory(pids: list[int], end: float, out: list[tuple[float, float]]) -> None:
     while time.monotonic() < end:
-        out.append((time.monotonic(), rss_mb(pid)))
+        out.append((time.monotonic(), sum(rss_mb(pid) for pid in pids)))
         await asyncio.sleep(1.0)
 
 
 async def load(
-    args: argparse.Namespace, tokens: list[str], urls: tuple[str, str], pids: tuple[int, int]
+    args: argparse.Namespace,
+    tokens: list[str],
+    urls: tuple[list[str], str],
+    pids: tuple[list[int], int],
 ) -> tuple[Run, list[tuple[float, float]], float, dict[str, float]]:
     """The learners' run; CPU seconds of gateway, fake model and this generator meanwhile."""
     import httpx
@@ -391,15 +401,19 @@ async def load(
             asyncio.create_task(learner(i, t, args, run, client, urls, end))
             for i, t in enumerate(tokens)
         ]
-        pid, model_pid = pids
-        sampler = asyncio.create_task(sample_memory(pid, end, memory))
-        cpu_start = (cpu_s(pid), cpu_s(model_pid), time.process_time())
+        gateway_pids, model_pid = pids
+
+        def gateway_cpu() -> float:
+            return sum(cpu_s(pid) for pid in gateway_pids)
+
+        sampler = asyncio.create_task(sample_memory(gateway_pids, end, memory))
+        cpu_start = (gateway_cpu(), cpu_s(model_pid), time.process_time())
         # Bounded: every learner stops by `end` plus at most two request timeouts.
         _, pending = await asyncio.wait(
             [*tasks, sampler], timeout=args.duration + 2 * REQUEST_TIMEOUT_S + 5
         )
         cpu = {
-            "gateway": cpu_s(pid) - cpu_start[0],
+            "gateway": gateway_cpu() - cpu_start[0],
             "model": cpu_s(model_pid) - cpu_start[1],
             "load": time.process_time() - cpu_start[2],
             "wall": time.monotonic() - started,
@@ -448,6 +462,9 @@ def report(
     direct_ = [1000 * s.direct_s for s in kept]
     mem = [(t - started, m) for t, m in memory if t - started >= args.warmup]
     result = {
+        "instances": args.instances,
+        "processes": args.processes,
+        "database": "postgresql" if args.database else "sqlite",
         "learners": args.learners,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
@@ -490,7 +507,11 @@ def report(
 
 def print_report(r: dict[str, Any]) -> None:
     print(
-        f"\n{r['learners']} learners, {r['duration_s']} s (first {r['warmup_s']} s not counted), "
+        f"\n{r['instances']} gateway instance(s) x {r['processes']} process(es), database: "
+        f"{r['database']}"
+    )
+    print(
+        f"{r['learners']} learners, {r['duration_s']} s (first {r['warmup_s']} s not counted), "
         f"think time {r['think_s']} s mean, model streams over {r['model_delay_ms']} ms"
     )
     print(
@@ -544,34 +565,54 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=1, help="gateway processes (eduproject serve --workers)"
     )
+    parser.add_argument(
+        "--instances", type=int, default=1, help="separate gateways (hosts) sharing the database"
+    )
+    parser.add_argument("--database", help="[gateway] database: a postgresql:// URL")
+    parser.add_argument(
+        "--postgres", action="store_true", help="start a throwaway PostgreSQL for --database"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--gateway-log", type=Path, help="keep the gateway's log here")
     args = parser.parse_args()
     if args.warmup >= args.duration:
         parser.error("--warmup must be shorter than --duration")
 
-    with tempfile.TemporaryDirectory(prefix="eduproject-gateway-load-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from pg_support import postgres_server
+
+            args.database = stack.enter_context(postgres_server()).new_database()
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="eduproject-gateway-load-"))
         folder = Path(tmp)
         fake, model_url = start_fake_model(args.model_delay_ms / 1000, 8)
-        gateway = None
+        gateways: list[subprocess.Popen[bytes]] = []
         try:
-            course = write_course(folder, model_url, args.workers)
-            tokens = issue_tokens(course, args.learners)
-            gateway, url = start_gateway(course, folder / "gateway.log", args.processes)
+            course = write_course(folder, model_url, args.workers, args.database)
+            tokens = issue_tokens(course, args.learners, args.database)
+            urls = []
+            for i in range(args.instances):
+                gateway, url = start_gateway(course, folder / f"gateway{i}.log", args.processes)
+                gateways.append(gateway)
+                urls.append(url)
             print(
-                f"model {model_url}  gateway {url} (pid {gateway.pid})  {len(tokens)} tokens",
+                f"model {model_url}  gateways {' '.join(urls)}  {len(tokens)} tokens",
                 flush=True,
             )
             run, memory, started, cpu = asyncio.run(
-                load(args, tokens, (url, model_url), (gateway.pid, fake.pid))
+                load(args, tokens, (urls, model_url), ([g.pid for g in gateways], fake.pid))
             )
             result = report(args, run, memory, started, cpu)
         finally:
-            if gateway is not None:
+            for i, gateway in enumerate(gateways):
                 gateway.terminate()
                 gateway.wait(timeout=30)
                 if args.gateway_log:
-                    args.gateway_log.write_bytes((folder / "gateway.log").read_bytes())
+                    log = args.gateway_log
+                    if args.instances > 1:
+                        log = log.with_name(f"{log.name}.{i}")
+                    log.write_bytes((folder / f"gateway{i}.log").read_bytes())
             fake.terminate()
             fake.wait(timeout=30)
     print_report(result)

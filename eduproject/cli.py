@@ -30,10 +30,12 @@ def _register_all() -> None:
     from eduproject.bench import cli as bench_cli
     from eduproject.gateway import cli as gateway_cli
     from eduproject.grading import cli as grading_cli
+    from eduproject.lti import cli as lti_cli
     from eduproject.models import cli as models_cli
     from eduproject.tutor import cli as tutor_cli
 
-    for module in (demo, authoring_cli, grading_cli, models_cli, tutor_cli, bench_cli, gateway_cli):
+    modules = (demo, authoring_cli, grading_cli, models_cli, tutor_cli, bench_cli, gateway_cli)
+    for module in (*modules, lti_cli):
         module.register(app)
 
 

@@ -20,6 +20,8 @@ The CLI maps each family to an exit code (see ``EXIT_CODES``) and prints only
     +-- TutorError
     |   +-- QuotaExceeded           the learner's allowance is used up
     +-- GatewayError                tutor gateway refused or failed a request
+    +-- CollectError                submissions cannot be collected from the homes
+    +-- LtiError                    the LMS (LTI 1.3 platform) refused or failed a request
 """
 
 from __future__ import annotations
@@ -153,3 +155,18 @@ class QuotaExceeded(TutorError):
 
 class GatewayError(EduprojectError):
     pass
+
+
+class CollectError(EduprojectError):
+    pass
+
+
+class LtiError(EduprojectError):
+    """The LMS refused or failed a request; ``status`` is its HTTP status (None: no answer)."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, url: str = "", hint: str | None = None
+    ) -> None:
+        self.status = status
+        self.url = url
+        super().__init__(message, hint=hint)

@@ -13,8 +13,9 @@ word is the cell type (``md``, ``code`` or ``raw``) and the rest are cell tags:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lesson_files import CellSpec, notebook_json
@@ -44,3 +45,13 @@ def write_lesson(tmp_path: Path) -> WriteLesson:
         return folder
 
     return write
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL server for the whole session (tests/pg_support.py);
+    ``postgres.new_database()`` gives each test an empty database URL."""
+    from pg_support import postgres_server
+
+    with postgres_server() as server:
+        yield server

@@ -1,9 +1,9 @@
-"""Per-learner allowances on the server: the tutor's refilling token bucket, in SQLite.
+"""Per-learner allowances on the server: the tutor's refilling token bucket, in SQL.
 
 The same rule as :class:`eduproject.tutor.quota.Quota` (``allowance`` questions, one more
 every ``refill_seconds``), but each take is ONE conditional ``UPDATE``: however many requests
-of one learner arrive at once, and however many server processes share the file, no more
-than the allowance is ever handed out::
+of one learner arrive at once, and however many server processes or hosts share the
+database (SQLite file or PostgreSQL), no more than the allowance is ever handed out::
 
     bucket = Allowance(db, allowance=10, refill_seconds=180)
     taken = bucket.take("ada")
@@ -22,7 +22,10 @@ from eduproject.gateway.db import Database
 from eduproject.tutor.quota import Quota, format_wait
 
 # The bucket refilled to now, capped at the allowance (a clock set back never drains it).
-_REFILLED = "MIN(:cap, tokens + MAX(0.0, :now - updated) / :refill)"
+_REFILLED = {
+    "sqlite": "MIN(:cap, tokens + MAX(0.0, :now - updated) / :refill)",
+    "postgresql": "LEAST(:cap, tokens + GREATEST(0.0, :now - updated) / :refill)",
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class Allowance:
         self.refill_seconds = float(refill_seconds)
         self.clock = clock
 
+    @property
+    def _refilled(self) -> str:
+        return _REFILLED[self.db.dialect]
+
     def _args(self, learner: str) -> dict[str, object]:
         return {
             "learner": learner,
@@ -61,23 +68,24 @@ class Allowance:
 
     def take(self, learner: str) -> Taken:
         """Use one question of ``learner`` if one is left (atomically)."""
-        args = self._args(learner)
+        args, refilled = self._args(learner), self._refilled
         with self.db.lock:
-            conn = self.db.conn
-            conn.execute(
+            self.db.execute(
                 "INSERT INTO allowance (learner, tokens, updated) VALUES (:learner, :cap, :now) "
                 "ON CONFLICT (learner) DO NOTHING",
                 args,
             )
-            row = conn.execute(
-                f"UPDATE allowance SET tokens = {_REFILLED} - 1, updated = :now "
-                f"WHERE learner = :learner AND {_REFILLED} >= 1 RETURNING tokens",
+            # On PostgreSQL a concurrent UPDATE of the same row (another host) waits, then
+            # re-checks the WHERE against the new row: the take stays atomic across hosts.
+            rows = self.db.execute(
+                f"UPDATE allowance SET tokens = {refilled} - 1, updated = :now "
+                f"WHERE learner = :learner AND {refilled} >= 1 RETURNING tokens",
                 args,
-            ).fetchone()
-            if row is not None:
-                return Taken(True, int(row[0]))
-            tokens = conn.execute(
-                f"SELECT {_REFILLED} FROM allowance WHERE learner = :learner", args
+            ).fetchall()
+            if rows:
+                return Taken(True, int(rows[0][0]))
+            tokens = self.db.execute(
+                f"SELECT {refilled} FROM allowance WHERE learner = :learner", args
             ).fetchone()[0]
         wait = max(0.0, (1 - tokens) * self.refill_seconds)
         return Taken(
@@ -90,19 +98,18 @@ class Allowance:
 
     def refund(self, learner: str) -> None:
         """Give back a question the model never answered."""
-        with self.db.lock:
-            self.db.conn.execute(
-                f"UPDATE allowance SET tokens = MIN(:cap, {_REFILLED} + 1), updated = :now "
-                "WHERE learner = :learner",
-                self._args(learner),
-            )
+        least = "MIN" if self.db.dialect == "sqlite" else "LEAST"
+        self.db.execute(
+            f"UPDATE allowance SET tokens = {least}(:cap, {self._refilled} + 1), updated = :now "
+            "WHERE learner = :learner",
+            self._args(learner),
+        )
 
     def remaining(self, learner: str) -> int:
-        with self.db.lock:
-            row = self.db.conn.execute(
-                f"SELECT {_REFILLED} FROM allowance WHERE learner = :learner",
-                self._args(learner),
-            ).fetchone()
+        row = self.db.execute(
+            f"SELECT {self._refilled} FROM allowance WHERE learner = :learner",
+            self._args(learner),
+        ).fetchone()
         return self.allowance if row is None else math.floor(row[0] + 1e-9)
 
 

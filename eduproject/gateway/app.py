@@ -2,7 +2,9 @@
 
 Every route needs ``Authorization: Bearer <token>``; a missing or wrong token gets
 ``401 {"error": "unauthorized"}`` -- the same body whatever was wrong. Learner tokens reach
-``/v1/*`` only, admin tokens ``/admin/*`` only (403 otherwise).
+``/v1/*`` only, admin tokens ``/admin/*`` only (403 otherwise). As a JupyterHub service
+(``hub.py``) the routes live under ``/services/<name>/``, hub users' tokens and OAuth cookies
+are accepted too, and ``/oauth_callback`` finishes a browser's login.
 
 =====================  ==========================================================
 ``POST /v1/hint``      ``{lesson, exercise, code, tests, level}``
@@ -23,69 +25,206 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 import math
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from eduproject.errors import GatewayError
+from eduproject.gateway.hub import (
+    COOKIE_MAX_AGE_S,
+    FORBIDDEN,
+    HubLogin,
+    HubUnavailable,
+    cookie_header,
+)
 from eduproject.gateway.service import CallRun, TutorService
-from eduproject.gateway.summary import build_summary
-from eduproject.gateway.tokens import Identity
+from eduproject.gateway.summary import build_summary, summary_text
+from eduproject.gateway.tokens import TOKEN_PREFIX, Identity
 from eduproject.gateway.wire import KINDS, RequestRejected, parse_call, sse
 
 IDENTITY = "eduproject.identity"
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps proxies from closing a quiet stream
 _UNAUTHORIZED = b'{"error":"unauthorized"}'
+_FORBIDDEN = b'{"error":"forbidden"}'
+_NOT_FOUND = b'{"error":"not found"}'
+_SAFE_METHODS = ("GET", "HEAD")
 
 
-class TokenAuth:
-    """ASGI middleware: no route, known or not, is reached without a valid token."""
+async def _send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
-    def __init__(self, app: ASGIApp, service: TutorService) -> None:
+
+async def _redirect(send: Send, location: str, cookies: list[bytes]) -> None:
+    headers = [(b"location", location.encode("latin-1")), (b"content-length", b"0")]
+    headers += [(b"set-cookie", c) for c in cookies]
+    headers.append((b"cache-control", b"no-store"))
+    await send({"type": "http.response.start", "status": 302, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+class Auth:
+    """ASGI middleware: no route, known or not, is reached without an identity.
+
+    Gateway tokens (``Bearer edut_...``) are checked against the token table. Under JupyterHub
+    (``hub``), other tokens are the hub's (a kernel's ``JUPYTERHUB_API_TOKEN``), and browsers
+    log in through the hub's OAuth and keep a signed cookie, honoured for ``GET`` only. Paths
+    live under ``prefix`` (``/services/<name>/`` on a hub); anything else is 404.
+    """
+
+    def __init__(
+        self, app: ASGIApp, service: TutorService, hub: HubLogin | None = None, prefix: str = "/"
+    ) -> None:
         self.app = app
         self.service = service
+        self.hub = hub
+        self.prefix = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        identity = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                scheme, _, token = value.decode("latin-1").partition(" ")
-                if scheme.lower() == "bearer":
-                    identity = self.service.authenticate(token.strip())
-                break
+        path: str = scope["path"]
+        if self.prefix != "/":
+            if path + "/" == self.prefix:
+                path = self.prefix
+            if not path.startswith(self.prefix):
+                await _send_json(send, 404, _NOT_FOUND, [])
+                return
+            scope = dict(scope, path="/" + path[len(self.prefix) :])
+            scope["root_path"] = scope.get("root_path", "") + self.prefix.rstrip("/")
+        headers = Headers(scope=scope)
+        if self.hub is not None and scope["path"] == "/oauth_callback":
+            await self._oauth_callback(scope, headers, send)
+            return
+        try:
+            identity = await self._identify(scope, headers)
+        except HubUnavailable as exc:
+            await _send_json(send, 503, json.dumps({"error": exc.message}).encode(), [])
+            return
+        if identity is FORBIDDEN:
+            await _send_json(send, 403, _FORBIDDEN, [])
+            return
         if identity is None:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(_UNAUTHORIZED)).encode()),
-                        (b"www-authenticate", b"Bearer"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": _UNAUTHORIZED})
+            if self._browser(scope, headers):
+                assert self.hub is not None
+                target = self.prefix.rstrip("/") + scope["path"]
+                if scope.get("query_string"):
+                    target += "?" + scope["query_string"].decode("latin-1")
+                location, state = self.hub.start_login(target)
+                cookie = cookie_header(
+                    self.hub.cookie_name + "-oauth-state",
+                    state,
+                    path=self.prefix,
+                    max_age=600,
+                    secure=scope.get("scheme") == "https",
+                )
+                await _redirect(send, location, [cookie])
+                return
+            await _send_json(send, 401, _UNAUTHORIZED, [(b"www-authenticate", b"Bearer")])
             return
         scope[IDENTITY] = identity
         await self.app(scope, receive, send)
 
+    async def _identify(self, scope: Scope, headers: Headers) -> Identity | None:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if token and scheme.lower() in ("bearer", "token"):
+            if token.startswith(TOKEN_PREFIX) or self.hub is None:
+                return self.service.authenticate(token)
+            return await self.hub.identify(token)
+        if self.hub is not None and scope["method"] in _SAFE_METHODS:
+            cookie = _cookies(headers).get(self.hub.cookie_name)
+            if cookie:
+                return await self.hub.identify_cookie(cookie)
+        return None
 
-def create_app(service: TutorService, *, owns_service: bool = False) -> Starlette:
-    """The ASGI app; with ``owns_service`` its lifespan closes the service at shutdown."""
+    def _browser(self, scope: Scope, headers: Headers) -> bool:
+        return (
+            self.hub is not None
+            and scope["method"] in _SAFE_METHODS
+            and "authorization" not in headers
+            and "text/html" in headers.get("accept", "")
+        )
+
+    async def _oauth_callback(self, scope: Scope, headers: Headers, send: Send) -> None:
+        assert self.hub is not None
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        state_name = self.hub.cookie_name + "-oauth-state"
+        saved = _cookies(headers).get(state_name, "")
+        if "code" not in query or "state" not in query or not saved:
+            await _send_json(
+                send, 400, b'{"error":"log in through the hub: open the page again"}', []
+            )
+            return
+        try:
+            value, next_url = await self.hub.finish_login(query["code"], query["state"], saved)
+        except GatewayError as exc:
+            await _send_json(send, 400, json.dumps({"error": exc.message}).encode(), [])
+            return
+        secure = scope.get("scheme") == "https"
+        cookies = [
+            cookie_header(
+                self.hub.cookie_name,
+                value,
+                path=self.prefix,
+                max_age=COOKIE_MAX_AGE_S,
+                secure=secure,
+            ),
+            cookie_header(state_name, "", path=self.prefix, max_age=0, secure=secure),
+        ]
+        await _redirect(send, next_url, cookies)
+
+
+def _cookies(headers: Headers) -> dict[str, str]:
+    jar: dict[str, str] = {}
+    for header in headers.getlist("cookie"):
+        for part in header.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name and name not in jar:
+                jar[name] = value
+    return jar
+
+
+def create_app(
+    service: TutorService,
+    *,
+    owns_service: bool = False,
+    hub: HubLogin | None = None,
+    prefix: str | None = None,
+) -> Starlette:
+    """The ASGI app; with ``owns_service`` its lifespan closes the service at shutdown.
+
+    ``hub`` makes it a JupyterHub service answering under ``prefix`` (default: the hub's
+    ``/services/<name>/``); without a hub, paths start at ``prefix`` (default ``/``).
+    """
 
     def identity(request: Request, role: str) -> Identity:
         who: Identity = request.scope[IDENTITY]
-        if who.role != role:
+        allowed = who.learner if role == "learner" else who.admin
+        if not allowed:
             raise RequestRejected(403, "forbidden")
         return who
 
@@ -144,6 +283,10 @@ def create_app(service: TutorService, *, owns_service: bool = False) -> Starlett
         report = await asyncio.get_running_loop().run_in_executor(
             service.executor, build_summary, service
         )
+        if "text/html" in request.headers.get("accept", ""):
+            # An instructor opening the page in a browser (through the hub's login).
+            page = f"<!DOCTYPE html><title>Tutor summary</title><pre>{html.escape(summary_text(report))}</pre>"
+            return HTMLResponse(page)
         return JSONResponse(report.to_json())
 
     async def rejected(request: Request, exc: Exception) -> Response:
@@ -173,7 +316,8 @@ def create_app(service: TutorService, *, owns_service: bool = False) -> Starlett
     app = Starlette(
         routes=routes, exception_handlers={RequestRejected: rejected}, lifespan=lifespan
     )
-    app.add_middleware(TokenAuth, service=service)
+    where = prefix if prefix is not None else (hub.prefix if hub is not None else "/")
+    app.add_middleware(Auth, service=service, hub=hub, prefix=where)
     return app
 
 

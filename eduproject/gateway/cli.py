@@ -32,8 +32,9 @@ CourseOption = Annotated[
 ]
 
 
-def _db(db: Path | None, course: Path | None) -> Path:
-    """--db, else the database ``eduproject serve`` uses for this course ([gateway] db)."""
+def _db(db: Path | None, course: Path | None) -> Path | str:
+    """--db, else the database ``eduproject serve`` uses for this course ([gateway] database
+    or db)."""
     if db is not None:
         return db
     from eduproject.gateway.settings import GatewaySettings
@@ -41,7 +42,7 @@ def _db(db: Path | None, course: Path | None) -> Path:
 
     course_dir = (course or Path.cwd()).resolve()
     table = load_config(course_dir).other.get("gateway", {})
-    return GatewaySettings.from_table(table, course_dir).db
+    return GatewaySettings.from_table(table, course_dir).target
 
 
 def serve(
@@ -50,8 +51,16 @@ def serve(
         typer.Option("--config", help="Course settings file (default: eduproject.toml)."),
     ] = None,
     course: CourseOption = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8765,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", help="Address to listen on (default: the hub's service url, else 127.0.0.1)."
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port, 0 for any free one (default: the hub's, else 8765)."),
+    ] = None,
     workers: Annotated[
         int, typer.Option("--workers", help="Processes (one core each) serving the class.")
     ] = 1,
@@ -61,6 +70,7 @@ def serve(
     ] = False,
 ) -> None:
     """Run the tutor gateway: hints, explanations and answers for the class, keys kept here."""
+    from eduproject.gateway.hub import HubLogin
     from eduproject.gateway.server import serve as run
     from eduproject.gateway.service import TutorService
 
@@ -71,11 +81,18 @@ def serve(
         os.environ["EDUPROJECT_CONFIG"] = str(config.resolve())
     course_dir = (course or (config.parent if config is not None else Path.cwd())).resolve()
 
-    def ready(url: str, service: TutorService) -> None:
+    def ready(url: str, service: TutorService, hub: HubLogin | None) -> None:
         typer.echo(f"eduproject gateway listening on {url}", err=True)
+        if hub is not None:
+            typer.echo(
+                f"  JupyterHub service {hub.env.name!r} under {hub.prefix} "
+                f"(hub API {hub.env.api_url}; admins: hub admins and groups "
+                f"{', '.join(service.settings.admin_groups) or '(none)'})",
+                err=True,
+            )
         typer.echo(f"  lessons: {', '.join(service.lessons)}", err=True)
         typer.echo(f"  hint routes: {', '.join(service.router.routes_for('hint'))}", err=True)
-        typer.echo(f"  tokens: {service.db.path}", err=True)
+        typer.echo(f"  database: {service.db.where}", err=True)
         typer.echo(f"  processes: {workers}", err=True)
         sys.stderr.flush()
 
@@ -200,7 +217,12 @@ def tokens_list(db: DbOption = None, course: CourseOption = None) -> None:
 
 
 def gateway_summary(
-    url: Annotated[str, typer.Option("--url", help="The gateway, e.g. http://host:8765.")],
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", help="The gateway, e.g. http://host:8765 (default: read the database here)."
+        ),
+    ] = None,
     token: Annotated[
         str | None,
         typer.Option(
@@ -210,9 +232,22 @@ def gateway_summary(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: DbOption = None,
+    course: CourseOption = None,
 ) -> None:
-    """The instructor's summary: cost per learner and exercise, latency, errors, fallbacks."""
-    print_summary(url, token, as_json=as_json)
+    """The instructor's summary: cost per learner and exercise, latency, errors, fallbacks.
+
+    With --url, from a running gateway; else straight from the course's gateway database and
+    ledger (SQLite files, or the PostgreSQL database every gateway host shares)."""
+    if url is not None:
+        print_summary(url, token, as_json=as_json)
+        return
+    from eduproject.gateway.summary import local_summary, summary_text
+
+    report = local_summary((course or Path.cwd()).resolve(), db)
+    typer.echo(
+        json.dumps(dataclasses.asdict(report), indent=2) if as_json else summary_text(report)
+    )
 
 
 def print_summary(url: str, token: str | None, *, as_json: bool = False) -> None:

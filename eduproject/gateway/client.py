@@ -16,8 +16,10 @@ and ``EDUPROJECT_TUTOR_TOKEN`` are set::
 from __future__ import annotations
 
 import json
+import logging
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,9 +30,11 @@ from eduproject.gateway.wire import TutorCall, as_results, reply_from_json, sse_
 from eduproject.tutor.pack import LessonPack
 from eduproject.tutor.tutor import Reply, TestResult, Tutor, TutorCalls, TutorReply
 
-__all__ = ["GatewayTutor"]
+__all__ = ["DEFAULT_SERVICE", "GatewayTutor", "find_gateway"]
 
 
+log = logging.getLogger(__name__)
+DEFAULT_SERVICE = "eduproject-tutor"
 REMAINING_TTL_S = 30.0
 UNREACHABLE = "The tutor service is unreachable; the offline tutor answered."
 _TIMEOUT = httpx.Timeout(connect=5.0, read=180.0, write=10.0, pool=10.0)
@@ -207,3 +211,49 @@ def _error_of(response: httpx.Response) -> str:
         return ""
     error = data.get("error") if isinstance(data, dict) else None
     return error if isinstance(error, str) else ""
+
+
+def find_gateway(
+    environ: Mapping[str, str] | None = None, *, transport: httpx.BaseTransport | None = None
+) -> tuple[str, str] | None:
+    """The gateway's URL and the token to use with it, found from the environment, or None.
+
+    * ``EDUPROJECT_TUTOR_URL`` with ``EDUPROJECT_TUTOR_TOKEN``: a gateway without a hub.
+    * In a JupyterHub server (``JUPYTERHUB_API_URL`` and ``JUPYTERHUB_API_TOKEN``, which a
+      kernel inherits from its server): the hub's token, and the URL of the hub service named
+      ``EDUPROJECT_TUTOR_SERVICE`` (default ``eduproject-tutor``) as the hub reports it (its
+      ``url`` and ``/services/<name>/`` prefix; the server's token needs
+      ``read:services!service=<name>``). ``EDUPROJECT_TUTOR_URL`` overrides that URL when
+      kernels reach the service by another address.
+    """
+    env = os.environ if environ is None else environ
+    url = env.get("EDUPROJECT_TUTOR_URL", "").strip()
+    token = env.get("EDUPROJECT_TUTOR_TOKEN", "").strip()
+    if url and token:
+        return url, token
+    hub_api = env.get("JUPYTERHUB_API_URL", "").strip()
+    hub_token = env.get("JUPYTERHUB_API_TOKEN", "").strip()
+    if not hub_api or not hub_token or env.get("JUPYTERHUB_SERVICE_NAME"):
+        return None  # no hub (or this is a hub service, not a learner's server)
+    if url:
+        return url, hub_token
+    name = env.get("EDUPROJECT_TUTOR_SERVICE", "").strip() or DEFAULT_SERVICE
+    status: object = "unreachable"
+    model: Any = {}
+    try:
+        with httpx.Client(timeout=3.0, transport=transport) as client:
+            response = client.get(
+                f"{hub_api.rstrip('/')}/services/{name}",
+                headers={"Authorization": f"token {hub_token}"},
+            )
+        status = response.status_code
+        model = response.json() if status == 200 else {}
+    except (httpx.HTTPError, ValueError):
+        pass
+    service_url = model.get("url") if isinstance(model, dict) else None
+    prefix = model.get("prefix") if isinstance(model, dict) else None
+    if not isinstance(service_url, str) or not service_url or not isinstance(prefix, str):
+        # 403: the server's token lacks read:services!service=<name> (docs/classroom.md).
+        log.info("no tutor service %r found on this hub (%s)", name, status)
+        return None
+    return service_url.rstrip("/") + "/" + prefix.strip("/"), hub_token

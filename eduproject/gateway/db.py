@@ -1,19 +1,20 @@
-"""The gateway's own SQLite file (tokens, allowances, calls), opened the same safe way everywhere.
+"""The gateway's own tables (tokens, allowances, calls), in an SQLite file or on PostgreSQL.
 
-WAL mode lets ``eduproject tokens issue`` add learners while ``eduproject serve`` runs; the
-busy timeout makes one writer wait for the other instead of failing. One connection per
-object, shared between threads under a lock (the server calls from its event loop and its
-tutor worker threads).
+SQLite (WAL mode) lets ``eduproject tokens issue`` add learners while ``eduproject serve``
+runs, and the processes of one host share the file. With ``[gateway] database =
+"postgresql://..."`` every gateway host behind a load balancer shares the same tables. One
+connection per object, shared between threads under a lock (the server calls from its event
+loop and its tutor worker threads).
 """
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
-import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from eduproject.errors import ConfigError
+from eduproject.storage import Rows, is_database_url, open_store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -55,28 +56,37 @@ CREATE INDEX IF NOT EXISTS call_attempts_learner ON call_attempts (learner);
 
 
 class Database:
-    """One connection to the gateway file; use ``with db.lock:`` around statements."""
+    """The gateway's tables on a :class:`~eduproject.storage.Store`: an SQLite file (the
+    default) or a PostgreSQL URL shared by several gateway hosts.
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(
-                self.path, timeout=10.0, check_same_thread=False, isolation_level=None
-            )
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(
-                f"cannot open the gateway database {self.path}: {exc}",
-                hint="choose a writable file with --db (or [gateway] db in eduproject.toml)",
-            ) from None
-        with contextlib.suppress(OSError):
-            # Token hashes are not secrets, but who has a token is nobody else's business.
-            self.path.chmod(0o600)
-        self.lock = threading.Lock()
+    ``execute`` runs one statement, ``transaction()`` several at once; ``with db.lock:`` keeps
+    a read and what depends on it together.
+    """
+
+    def __init__(self, target: Path | str) -> None:
+        self.path = target if is_database_url(target) else Path(target)
+        self.store = open_store(
+            self.path,
+            SCHEMA,
+            hint="choose a writable file with --db (or [gateway] db in eduproject.toml), or a "
+            "reachable [gateway] database URL",
+        )
+        self.dialect = self.store.dialect
+        self.where = self.store.where
+        self.lock = self.store.lock
+        if isinstance(self.path, Path):
+            with contextlib.suppress(OSError):
+                # Token hashes are not secrets, but who has a token is nobody else's business.
+                self.path.chmod(0o600)
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Rows:
+        return self.store.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.store.executemany(sql, rows)
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        return self.store.transaction()
 
     def close(self) -> None:
-        with self.lock:
-            self.conn.close()
+        self.store.close()

@@ -94,61 +94,53 @@ class CallLog:
         source: str | None = None,
         latency_s: float | None = None,
     ) -> None:
-        with self.db.lock:
-            conn = self.db.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(
-                    "INSERT INTO calls (id, ts, learner, lesson, exercise, kind, outcome, "
-                    "source, latency_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        tag.id,
-                        tag.started,
-                        tag.learner,
-                        tag.lesson,
-                        tag.exercise,
-                        tag.kind,
-                        outcome,
-                        source,
-                        latency_s,
-                    ),
-                )
-                conn.executemany(
-                    "INSERT OR REPLACE INTO call_attempts (attempt_id, call_id, learner, lesson, "
-                    "exercise) VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (attempt_id, tag.id, tag.learner, tag.lesson, tag.exercise)
-                        for attempt_id in tag.attempt_ids
-                    ],
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT INTO calls (id, ts, learner, lesson, exercise, kind, outcome, "
+                "source, latency_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    tag.id,
+                    tag.started,
+                    tag.learner,
+                    tag.lesson,
+                    tag.exercise,
+                    tag.kind,
+                    outcome,
+                    source,
+                    latency_s,
+                ),
+            )
+            self.db.executemany(
+                "INSERT INTO call_attempts (attempt_id, call_id, learner, lesson, exercise) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (attempt_id) DO UPDATE SET "
+                "call_id = excluded.call_id, learner = excluded.learner, "
+                "lesson = excluded.lesson, exercise = excluded.exercise",
+                [
+                    (attempt_id, tag.id, tag.learner, tag.lesson, tag.exercise)
+                    for attempt_id in tag.attempt_ids
+                ],
+            )
 
     def owns(self, learner: str, attempt_id: int) -> bool:
         """Whether ledger row ``attempt_id`` answered a call of ``learner``."""
-        with self.db.lock:
-            row = self.db.conn.execute(
-                "SELECT 1 FROM call_attempts WHERE attempt_id = ? AND learner = ?",
-                (attempt_id, learner),
-            ).fetchone()
+        row = self.db.execute(
+            "SELECT 1 FROM call_attempts WHERE attempt_id = ? AND learner = ?",
+            (attempt_id, learner),
+        ).fetchone()
         return row is not None
 
     def calls(self, learner: str | None = None) -> list[CallRow]:
         where, args = ("WHERE learner = ?", (learner,)) if learner is not None else ("", ())
-        with self.db.lock:
-            rows = self.db.conn.execute(
-                "SELECT id, ts, learner, lesson, exercise, kind, outcome, source, latency_s "
-                f"FROM calls {where} ORDER BY ts",
-                args,
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT id, ts, learner, lesson, exercise, kind, outcome, source, latency_s "
+            f"FROM calls {where} ORDER BY ts",
+            args,
+        ).fetchall()
         return [CallRow(*row) for row in rows]
 
     def attempt_owners(self) -> dict[int, tuple[str, str | None, str | None]]:
         """``attempt_id -> (learner, lesson, exercise)`` for every attributed ledger row."""
-        with self.db.lock:
-            rows = self.db.conn.execute(
-                "SELECT attempt_id, learner, lesson, exercise FROM call_attempts"
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT attempt_id, learner, lesson, exercise FROM call_attempts"
+        ).fetchall()
         return {row[0]: (row[1], row[2], row[3]) for row in rows}

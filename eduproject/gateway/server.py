@@ -8,6 +8,9 @@ per question --, calls, ledger, cache); each has its own router, so a failing ro
 down per process::
 
     serve(Path("course"), host="127.0.0.1", port=8765, workers=2)   # until Ctrl+C / SIGTERM
+
+Started by JupyterHub (``c.JupyterHub.services``), it takes its address, its URL prefix and
+its identities from the hub's environment (``hub.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from starlette.applications import Starlette
 
 from eduproject.errors import ConfigError
 from eduproject.gateway.app import create_app
+from eduproject.gateway.hub import HubLogin
 from eduproject.gateway.service import TutorService
 
 log = logging.getLogger("eduproject.gateway")
@@ -35,6 +39,7 @@ SWITCH_INTERVAL_S = 0.001
 # How `serve` tells its worker processes what to serve (they start afresh: spawn).
 ENV_COURSE = "EDUPROJECT_GATEWAY_COURSE"
 ENV_DB = "EDUPROJECT_GATEWAY_DB"
+DEFAULT_PORT = 8765
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -86,6 +91,11 @@ def make_server(service: TutorService, *, access_log: bool = False) -> uvicorn.S
     return uvicorn.Server(_config(create_app(service), access_log=access_log))
 
 
+def hub_login(service: TutorService) -> HubLogin | None:
+    """The hub's identities when JupyterHub started this process as a service, else None."""
+    return HubLogin.from_environment(admin_groups=service.settings.admin_groups)
+
+
 def app_from_environment() -> Starlette:
     """The app of one worker process (uvicorn calls this; :func:`serve` sets the variables)."""
     configure_process()
@@ -93,35 +103,57 @@ def app_from_environment() -> Starlette:
     service = TutorService.from_course(
         Path(os.environ[ENV_COURSE]), db_path=Path(db) if db else None
     )
-    return create_app(service, owns_service=True)
+    return create_app(service, owns_service=True, hub=hub_login(service))
 
 
 def serve(
     course_dir: Path,
     *,
     db_path: Path | None = None,
-    host: str = "127.0.0.1",
-    port: int = 8765,
+    host: str | None = None,
+    port: int | None = None,
     workers: int = 1,
     access_log: bool = False,
-    on_ready: Callable[[str, TutorService], None] | None = None,
+    on_ready: Callable[[str, TutorService, HubLogin | None], None] | None = None,
 ) -> None:
-    """Serve the course until interrupted; ``on_ready(url, service)`` once the socket listens.
+    """Serve the course until interrupted; ``on_ready(url, service, hub)`` once the socket
+    listens.
 
-    Every setting is checked (lessons, routes, database) before anything listens.
+    Started by JupyterHub as a service, it listens where the hub says (the service's ``url``,
+    unless ``host``/``port`` are given) and answers under ``/services/<name>/`` with the
+    hub's identities. Every setting is checked (lessons, routes, database) before anything
+    listens.
     """
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {workers}", hint="use 1 or more")
     configure_process()
     service = TutorService.from_course(course_dir, db_path=db_path)
-    sock = bind(host, port)
+    try:
+        hub = hub_login(service)
+        hub_address = hub.env.listen_address() if hub is not None else None
+    except BaseException:
+        service.close()
+        raise
+    if hub_address is not None:
+        host = host or hub_address[0]
+        port = hub_address[1] if port is None else port
+    host = host or "127.0.0.1"
+    port = DEFAULT_PORT if port is None else port
+    try:
+        sock = bind(host, port)
+    except BaseException:
+        service.close()
+        raise
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}"
+    if hub is not None:
+        url += hub.prefix.rstrip("/")
     try:
         if on_ready is not None:
-            on_ready(url, service)
+            on_ready(url, service, hub)
         if workers == 1:
-            uvicorn.Server(_config(create_app(service), access_log=access_log)).run(sockets=[sock])
+            app = create_app(service, hub=hub)
+            uvicorn.Server(_config(app, access_log=access_log)).run(sockets=[sock])
             return
         service.close()  # each worker process builds its own
         os.environ[ENV_COURSE] = str(course_dir)

@@ -105,12 +105,15 @@ class TutorService:
         config = config or load_config(course_dir)
         settings = GatewaySettings.from_table(config.other.get("gateway", {}), course_dir)
         if db_path is not None:
-            settings = replace(settings, db=db_path)
+            settings = replace(settings, db=db_path, database=None)
         lessons = load_lessons(course_dir / "exercises")
+        # With a PostgreSQL database the ledger and the cache live there too, so that every
+        # gateway host sees (and the summary sums) the same rows.
+        shared = settings.database
         router = Router(
             config,
-            ledger=AttributingLedger(config.ledger_path),
-            cache=ResponseCache(config.cache_path, ttl_s=config.cache_ttl_s)
+            ledger=AttributingLedger(shared or config.ledger_path),
+            cache=ResponseCache(shared or config.cache_path, ttl_s=config.cache_ttl_s)
             if config.cache_enabled
             else None,
             families=default_families(),
@@ -119,7 +122,7 @@ class TutorService:
         return cls(
             router=router,
             lessons=lessons,
-            db=Database(settings.db),
+            db=Database(settings.target),
             tutor=config.tutor,
             settings=settings,
         )

@@ -5,10 +5,13 @@ stay in ``[tutor]`` (the same for the in-kernel tutor and the gateway)::
 
     [gateway]
     db = "gateway.sqlite"        # tokens, allowances and calls (relative to the course folder)
+    # database = "postgresql://tutor@db.internal/course"   # instead of db: tokens, allowances,
+    #                              # calls, ledger and cache on PostgreSQL, shared by all hosts
     max_body_bytes = 65536       # larger requests get 413
     max_code_chars = 20000       # learner code, error text and question context
     workers = 32                 # tutor calls running at once (threads)
     run_tests = true             # reject model code that passes the exercise's tests
+    admin_groups = ["instructors"]   # under JupyterHub: hub groups whose members are admins
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from eduproject.errors import ConfigError
+from eduproject.storage import is_database_url, redact
 
 DB_NAME = "gateway.sqlite"
 
@@ -26,10 +30,17 @@ DB_NAME = "gateway.sqlite"
 @dataclass(frozen=True)
 class GatewaySettings:
     db: Path = Path(DB_NAME)
+    database: str | None = None  # a postgresql:// URL: everything shared lives there
     max_body_bytes: int = 64 * 1024
     max_code_chars: int = 20_000
     workers: int = 32
     run_tests: bool = True
+    admin_groups: tuple[str, ...] = ("instructors",)
+
+    @property
+    def target(self) -> Path | str:
+        """Where the gateway's tables live: the PostgreSQL URL, else the SQLite file."""
+        return self.database if self.database is not None else self.db
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], course_dir: Path) -> GatewaySettings:
@@ -65,4 +76,21 @@ class GatewaySettings:
                     hint='for example db = "gateway.sqlite"',
                 )
             values["db"] = (course_dir / table["db"]).expanduser()
+        if "database" in table:
+            url = table["database"]
+            if not is_database_url(url):
+                raise ConfigError(
+                    f"[gateway]: key 'database' must be a postgresql:// URL, not {redact(str(url))!r}",
+                    hint='for example database = "postgresql://tutor@db.internal/course" '
+                    "(an SQLite file goes in db = ...)",
+                )
+            values["database"] = url
+        if "admin_groups" in table:
+            groups = table["admin_groups"]
+            if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
+                raise ConfigError(
+                    "[gateway]: key 'admin_groups' must be a list of JupyterHub group names",
+                    hint='for example admin_groups = ["instructors"]',
+                )
+            values["admin_groups"] = tuple(groups)
         return cls(**values)

@@ -6,6 +6,7 @@ counted as *unpriced*, never as $0::
 
     report = build_summary(service)                   # on the server: GET /admin/summary
     report = fetch_summary("http://tutor:8765", admin_token)     # anywhere else
+    report = local_summary(Path("course"))            # from the database itself
     print(summary_text(report))
 """
 
@@ -15,6 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eduproject.errors import GatewayError
@@ -150,6 +152,39 @@ def _group(key: str, calls: Sequence[CallRow], attempts: Sequence[Attempt]) -> G
         p50_latency_s=percentile(latencies, 0.5),
         p95_latency_s=percentile(latencies, 0.95),
     )
+
+
+def local_summary(course_dir: Path, db: Path | None = None) -> Summary:
+    """The summary from the course's gateway database and ledger, without a server (the
+    PostgreSQL database of ``[gateway] database``, else the SQLite files)."""
+    from eduproject.gateway.db import Database
+    from eduproject.gateway.records import CallLog
+    from eduproject.gateway.settings import GatewaySettings
+    from eduproject.models.config import load_config
+    from eduproject.models.ledger import Ledger
+
+    config = load_config(course_dir)
+    settings = GatewaySettings.from_table(config.other.get("gateway", {}), course_dir)
+    target: Path | str = db if db is not None else settings.target
+    if isinstance(target, Path) and not target.is_file():
+        raise GatewayError(
+            f"no gateway database at {target}",
+            hint="run it in the course folder (or pass --course / --db), or use --url",
+        )
+    ledger_target = settings.database or config.ledger_path
+    database = Database(target)
+    try:
+        calls = CallLog(database)
+        attempts = []
+        if not isinstance(ledger_target, Path) or ledger_target.is_file():
+            ledger = Ledger(ledger_target)
+            try:
+                attempts = ledger.attempts()
+            finally:
+                ledger.close()
+        return summarize(calls.calls(), calls.attempt_owners(), attempts)
+    finally:
+        database.close()
 
 
 def fetch_summary(url: str, token: str, *, timeout_s: float = 30.0) -> Summary:

@@ -36,14 +36,22 @@ MAX_NAME_CHARS = 128
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a valid token belongs to."""
+    """Who a request comes from: a gateway token's owner (``via="token"``) or a JupyterHub
+    user (``via="hub"``)."""
 
     name: str
     role: Role
+    via: str = "token"
 
     @property
     def admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def learner(self) -> bool:
+        """Whether the tutor routes (``/v1/*``) are open: learner tokens, and every hub user
+        (an instructor on the hub may ask the tutor too)."""
+        return self.role == "learner" or self.via == "hub"
 
 
 @dataclass(frozen=True)
@@ -85,34 +93,27 @@ class TokenStore:
         ones, with ``rotate``)."""
         result = Issued()
         now = time.time()
-        with self.db.lock:
-            conn = self.db.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for name in names:
-                    active = conn.execute(
-                        "SELECT 1 FROM tokens WHERE name = ? AND role = ? AND revoked IS NULL",
-                        (name, role),
-                    ).fetchone()
-                    if active and not rotate:
-                        result.kept.append(name)
-                        continue
-                    if active:
-                        conn.execute(
-                            "UPDATE tokens SET revoked = ? WHERE name = ? AND role = ? "
-                            "AND revoked IS NULL",
-                            (now, name, role),
-                        )
-                    token = new_token()
-                    conn.execute(
-                        "INSERT INTO tokens (hash, name, role, created) VALUES (?, ?, ?, ?)",
-                        (hash_token(token), name, role, now),
+        with self.db.transaction():
+            for name in names:
+                active = self.db.execute(
+                    "SELECT 1 FROM tokens WHERE name = ? AND role = ? AND revoked IS NULL",
+                    (name, role),
+                ).fetchone()
+                if active and not rotate:
+                    result.kept.append(name)
+                    continue
+                if active:
+                    self.db.execute(
+                        "UPDATE tokens SET revoked = ? WHERE name = ? AND role = ? "
+                        "AND revoked IS NULL",
+                        (now, name, role),
                     )
-                    result.tokens.append((name, token))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                token = new_token()
+                self.db.execute(
+                    "INSERT INTO tokens (hash, name, role, created) VALUES (?, ?, ?, ?)",
+                    (hash_token(token), name, role, now),
+                )
+                result.tokens.append((name, token))
         return result
 
     def verify(self, token: str) -> Identity | None:
@@ -124,29 +125,24 @@ class TokenStore:
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
         digest = hash_token(token)
-        with self.db.lock:
-            row = self.db.conn.execute(
-                "SELECT hash, name, role FROM tokens WHERE hash = ? AND revoked IS NULL",
-                (digest,),
-            ).fetchone()
+        row = self.db.execute(
+            "SELECT hash, name, role FROM tokens WHERE hash = ? AND revoked IS NULL", (digest,)
+        ).fetchone()
         if row is None or not hmac.compare_digest(row[0], digest):
             return None
         return Identity(name=row[1], role=row[2])
 
     def revoke(self, name: str) -> int:
         """Revoke every active token of ``name``; how many were revoked."""
-        with self.db.lock:
-            cursor = self.db.conn.execute(
-                "UPDATE tokens SET revoked = ? WHERE name = ? AND revoked IS NULL",
-                (time.time(), name),
-            )
+        cursor = self.db.execute(
+            "UPDATE tokens SET revoked = ? WHERE name = ? AND revoked IS NULL", (time.time(), name)
+        )
         return cursor.rowcount
 
     def list(self) -> list[TokenInfo]:
-        with self.db.lock:
-            rows = self.db.conn.execute(
-                "SELECT name, role, created, revoked FROM tokens ORDER BY role, name, created"
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT name, role, created, revoked FROM tokens ORDER BY role, name, created"
+        ).fetchall()
         return [TokenInfo(*row) for row in rows]
 
 

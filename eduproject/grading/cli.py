@@ -13,6 +13,7 @@ def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
     _register_grade(app)
     _register_outputs(app)
+    app.command("collect")(collect_command)
 
 
 # -- grade: run the grading engine --------------------------------------------------------------
@@ -158,3 +159,77 @@ def report_command(
 def _say(text: str, console: Console | None = None) -> None:
     """One plain line; paths stay on one line, ready to copy."""
     (console or Console()).print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+# -- collect: learners' notebooks from a hub's homes ---------------------------------------------
+
+
+def collect_command(
+    lesson: Annotated[
+        str, typer.Argument(help="The lesson folder (exercises/01-functions) or its id.")
+    ],
+    sources: Annotated[
+        list[str],
+        typer.Option(
+            "--from",
+            help="Glob of learners' homes ('/home/*', '/srv/hub/{learner}') or of notebooks "
+            "in an exchange folder ('/srv/exchange/01-functions/*.ipynb'); repeatable.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where the grading layout goes.")],
+    deadline: Annotated[
+        str | None,
+        typer.Option("--deadline", help="ISO date and time, e.g. 2026-12-01T23:59+01:00."),
+    ] = None,
+    paths: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--path",
+            help="Where the notebook sits in a home (default: {lesson}/{lesson}.ipynb, "
+            "then {lesson}.ipynb); repeatable.",
+        ),
+    ] = None,
+    require_owner: Annotated[
+        bool,
+        typer.Option("--require-owner", help="Each file must belong to the learner's OS user."),
+    ] = False,
+) -> None:
+    """Collect each learner's notebook from the hub's homes (or an exchange folder)."""
+    import datetime
+
+    from eduproject.errors import ConfigError
+    from eduproject.grading.collect import DEFAULT_PATHS, collect
+
+    lesson_id = lesson
+    folder = Path(lesson)
+    if folder.is_dir():
+        from eduproject.authoring.parse import load_lesson
+
+        lesson_id = load_lesson(folder).id
+    elif "/" in lesson or not lesson.strip():
+        raise ConfigError(f"no lesson folder at {lesson}", hint="pass the folder or the lesson id")
+    when = None
+    if deadline is not None:
+        try:
+            when = datetime.datetime.fromisoformat(deadline)
+        except ValueError:
+            raise ConfigError(
+                f"--deadline {deadline!r} is not an ISO date and time",
+                hint="for example 2026-12-01T23:59 (local time) or 2026-12-01T23:59+01:00",
+            ) from None
+    report = collect(
+        lesson_id,
+        sources,
+        out,
+        paths=tuple(paths) if paths else DEFAULT_PATHS,
+        deadline=when,
+        require_owner=require_owner,
+    )
+    late = f" ({len(report.late)} late)" if when is not None else ""
+    typer.echo(
+        f"collected {len(report.collected)} notebooks of {lesson_id}{late} into {out}; "
+        f"{len(report.missing)} missing, {len(report.refused)} refused"
+    )
+    for row in report.refused:
+        typer.echo(f"  refused {row.learner}: {row.reason} ({row.source})", err=True)
+    typer.echo(f"manifest: {report.manifest}")

@@ -1,4 +1,4 @@
-"""Response cache (SQLite): the same route, model, prompt and parameters, the same answer.
+"""Response cache (SQLite, or PostgreSQL for a gateway on several hosts): the same route, model, prompt and parameters, the same answer.
 
 Keyed by a SHA-256 of exactly what was sent (route, model, rendered prompt, generation
 parameters); entries expire after ``ttl_s``. Only well-formed, complete answers are
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from eduproject.models.families import RenderedPrompt
 from eduproject.models.providers.base import GenerationParams
-from eduproject.models.sqlite import connect
+from eduproject.storage import open_store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -59,12 +59,19 @@ def cache_key(route: str, model: str, rendered: RenderedPrompt, params: Generati
 
 
 class ResponseCache:
-    """A TTL cache of answers in one SQLite file, safe across processes."""
+    """A TTL cache of answers in one SQLite file, safe across processes (or in PostgreSQL
+    when ``path`` is a ``postgresql://`` URL)."""
 
-    def __init__(self, path: Path, *, ttl_s: float) -> None:
+    def __init__(self, path: Path | str, *, ttl_s: float) -> None:
         self.path = path
         self.ttl_s = ttl_s
-        self._db, self._lock = connect(path, _SCHEMA)
+        self._db = open_store(
+            path,
+            _SCHEMA,
+            hint="choose a writable place ([cache] path, or EDUPROJECT_CACHE), or a reachable "
+            "[gateway] database URL",
+        )
+        self._lock = self._db.lock
         self._purge()
 
     def get(self, key: str) -> CachedAnswer | None:
@@ -80,7 +87,11 @@ class ResponseCache:
         now = time.time()
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO "
+                "UPDATE SET route = excluded.route, model = excluded.model, "
+                "created = excluded.created, expires = excluded.expires, text = excluded.text, "
+                "finish_reason = excluded.finish_reason, prompt_tokens = excluded.prompt_tokens, "
+                "completion_tokens = excluded.completion_tokens",
                 (
                     key,
                     route,

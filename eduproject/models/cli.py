@@ -27,6 +27,7 @@ from eduproject.models.probe import RouteCheck, check_routes
 from eduproject.models.pull import KNOWN_MODELS, QUANTS, pull_model
 from eduproject.models.router import Router
 from eduproject.models.types import ModelRequest, Task
+from eduproject.storage import is_database_url
 
 CourseOption = Annotated[
     Path | None,
@@ -136,7 +137,11 @@ def ask(
 
 def ledger(
     db: Annotated[
-        Path | None, typer.Option("--db", help="Ledger file (default: from config).")
+        str | None,
+        typer.Option(
+            "--db",
+            help="Ledger file or postgresql:// URL (default: [gateway] database, else [ledger] path).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     course: CourseOption = None,
@@ -155,10 +160,17 @@ def ledger(
 
         print_summary(url, token, as_json=as_json)
         return
-    path = db or load_config(course).ledger_path
-    if not path.is_file():
-        raise ConfigError(f"no ledger at {path}", hint="pass --db, or make a request first")
-    book = Ledger(path)
+    target: Path | str
+    if db is not None:
+        target = db if is_database_url(db) else Path(db)
+    else:
+        config = load_config(course)
+        # A gateway on PostgreSQL keeps the class's ledger there ([gateway] database).
+        shared = config.other.get("gateway", {}).get("database")
+        target = shared if is_database_url(shared) else config.ledger_path
+    if isinstance(target, Path) and not target.is_file():
+        raise ConfigError(f"no ledger at {target}", hint="pass --db, or make a request first")
+    book = Ledger(target)
     try:
         rows = book.summary()
     finally:

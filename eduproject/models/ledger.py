@@ -1,4 +1,5 @@
-"""The ledger (SQLite): one row per attempt, and the summary ``eduproject ledger`` prints.
+"""The ledger (SQLite, or PostgreSQL for a gateway on several hosts): one row per attempt, and
+the summary ``eduproject ledger`` prints.
 
 An attempt is one route tried for one request, including its retries. ``cost_usd`` is
 NULL when the route has no price -- counted as *unpriced*, never as $0. ``accepted``
@@ -23,8 +24,12 @@ from pathlib import Path
 from typing import Literal
 
 from eduproject.errors import ModelError
-from eduproject.models.sqlite import connect
+from eduproject.storage import open_store
 
+_HINT = (
+    "choose a writable place ([ledger] path, or EDUPROJECT_LEDGER), or a reachable "
+    "[gateway] database URL"
+)
 Status = Literal["ok", "timeout", "error", "malformed", "rate_limited", "partial"]
 STATUSES: tuple[Status, ...] = ("ok", "timeout", "error", "malformed", "rate_limited", "partial")
 
@@ -135,11 +140,13 @@ class SummaryRow:
 
 
 class Ledger:
-    """Append-only attempt log in one SQLite file, safe across processes (WAL)."""
+    """Append-only attempt log in one SQLite file, safe across processes (WAL), or in a
+    PostgreSQL database when ``path`` is a ``postgresql://`` URL."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         self.path = path
-        self._db, self._lock = connect(path, _SCHEMA)
+        self._db = open_store(path, _SCHEMA, hint=_HINT)
+        self._lock = self._db.lock
 
     def record(self, attempt: Attempt) -> int:
         values = [
@@ -167,12 +174,11 @@ class Ledger:
         ]
         sql = (
             f"INSERT INTO attempts ({', '.join(_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(_COLUMNS))})"
+            f"VALUES ({', '.join('?' * len(_COLUMNS))}) RETURNING id"
         )
         with self._lock:
-            cursor = self._db.execute(sql, values)
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+            rows = self._db.execute(sql, values).fetchall()
+        return int(rows[0][0])
 
     def mark_accepted(self, attempt_id: int, accepted: bool) -> None:
         """Record whether the answer of attempt ``attempt_id`` was accepted."""
@@ -182,7 +188,7 @@ class Ledger:
             )
         if cursor.rowcount == 0:
             raise ModelError(
-                f"no ledger attempt with id {attempt_id} in {self.path}",
+                f"no ledger attempt with id {attempt_id} in {self._db.where}",
                 hint="pass ModelResponse.attempt_id of an answer from this ledger",
             )
 

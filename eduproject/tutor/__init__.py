@@ -1,8 +1,10 @@
 """The tutor: hints, explanations and answers with guards, quotas and an offline tutor.
 
 ``make_tutor`` is how the panel gets its tutor: the class gateway when one is configured
-(``EDUPROJECT_TUTOR_URL`` and ``EDUPROJECT_TUTOR_TOKEN``, set per learner by JupyterHub),
-else the in-kernel tutor and router from ``eduproject.toml``::
+(``EDUPROJECT_TUTOR_URL`` and ``EDUPROJECT_TUTOR_TOKEN``), or when the kernel runs on a
+JupyterHub that has the gateway as its ``eduproject-tutor`` service (found through the hub's
+API, with the server's own hub token), else the in-kernel tutor and router from
+``eduproject.toml``::
 
     from eduproject.tutor import make_tutor
     tutor = make_tutor(LessonPack.find())
@@ -26,15 +28,15 @@ __all__ = ["make_tutor"]
 def make_tutor(
     pack: LessonPack | None = None, course_dir: Path | None = None
 ) -> Tutor | GatewayTutor:
-    """A :class:`~eduproject.gateway.client.GatewayTutor` when ``EDUPROJECT_TUTOR_URL`` and
-    ``EDUPROJECT_TUTOR_TOKEN`` are both set, else ``Tutor.from_config(pack, course_dir)``.
-    Both have the same methods and return the same replies."""
-    url = os.environ.get("EDUPROJECT_TUTOR_URL", "").strip()
-    token = os.environ.get("EDUPROJECT_TUTOR_TOKEN", "").strip()
-    if url and token:
-        from eduproject.gateway.client import GatewayTutor
+    """A :class:`~eduproject.gateway.client.GatewayTutor` when a gateway is found
+    (:func:`eduproject.gateway.client.find_gateway`), else ``Tutor.from_config(pack,
+    course_dir)``. Both have the same methods and return the same replies."""
+    if os.environ.get("EDUPROJECT_TUTOR_URL") or os.environ.get("JUPYTERHUB_API_TOKEN"):
+        from eduproject.gateway.client import GatewayTutor, find_gateway
 
-        return GatewayTutor(pack, url=url, token=token)
+        found = find_gateway()
+        if found is not None:
+            return GatewayTutor(pack, url=found[0], token=found[1])
     from eduproject.tutor.tutor import Tutor
 
     return Tutor.from_config(pack, course_dir)

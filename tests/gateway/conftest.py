@@ -26,7 +26,7 @@ from eduproject.gateway.service import TutorService
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No user config, no EDUPROJECT_* variables, an empty working folder."""
     for name in list(os.environ):
-        if name.startswith("EDUPROJECT_") or name == "JUPYTERHUB_USER":
+        if name.startswith(("EDUPROJECT_", "JUPYTERHUB_")):
             monkeypatch.delenv(name)
     for var, sub in (
         ("XDG_CONFIG_HOME", "config"),

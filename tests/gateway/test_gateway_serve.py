@@ -140,6 +140,10 @@ def test_no_key_or_token_in_responses_logs_or_files(
     assert code == 0 and "PER LEARNER" in text
     assert re.search(r"^ada\n  calls 3", text, re.M) and re.search(r"^bob\n  calls 1", text, re.M)
     assert code_bad == 1 and "refused the token (HTTP 403)" in err_bad
+    # The same figures straight from the course's files, with the server stopped.
+    code, local, _ = run_cli(["gateway", "summary", "--course", str(course)], capsys)
+    assert code == 0 and re.search(r"^ada\n  calls 3", local, re.M)
+    assert local.split("PER EXERCISE")[1] == text.split("PER EXERCISE")[1]
 
 
 async def _burst(url: str, token: str, n: int) -> list[int]:
