@@ -21,6 +21,7 @@ from eduproject.errors import QuotaExceeded
 from eduproject.gateway.db import Database
 from eduproject.tutor.quota import Quota, format_wait
 
+LEAK_REFUNDS_PER_DAY = 3
 # The bucket refilled to now, capped at the allowance (a clock set back never drains it).
 _REFILLED = {
     "sqlite": "MIN(:cap, tokens + MAX(0.0, :now - updated) / :refill)",
@@ -96,14 +97,43 @@ class Allowance:
             message=f"You have used your {self.allowance} questions; one more in {format_wait(wait)}.",
         )
 
-    def refund(self, learner: str) -> None:
-        """Give back a question the model never answered."""
+    def refund(self, learner: str, *, leak: bool = False) -> bool:
+        """Give back a question the model never answered; True when it was given back.
+
+        ``leak``: every reply was rejected for code that passes the exercise's tests. Such
+        questions come back only :data:`LEAK_REFUNDS_PER_DAY` times a day per learner: a
+        question that fishes for the solution (or probes the test-run check) is not free.
+        """
+        if leak and not self._leak_refund_left(learner):
+            return False
         least = "MIN" if self.db.dialect == "sqlite" else "LEAST"
         self.db.execute(
             f"UPDATE allowance SET tokens = {least}(:cap, {self._refilled} + 1), updated = :now "
             "WHERE learner = :learner",
             self._args(learner),
         )
+        return True
+
+    def _leak_refund_left(self, learner: str) -> bool:
+        """Count one leak refund of ``learner`` today (atomically); False past the daily cap."""
+        day = int(self.clock() // 86400)
+        args = {"learner": learner, "day": day, "cap": LEAK_REFUNDS_PER_DAY}
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT INTO leak_refunds (learner, day, n) VALUES (:learner, :day, 0) "
+                "ON CONFLICT (learner) DO NOTHING",
+                args,
+            )
+            self.db.execute(
+                "UPDATE leak_refunds SET n = 0, day = :day WHERE learner = :learner AND day <> :day",
+                args,
+            )
+            row = self.db.execute(
+                "UPDATE leak_refunds SET n = n + 1 WHERE learner = :learner AND n < :cap "
+                "RETURNING n",
+                args,
+            ).fetchone()
+        return row is not None
 
     def remaining(self, learner: str) -> int:
         row = self.db.execute(
@@ -142,10 +172,10 @@ class Ticket(Quota):
         self.used = True
         return self.left
 
-    def refund(self, learner: str = "local") -> None:
+    def refund(self, learner: str = "local", *, leak: bool = False) -> None:
         if not self.refunded:
             self.refunded = True
-            self.bucket.refund(self.learner)
+            self.bucket.refund(self.learner, leak=leak)
 
     def remaining(self, learner: str = "local") -> int:
         return self.bucket.remaining(self.learner)

@@ -30,6 +30,13 @@ CREATE TABLE IF NOT EXISTS allowance (
     tokens REAL NOT NULL,
     updated REAL NOT NULL
 );
+-- Questions given back because every reply leaked code that passes the tests: a few a day
+-- are free; after that a learner who keeps fishing for the solution pays for each try.
+CREATE TABLE IF NOT EXISTS leak_refunds (
+    learner TEXT PRIMARY KEY,
+    day INTEGER NOT NULL,
+    n INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS calls (
     id TEXT PRIMARY KEY,
     ts REAL NOT NULL,

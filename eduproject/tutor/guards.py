@@ -77,6 +77,10 @@ class GuardVerdict:
 # -- release side -------------------------------------------------------------------------
 
 
+# The reason of a rejection found by RUNNING a reply's code against the tests.
+PASSES_TESTS = "contains code that passes the exercise's tests"
+
+
 def solution_region(solution: str, stub: str = "") -> str:
     """The code a learner must write: the marked regions, else the lines not in the stub."""
     starts = list(_BEGIN.finditer(solution))
@@ -272,7 +276,7 @@ def check_leak(
 
     best = max(signals, key=lambda s: s[0])
     if best[0] < 0.5 and run_tests is not None and _passing_block(text, run_tests):
-        best = (1.0, "contains code that passes the exercise's tests")
+        best = (1.0, PASSES_TESTS)
     leak = best[0] >= 0.5
     return GuardVerdict(ok=not leak, leak=leak, score=round(best[0], 3), reason=best[1])
 

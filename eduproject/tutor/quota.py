@@ -112,8 +112,12 @@ class Quota:
             self._save(buckets)
             return int(bucket.tokens)
 
-    def refund(self, learner: str = "local") -> None:
-        """Give back a question the model never answered (unreachable, or all replies rejected)."""
+    def refund(self, learner: str = "local", *, leak: bool = False) -> None:
+        """Give back a question the model never answered (unreachable, or all replies rejected).
+
+        ``leak`` (every reply held code that passes the tests) matters only on the gateway, the
+        one place that runs the tests: see :meth:`eduproject.gateway.allowance.Allowance.refund`.
+        """
         with self._lock:
             buckets = self._load()
             bucket = self._refilled(buckets.get(learner))

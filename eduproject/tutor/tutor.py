@@ -29,7 +29,7 @@ from eduproject.errors import (
 from eduproject.models.config import OFFLINE
 from eduproject.models.types import ModelRequest, ModelResponse
 from eduproject.tutor import offline, prompts
-from eduproject.tutor.guards import GuardVerdict, check_leak, check_reply
+from eduproject.tutor.guards import PASSES_TESTS, GuardVerdict, check_leak, check_reply
 from eduproject.tutor.offline import HINT_LEVELS
 from eduproject.tutor.pack import ExerciseInfo, LessonPack
 from eduproject.tutor.quota import Quota, default_store
@@ -331,7 +331,7 @@ class Tutor(TutorCalls):
             if response is not None and response.attempt_id is not None and self.router is not None:
                 self.router.mark_accepted(response.attempt_id, False)
         assert verdict is not None
-        self._refund()
+        self._refund(leak=verdict.reason == PASSES_TESTS)
         hint = offline.instructor_hint(info, level) if task == "hint" and level else None
         if hint and info is not None:
             shown = min(level or 1, len(info.hints))
@@ -388,9 +388,9 @@ class Tutor(TutorCalls):
             verdict = tested_verdict(text, info, code, self.runner) or verdict
         return text, response, verdict
 
-    def _refund(self) -> None:
+    def _refund(self, *, leak: bool = False) -> None:
         if self.quota is not None:
-            self.quota.refund(self.learner)
+            self.quota.refund(self.learner, leak=leak)
 
     def _offline(
         self,

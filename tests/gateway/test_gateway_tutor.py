@@ -238,3 +238,20 @@ def test_the_stream_and_the_json_route_agree(start_gateway: StartGateway) -> Non
     for key in ("text", "source", "label", "model", "route", "notice"):
         assert streamed[key] == plain[key]
     assert plain["remaining"] == streamed["remaining"] - 1
+
+
+def test_questions_that_only_get_test_passing_code_are_free_a_few_times_a_day(
+    start_gateway: StartGateway,
+) -> None:
+    """A learner fishing for the solution (or probing the test-run check) gets every reply
+    rejected; the question comes back three times a day, then it is paid for."""
+    with (
+        start_gateway([], allowance=10, fake_options={"default": OTHER_SOLUTION}) as gw,
+        gw.client("ada") as ada,
+    ):
+        left = []
+        for _ in range(5):
+            done = ada.post("/v1/hint", json=HINT).json()
+            assert OTHER_SOLUTION_CODE not in done["text"] and done["source"] != "model"
+            left.append(ada.get("/v1/me").json()["remaining"])
+    assert left == [10, 10, 10, 9, 8]
