@@ -92,6 +92,8 @@ class TutorService:
         self._runners: dict[str, HintRunner] = {}  # per lesson: one sandboxed zygote each
         self._runners_lock = threading.Lock()
         self._closed = False
+        if settings.run_tests:
+            _require_sandbox()
 
     @classmethod
     def from_course(
@@ -371,6 +373,20 @@ class CallRun:
                 final = ("done", reply_json(answer, service.remaining(prepared.identity.name)))
             if final is not None:
                 self._push(final)
+
+
+def _require_sandbox() -> None:
+    """The test-run leak check runs model-written code: only in the grading sandbox."""
+    from eduproject.grading.sandbox import detect_backend
+
+    backend = detect_backend()
+    if backend.name != "bwrap":
+        raise ConfigError(
+            "[gateway] run_tests = true runs model-written code against the exercises' tests, "
+            f"and the grading sandbox is not available here ({backend.description})",
+            hint="install bubblewrap (apt-get install bubblewrap), or set run_tests = false in "
+            "the [gateway] section of eduproject.toml",
+        )
 
 
 def load_lessons(folder: Path) -> dict[str, Lesson]:
