@@ -49,6 +49,9 @@ def grade_command(
         typer.Option("--dask", help="A Dask scheduler address, or local:N for a LocalCluster."),
     ] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    profile: Annotated[
+        bool, typer.Option("--profile", help="Print where the time went, per phase.")
+    ] = False,
     unsandboxed: Annotated[
         bool,
         typer.Option(
@@ -98,6 +101,10 @@ def grade_command(
     for failure in summary.failures:
         say(f"grader failed (not recorded, rerun to retry): {failure}")
     say(f"gradebook: {summary.db_path} (run {summary.run_id})")
+    if profile:
+        say("where the time went:")
+        for line in summary.phase_lines():
+            say(line)
 
 
 # -- export, feedback, report: read a gradebook, write files -----------------------------------

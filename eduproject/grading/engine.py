@@ -162,6 +162,7 @@ class _Attempt:
     setup_problems: list[str] = field(default_factory=list)
     judge_failure: str = ""
     exit: ChildExit | None = None
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 class Engine:
@@ -206,12 +207,15 @@ class Engine:
         job = self._job(steps)
         deaths: dict[tuple[int, str | None], _Death] = {}
         budget = start + 2 * self.limits.timeout + 10.0
+        phases: dict[str, float] = {}
         while True:
             job["last"] = (
                 len(deaths) >= MAX_REPLAYS
                 or time.monotonic() > budget - 2 * self.limits.cell_timeout
             )
             attempt = self._attempt(files, job, budget)
+            for name, seconds in attempt.phases.items():
+                phases[name] = phases.get(name, 0.0) + seconds
             death = attempt.death
             if death is None:
                 break
@@ -230,7 +234,8 @@ class Engine:
                 break
             _skip(job, death)
         result = self._result(learner, path, digest, steps, exercise_of, matched, attempt, deaths)
-        return replace(result, duration_s=time.monotonic() - start)
+        phases["replays"] = float(len(deaths))
+        return replace(result, duration_s=time.monotonic() - start, phases=phases)
 
     # -- plan ------------------------------------------------------------------------------
 
@@ -321,20 +326,32 @@ class Engine:
 
     def _attempt(self, files: dict[str, bytes], job: dict[str, Any], budget: float) -> _Attempt:
         attempt = _Attempt()
+        clock = time.monotonic()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.monotonic()
+            attempt.phases[name] = attempt.phases.get(name, 0.0) + now - clock
+            clock = now
+
         child = self.spawner.spawn(files)
+        lap("spawn")
         run: JudgeRun | None = None
         try:
             run = self.spawner.judges(self.data_files).spawn(child.detach())
             run.send_job(job)
+            lap("judge")
             deadline = min(budget, time.monotonic() + 2 * self.limits.timeout + 10.0)
             for event in run.events(deadline):
                 self._take(event, attempt, child)
+            lap("run")
         except SandboxError as exc:
             attempt.judge_failure = exc.message
         finally:
             if run is not None:
                 run.end()
             attempt.exit = child.end(kill=True)
+            lap("end")
         return attempt
 
     def _take(self, event: dict[str, Any], attempt: _Attempt, child: SandboxedChild) -> None:
@@ -357,6 +374,10 @@ class Engine:
                 attempt.lost[(index, str(name))] = str(event.get("detail", ""))[:500]
         elif kind == "judge-setup" and type(index) is int:
             attempt.setup_problems.append(str(event.get("message", ""))[:500])
+        elif kind == "done" and type(event.get("phases")) is dict:
+            for name, seconds in event["phases"].items():
+                if type(name) is str and type(seconds) is float:
+                    attempt.phases[f"judge:{name}"] = seconds
         elif kind in ("error", "lost"):
             attempt.judge_failure = str(event.get("message") or event.get("detail") or kind)[-2000:]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ Outcome = SubmissionResult | GradeFailure
 class Executor(Protocol):
     sandbox: str
     warning: str | None
+    start_s: float  # seconds spent starting workers' sandboxes (0 when unknown, e.g. Dask)
 
     def map(self, jobs: Iterable[GradeJob]) -> Iterator[Outcome]: ...
 
@@ -80,10 +82,12 @@ class _Worker:
     def __init__(
         self, lesson: Lesson, data_files: dict[str, bytes], limits: Limits, backend: Backend
     ) -> None:
+        started = time.monotonic()
         self.zygote = Zygote(
             backend, preload=preload_for(lesson), limits=limits, lesson_files=data_files
         )
         self.zygote.start()
+        self.start_s = time.monotonic() - started
         self.engine = Engine(
             lesson,
             data_files=data_files,
@@ -144,6 +148,7 @@ class LocalPool:
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="grade")
+        self.start_s = 0.0
 
     def __enter__(self) -> LocalPool:
         return self
@@ -158,6 +163,7 @@ class LocalPool:
             self._local.worker = worker
             with self._lock:
                 self._all.append(worker)
+                self.start_s += worker.start_s
         return worker.grade(job)
 
     def map(self, jobs: Iterable[GradeJob]) -> Iterator[Outcome]:
@@ -235,6 +241,7 @@ class DaskExecutor:
         backend = detect_backend()
         self.sandbox = f"{backend.description} on Dask workers"
         self.warning = backend.warning
+        self.start_s = 0.0
         self._spec = self.client.scatter((lesson, data_files, limits), broadcast=True)
         threads = sum(self.client.nthreads().values()) or 1
         self._in_flight = 2 * threads

@@ -26,6 +26,7 @@ event, and the grader replays the submission without that step (``engine.py``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -35,6 +36,7 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +89,7 @@ class Judge:
         self.cells_left = float(limits["timeout"])
         self.tests_left = float(limits["timeout"])
         self.whole = False  # the whole-submission time ran out
+        self.phases: dict[str, float] = {}
 
     # -- the main line ---------------------------------------------------------------------
 
@@ -99,15 +102,25 @@ class Judge:
                     # this is its last try: then the hidden tests before that step still run.
                     if self.job.get("last") or self.whole:
                         self.events.send({"ev": "hidden-start"})
-                        self._run_checkpoints()
-                    self.events.send({"ev": "done"})
+                        with self._phase("hidden"):
+                            self._run_checkpoints()
+                    self.events.send({"ev": "done", "phases": self.phases})
                     return
             self.link.channel.close()  # the main learner process ends: nothing after this is shown
             self.events.send({"ev": "hidden-start"})
-            self._run_checkpoints()
-            self.events.send({"ev": "done"})
+            with self._phase("hidden"):
+                self._run_checkpoints()
+            self.events.send({"ev": "done", "phases": self.phases})
         finally:
             self._drop_checkpoints()
+
+    @contextlib.contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phases[name] = self.phases.get(name, 0.0) + time.monotonic() - started
 
     def _budget(self, left: float) -> float:
         return max(min(self.cell_timeout, left), 0.0)
@@ -119,7 +132,8 @@ class Judge:
             started = time.monotonic()
             self.link.deadline = started + timeout
             try:
-                reply = self.link.ask_raw({"op": "run_cell", "code": step["code"]})
+                with self._phase("cells"):
+                    reply = self.link.ask_raw({"op": "run_cell", "code": step["code"]})
             except LearnerGone as gone:
                 self.whole = gone.timeout and timeout < self.cell_timeout
                 self.events.send(
@@ -138,7 +152,8 @@ class Judge:
                 return False
         self.owners.bind([(str(n), str(k)) for n, k in step.get("binds", [])], role)
         if step.get("judge"):
-            self._judge_code(step)
+            with self._phase("setup"):
+                self._judge_code(step)
         if step.get("remember") and not step.get("skip"):
             try:
                 self.link.ask({"op": "remember", "names": step["remember"]})
@@ -162,6 +177,10 @@ class Judge:
             self.events.send({"ev": "judge-setup", "i": step["i"], "message": run.message})
 
     def _tests(self, step: dict[str, Any]) -> bool:
+        with self._phase("visible"):
+            return self._visible(step)
+
+    def _visible(self, step: dict[str, Any]) -> bool:
         tests = step["tests"]
         if step.get("prelude_hidden"):
             self._checkpoint(step, tests, prelude=step.get("prelude", ""))
@@ -250,6 +269,12 @@ class Judge:
         *,
         prelude: str = "",
         failed: str = "",
+    ) -> None:
+        with self._phase("checkpoints"):
+            self._fork_checkpoint(step, tests, prelude, failed)
+
+    def _fork_checkpoint(
+        self, step: dict[str, Any], tests: list[dict[str, Any]], prelude: str, failed: str
     ) -> None:
         names = [t["name"] for t in tests]
         self.link.deadline = time.monotonic() + self.cell_timeout

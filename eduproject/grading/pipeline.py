@@ -61,6 +61,36 @@ class GradeRunSummary:
     workers: str = ""
     total_score: float = 0.0
     max_score: float = field(default=0.0)
+    # Seconds per phase, summed over the graded submissions (see SubmissionResult.phases),
+    # plus "record" (writing the gradebook) and "start" (the workers' sandboxes).
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def phase_lines(self) -> list[str]:
+        """The mean time per submission of each phase, for ``grade --profile``."""
+        n = max(self.graded, 1)
+        names = [
+            ("start", "sandbox start (zygote + judge server, per worker)", False),
+            ("spawn", "fork the learner process", True),
+            ("judge", "fork the judge", True),
+            ("judge:cells", "learner cells", True),
+            ("judge:setup", "setup code in the judge", True),
+            ("judge:visible", "visible tests (incl. checkpoint forks)", True),
+            ("judge:checkpoints", "checkpoint forks", True),
+            ("judge:hidden", "hidden tests", True),
+            ("end", "end the processes", True),
+            ("record", "gradebook write", True),
+        ]
+        out = []
+        for key, label, per_submission in names:
+            if key in self.phases:
+                seconds = self.phases[key] / n if per_submission else self.phases[key]
+                unit = "per submission" if per_submission else "in all"
+                out.append(f"  {label:52s} {seconds * 1000:8.1f} ms {unit}")
+        if self.phases.get("replays"):
+            out.append(
+                f"  replays (a step hung or died)                        {self.phases['replays']:8.0f}"
+            )
+        return out
 
     @property
     def seconds_per_submission(self) -> float:
@@ -157,6 +187,7 @@ def grade_lesson(
                 todo.append(GradeJob(ref.learner, str(ref.path), ref.problem))
         run_id = gradebook.start_run(lesson.id, lesson.version, options)
         statuses: Counter[str] = Counter()
+        phases: dict[str, float] = {}
         failures: list[str] = []
         total = maximum = 0.0
         status = "failed"
@@ -171,7 +202,11 @@ def grade_lesson(
                         f"{outcome.job.learner} ({outcome.job.path}): {outcome.message}"
                     )
                     continue
+                recorded = time.monotonic()
                 gradebook.record(outcome, run_id)
+                phases["record"] = phases.get("record", 0.0) + time.monotonic() - recorded
+                for name, seconds in outcome.phases.items():
+                    phases[name] = phases.get(name, 0.0) + seconds
                 statuses[str(outcome.status)] += 1
                 total += outcome.score
                 maximum += outcome.max_score
@@ -198,6 +233,7 @@ def grade_lesson(
         workers=f"dask {dask}" if dask else f"{getattr(executor, 'workers', 1)} local workers",
         total_score=total,
         max_score=maximum,
+        phases={**phases, **({"start": executor.start_s} if executor.start_s else {})},
     )
 
 

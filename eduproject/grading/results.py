@@ -57,6 +57,9 @@ class SubmissionResult:
     detail: str = ""
     duration_s: float = 0.0
     sandbox: str = ""  # e.g. "bwrap+uid" or "rlimits only (bubblewrap not found)"
+    # Where the time went, in seconds (spawn, judge, cells, visible, checkpoints, hidden, end,
+    # replays): for `eduproject grade --profile` and the benchmarks; not stored.
+    phases: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     # The executed notebook (nbformat JSON) as the learner ran it, outputs included; for feedback.
     executed_notebook: dict[str, Any] | None = field(default=None, repr=False)
 
