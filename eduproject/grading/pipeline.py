@@ -69,27 +69,24 @@ class GradeRunSummary:
         """The mean time per submission of each phase, for ``grade --profile``."""
         n = max(self.graded, 1)
         names = [
-            ("start", "sandbox start (zygote + judge server, per worker)", False),
-            ("spawn", "fork the learner process", True),
-            ("judge", "fork the judge", True),
-            ("judge:cells", "learner cells", True),
-            ("judge:setup", "setup code in the judge", True),
-            ("judge:visible", "visible tests (incl. checkpoint forks)", True),
-            ("judge:checkpoints", "checkpoint forks", True),
-            ("judge:hidden", "hidden tests", True),
-            ("end", "end the processes", True),
-            ("record", "gradebook write", True),
+            ("start", "sandbox start, all workers"),
+            ("spawn", "fork learner process"),
+            ("judge", "fork judge"),
+            ("judge:cells", "learner cells"),
+            ("judge:setup", "setup code in the judge"),
+            ("judge:visible", "visible tests + forks"),
+            ("judge:checkpoints", "checkpoint forks"),
+            ("judge:hidden", "hidden tests"),
+            ("end", "end processes"),
+            ("record", "gradebook write"),
         ]
         out = []
-        for key, label, per_submission in names:
+        for key, label in names:
             if key in self.phases:
-                seconds = self.phases[key] / n if per_submission else self.phases[key]
-                unit = "per submission" if per_submission else "in all"
-                out.append(f"  {label:52s} {seconds * 1000:8.1f} ms {unit}")
+                seconds = self.phases[key] / (1 if key == "start" else n)
+                out.append(f"  {label:26s} {seconds * 1000:9.1f} ms")
         if self.phases.get("replays"):
-            out.append(
-                f"  replays (a step hung or died)                        {self.phases['replays']:8.0f}"
-            )
+            out.append(f"  {'replays (a step hung)':26s} {self.phases['replays']:9.0f}")
         return out
 
     @property
