@@ -50,7 +50,7 @@ TOOLS = {"nbgrader": "nbgrader==0.9.6", "otter": "otter-grader==7.0.0"}
 # What the corpus' notebooks import; installed into each tool's environment.
 COURSE_PACKAGES = [
     "numpy", "pandas", "matplotlib", "scipy", "datascience", "seaborn", "scikit-learn",
-    "pillow", "nltk", "ipywidgets", "pytest",
+    "pillow", "nltk", "ipywidgets", "pytest", "ipykernel",
 ]  # fmt: skip
 SUBMISSIONS = ("solution", "stub", "partial")
 DEFAULT_CACHE = Path.home() / ".cache" / "eduproject-parity" / "venvs"
@@ -62,7 +62,27 @@ _NBG_MARKER = re.compile(r"(BEGIN|END) SOLUTION")
 
 
 def run(cmd: list[str], cwd: Path, timeout: float = 1800) -> tuple[int, str]:
-    """Return code and the merged output (tail) of ``cmd``; a timeout is code 124."""
+    """Return code and the merged output (tail) of ``cmd``; a timeout is code 124.
+
+    The wall seconds of the call go to ``LAST["seconds"]`` (read by :func:`stage`).
+    """
+    LAST["seconds"] = 0.0
+    start = time.perf_counter()
+    try:
+        return _run(cmd, cwd, timeout)
+    finally:
+        LAST["seconds"] = round(time.perf_counter() - start, 1)
+
+
+LAST: dict[str, float] = {}
+
+
+def stage(code: int, out: str, keep: int = 2500) -> dict[str, Any]:
+    """A stage's outcome: ok, the output's tail, seconds of the last :func:`run`."""
+    return {"ok": code == 0, "output": out[-keep:], "seconds": LAST.get("seconds", 0.0)}
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float) -> tuple[int, str]:
     env = {**os.environ, "PATH": f"{Path(cmd[0]).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     try:
         done = subprocess.run(
@@ -203,7 +223,7 @@ def eduproject_side(
         [eduproject, "import", entry["kind"], str(src_dir / entry["notebook"]), "-o", str(lesson)],
         work,
     )
-    res["import"] = {"ok": code == 0, "output": out[-2500:]}
+    res["import"] = stage(code, out, 2500)
     if code != 0:
         return res
     copy_siblings(entry, src_dir, lesson)
@@ -212,13 +232,13 @@ def eduproject_side(
         [eduproject, "release", str(lesson), "-o", str(released_dir), "--grader-dir", str(grader)],
         work,
     )
-    res["release"] = {"ok": code == 0, "output": out[-2500:]}
+    res["release"] = stage(code, out, 2500)
     if code != 0:
         return res
     code, out = run(
         [eduproject, "validate", str(lesson), "--timeout", str(cell_timeout * 4)], work, 1800
     )
-    res["validate"] = {"ok": code == 0, "output": out[-4000:]}
+    res["validate"] = stage(code, out, 4000)
     lesson_nb = read_nb(lesson / f"{name}.ipynb")
     released = read_nb(released_dir / name / f"{name}.ipynb")
     res["layout"] = lesson_layout(lesson_nb)
@@ -227,7 +247,7 @@ def eduproject_side(
         write_nb(subs_dir / kind / f"{name}.ipynb", nb)
         for extra in (released_dir / name).rglob("*"):  # what release gave learners
             target = subs_dir / kind / extra.relative_to(released_dir / name)
-            if extra.is_file() and not target.exists():
+            if extra.is_file() and not target.exists() and extra.name != "lesson.json":
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(extra, target)
     db = work / "gradebook.sqlite"
@@ -238,7 +258,7 @@ def eduproject_side(
         ],
         work,
     )  # fmt: skip
-    res["grade"] = {"ok": code == 0, "output": out[-2500:]}
+    res["grade"] = stage(code, out, 2500)
     if not db.exists():
         return res
     from eduproject.grading.gradebook import Gradebook
@@ -305,7 +325,7 @@ def nbgrader_side(
     )
     res: dict[str, Any] = {"scores": {}}
     code, out = run([str(bindir / "nbgrader"), "generate_assignment", "ps", "--force"], course)
-    res["generate"] = {"ok": code == 0, "output": out[-2500:]}
+    res["generate"] = stage(code, out, 2500)
     if code != 0:
         return res
     source = read_nb(course / "source" / "ps" / f"{stem}.ipynb")
@@ -335,7 +355,7 @@ def nbgrader_side(
         write_nb(folder / f"{stem}.ipynb", nb)
         copy_siblings(entry, src_dir, folder)
     code, out = run([str(bindir / "nbgrader"), "autograde", "ps", "--force"], course)
-    res["autograde"] = {"ok": code == 0, "output": out[-2500:]}
+    res["autograde"] = stage(code, out, 2500)
     code, out = run(
         [str(bindir / "python"), "-c", _NBG_READ, str(course), stem, *SUBMISSIONS], course
     )
@@ -373,16 +393,16 @@ def otter_side(
     entry: dict[str, Any], src_dir: Path, work: Path, bindir: Path, layout: dict[str, Any],
     cell_timeout: float,
 ) -> dict[str, Any]:  # fmt: skip
-    folder = work / "otter-master"
-    folder.mkdir()
-    shutil.copy(src_dir / entry["notebook"], folder / entry["notebook"])
-    copy_siblings(entry, src_dir, folder)
+    # a copy of the whole tree: a master may name files above its folder (config_file: ../..)
+    tree = work / "otter-tree"
+    shutil.copytree(entry["root"], tree)
+    folder = tree / entry.get("dir", ".")
     res: dict[str, Any] = {"scores": {}}
     code, out = run(
         [str(bindir / "otter"), "assign", "--no-run-tests", "--no-pdfs", entry["notebook"], "dist"],
         folder,
     )
-    res["assign"] = {"ok": code == 0, "output": out[-2500:]}
+    res["assign"] = stage(code, out, 2500)
     if code != 0:
         return res
     solution = read_nb(folder / "dist" / "autograder" / entry["notebook"])
@@ -410,6 +430,7 @@ def otter_side(
         sub_dir = work / "otter-submissions" / kind
         write_nb(sub_dir / entry["notebook"], nb)
         copy_siblings(entry, src_dir, sub_dir)
+        (sub_dir / "out").mkdir()
         code, out = run(
             [
                 str(bindir / "otter"), "run", "-a", str(zips[-1]), "-o", str(sub_dir / "out"),
@@ -440,7 +461,8 @@ def otter_side(
 def one(args: tuple[dict[str, Any], Path, float, bool, Path, dict[str, str]]) -> dict[str, Any]:
     entry, corpus, cell_timeout, tools, cache, given = args
     start = time.perf_counter()
-    src_dir = corpus / entry["name"]
+    entry = {**entry, "root": str(corpus / entry["name"])}
+    src_dir = corpus / entry["name"] / entry.get("dir", ".")
     with tempfile.TemporaryDirectory(prefix=f"parity-{entry['name']}-") as name:
         work = Path(name)
         out: dict[str, Any] = {"name": entry["name"], "kind": entry["kind"], "entry": entry}
@@ -493,6 +515,8 @@ def _reason(slot: dict[str, Any] | None, sub: dict[str, Any]) -> str:
     if slot.get("failing"):
         f = slot["failing"][0]
         return f"{f['test']}: {f.get('message') or '(no message)'}"
+    if slot["score"] >= slot["max"] - 1e-9:
+        return "every test passes"
     return slot.get("detail", "") or f"status {slot.get('status', '?')}"
 
 

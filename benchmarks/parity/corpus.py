@@ -11,11 +11,13 @@ directory, or a clone whose ``.git`` is there). Without it, each repository is c
 (``git clone --filter=blob:none --no-checkout``) into ``--cache`` and the pinned commit is read
 from that clone.
 
-The output folder gets one folder per notebook, ``OUT/<name>/<notebook>.ipynb`` with its
-sibling files at their relative paths, and ``OUT/manifest.json``: the manifest entries that were
-written, each with ``notebook`` (the file name) and ``missing`` (sibling files that could not be
-read, e.g. files a mirror leaves out for their size). A notebook that cannot be read at all is
-listed under ``failed`` and left out.
+The output folder gets one folder per notebook, ``OUT/<name>/``, holding the notebook at its path
+in the repository (``OUT/<name>/<path>``), its sibling files beside it, and the ``repo_files``
+it names by a path outside its folder (an otter master's ``config_file: ../../../assign_config.yml``)
+at their repository paths; and ``OUT/manifest.json``: the manifest entries that were written, each
+with ``dir`` (the notebook's folder inside ``OUT/<name>``), ``notebook`` (its file name) and
+``missing`` (files that could not be read, e.g. files a mirror leaves out for their size). A
+notebook that cannot be read at all is listed under ``failed`` and left out.
 """
 
 from __future__ import annotations
@@ -88,21 +90,27 @@ def materialise(
         if notebook is None:
             failed.append({"name": entry["name"], "reason": f"cannot read {entry['path']}"})
             continue
-        folder = out / entry["name"]
-        folder.mkdir(parents=True, exist_ok=True)
-        name = PurePosixPath(entry["path"]).name
-        (folder / name).write_bytes(notebook)
         base = PurePosixPath(entry["path"]).parent
+        root = out / entry["name"]
+        (root / base).mkdir(parents=True, exist_ok=True)
+        (root / entry["path"]).write_bytes(notebook)
         missing = []
-        for rel in entry["siblings"]:
-            data = source.read(entry["commit"], str(base / rel))
+        wanted = [str(base / rel) for rel in entry["siblings"]] + entry.get("repo_files", [])
+        for path in wanted:
+            data = source.read(entry["commit"], path)
             if data is None:
-                missing.append(rel)
+                missing.append(path)
                 continue
-            target = folder / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        written.append({**entry, "notebook": name, "missing": missing})
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(data)
+        written.append(
+            {
+                **entry,
+                "dir": str(base),
+                "notebook": PurePosixPath(entry["path"]).name,
+                "missing": missing,
+            }
+        )
     result = {"corpus": written, "failed": failed}
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").write_text(json.dumps(result, indent=1))
