@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -514,7 +514,9 @@ def _reason(slot: dict[str, Any] | None, sub: dict[str, Any]) -> str:
         return sub.get("detail") or "not graded"
     if slot.get("failing"):
         f = slot["failing"][0]
-        return f"{f['test']}: {f.get('message') or '(no message)'}"
+        first = f"{f['test']}: {f.get('message') or '(no message)'}"
+        # the cell error that broke the exercise (e.g. a data file missing) says more
+        return f"[cell] {slot['detail']}; [test] {first}" if slot.get("detail") else first
     if slot["score"] >= slot["max"] - 1e-9:
         return "every test passes"
     return slot.get("detail", "") or f"status {slot.get('status', '?')}"
@@ -593,6 +595,68 @@ def print_row(row: dict[str, Any]) -> None:
             print(f"      {row['kind']}: {line['tool_reason'][:220]}")
 
 
+def markdown(rows: list[dict[str, Any]], total: dict[str, Any]) -> str:
+    """The results as Markdown: one line per notebook, then every disagreement with its reason."""
+
+    def points(side: dict[str, Any], kind: str, exercises: list[str]) -> str:
+        per = side.get("scores", {}).get(kind, {}).get("exercises", {})
+        if not per:
+            return "-"
+        got = sum(per[e]["score"] for e in exercises if e in per)
+        return f"{got:g}/{sum(per[e]['max'] for e in exercises if e in per):g}"
+
+    out = [
+        "| notebook | course | kind | import | release | validate | questions | "
+        "solution (edu / tool) | stub (edu / tool) | partial (edu / tool) | rows agree |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        edu = row["eduproject"]
+        tool = row.get(row["kind"], {})
+        exercises = edu.get("layout", {}).get("exercises", [])
+        flags = [
+            "ok" if (edu.get(s) or {}).get("ok") else "**fail**"
+            for s in ("import", "release", "validate")
+        ]
+        cells = [f"{points(edu, k, exercises)} / {points(tool, k, exercises)}" for k in SUBMISSIONS]
+        agree = sum(line["agree"] for line in row["comparison"])
+        out.append(
+            f"| `{row['name']}` | {row['entry']['university']} | {row['kind']} | "
+            f"{' | '.join(flags)} | {len(exercises)} | {' | '.join(cells)} | "
+            f"{agree}/{len(row['comparison'])} |"
+        )
+    out += [
+        "",
+        f"{total['notebooks']} notebooks: {total['imported']} import, {total['released']} release, "
+        f"{total['validated']} validate; {total['with_exercises']} have auto-graded exercises. "
+        f"The instructor's solution earns full marks with eduproject in "
+        f"{total['solution_full_eduproject']}/{total['with_exercises']} lessons "
+        f"({total['solution_full_eduproject_of_validated']}/{total['validated']} of those that "
+        f"validate), with the original tool in {total['solution_full_tool']}/"
+        f"{total['with_exercises']}. Per question and submission, the scores agree in "
+        f"{total['question_rows_agree']}/{total['question_rows']} rows.",
+        "",
+        "### Disagreements",
+        "",
+        "| notebook | submission | question | eduproject | tool | max | eduproject's first failing"
+        " test | the tool's |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")[:160]
+
+    for row in rows:
+        for line in row["comparison"]:
+            if not line["agree"]:
+                out.append(
+                    f"| `{row['name']}` | {line['submission']} | `{line['exercise']}` | "
+                    f"{fmt(line['eduproject'])} | {fmt(line['tool'])} | {fmt(line['max'])} | "
+                    f"{cell(line['eduproject_reason'])} | {cell(line['tool_reason'])} |"
+                )
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -601,11 +665,25 @@ def main() -> None:
     parser.add_argument("--only", help="only notebooks whose name contains this")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks in parallel")
     parser.add_argument("--json", type=Path, help="write all results here")
+    parser.add_argument("--markdown", type=Path, help="write the tables as Markdown here")
+    parser.add_argument(
+        "--from-json", type=Path, help="print/convert results of an earlier run, running nothing"
+    )
     parser.add_argument("--cell-timeout", type=float, default=30)
     parser.add_argument("--no-tools", action="store_true", help="eduproject side only")
     parser.add_argument("--tool-cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--tool-python", default="", help="e.g. nbgrader=/path/bin/python")
     args = parser.parse_args()
+    if args.from_json:
+        earlier = json.loads(args.from_json.read_text())
+        rows = earlier["rows"]
+        for row in rows:
+            row["comparison"] = compare(row)
+            print_row(row)
+        total = summary(rows)
+        if args.markdown:
+            args.markdown.write_text(markdown(rows, total))
+        return
     given = dict(p.split("=", 1) for p in args.tool_python.split(",") if p)
     manifest = json.loads((args.corpus / "manifest.json").read_text())
     entries = [e for e in manifest["corpus"] if not args.only or args.only in e["name"]]
@@ -618,12 +696,17 @@ def main() -> None:
         (e, args.corpus, args.cell_timeout, not args.no_tools, args.tool_cache, given)
         for e in entries
     ]
-    rows = []
+    rows: list[dict[str, Any]] = []
+    order = {e["name"]: i for i, e in enumerate(entries)}
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for row in pool.map(one, jobs):
+        for future in as_completed([pool.submit(one, job) for job in jobs]):
+            row = future.result()
             row["comparison"] = compare(row)
             print_row(row)
             rows.append(row)
+            rows.sort(key=lambda r: order[r["name"]])
+            if args.json:  # after every notebook, so a long run can be read while it goes
+                args.json.write_text(json.dumps({"summary": summary(rows), "rows": rows}, indent=1))
     total = summary(rows)
     print(
         f"\n{total['notebooks']} notebooks: {total['imported']} import, {total['released']} release, "
@@ -638,6 +721,8 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({"summary": total, "rows": rows}, indent=1))
         print(f"results written to {args.json}")
+    if args.markdown:
+        args.markdown.write_text(markdown(rows, total))
 
 
 if __name__ == "__main__":
