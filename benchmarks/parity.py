@@ -547,7 +547,19 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             bool(r["eduproject"].get("layout", {}).get("exercises")) for r in rows
         ),
     }
+
+    def points_at_stake(row: dict[str, Any]) -> bool:
+        sides = [row["eduproject"], row.get(row["kind"], {})]
+        return any(
+            slot["max"] > 0
+            for side in sides
+            for slot in side.get("scores", {}).get("solution", {}).get("exercises", {}).values()
+        )
+
+    # lessons whose tests carry points (introPy's self-check cells are all worth 0)
     graded = [r for r in rows if r["eduproject"].get("layout", {}).get("exercises")]
+    graded = [r for r in graded if points_at_stake(r)]
+    out["with_points"] = len(graded)
     out["solution_full_eduproject"] = sum(
         full(r["eduproject"].get("scores", {}), r["eduproject"]["layout"]["exercises"])
         for r in graded
@@ -561,6 +573,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         for r in graded
         if ok(r, "validate")
     )
+    out["validated_with_points"] = sum(ok(r, "validate") for r in graded)
     cells = [line for r in rows for line in r.get("comparison", [])]
     out["question_rows"] = len(cells)
     out["question_rows_agree"] = sum(c["agree"] for c in cells)
@@ -601,6 +614,20 @@ def print_row(row: dict[str, Any]) -> None:
             print(f"      {row['kind']}: {line['tool_reason'][:220]}")
 
 
+def print_summary(total: dict[str, Any]) -> None:
+    print(
+        f"\n{total['notebooks']} notebooks: {total['imported']} import, {total['released']} release, "
+        f"{total['validated']} validate; {total['with_points']} have auto-graded questions worth "
+        "points.\n"
+        f"Instructor's solution earns full marks: eduproject {total['solution_full_eduproject']}"
+        f"/{total['with_points']} (of those that validate: "
+        f"{total['solution_full_eduproject_of_validated']}/{total['validated_with_points']}), "
+        f"original tool {total['solution_full_tool']}/{total['with_points']}.\n"
+        f"Per-question agreement: {total['question_rows_agree']}/{total['question_rows']} rows "
+        "(3 submissions x questions)."
+    )
+
+
 def markdown(rows: list[dict[str, Any]], total: dict[str, Any]) -> str:
     """The results as Markdown: one line per notebook, then every disagreement with its reason."""
 
@@ -634,12 +661,12 @@ def markdown(rows: list[dict[str, Any]], total: dict[str, Any]) -> str:
     out += [
         "",
         f"{total['notebooks']} notebooks: {total['imported']} import, {total['released']} release, "
-        f"{total['validated']} validate; {total['with_exercises']} have auto-graded exercises. "
-        f"The instructor's solution earns full marks with eduproject in "
-        f"{total['solution_full_eduproject']}/{total['with_exercises']} lessons "
-        f"({total['solution_full_eduproject_of_validated']}/{total['validated']} of those that "
-        f"validate), with the original tool in {total['solution_full_tool']}/"
-        f"{total['with_exercises']}. Per question and submission, the scores agree in "
+        f"{total['validated']} validate; {total['with_points']} have auto-graded questions worth "
+        f"points. The instructor's solution earns full marks with eduproject in "
+        f"{total['solution_full_eduproject']}/{total['with_points']} of those "
+        f"({total['solution_full_eduproject_of_validated']}/{total['validated_with_points']} of "
+        f"those that validate), with the original tool in {total['solution_full_tool']}/"
+        f"{total['with_points']}. Per question and submission, the scores agree in "
         f"{total['question_rows_agree']}/{total['question_rows']} rows.",
         "",
         "### Disagreements",
@@ -687,6 +714,7 @@ def main() -> None:
             row["comparison"] = compare(row)
             print_row(row)
         total = summary(rows)
+        print_summary(total)
         if args.markdown:
             args.markdown.write_text(markdown(rows, total))
         return
@@ -714,16 +742,7 @@ def main() -> None:
             if args.json:  # after every notebook, so a long run can be read while it goes
                 args.json.write_text(json.dumps({"summary": summary(rows), "rows": rows}, indent=1))
     total = summary(rows)
-    print(
-        f"\n{total['notebooks']} notebooks: {total['imported']} import, {total['released']} release, "
-        f"{total['validated']} validate; {total['with_exercises']} have auto-graded exercises.\n"
-        f"Instructor's solution earns full marks: eduproject {total['solution_full_eduproject']}"
-        f"/{total['with_exercises']} (of those that validate: "
-        f"{total['solution_full_eduproject_of_validated']}/{total['validated']}), "
-        f"original tool {total['solution_full_tool']}/{total['with_exercises']}.\n"
-        f"Per-question agreement: {total['question_rows_agree']}/{total['question_rows']} rows "
-        "(3 submissions x questions)."
-    )
+    print_summary(total)
     if args.json:
         args.json.write_text(json.dumps({"summary": total, "rows": rows}, indent=1))
         print(f"results written to {args.json}")
