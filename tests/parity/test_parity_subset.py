@@ -85,8 +85,9 @@ def test_nbgrader_grades_the_three_submissions_as_expected(parity):
     # partial keeps the stub of `squares`: sum_of_squares fails its test that calls squares,
     # and passes the one that replaces squares by a mock
     assert scores(nbg, "partial") == {"squares": 0.0, "sum_of_squares": 0.5}
-    # the manually graded answers stay out of the comparison, with their points counted
-    assert nbg["scores"]["solution"]["unmapped_max"] == 3.0
+    # the manually graded cells (an equation, a function, a 4-point task) stay out of the
+    # comparison, with their points counted
+    assert nbg["scores"]["solution"]["unmapped_max"] == 1 + 2 + 4
 
 
 def test_eduproject_grades_the_same_submissions(parity):
