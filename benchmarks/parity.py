@@ -396,6 +396,11 @@ def otter_side(
     # a copy of the whole tree: a master may name files above its folder (config_file: ../..)
     tree = work / "otter-tree"
     shutil.copytree(entry["root"], tree)
+    # a file the corpus could not fetch (over the mirror's size limit) but that the master lists
+    # under `files:` would stop otter assign; an empty stand-in lets it run (no cell reads them)
+    for missing in entry.get("missing", []):
+        (tree / missing).parent.mkdir(parents=True, exist_ok=True)
+        (tree / missing).touch()
     folder = tree / entry.get("dir", ".")
     res: dict[str, Any] = {"scores": {}}
     code, out = run(
