@@ -94,6 +94,9 @@ def test_eduproject_grades_the_same_submissions(parity):
     row = parity[0]["rows"][0]
     edu = row["eduproject"]
     assert set(edu["scores"]) == {"solution", "stub", "partial"}
+    # the instructor's solution earns full marks, as under nbgrader (sum_of_squares's second
+    # test deletes and restores the learner's `squares` to check that it is called)
+    assert scores(edu, "solution") == {"squares": 2.0, "sum_of_squares": 1.0}
     assert scores(edu, "stub") == {"squares": 0.0, "sum_of_squares": 0.0}
     assert scores(edu, "partial")["squares"] == 0.0
 
