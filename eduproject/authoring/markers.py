@@ -75,6 +75,7 @@ class TestSpec:
     shared: int = 0  # the first `shared` lines of `source` are the cell's shared code
     shared_hidden: bool = False  # that shared code has a hidden region
     visible_shared: int = 0  # the first lines of `visible_source` that are the shared code
+    open_lines: int = 0  # the test's own first lines before its first hidden line
 
 
 def parse_points(text: str, where: CellRef, context: str) -> float:
@@ -309,7 +310,16 @@ def _spec(
         shared=len(setup),
         shared_hidden=cell_hidden or any(h for _, h in setup),
         visible_shared=0 if wholly_hidden else sum(1 for _, h in setup if not h),
+        open_lines=0 if cell_hidden or header_hidden else _leading_open(body),
     )
+
+
+def _leading_open(body: list[tuple[str, bool]]) -> int:
+    """How many of a test's first lines come before its first hidden line."""
+    for count, (_, hidden) in enumerate(body):
+        if hidden:
+            return count
+    return len(body)
 
 
 def _is_code(line: str) -> bool:

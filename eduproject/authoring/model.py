@@ -49,6 +49,9 @@ class TestCase:
     shared: int = 0  # the first `shared` lines of `source` are the cell's shared code
     shared_hidden: bool = False  # that shared code has a hidden region
     visible_shared: int = 0  # the first lines of `visible_source` that are the shared code
+    # The test's own first lines before its first hidden line: a test that mixes a visible
+    # part and a hidden part runs that visible part in place, like the learner's copy does.
+    open_lines: int = 0
 
     @property
     def prelude(self) -> str:
@@ -73,6 +76,7 @@ class TestCase:
             "shared": self.shared,
             "shared_hidden": self.shared_hidden,
             "visible_shared": self.visible_shared,
+            "open_lines": self.open_lines,
         }
 
     @classmethod

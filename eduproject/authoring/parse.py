@@ -407,6 +407,7 @@ class _Builder:
                     shared=spec.shared,
                     shared_hidden=spec.shared_hidden,
                     visible_shared=spec.visible_shared,
+                    open_lines=spec.open_lines,
                 )
             )
         draft.test_cells.append(where.index)

@@ -307,9 +307,7 @@ class Engine:
                         "kind": "tests",
                         "prelude": first.prelude if first else "",
                         "prelude_hidden": bool(first and first.shared_hidden),
-                        "tests": [
-                            {"name": t.name, "body": t.body, "hidden": t.hidden} for t in tests
-                        ],
+                        "tests": [_test_job(t) for t in tests],
                     }
                 )
         limits = self.limits
@@ -525,6 +523,14 @@ class Engine:
         printed = str(event.get("printed", ""))[:20_000]
         if event.get("timed_out") is True:
             problems[test.exercise].append((Status.TIMEOUT, f"test {test.name!r} timed out"))
+        elif message.startswith("MemoryError"):  # not a plain failure: say which limit
+            problems[test.exercise].append(
+                (
+                    Status.KILLED,
+                    f"test {test.name!r}: the memory limit ({self.limits.memory_mb} MB) was "
+                    "reached (grade with --memory to allow more)",
+                )
+            )
         elif event.get("gone") is True:
             problems[test.exercise].append((Status.KILLED, f"test {test.name!r}: {message}"))
         review = [str(r)[:300] for r in event.get("review", []) if type(r) is str]
@@ -568,6 +574,22 @@ class Engine:
         status = worst([p[0] for p in found_problems])
         detail = "; ".join(dict.fromkeys(p[1] for p in found_problems))
         return ExerciseResult(exercise.id, score, exercise.max_score, status, detail, tests)
+
+
+def _test_job(test: TestCase) -> dict[str, Any]:
+    """One test as the judge reads it; a hidden test with a visible first part gets it apart
+    (``open``: run in place like the learner's copy runs it; ``body``: the rest, hidden)."""
+    item: dict[str, Any] = {"name": test.name, "body": test.body, "hidden": test.hidden}
+    lines = test.body.split("\n")
+    if test.hidden and 0 < test.open_lines < len(lines):
+        opened = "\n".join(lines[: test.open_lines])
+        if any(
+            line.strip() and not line.strip().startswith("#") for line in lines[: test.open_lines]
+        ):
+            item["open"] = opened
+            # Blank lines keep the hidden part's line numbers those of the whole test.
+            item["body"] = "\n" * test.open_lines + "\n".join(lines[test.open_lines :])
+    return item
 
 
 def _skip(job: dict[str, Any], death: _Death) -> None:

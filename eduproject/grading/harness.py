@@ -198,6 +198,8 @@ class Session:
         self.originals: dict[str, Any] = {}
         self.from_judge: dict[int, tuple[int, Any]] = {}  # id(object) -> (judge handle, object)
         self.stubs: dict[int, JudgeStub] = {}
+        self.pinned: dict[int, Any] = {}  # learner containers the judge holds copies of
+        self.pinned_sent: dict[int, str] = {}  # ...and what it last got of each
         self.depth = 0  # judge requests in progress (callbacks are allowed only then)
         self.codec = wire.Codec(self._make_ref, self._resolve_ref, self._identity)
 
@@ -251,12 +253,47 @@ class Session:
             "parent": None if parent is None else self._make_ref(parent),
         }
 
-    def _identity(self, obj: Any) -> dict[str, Any] | None:
+    def _identity(self, obj: Any, depth: int) -> dict[str, Any] | None:
         found = self.from_judge.get(id(obj))
-        if found is None or found[1] is not obj:
+        if found is not None and found[1] is obj:
+            return {"$jref": found[0], "v": self.codec.encode_value(obj, depth)}
+        if type(obj) not in wire.SHARED and not wire.is_array_like(type(obj)):
             return None
-        plain = wire.Codec(self._make_ref, self._resolve_ref)
-        return {"$jref": found[0], "v": plain.encode(obj)}
+        # A learner container: its identity holds on the judge's side while a test runs (kept
+        # alive until then, so its id names it alone).
+        value = self.codec.encode_value(obj, depth)
+        self.pinned[id(obj)] = obj
+        self.pinned_sent[id(obj)] = _fingerprint(value)
+        return {"$lid": id(obj), "v": value}
+
+    def take_pins(self, pins: dict[str, Any]) -> None:
+        """What the test did to its copies of our containers, applied to the originals."""
+        for lid, data in pins.items():
+            original = self.pinned.get(int(lid)) if lid.isdigit() else None
+            if original is None:
+                continue
+            value = self.codec.decode(data)
+            if type(value) is type(original):
+                wire.merge_into(original, value)
+                self.pinned_sent[int(lid)] = _fingerprint(data)
+
+    def changed_pins(self) -> dict[str, Any]:
+        """The containers the judge holds copies of that learner code changed since it got
+        them (small ones: a big frame is compared only when it crosses again)."""
+        out: dict[str, Any] = {}
+        for lid, obj in list(self.pinned.items()):
+            before = self.pinned_sent.get(lid)
+            if before is None or len(before) > PIN_SYNC_LIMIT:
+                continue
+            try:
+                value = self.codec.encode_value(obj)
+            except Exception:
+                continue
+            now = _fingerprint(value)
+            if now != before:
+                self.pinned_sent[lid] = now
+                out[str(lid)] = value
+        return out
 
     def _resolve_ref(self, data: dict[str, Any]) -> Any:
         if "$ref" in data:
@@ -282,6 +319,13 @@ class Session:
                     raise wire.Protocol("bad handle")
                 stub = self.stubs[handle] = JudgeStub(self, handle, [str(k) for k in kinds])
             return stub
+        if "$lid" in data:  # one of ours, maybe changed by the test: the original, updated
+            value = self.codec.decode(data.get("v"))
+            original = self.pinned.get(data["$lid"]) if type(data["$lid"]) is int else None
+            if original is None or type(original) is not type(value):
+                return value
+            wire.merge_into(original, value)
+            return original
         if "$jref" in data:  # a plain value of the judge whose identity must come back
             handle = data["$jref"]
             if type(handle) is not int:
@@ -390,6 +434,12 @@ class Session:
 
     def _assign(self, msg: dict[str, Any]) -> Any:
         self.namespace[wire.as_str(msg["name"])] = self.codec.decode(msg["value"])
+        return None
+
+    def _forget(self, msg: dict[str, Any]) -> Any:
+        """The test ended: the judge drops its copies, so we drop our pins."""
+        self.pinned.clear()
+        self.pinned_sent.clear()
         return None
 
     def _unassign(self, msg: dict[str, Any]) -> Any:
@@ -522,6 +572,16 @@ class Session:
 
 
 _MISSING = object()
+PIN_SYNC_LIMIT = 256 * 1024  # characters of a container's encoding still compared per request
+# Requests that run no learner code: nothing the judge holds can have changed.
+_QUIET_OPS = frozenset(
+    {"get", "original", "names", "type", "dir", "callable", "import", "forget", "remember",
+     "assign", "unassign", "isinstance", "issubclass"}
+)  # fmt: skip
+
+
+def _fingerprint(value: Any) -> str:
+    return json.dumps(value, sort_keys=False, allow_nan=False, default=str)
 _COMPARISONS = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "__eq__": operator.eq,
@@ -566,6 +626,7 @@ _OPS: dict[str, Callable[[Session, dict[str, Any]], Any]] = {
     "remember": Session._remember,
     "assign": Session._assign,
     "unassign": Session._unassign,
+    "forget": Session._forget,
     "exit": Session._exit,
     "getattr": Session._getattr,
     "setattr": Session._setattr,
@@ -884,7 +945,13 @@ class Conversation:
             saved = outputs.captured, outputs.captured_size
             outputs.captured, outputs.captured_size = {}, 0
             try:
+                if type(msg.get("pins")) is dict:
+                    self.session.take_pins(msg["pins"])
                 reply = self.session.handle(msg)
+                if op not in _QUIET_OPS and self.session.pinned:
+                    changed = self.session.changed_pins()
+                    if changed:
+                        reply["pins"] = changed
                 for stream in (sys.stdout, sys.stderr):
                     with contextlib.suppress(Exception):
                         stream.flush()

@@ -163,6 +163,15 @@ class Judge:
 
     def _judge_code(self, step: dict[str, Any]) -> None:
         """The instructor's imports (and a setup cell's functions), run in the judge."""
+        if step.get("role") == "solution":  # the learner's answer: kept apart (see Owners)
+            scratch = TestNamespace(self.link, Owners())
+            run = run_code(
+                compiled(step["judge"], f"<solution {step['i']}>"), scratch, self.cell_timeout
+            )
+            self.namespace.instructor.update(
+                {k: v for k, v in dict.items(scratch) if not k.startswith("__")}
+            )
+            return
         before = set(dict.keys(self.namespace))
         run = run_code(
             compiled(step["judge"], f"<setup {step['i']}>"), self.namespace, self.cell_timeout
@@ -200,16 +209,24 @@ class Judge:
         for test in tests:
             if test.get("skip"):
                 continue
-            if test["hidden"]:
+            if prelude_failed and not test["hidden"]:
+                self._report(step, test, TestRun(False, prelude_failed))
+                continue
+            if test["hidden"] and not test.get("open"):
                 hidden.append(test)
                 continue
             if hidden:
-                self._checkpoint(step, hidden)
+                self._checkpoint(step, hidden, failed=prelude_failed)
                 hidden = []
             if prelude_failed:
                 self._report(step, test, TestRun(False, prelude_failed))
                 continue
-            run = self._run(step, test["name"], test["body"], mirror=True)
+            # A visible test, or the visible first part of a hidden one: in place, as the
+            # learner's copy runs it (its names reach later cells); the hidden rest waits.
+            run = self._run(step, test["name"], test.get("open") or test["body"], mirror=True)
+            if test.get("open") and run.passed:
+                hidden.append(test)
+                continue
             self._report(step, test, run)
             if run.gone is not None:
                 self.events.send(

@@ -200,6 +200,11 @@ class Owners:
                 continue  # the judge records what a star import bound when it runs it
             if role == "tests":
                 self.owner[name] = "judge"
+            elif kind == "import" and role == "solution":
+                # The import IS the learner's answer: the name must exist in the learner's
+                # namespace (else NameError, as in the notebook); it means the instructor's
+                # module even when learner code bound something else to it.
+                self.owner[name] = "answer-import"
             elif kind == "import":
                 self.owner[name] = "import"
             elif role == "setup" and kind == "def":
@@ -236,6 +241,7 @@ class TestNamespace(dict[str, Any]):
         self.owners = owners
         self.mirror: bool = False  # visible test code: bindings are also the learner's
         self.pending: dict[str, Any] = {}
+        self.instructor: dict[str, Any] = {}  # what the instructor's solution cells import
 
     def __getitem__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -243,6 +249,13 @@ class TestNamespace(dict[str, Any]):
         owner = self.owners.get(name)
         if owner in ("judge", "import", "def") and dict.__contains__(self, name):
             return dict.__getitem__(self, name)
+        if owner == "answer-import":
+            self.flush()
+            found = self.link.fetch([name])
+            if name not in found:
+                raise KeyError(name)
+            value = found[name]
+            return self.instructor.get(name, value) if is_proxy(value) else value
         if owner == "setup":
             found = self.link.fetch([name], op="original")
             if name in found:

@@ -23,16 +23,18 @@ earning its points silently.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import importlib
 import io
 import itertools
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from eduproject.grading import wire
 from eduproject.grading.channel import Channel, ChannelTimeout, WireError
-from eduproject.grading.wire import Codec, Refused
+from eduproject.grading.wire import Codec, Refused, merge_into
 from eduproject.grading.wire import Protocol as WireProtocol
 
 __all__ = [
@@ -107,7 +109,12 @@ class Link:
         self.deadline = time.monotonic() + 30.0
         self.failure: WireError | None = None
         self.handles = Handles(self)
-        self.codec = Codec(self._encode_ref, self._decode_ref)
+        self.codec = Codec(self._encode_ref, self._decode_ref, self._identity)
+        # Copies of learner containers seen during this test, by the learner's id: the same
+        # learner list is the same judge list, and goes back as the original.
+        self.lids: dict[int, Any] = {}
+        self.lid_of: dict[int, int] = {}
+        self.lid_sent: dict[int, str] = {}  # what each copy was when last in step
         self.proxies: dict[int, Proxy] = {}
         self.mirrors: dict[int, type] = {}  # learner exception class ref -> judge class
         self.learner_decided: list[str] = []  # why a verdict came from learner code
@@ -123,6 +130,10 @@ class Link:
     def ask_raw(self, msg: dict[str, Any], *, fds: tuple[int, ...] = ()) -> dict[str, Any]:
         if self.failure is not None:
             raise self._gone()
+        if self.lids and msg.get("op") != "forget":
+            changed = self._changed_copies()
+            if changed:  # the test changed a learner container's copy: the original first
+                msg = {**msg, "pins": changed}
         before = self.channel.received
         try:
             reply = self.channel.ask(
@@ -140,6 +151,14 @@ class Link:
             self.failure = ChannelTimeout("a request was interrupted")
             raise
         self.byte_budget -= self.channel.received - before
+        pins = reply.get("pins")
+        if type(pins) is dict:  # learner code changed containers this test holds copies of
+            for lid, data in pins.items():
+                cached = self.lids.get(int(lid)) if lid.isdigit() else None
+                if cached is not None:
+                    with contextlib.suppress(WireProtocol, Refused, RecursionError, TypeError):
+                        merge_into(cached, self.codec.decode(data))
+                        self.lid_sent[int(lid)] = _fingerprint(data)
         if self.byte_budget < 0:
             raise TooMuchData(
                 f"your code sent more than {DEFAULT_TEST_BYTES >> 20} MB of data to one test"
@@ -214,7 +233,59 @@ class Link:
             return self.codec.encode(wire.plain_view(value, base))
         return self.handles.make(value)
 
+    def _identity(self, value: Any, depth: int) -> dict[str, Any] | None:
+        lid = self.lid_of.get(id(value))
+        if lid is None or self.lids.get(lid) is not value:
+            return None
+        return {"$lid": lid, "v": self.codec.encode_value(value, depth)}
+
+    def _changed_copies(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for lid, value in self.lids.items():
+            before = self.lid_sent.get(lid)
+            if before is None or len(before) > PIN_SYNC_LIMIT:
+                continue
+            try:
+                data = self.codec.encode_value(value)
+            except (Refused, RecursionError):
+                continue
+            now = _fingerprint(data)
+            if now != before:
+                self.lid_sent[lid] = now
+                out[str(lid)] = data
+        return out
+
+    def pass_value(self, value: Any) -> Any:
+        """A container handed to learner code: the learner's own original if it came from
+        there (as this test changed it), else a copy that comes back as this very object."""
+        if self._identity(value, 0) is not None:
+            return self.encode(value)
+        return self.handles.send_by_value(value)
+
+    def forget(self) -> None:
+        """The test ended: its copies of learner containers are its own from now on."""
+        self.lids.clear()
+        self.lid_of.clear()
+        self.lid_sent.clear()
+        if self.failure is None:
+            self.deadline = time.monotonic() + 5.0
+            with contextlib.suppress(Exception, LearnerGone):
+                self.ask_raw({"op": "forget"})
+
     def _decode_ref(self, data: dict[str, Any]) -> Any:
+        if "$lid" in data:
+            lid = data["$lid"]
+            value = self.codec.decode(data.get("v"))
+            if type(lid) is not int:
+                raise WireProtocol("bad identity")
+            self.lid_sent[lid] = _fingerprint(data.get("v"))
+            cached = self.lids.get(lid)
+            if cached is not None and type(cached) is type(value):
+                merge_into(cached, value)
+                return cached
+            self.lids[lid] = value
+            self.lid_of[id(value)] = lid
+            return value
         if "$jref" in data:
             return self.handles.returned(data)
         if "$judge" in data:
@@ -300,6 +371,13 @@ class Link:
     def flag(self, reason: str) -> None:
         if reason not in self.learner_decided:
             self.learner_decided.append(reason)
+
+
+PIN_SYNC_LIMIT = 256 * 1024  # characters of a copy's encoding still compared per request
+
+
+def _fingerprint(data: Any) -> str:
+    return json.dumps(data, allow_nan=False, default=str)
 
 
 def _mirror_getattr(self: BaseException, name: str) -> Any:
@@ -497,55 +575,6 @@ class Handles:
         return module == "__test__" and not isinstance(value, type)
 
 
-# -- merging what learner code did to a value passed by value ----------------------------------
-
-
-def merge_into(old: Any, new: Any) -> None:
-    """Make ``old`` equal to ``new`` in place, keeping the identity of nested containers."""
-    t = type(old)
-    if t is not type(new):
-        return
-    if t is list:
-        for i in range(min(len(old), len(new))):
-            if _mergeable(old[i], new[i]):
-                merge_into(old[i], new[i])
-            elif old[i] is not new[i]:
-                old[i] = new[i]
-        del old[len(new) :]
-        old.extend(new[len(old) :])
-    elif isinstance(old, dict):
-        merged = {k: _merged(old[k], v) if k in old else v for k, v in new.items()}
-        if list(old) == list(merged):
-            old.update(merged)
-        else:
-            old.clear()
-            old.update(merged)
-    elif t is set:
-        old.clear()
-        old.update(new)
-    elif t is bytearray:
-        old[:] = new
-    elif t.__name__ == "deque" and t.__module__ == "collections":
-        old.clear()
-        old.extend(new)
-    elif t.__name__ == "ndarray" and t.__module__ == "numpy":
-        if old.shape == new.shape and old.dtype == new.dtype and old.flags.writeable:
-            old[...] = new
-    elif t.__module__.startswith("pandas") and t.__name__ in ("DataFrame", "Series"):
-        old._update_inplace(new)
-
-
-def _mergeable(old: Any, new: Any) -> bool:
-    return type(old) is type(new) and type(old) in (list, dict, set, bytearray)
-
-
-def _merged(old: Any, new: Any) -> Any:
-    if _mergeable(old, new):
-        merge_into(old, new)
-        return old
-    return new
-
-
 # -- proxies ----------------------------------------------------------------------------------
 
 _CMP_SYMBOL = {
@@ -663,7 +692,7 @@ class Proxy:
             if type(value) in _BY_VALUE_MUTABLE or _is_frame(value):
                 sync.append(i)
                 originals[str(i)] = value
-                encoded.append(link.handles.send_by_value(value))
+                encoded.append(link.pass_value(value))
             else:
                 encoded.append(link.encode(value))
         kw = []
@@ -672,7 +701,7 @@ class Proxy:
             if type(value) in _BY_VALUE_MUTABLE or _is_frame(value):
                 ksync.append(key)
                 originals[key] = value
-                kw.append([key, link.handles.send_by_value(value)])
+                kw.append([key, link.pass_value(value)])
             else:
                 kw.append([key, link.encode(value)])
         msg: dict[str, Any] = {

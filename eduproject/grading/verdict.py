@@ -127,6 +127,7 @@ def run_code(
         signal.signal(signal.SIGALRM, previous)
         namespace.mirror = False
         link.handles.revoke()
+        link.forget()
     return TestRun(True, "", printed.getvalue(), review=tuple(link.learner_decided))
 
 

@@ -49,7 +49,10 @@ MAX_ITEMSIZE = 1 << 20
 MAX_ARRAY_BYTES = 256 << 20
 MAX_SENT_ARRAY_BYTES = 40 << 20  # its base64 must fit in one reply (64 MB by default)
 # Tags that name an object instead of carrying a value (resolved by the codec's owner).
-REF_TAGS = frozenset({"$ref", "$judge", "$jref", "$import"})
+REF_TAGS = frozenset({"$ref", "$judge", "$jref", "$import", "$lid"})
+# Values whose identity both sides keep while a test runs (the same learner list inside two
+# values is one list in the judge too; a changed copy goes back into the original).
+SHARED = (list, dict, set, bytearray)
 _DEFAULT_FACTORIES = {t.__name__: t for t in (int, float, str, list, dict, set, tuple, bool)}
 
 
@@ -144,7 +147,7 @@ class Codec:
         self,
         make_ref: Callable[[Any], dict[str, Any]] | None,
         resolve_ref: Callable[[dict[str, Any]], Any] | None,
-        identity: Callable[[Any], dict[str, Any] | None] | None = None,
+        identity: Callable[[Any, int], dict[str, Any] | None] | None = None,
     ) -> None:
         self.make_ref = make_ref
         self.resolve_ref = resolve_ref
@@ -186,12 +189,19 @@ class Codec:
             return v if -_BIG_INT < v < _BIG_INT else {"$int": hex(v)}
         if t is float:
             return _float(v)
+        if self.identity is not None and (t in self._plain or is_array_like(t)):
+            tagged = self.identity(v, depth)
+            if tagged is not None:
+                return tagged
+        return self.encode_value(v, depth)
+
+    def encode_value(self, v: Any, depth: int = 0) -> Any:
+        """:meth:`encode` of ``v`` itself, without the identity hook (its items keep it)."""
+        t = type(v)
+        if v is None or t in (bool, str, int, float):
+            return self.encode(v, depth)
         enc = self._plain.get(t)
         if enc is not None:
-            if self.identity is not None:
-                tagged = self.identity(v)
-                if tagged is not None:
-                    return tagged
             # Exact stdlib types: dict.items, list.__iter__... are theirs, not the learner's.
             return enc(v, depth + 1)
         np = sys.modules.get("numpy")
@@ -234,6 +244,10 @@ class Codec:
                 raise Refused(f"a numpy array of dtype {dt} cannot cross as plain data")
             return self.make_ref(v)
         if v.nbytes > MAX_SENT_ARRAY_BYTES:
+            if self.make_ref is not None:
+                # Too big to copy: it stays where it is, and the peer uses it by reference
+                # (slices, len, calls with it as an argument; small results come back as data).
+                return self.make_ref(v)
             raise Refused(
                 f"a numpy array of {v.nbytes / 2**20:.0f} MB is too large to send to the tests "
                 f"(at most {MAX_SENT_ARRAY_BYTES >> 20} MB): pass or return a smaller part"
@@ -297,6 +311,59 @@ class Codec:
         if type(body) is not list:
             raise Protocol("expected a list")
         return body
+
+
+def is_array_like(t: type) -> bool:
+    """A numpy array or a pandas DataFrame/Series (by name: the module need not be loaded)."""
+    module = type.__dict__["__module__"].__get__(t)
+    name = type.__dict__["__name__"].__get__(t)
+    return (module == "numpy" and name == "ndarray") or (
+        type(module) is str and module.startswith("pandas") and name in ("DataFrame", "Series")
+    )
+
+
+def merge_into(old: Any, new: Any) -> None:
+    """Make ``old`` equal to ``new`` in place, keeping the identity of nested containers."""
+    t = type(old)
+    if t is not type(new):
+        return
+    if t is list:
+        for i in range(min(len(old), len(new))):
+            if _mergeable(old[i], new[i]):
+                merge_into(old[i], new[i])
+            elif old[i] is not new[i]:
+                old[i] = new[i]
+        del old[len(new) :]
+        old.extend(new[len(old) :])
+    elif isinstance(old, dict):
+        merged = {k: _merged(old[k], v) if k in old else v for k, v in new.items()}
+        if list(old) != list(merged):
+            old.clear()
+        old.update(merged)
+    elif t is set:
+        old.clear()
+        old.update(new)
+    elif t is bytearray:
+        old[:] = new
+    elif t.__name__ == "deque" and t.__module__ == "collections":
+        old.clear()
+        old.extend(new)
+    elif t.__name__ == "ndarray" and t.__module__ == "numpy":
+        if old.shape == new.shape and old.dtype == new.dtype and old.flags.writeable:
+            old[...] = new
+    elif t.__module__.startswith("pandas") and t.__name__ in ("DataFrame", "Series"):
+        old._update_inplace(new)
+
+
+def _mergeable(old: Any, new: Any) -> bool:
+    return type(old) is type(new) and type(old) in SHARED
+
+
+def _merged(old: Any, new: Any) -> Any:
+    if _mergeable(old, new):
+        merge_into(old, new)
+        return old
+    return new
 
 
 def _is_namedtuple(t: type) -> bool:
@@ -463,6 +530,10 @@ class _PandasCodec:
 
     def encode(self, v: Any, t: type, depth: int) -> Any:
         pd = self.pd
+        if t in (pd.DataFrame, pd.Series) and self.c.make_ref is not None:
+            size = v.memory_usage(index=True, deep=False)
+            if int(size.sum() if t is pd.DataFrame else size) > MAX_SENT_ARRAY_BYTES:
+                return self.c.make_ref(v)  # too big to copy: by reference, as arrays
         if t is pd.DataFrame:
             cols = [self.values(v.iloc[:, i], depth) for i in range(v.shape[1])]
             return {"$dataframe": [self.index(v.columns, depth), self.index(v.index, depth), cols]}

@@ -336,3 +336,21 @@ def test_a_test_may_delete_and_restore_a_learner_global(make: Any) -> None:
     run = learner.run(test)
     assert run.passed, run.message
     assert "squares" in learner.namespace  # restored for learner code too
+
+
+def test_the_same_learner_container_is_the_same_object_in_a_test(make: Any) -> None:
+    """A physics course compares a list holding a learner array with a list holding that same
+    array: in the notebook the identical element short-circuits `==`."""
+    learner = make(
+        "import numpy as np\nxarray = np.arange(3.0)\n"
+        "example_list = [0, 1, xarray, 'hello world', [100, 200]]\n"
+        "shared = [1]\ndef grow():\n    shared.append(2)\ndef same(a, b):\n    return a is b"
+    )
+    run = learner.run(
+        "assert example_list == [0, 1, xarray, 'hello world', [100, 200]]\n"
+        "assert example_list[2] is xarray\n"
+        "mine = shared\ngrow()\nassert mine == [1, 2] and mine is shared\n"
+        "mine.append(3)\nassert same(mine, shared) and shared == [1, 2, 3]"
+    )
+    assert run.passed, run.message
+    assert learner.namespace["shared"] == [1, 2, 3]  # the test's change reached the original
