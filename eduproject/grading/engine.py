@@ -45,7 +45,7 @@ from eduproject.grading.executed import (
     tests_cell,
 )
 from eduproject.grading.judges import JudgeRun, JudgeServer
-from eduproject.grading.namespace import bindings, judge_code
+from eduproject.grading.namespace import bindings, global_reads, judge_code
 from eduproject.grading.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 from eduproject.grading.sandbox import ChildExit, Limits, SandboxedChild
 from eduproject.grading.submissions import (
@@ -311,8 +311,13 @@ class Engine:
                     }
                 )
         limits = self.limits
+        reads: set[str] = set()
+        for cell in self.lesson.cells:
+            if cell.kind == "code" and cell.role in (Role.SETUP, Role.SOLUTION, Role.CONTEXT):
+                reads |= global_reads(cell.source)
         return {
             "steps": out,
+            "reads": sorted(reads),
             "limits": {
                 "cell_timeout": limits.cell_timeout,
                 "timeout": limits.timeout,

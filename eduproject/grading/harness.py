@@ -582,6 +582,8 @@ _QUIET_OPS = frozenset(
 
 def _fingerprint(value: Any) -> str:
     return json.dumps(value, sort_keys=False, allow_nan=False, default=str)
+
+
 _COMPARISONS = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "__eq__": operator.eq,

@@ -65,7 +65,8 @@ class Events:
 @dataclass
 class _Checkpoint:
     pid: int
-    go: int  # write end of the pipe that starts it
+    go: int  # write end of the pipe that starts it (with what earlier hidden tests bound)
+    out: int  # read end of the pipe on which it says what its hidden tests bound
     step: int
     tests: list[str]
     budget: float
@@ -83,6 +84,7 @@ class Judge:
 
     def __post_init__(self) -> None:
         self.namespace = TestNamespace(self.link, self.owners)
+        self.namespace.reads = frozenset(str(n) for n in self.job.get("reads", []))
         dict.__setitem__(self.namespace, "__name__", "__main__")
         limits = self.job["limits"]
         self.cell_timeout = float(limits["cell_timeout"])
@@ -126,6 +128,7 @@ class Judge:
         return max(min(self.cell_timeout, left), 0.0)
 
     def _run_step(self, step: dict[str, Any]) -> bool:
+        self.namespace.step = step["i"]
         role = step.get("role", "added")
         if not step.get("skip"):
             timeout = self._budget(self.cells_left)
@@ -150,7 +153,7 @@ class Judge:
                      "detail": "the cell called exit(), which ends the process"}
                 )  # fmt: skip
                 return False
-        self.owners.bind([(str(n), str(k)) for n, k in step.get("binds", [])], role)
+        self.owners.bind([(str(n), str(k)) for n, k in step.get("binds", [])], role, step["i"])
         if step.get("judge"):
             with self._phase("setup"):
                 self._judge_code(step)
@@ -186,6 +189,7 @@ class Judge:
             self.events.send({"ev": "judge-setup", "i": step["i"], "message": run.message})
 
     def _tests(self, step: dict[str, Any]) -> bool:
+        self.namespace.step = step["i"]
         with self._phase("visible"):
             return self._visible(step)
 
@@ -302,15 +306,24 @@ class Judge:
                 self._report(step, test, TestRun(False, f"not run: {gone}"))
             return
         read_end, write_end = os.pipe()
+        out_read, out_write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the checkpoint: waits for its turn, then runs the hidden tests
             code = 0
             try:
                 os.close(write_end)
+                os.close(out_read)
+                for earlier in self.checkpoints:  # theirs, not this one's
+                    os.close(earlier.go)
+                    os.close(earlier.out)
                 self.checkpoints = []
+                main = self.link.channel
                 self.link.switch(channel)
-                _wait_for(read_end)
+                main.close()  # so that the main learner process ends when the judge lets go
+                self.namespace.take_hidden(_wait_for(read_end), step["i"])
+                self.namespace.record_hidden = True
                 self._hidden(step, tests, prelude, failed, snapshot_pid)
+                _send_all(out_write, self.namespace.hidden_bindings())
             except BaseException:
                 code = 70
                 with _quiet():
@@ -318,9 +331,10 @@ class Judge:
             finally:
                 os._exit(code)
         os.close(read_end)
+        os.close(out_write)
         channel.close()
         budget = len(tests) * (self.cell_timeout + 1.0) + 2.0
-        self.checkpoints.append(_Checkpoint(pid, write_end, step["i"], names, budget))
+        self.checkpoints.append(_Checkpoint(pid, write_end, out_read, step["i"], names, budget))
 
     def _hidden(
         self, step: dict[str, Any], tests: list[dict[str, Any]], prelude: str, failed: str, pid: int
@@ -353,9 +367,11 @@ class Judge:
                 spare[0].close()  # the spare ends itself
 
     def _run_checkpoints(self) -> None:
+        # What hidden tests bind is seen by the hidden tests after them, as in the notebook
+        # (plain values: a learner object lives in its own checkpoint's process).
+        bound: dict[str, Any] = {}
         for checkpoint in self.checkpoints:
-            os.write(checkpoint.go, b"go")
-            os.close(checkpoint.go)
+            _send_all(checkpoint.go, bound)
             checkpoint.go = -1
             budget = min(checkpoint.budget, max(self.tests_left, 0.0) + 2.0)
             started = time.monotonic()
@@ -367,6 +383,7 @@ class Judge:
                     {"ev": "checkpoint-lost", "i": checkpoint.step, "tests": checkpoint.tests,
                      "detail": f"the hidden tests ran longer than {budget:g} s"}
                 )  # fmt: skip
+            bound.update(_read_all(checkpoint.out))
             self.tests_left -= time.monotonic() - started
         self.checkpoints = []
 
@@ -375,9 +392,10 @@ class Judge:
             with _quiet():
                 os.kill(checkpoint.pid, signal.SIGKILL)
             _wait_pid(checkpoint.pid, 5.0)
-            if checkpoint.go >= 0:
-                with _quiet():
-                    os.close(checkpoint.go)
+            for fd in (checkpoint.go, checkpoint.out):
+                if fd >= 0:
+                    with _quiet():
+                        os.close(fd)
         self.checkpoints = []
 
 
@@ -389,12 +407,31 @@ class _quiet:
         return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
 
 
-def _wait_for(fd: int) -> None:
-    """Block until the parent writes to the pipe (or closes it: then exit quietly)."""
-    data = os.read(fd, 16)
-    os.close(fd)
+def _send_all(fd: int, data: dict[str, Any]) -> None:
+    """One JSON object down a pipe, then close it."""
+    with open(fd, "wb") as pipe:
+        pipe.write(json.dumps(data, allow_nan=False).encode())
+
+
+def _read_all(fd: int) -> dict[str, Any]:
+    """What a checkpoint wrote down its pipe (nothing if it was killed)."""
+    with open(fd, "rb") as pipe:
+        data = pipe.read(64 << 20)
+    try:
+        found = json.loads(data) if data else {}
+    except ValueError:
+        return {}
+    return found if type(found) is dict else {}
+
+
+def _wait_for(fd: int) -> dict[str, Any]:
+    """Block until the parent says go (with earlier hidden bindings); exit if it never will."""
+    with open(fd, "rb") as pipe:
+        data = pipe.read(64 << 20)
     if not data:
         os._exit(0)
+    found = json.loads(data)
+    return found if type(found) is dict else {}
 
 
 def _wait_pid(pid: int, timeout: float) -> bool:

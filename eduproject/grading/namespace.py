@@ -168,6 +168,29 @@ def bindings(source: str) -> list[tuple[str, str]]:
     return visitor.found
 
 
+def global_reads(source: str) -> set[str]:
+    """The global names a cell's code reads, in any function or class too.
+
+    A hidden test that binds one of these (``A = ...``, read by the instructor's
+    ``power_iter``) gives it to learner code too, as the notebook does.
+    """
+    import symtable
+
+    try:
+        table = symtable.symtable(python_source(source), "<cell>", "exec")
+    except SyntaxError:
+        return set()
+    found: set[str] = set()
+    todo = [table]
+    while todo:
+        scope = todo.pop()
+        for symbol in scope.get_symbols():
+            if symbol.is_referenced() and (scope.get_type() == "module" or symbol.is_global()):
+                found.add(symbol.get_name())
+        todo.extend(scope.get_children())
+    return found
+
+
 def judge_code(source: str, *, defs: bool) -> str:
     """The statements of a cell the judge runs itself: its imports (and, for setup, its defs).
 
@@ -192,12 +215,14 @@ class Owners:
 
     def __init__(self) -> None:
         self.owner: dict[str, str] = {}
+        self.at: dict[str, int] = {}  # name -> the plan step that bound it last
 
-    def bind(self, found: list[tuple[str, str]], role: str) -> None:
+    def bind(self, found: list[tuple[str, str]], role: str, step: int = -1) -> None:
         """Record a cell's bindings; ``role`` is the cell's (setup, solution, context, tests)."""
         for name, kind in found:
             if name == "*":
                 continue  # the judge records what a star import bound when it runs it
+            self.at[name] = step
             if role == "tests":
                 self.owner[name] = "judge"
             elif kind == "import" and role == "solution":
@@ -241,6 +266,13 @@ class TestNamespace(dict[str, Any]):
         self.owners = owners
         self.mirror: bool = False  # visible test code: bindings are also the learner's
         self.pending: dict[str, Any] = {}
+        # Hidden test code: names learner code reads (the instructor's code reads them) are
+        # the learner's too; every name it binds is recorded for the hidden tests after it.
+        self.reads: frozenset[str] = frozenset()
+        self.hidden: dict[str, int] = {}  # name -> step of the hidden test that bound it
+        self.step = -1  # the plan step now running
+        self.record_hidden = False  # in a checkpoint: note what hidden tests bind
+        self.bound_at: dict[str, int] = {}  # name -> step where test code last bound it
         self.instructor: dict[str, Any] = {}  # what the instructor's solution cells import
 
     def __getitem__(self, name: str) -> Any:
@@ -273,8 +305,51 @@ class TestNamespace(dict[str, Any]):
     def __setitem__(self, name: str, value: Any) -> None:
         dict.__setitem__(self, name, value)
         self.owners.owner[name] = "judge"  # bound by test code: the judge's from now on
-        if self.mirror and not name.startswith("__"):
+        self.bound_at[name] = self.step
+        if name.startswith("__"):
+            return
+        if self.mirror or name in self.reads:
             self.pending[name] = value
+        if self.record_hidden:
+            self.hidden[name] = self.step
+
+    def hidden_bindings(self) -> dict[str, Any]:
+        """What hidden test code bound, as plain data (for the hidden tests after it)."""
+        from eduproject.grading.wire import Codec, Refused
+
+        plain = Codec(None, None)
+        out: dict[str, Any] = {}
+        for name, step in self.hidden.items():
+            if not dict.__contains__(self, name):
+                continue
+            try:
+                out[name] = [step, plain.encode(dict.__getitem__(self, name))]
+            except (Refused, RecursionError):
+                continue  # a learner object or a function: it lives in its own checkpoint
+        return out
+
+    def take_hidden(self, found: dict[str, Any], here: int) -> None:
+        """Bindings of earlier hidden tests, newer than what the main line bound there."""
+        from eduproject.grading.wire import Codec, Protocol
+
+        plain = Codec(None, None)
+        for name, item in found.items():
+            if type(item) is not list or len(item) != 2 or type(item[0]) is not int:
+                continue
+            step, data = item
+            newest = max(self.bound_at.get(name, -1), self.owners.at.get(name, -1))
+            if step >= here or step <= newest:
+                continue
+            try:
+                value = plain.decode(data)
+            except (Protocol, RecursionError):
+                continue
+            dict.__setitem__(self, name, value)
+            self.owners.owner[name] = "judge"
+            self.bound_at[name] = step
+            self.hidden[name] = step
+            if name in self.reads:
+                self.pending[name] = value
 
     def __delitem__(self, name: str) -> None:
         """``del name`` in a test: gone for the test and for learner code, as in the notebook

@@ -147,3 +147,41 @@ def partial(solution: dict[str, str]) -> dict[str, str]:
 
 
 IDIOMS_PARTIAL_SCORES = {"countdown": 2.0, "point": 1.0, "stack": 2.0, "newton": 3.0, "misc": 5.0}
+
+
+# What real courses do with hidden tests (found by the parity run on public course notebooks):
+# a hidden test binds an input the instructor's own function reads as a global (HSE numerical
+# methods); a name bound in a hidden part is read by a later hidden test (Michigan Physics 260
+# pf5); a test's visible first part binds names a later learner cell uses (Physics 260 ps1).
+HIDDEN_FLOWS: list[CellSpec] = [
+    ("md", "# Hidden tests as real courses write them"),
+    ("code setup", "import numpy as np"),
+    ("md exercise=power", "# Power iteration"),
+    (
+        "code solution",
+        "def scale_all(v):\n    ### BEGIN SOLUTION\n    return A @ v\n    ### END SOLUTION",
+    ),
+    (
+        "code hidden-tests points=2",
+        "A = np.asarray([[2, 0], [0, 3]])\nassert list(scale_all(np.array([1, 1]))) == [2, 3]\n"
+        "first_scaled = [int(x) for x in scale_all(np.array([1, 0]))]",
+    ),
+    ("md exercise=charges", "# Charges"),
+    (
+        "code solution",
+        "def field(a, b):\n    ### BEGIN SOLUTION\n    return b - a\n    ### END SOLUTION",
+    ),
+    (
+        "code tests",
+        "pos_1 = 1.5\npos_2 = 4.0\nassert field(pos_1, pos_2) == 2.5\n"
+        "### BEGIN HIDDEN TESTS\nassert field(0, 0) == 0\n### END HIDDEN TESTS",
+    ),
+    ("md", "Now use the positions from the test above."),
+    (
+        "code solution",
+        "### BEGIN SOLUTION\nboth = field(pos_1, pos_2) * 2\n### END SOLUTION",
+    ),
+    ("code tests", "assert both == 5.0"),
+    ("code hidden-tests", "assert first_scaled == [2, 0]"),
+]
+HIDDEN_FLOWS_MAX = 5.0

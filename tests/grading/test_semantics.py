@@ -13,8 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import TEST_LIMITS
 from grading_support import bundle_lesson, grade, scores, statuses, submission
-from idioms import IDIOMS, IDIOMS_LOOP, IDIOMS_MAX, IDIOMS_PARTIAL_SCORES, partial
+from idioms import (
+    HIDDEN_FLOWS,
+    HIDDEN_FLOWS_MAX,
+    IDIOMS,
+    IDIOMS_LOOP,
+    IDIOMS_MAX,
+    IDIOMS_PARTIAL_SCORES,
+    partial,
+)
 from lesson_files import notebook_json
 
 from eduproject.authoring.model import Lesson
@@ -98,3 +107,20 @@ def test_validate_agrees_on_the_idioms_lesson(idioms_folder: Path) -> None:
         (v.test, v.passed) for v in report.instructor
     ]
     assert not any(v.passed for v in report.graded_learner)
+
+
+def test_hidden_tests_as_real_courses_write_them(
+    backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = tmp_path_factory.mktemp("flows") / "exercises" / "flows"
+    folder.mkdir(parents=True)
+    (folder / "flows.ipynb").write_text(json.dumps(notebook_json(HIDDEN_FLOWS)), encoding="utf-8")
+    lesson = bundle_lesson(folder, folder.parent.parent / "grader")
+    with Zygote(backend, preload=preload_for(lesson), limits=TEST_LIMITS) as zygote:
+        result = grade(lesson, zygote, submission(lesson, solution(lesson)))
+        failed = [(t.name, t.message) for e in result.exercises for t in e.tests if not t.passed]
+        assert failed == [] and result.score == HIDDEN_FLOWS_MAX, failed
+        stub = grade(lesson, zygote, submission(lesson, {}))
+        assert stub.score == 0.0
+    report = validate_lesson(folder, timeout=10)
+    assert report.ok, report.problems
