@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from eduproject.errors import SandboxError
-from eduproject.grading import harness, wire, zygote
+from eduproject.grading import harness, isolation, wire, zygote
 
 __all__ = [
     "Backend",
@@ -40,8 +40,8 @@ __all__ = [
     "shared_cache",
 ]
 
-# The learner side: three stdlib-only files, bound read-only into the sandbox together.
-SHIPPED = tuple(Path(m.__file__ or "").resolve() for m in (zygote, harness, wire))
+# The learner side: four stdlib-only files, bound read-only into the sandbox together.
+SHIPPED = tuple(Path(m.__file__ or "").resolve() for m in (zygote, harness, wire, isolation))
 INSIDE_CODE = "/sandbox/code"
 INSIDE_WORK = "/sandbox/work"
 INSIDE_CACHE = "/sandbox/cache"

@@ -22,9 +22,12 @@ by the ``grader.check("q")`` cell that follows a question's answer cells.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,7 @@ __all__ = [
     "discover",
     "match_cells",
     "parse_notebook",
+    "read_notebook",
     "submission_hash",
 ]
 
@@ -69,8 +73,9 @@ def _visible(path: Path) -> bool:
 
 
 def _notebooks(folder: Path) -> list[Path]:
+    # Anything named .ipynb that is not a folder (a pipe, a link...): reading it says why not.
     return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix == ".ipynb" and _visible(p)
+        p for p in folder.iterdir() if p.suffix == ".ipynb" and _visible(p) and not p.is_dir()
     )
 
 
@@ -90,13 +95,12 @@ def discover(root: Path, lesson_id: str) -> Discovery:
     for entry in sorted(root.iterdir()):
         if not _visible(entry):
             continue
-        if entry.is_file():
-            if entry.suffix == ".ipynb":
-                _add(found, SubmissionRef(entry.stem, entry), skipped)
-            else:
-                skipped.append(f"ignored {entry}: not a notebook (.ipynb)")
-        elif entry.is_dir():
+        if entry.is_dir():
             _add(found, _learner_folder(entry, lesson_id, skipped), skipped)
+        elif entry.suffix == ".ipynb":
+            _add(found, SubmissionRef(entry.stem, entry), skipped)
+        else:
+            skipped.append(f"ignored {entry}: not a notebook (.ipynb)")
     return Discovery(tuple(found[k] for k in sorted(found)), tuple(skipped))
 
 
@@ -144,6 +148,41 @@ def submission_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def read_notebook(path: Path) -> bytes:
+    """The bytes of a submitted notebook; SubmissionError with the reason when it cannot be read.
+
+    Links are not followed (a link to another learner's notebook or to ``/proc/self/mem`` is
+    refused), pipes and devices are refused without waiting on them, and nothing over 100 MB
+    is read into memory.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SubmissionError(
+                f"{path.name} is a symbolic link; only the notebook file itself is graded",
+                hint="submit a copy of the notebook, not a link to one",
+            ) from None
+        raise SubmissionError(f"cannot read the file ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmissionError(f"{path.name} is not a regular file (a pipe or a device)")
+        if info.st_size > MAX_NOTEBOOK_BYTES:
+            raise SubmissionError(_too_large(info.st_size))
+        try:
+            data = fh.read(MAX_NOTEBOOK_BYTES + 1)
+        except OSError as exc:
+            raise SubmissionError(f"cannot read the file ({exc.strerror})") from None
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(_too_large(len(data)))
+    return data
+
+
+def _too_large(size: int) -> str:
+    return f"notebook too large ({size / 2**20:.0f} MB; the limit is 100 MB)"
+
+
 # -- reading ---------------------------------------------------------------------------------
 
 
@@ -159,9 +198,7 @@ class SubmittedCell:
 def parse_notebook(data: bytes) -> tuple[dict[str, Any], tuple[SubmittedCell, ...]]:
     """Strictly read notebook bytes; every problem raises SubmissionError with the reason."""
     if len(data) > MAX_NOTEBOOK_BYTES:
-        raise SubmissionError(
-            f"notebook too large ({len(data) / 2**20:.0f} MB; the limit is 100 MB)"
-        )
+        raise SubmissionError(_too_large(len(data)))
     if not data.strip():
         raise SubmissionError("empty file: not a notebook")
     try:

@@ -229,3 +229,28 @@ HANDLES_ATTACK = (
     "def check_table(t):\n    KEPT.append(t)\n    return True\n\n"
     "def build_table():\n    KEPT[0][:] = [9, 9, 9]\n    return KEPT[0]\n"
 )
+
+
+# -- issue 11: one submission must not stop the batch, nor reach the next learner -----------
+
+
+def _deep_tree(where: str, levels: int) -> str:
+    return (
+        "import os\n"
+        "home = os.getcwd()\n"
+        f"os.chdir({where!r})\n"
+        f"for _ in range({levels}):  # deeper than Python's recursion limit (1,000)\n"
+        "    os.mkdir('d')\n"
+        "    os.chdir('d')\n"
+        "open('leaf', 'w').close()\n"
+        "os.chdir(home)\n"
+    )
+
+
+# A folder tree deeper than Python's recursion limit where the grader cleans up after each
+# learner (1,100 levels in the work folder, on the host's disk: 4 ms per rmdir here).
+DEEP_TREES = {
+    "work": _deep_tree(".", 1100),
+    "/tmp": _deep_tree("/tmp", 1500),
+    "/dev/shm": _deep_tree("/dev/shm", 1500),
+}

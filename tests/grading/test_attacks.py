@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from attack_corpus import (
+    DEEP_TREES,
     EQ_MAKERS,
     EXITS,
     FAKE_RESULTS,
@@ -32,6 +33,7 @@ from attack_corpus import (
     corpus,
 )
 from grading_support import (
+    BASIC_ANSWERS,
     Listener,
     WriteLesson,
     all_text,
@@ -270,3 +272,19 @@ def test_a_value_an_earlier_test_handed_over_cannot_be_changed_later(
     hidden = next(t for t in result.exercises[0].tests if t.hidden)
     assert not hidden.passed and hidden.points == 0.0
     assert result.score == 1.0  # the visible test: check_table returned True
+
+
+# -- issue 11 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["/tmp", "/dev/shm"])
+def test_folder_trees_deeper_than_the_recursion_limit_leave_the_next_learner_graded(
+    basic_lesson: Lesson, zygote: Zygote, where: str
+) -> None:
+    # The work-folder case (host disk, slower) is in test_batch_survives.py.
+    zygote.spawn({}).end()  # a zygote that is up
+    before = zygote._proc
+    attack(basic_lesson, zygote, DEEP_TREES[where])
+    after = grade(basic_lesson, zygote, submission(basic_lesson, BASIC_ANSWERS))
+    assert after.score == 6.0 and after.status == Status.GRADED
+    assert zygote._proc is before  # the cleanup did not kill the zygote (a restart costs seconds)
