@@ -9,7 +9,8 @@ Three layouts are understood (learner ids come from the path):
 
 Names starting with ``.`` or ``_`` are ignored (checkpoints, manifests); other files that are
 not notebooks are reported. A learner folder without a notebook becomes an *invalid*
-submission with the reason, so the gradebook shows it.
+submission with the reason, so the gradebook shows it. Symbolic links (a learner folder or a
+notebook linking to another learner's) are refused the same way, never followed.
 
 Cells are matched to the bundle by ``metadata.eduproject.cell``, else nbgrader's
 ``metadata.nbgrader.grade_id`` (lessons imported from nbgrader), else, for otter notebooks,
@@ -95,13 +96,27 @@ def discover(root: Path, lesson_id: str) -> Discovery:
     for entry in sorted(root.iterdir()):
         if not _visible(entry):
             continue
-        if entry.is_dir():
+        if entry.is_symlink() and (entry.suffix == ".ipynb" or entry.is_dir()):
+            learner = entry.stem if entry.suffix == ".ipynb" else entry.name
+            _add(found, SubmissionRef(learner, entry, _linked(entry)), skipped)
+        elif entry.is_symlink():
+            skipped.append(f"ignored {entry}: a symbolic link")
+        elif entry.is_dir():
             _add(found, _learner_folder(entry, lesson_id, skipped), skipped)
         elif entry.suffix == ".ipynb":
             _add(found, SubmissionRef(entry.stem, entry), skipped)
         else:
             skipped.append(f"ignored {entry}: not a notebook (.ipynb)")
     return Discovery(tuple(found[k] for k in sorted(found)), tuple(skipped))
+
+
+def _linked(path: Path) -> str:
+    """Why a link is refused: it could be another learner's notebook (whose grade and code
+    the linking learner would get)."""
+    return (
+        f"{path.name} is a symbolic link; only notebooks and folders themselves are graded "
+        "(submit a copy, not a link)"
+    )
 
 
 def _add(found: dict[str, SubmissionRef], ref: SubmissionRef, skipped: list[str]) -> None:
@@ -125,6 +140,8 @@ def _learner_folder(folder: Path, lesson_id: str, skipped: list[str]) -> Submiss
         if len(chosen) > 1:
             names = ", ".join(d.name for d in chosen)
             return SubmissionRef(learner, folder, f"several assignment folders ({names}); keep one")
+        if chosen and chosen[0].is_symlink():
+            return SubmissionRef(learner, chosen[0], _linked(chosen[0]))
         if chosen:
             folder, notebooks = chosen[0], _notebooks(chosen[0])
     for other in sorted(folder.iterdir()) if folder.is_dir() else []:
@@ -159,10 +176,7 @@ def read_notebook(path: Path) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise SubmissionError(
-                f"{path.name} is a symbolic link; only the notebook file itself is graded",
-                hint="submit a copy of the notebook, not a link to one",
-            ) from None
+            raise SubmissionError(_linked(path)) from None
         raise SubmissionError(f"cannot read the file ({exc.strerror})") from None
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fd)

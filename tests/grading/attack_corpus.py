@@ -254,3 +254,12 @@ DEEP_TREES = {
     "/tmp": _deep_tree("/tmp", 1500),
     "/dev/shm": _deep_tree("/dev/shm", 1500),
 }
+
+# Learner entries that are links to ada's submission (``submissions/ada/basic.ipynb``):
+# learner -> (link path under submissions/, where it points).
+SYMLINKED_SUBMISSIONS = {
+    "bob": ("bob/basic.ipynb", "../ada/basic.ipynb"),  # the notebook is a link
+    "carl": ("carl", "ada"),  # the whole learner folder is a link
+    "dan": ("dan.ipynb", "ada/basic.ipynb"),  # <learner>.ipynb layout
+    "eve": ("eve/basic", "../ada"),  # nbgrader layout: <learner>/<assignment>/ is a link
+}

@@ -23,6 +23,7 @@ from attack_corpus import (
     PATCHED_BUILTINS,
     REWRITING_HOOKS,
     SHOWTRACEBACK,
+    SYMLINKED_SUBMISSIONS,
     TAMPERING,
     TOO_BIG,
     WRONG_DOUBLE,
@@ -33,6 +34,7 @@ from attack_corpus import (
     corpus,
 )
 from grading_support import (
+    BASIC,
     BASIC_ANSWERS,
     Listener,
     WriteLesson,
@@ -40,10 +42,13 @@ from grading_support import (
     bundle_lesson,
     cells_with_role,
     grade,
+    grade_course,
     submission,
+    write_submission,
 )
 
 from eduproject.authoring.model import Lesson
+from eduproject.grading.gradebook import Gradebook
 from eduproject.grading.results import Status, SubmissionResult
 from eduproject.grading.sandbox import Limits, Zygote
 
@@ -288,3 +293,27 @@ def test_folder_trees_deeper_than_the_recursion_limit_leave_the_next_learner_gra
     after = grade(basic_lesson, zygote, submission(basic_lesson, BASIC_ANSWERS))
     assert after.score == 6.0 and after.status == Status.GRADED
     assert zygote._proc is before  # the cleanup did not kill the zygote (a restart costs seconds)
+
+
+def test_symlinked_submissions_are_refused_not_graded_as_their_target(
+    write_lesson: WriteLesson, tmp_path: Path
+) -> None:
+    """A link to another learner's notebook or folder earns nothing and shows nothing."""
+    write_lesson(BASIC, "basic")
+    course = tmp_path
+    write_submission(course, "ada", BASIC_ANSWERS)
+    subs = course / "submissions"
+    for learner, (link, target) in SYMLINKED_SUBMISSIONS.items():
+        path = subs / link
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(target)
+        assert learner in link
+    results = grade_course(course, workers=2)
+    assert results["ada"][:2] == (6.0, "graded")
+    for learner in SYMLINKED_SUBMISSIONS:
+        score, status, detail = results[learner]
+        assert (score, status) == (0.0, "invalid"), (learner, detail)
+        assert "is a symbolic link" in detail, detail
+    with Gradebook(course / "gradebook.sqlite", create=False) as gb:
+        for learner in SYMLINKED_SUBMISSIONS:
+            assert gb.executed_notebook(learner, "basic") is None  # nothing of ada's code

@@ -17,10 +17,8 @@ from pathlib import Path
 
 import pytest
 from attack_corpus import DEEP_TREES
-from grading_support import BASIC, BASIC_ANSWERS, WriteLesson, submission
+from grading_support import BASIC, BASIC_ANSWERS, WriteLesson, grade_course, write_submission
 
-from eduproject.grading.gradebook import Gradebook
-from eduproject.grading.pipeline import grade_lesson, lesson_for_grading
 from eduproject.grading.sandbox import ROOT_PREFIX
 
 
@@ -49,28 +47,6 @@ def course(write_lesson: WriteLesson, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _write(course: Path, learner: str, answers: dict[str, str]) -> None:
-    lesson, _ = lesson_for_grading(course / "exercises" / "basic", course / "build" / "grader")
-    path = course / "submissions" / learner / "basic.ipynb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(submission(lesson, answers))
-
-
-def _grade(course: Path, workers: int = 1) -> dict[str, tuple[float, str, str]]:
-    db = course / "gradebook.sqlite"
-    summary = grade_lesson(
-        course / "exercises" / "basic",
-        course / "submissions",
-        db,
-        grader_dir=course / "build" / "grader",
-        progress=False,
-        workers=workers,
-    )
-    assert summary.failures == ()
-    with Gradebook(db, create=False) as gb:
-        return {r.learner: (r.score, str(r.status), r.detail) for r in gb.results("basic")}
-
-
 def test_deep_folder_trees_do_not_stop_the_batch(course: Path, no_roots_left_behind: None) -> None:
     learners = [f"learner{i}" for i in range(7)]
     for i, learner in enumerate(learners):
@@ -78,8 +54,8 @@ def test_deep_folder_trees_do_not_stop_the_batch(course: Path, no_roots_left_beh
         if i in (1, 3, 5):  # a deep tree in the work folder, /tmp and /dev/shm
             where = ("work", "/tmp", "/dev/shm")[i // 2]
             answers["double"] = DEEP_TREES[where] + "\n" + answers["double"]
-        _write(course, learner, answers)
-    results = _grade(course)
+        write_submission(course, learner, answers)
+    results = grade_course(course)
     assert sorted(results) == learners
     # The trees are the learners' own business: everyone is graded in full.
     assert {k: v[:2] for k, v in results.items()} == dict.fromkeys(learners, (6.0, "graded"))
@@ -111,7 +87,7 @@ def test_a_dead_runs_leftover_work_folder_is_cleaned_by_the_next_run(
         precious.mkdir()
         (precious / "owner.pid").write_text(dead)
         (Path(temp) / f"{ROOT_PREFIX}link").symlink_to(precious)
-        _write(course, "ada", BASIC_ANSWERS)
+        write_submission(course, "ada", BASIC_ANSWERS)
         command = [
             *(sys.executable, "-m", "eduproject.cli", "grade", "exercises/basic", "submissions"),
             *("--db", "gb.sqlite", "--workers", "1", "--no-progress"),
@@ -133,15 +109,15 @@ def test_a_dead_runs_leftover_work_folder_is_cleaned_by_the_next_run(
 def test_unreadable_notebooks_are_recorded_and_the_batch_goes_on(
     course: Path, no_roots_left_behind: None
 ) -> None:
-    _write(course, "ada", BASIC_ANSWERS)
-    _write(course, "zoe", BASIC_ANSWERS)
+    write_submission(course, "ada", BASIC_ANSWERS)
+    write_submission(course, "zoe", BASIC_ANSWERS)
     subs = course / "submissions"
     (subs / "mem").mkdir()
     (subs / "mem" / "basic.ipynb").symlink_to("/proc/self/mem")
     os.mkfifo(subs / "fifo.ipynb")  # reading it would wait forever
     (subs / "huge.ipynb").write_bytes(b"")
     os.truncate(subs / "huge.ipynb", 200 * 2**20)  # sparse: 200 MB on paper, nothing on disk
-    results = _grade(course, workers=2)
+    results = grade_course(course, workers=2)
     assert results["ada"][:2] == results["zoe"][:2] == (6.0, "graded")
     for learner in ("mem", "fifo", "huge"):
         score, status, _ = results[learner]
