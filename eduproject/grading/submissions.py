@@ -29,12 +29,14 @@ import json
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from eduproject.authoring.model import Cell, Lesson, Role
-from eduproject.errors import SubmissionError
+from eduproject.errors import LearnerIdError, SubmissionError
+from eduproject.learner_ids import look_alikes, normalize_learner_id, shown
 
 __all__ = [
     "Discovery",
@@ -107,7 +109,56 @@ def discover(root: Path, lesson_id: str) -> Discovery:
             _add(found, SubmissionRef(entry.stem, entry), skipped)
         else:
             skipped.append(f"ignored {entry}: not a notebook (.ipynb)")
-    return Discovery(tuple(found[k] for k in sorted(found)), tuple(skipped))
+    named = _identities(found.values(), skipped)
+    return Discovery(tuple(named[k] for k in sorted(named)), tuple(skipped))
+
+
+def _identities(refs: Iterable[SubmissionRef], skipped: list[str]) -> dict[str, SubmissionRef]:
+    """Submissions by learner id in NFKC form (see ``eduproject.learner_ids``).
+
+    An id that hides characters or mixes look-alike scripts, or that displays like another
+    learner's, is refused: an invalid submission recorded under the id made visible
+    (``ada<U+200B>``), never a second ``ada``.
+    """
+    out: dict[str, SubmissionRef] = {}
+    kept: dict[str, list[SubmissionRef]] = {}
+    for ref in refs:
+        try:
+            kept.setdefault(normalize_learner_id(ref.learner), []).append(ref)
+        except LearnerIdError as exc:
+            _refuse(out, ref, f"{exc.message} ({exc.hint})")
+    # Of ids with one NFKC form (fullwidth 'ada' and 'ada'), the one written in that form is
+    # the learner; an id that displays like another ('ace' in Cyrillic next to 'ace') is refused.
+    named: dict[str, SubmissionRef] = {}
+    for learner, group in kept.items():
+        exact = [r for r in group if r.learner == learner]
+        for ref in group:
+            if ref in exact or len(group) == 1:
+                named[learner] = replace(ref, learner=learner)
+            else:
+                _refuse(out, ref, _looks_like(ref.learner, learner))
+    alike = look_alikes(named)
+    for learner, ref in named.items():
+        if learner in alike:
+            _refuse(out, ref, _looks_like(ref.learner, alike[learner]))
+        elif learner in out:
+            skipped.append(
+                f"ignored {ref.path}: learner {learner!r} already has {out[learner].path}"
+            )
+        else:
+            out[learner] = ref
+    return out
+
+
+def _looks_like(raw: str, other: str) -> str:
+    return (
+        f"learner id {shown(raw)!r} looks like learner {other!r} (another submission); "
+        "rename the folder to the learner's user name as it displays, in plain letters"
+    )
+
+
+def _refuse(out: dict[str, SubmissionRef], ref: SubmissionRef, reason: str) -> None:
+    out.setdefault(shown(ref.learner), SubmissionRef(shown(ref.learner), ref.path, reason))
 
 
 def _linked(path: Path) -> str:

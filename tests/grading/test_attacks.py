@@ -6,6 +6,7 @@ returns []), so an honest grader awards 0 of 6 points; any point earned would be
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ from attack_corpus import (
     EQ_MAKERS,
     EXITS,
     FAKE_RESULTS,
+    FORMULA_IDS,
     HANDLES_ATTACK,
     HANDLES_LESSON,
     IGNORE_SIGNALS_AND_LOOP,
     LIBRARY_PATCHES,
+    LOOK_ALIKE_IDS,
     PATCHED_BUILTINS,
     REWRITING_HOOKS,
     SHOWTRACEBACK,
@@ -48,9 +51,11 @@ from grading_support import (
 )
 
 from eduproject.authoring.model import Lesson
+from eduproject.grading.export import export
 from eduproject.grading.gradebook import Gradebook
-from eduproject.grading.results import Status, SubmissionResult
+from eduproject.grading.results import ExerciseResult, Status, SubmissionResult
 from eduproject.grading.sandbox import Limits, Zygote
+from eduproject.learner_ids import shown
 
 
 def attack(
@@ -317,3 +322,41 @@ def test_symlinked_submissions_are_refused_not_graded_as_their_target(
     with Gradebook(course / "gradebook.sqlite", create=False) as gb:
         for learner in SYMLINKED_SUBMISSIONS:
             assert gb.executed_notebook(learner, "basic") is None  # nothing of ada's code
+
+
+def test_look_alike_learner_ids_are_refused_with_a_recorded_status(
+    write_lesson: WriteLesson, tmp_path: Path
+) -> None:
+    write_lesson(BASIC, "basic")
+    for learner in ["ada", "ace", "jose\u0301", *LOOK_ALIKE_IDS]:
+        write_submission(tmp_path, learner, BASIC_ANSWERS)
+    results = grade_course(tmp_path)
+    # NFKC: the macOS spelling of josé (e + combining accent) is josé.
+    for learner in ("ada", "ace", "jos\u00e9"):
+        assert results[learner][:2] == (6.0, "graded"), learner
+    for raw, reason in LOOK_ALIKE_IDS.items():
+        score, status, detail = results[shown(raw)]
+        assert (score, status) == (0.0, "invalid") and reason in detail, (raw, detail)
+    assert len(results) == 3 + len(LOOK_ALIKE_IDS)
+
+
+def test_learner_ids_are_never_spreadsheet_formulas_in_exports(tmp_path: Path) -> None:
+    db = tmp_path / "gradebook.sqlite"
+    lesson = "=1+2"  # lesson ids become Canvas column headers
+    with Gradebook(db) as gb:
+        run = gb.start_run(lesson, "v1", {})
+        for learner in FORMULA_IDS:
+            exercise = ExerciseResult("@ex", 1.0, 2.0, Status.GRADED)
+            gb.record(
+                SubmissionResult(learner, lesson, "v1", "x.ipynb", "h", (exercise,), Status.GRADED),
+                run,
+            )
+    for fmt in ("csv", "canvas"):
+        out = tmp_path / f"{fmt}.csv"
+        export(db, fmt, out)
+        with out.open(newline="", encoding="utf-8") as fh:
+            cells = [cell for row in csv.reader(fh) for cell in row]
+        dangerous = [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r", "\uff1d")]
+        assert dangerous == [], (fmt, dangerous)
+        # Neutralised the OWASP way (a leading single quote), nothing else changed.
+        assert set(FORMULA_IDS) <= {c[1:] if c.startswith("'") else c for c in cells}
