@@ -162,6 +162,7 @@ def _child(shell: Any, sock_fd: int, job: dict[str, Any]) -> None:
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
+        isolation.deny_shared_kernel_state()  # SysV IPC, mqueues, keyrings: see isolation.py
         _private_tmp(job["tmp"])
         np = sys.modules.get("numpy")
         if np is not None:

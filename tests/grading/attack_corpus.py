@@ -284,3 +284,70 @@ FORMULA_IDS = (
     "\uff1d1+2",  # a fullwidth equals sign
     "ada\r=1+2",  # a carriage return starting a new row of its own
 )
+
+# Kernel state that outlives a process: learner A leaves a secret in each channel, learner B
+# (the next child of the same zygote) looks for it. channel -> (A's code, B's code); B prints
+# what it found.
+_LIBC = (
+    "import ctypes, os\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "libc.shmat.restype = ctypes.c_void_p\n"
+    "libc.syscall.restype = ctypes.c_long\n"
+    "class Msg(ctypes.Structure):\n"
+    "    _fields_ = [('mtype', ctypes.c_long), ('mtext', ctypes.c_char * 64)]\n"
+    "rt = ctypes.CDLL('librt.so.1', use_errno=True)\n"
+    "KEYCTL = {'x86_64': 250, 'aarch64': 219, 'riscv64': 219}[os.uname().machine]\n"
+    "ADD_KEY = {'x86_64': 248, 'aarch64': 217, 'riscv64': 217}[os.uname().machine]\n"
+    "found = []\n"
+)
+SHARED_STATE = {
+    "sysv-shm": (
+        _LIBC + "sid = libc.shmget(0x5EC2E7, 4096, 0o666 | 0o1000)\n"
+        "if sid >= 0:\n"
+        "    ctypes.memmove(libc.shmat(sid, None, 0), b'SECRET-SHM', 10)\n",
+        _LIBC + "sid = libc.shmget(0x5EC2E7, 0, 0)\n"
+        "if sid >= 0:\n"
+        "    found.append(ctypes.string_at(libc.shmat(sid, None, 0), 10))\n"
+        "print(found)\n",
+    ),
+    "sysv-msg": (
+        _LIBC + "qid = libc.msgget(0x5EC2E8, 0o666 | 0o1000)\n"
+        "libc.msgsnd(qid, ctypes.byref(Msg(1, b'SECRET-MSG')), 64, 0)\n",
+        _LIBC + "qid = libc.msgget(0x5EC2E8, 0)\n"
+        "m = Msg()\n"
+        "if qid >= 0 and libc.msgrcv(qid, ctypes.byref(m), 64, 0, 0o4000) >= 0:\n"
+        "    found.append(m.mtext)\n"
+        "print(found)\n",
+    ),
+    "posix-mqueue": (
+        _LIBC + "mq = rt.mq_open(b'/secretq', os.O_CREAT | os.O_WRONLY, 0o666, None)\n"
+        "rt.mq_send(mq, b'SECRET-MQ', 9, 0)\n",
+        _LIBC + "mq = rt.mq_open(b'/secretq', os.O_RDONLY | os.O_NONBLOCK)\n"
+        "buf = ctypes.create_string_buffer(8192)\n"
+        "if mq >= 0 and rt.mq_receive(mq, buf, 8192, None) > 0:\n"
+        "    found.append(buf.value)\n"
+        "print(found)\n",
+    ),
+    "user-keyring": (  # add_key('user', 'secret', ..., KEY_SPEC_USER_KEYRING), readable by all
+        _LIBC + "key = libc.syscall(ADD_KEY, b'user', b'secret', b'SECRET-KEY', 10, -4)\n"
+        "if key >= 0:\n"
+        "    libc.syscall(KEYCTL, 5, ctypes.c_long(key), 0x3F3F3F3F)  # KEYCTL_SETPERM\n",
+        _LIBC + "key = libc.syscall(KEYCTL, 10, -4, b'user', b'secret', 0)  # KEYCTL_SEARCH\n"
+        "buf = ctypes.create_string_buffer(64)\n"
+        "if key >= 0 and libc.syscall(KEYCTL, 11, ctypes.c_long(key), buf, 64) > 0:\n"
+        "    found.append(buf.value)\n"
+        "try:\n"
+        "    found += [line for line in open('/proc/keys') if 'secret' in line]\n"
+        "except OSError:\n"
+        "    pass\n"
+        "print(found)\n",
+    ),
+    "/dev/shm": (
+        "open('/dev/shm/secret', 'w').write('SECRET-DEVSHM')\n",
+        "import os\nprint([open('/dev/shm/' + f).read() for f in os.listdir('/dev/shm')])\n",
+    ),
+    "/tmp": (
+        "open('/tmp/secret', 'w').write('SECRET-TMP')\n",
+        "import os\nprint([f for f in os.listdir('/tmp') if not f.startswith('matplotlib')])\n",
+    ),
+}

@@ -25,6 +25,7 @@ from attack_corpus import (
     LOOK_ALIKE_IDS,
     PATCHED_BUILTINS,
     REWRITING_HOOKS,
+    SHARED_STATE,
     SHOWTRACEBACK,
     SYMLINKED_SUBMISSIONS,
     TAMPERING,
@@ -46,11 +47,14 @@ from grading_support import (
     cells_with_role,
     grade,
     grade_course,
+    run,
+    stdout,
     submission,
     write_submission,
 )
 
 from eduproject.authoring.model import Lesson
+from eduproject.grading.backends import TMPFS_MB
 from eduproject.grading.export import export
 from eduproject.grading.gradebook import Gradebook
 from eduproject.grading.results import ExerciseResult, Status, SubmissionResult
@@ -360,3 +364,35 @@ def test_learner_ids_are_never_spreadsheet_formulas_in_exports(tmp_path: Path) -
         assert dangerous == [], (fmt, dangerous)
         # Neutralised the OWASP way (a leading single quote), nothing else changed.
         assert set(FORMULA_IDS) <= {c[1:] if c.startswith("'") else c for c in cells}
+
+
+@pytest.mark.parametrize("channel", sorted(SHARED_STATE))
+def test_nothing_a_learner_leaves_in_kernel_state_reaches_the_next_learner(
+    zygote: Zygote, channel: str
+) -> None:
+    leave, look = SHARED_STATE[channel]
+    run(zygote, leave)
+    reply, _ = run(zygote, look)  # the next learner of the same worker
+    assert reply["status"] == "ok", reply
+    assert stdout(reply) == "[]\n"
+
+
+@pytest.mark.parametrize("folder", ["/dev/shm", "/tmp"])
+def test_shared_memory_folders_hold_a_bounded_amount(zygote: Zygote, folder: str) -> None:
+    # Pages of a tmpfs count against no process limit: each folder is sized.
+    fill = (
+        "import os\nwritten = 0\n"
+        "for i in range(50):\n"
+        "    try:\n"
+        f"        with open(f'{folder}/fill{{i}}', 'wb') as fh:\n"
+        "            fh.write(b'x' * 8 * 2**20)\n"
+        "        written += 8\n"
+        "    except OSError as exc:\n"
+        "        print(exc.strerror)\n"
+        "        break\n"
+        "print(written)\n"
+    )
+    reply, _ = run(zygote, fill)
+    message, written = stdout(reply).splitlines()
+    assert message == "No space left on device"
+    assert int(written) <= TMPFS_MB[folder]
