@@ -351,3 +351,20 @@ SHARED_STATE = {
         "import os\nprint([f for f in os.listdir('/tmp') if not f.startswith('matplotlib')])\n",
     ),
 }
+
+# Non-solutions of the sample course's exercises: each replaces every exercise's function
+# body by ``return <expression>`` (ARG: the function's first parameter). None may earn a point,
+# except where the answer is right for what a test checks (ALLOWED_PARTIALS).
+NON_SOLUTIONS = ("None", "0", "1", "''", "[]", "{}", "True", "ARG", "type(ARG)()")
+PANDAS_NON_SOLUTIONS = (
+    "None",
+    "[]",
+    "ARG",
+    "ARG.iloc[0:0]",  # an empty table with the right columns
+    "ARG[ARG['rain_mm'] < 0] if 'rain_mm' in ARG else ARG",
+    "{c: [] for c in ARG}",
+    # zip() over an empty column: a dict that only looks like the expected table
+    "{'temp_c': list(ARG['temp_c']), 'temp_f': []}",
+)
+# (exercise, non-solution) -> the tests it passes because it is right for them.
+ALLOWED_PARTIALS = {("absolute_value", "ARG"): {"positive_and_zero"}}

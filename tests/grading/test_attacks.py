@@ -6,6 +6,7 @@ returns []), so an honest grader awards 0 of 6 points; any point earned would be
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from attack_corpus import (
+    ALLOWED_PARTIALS,
     DEEP_TREES,
     EQ_MAKERS,
     EXITS,
@@ -23,6 +25,8 @@ from attack_corpus import (
     IGNORE_SIGNALS_AND_LOOP,
     LIBRARY_PATCHES,
     LOOK_ALIKE_IDS,
+    NON_SOLUTIONS,
+    PANDAS_NON_SOLUTIONS,
     PATCHED_BUILTINS,
     REWRITING_HOOKS,
     SHARED_STATE,
@@ -53,13 +57,17 @@ from grading_support import (
     write_submission,
 )
 
-from eduproject.authoring.model import Lesson
+from eduproject.authoring.model import Lesson, Role
 from eduproject.grading.backends import TMPFS_MB
+from eduproject.grading.engine import Engine, preload_for
 from eduproject.grading.export import export
 from eduproject.grading.gradebook import Gradebook
+from eduproject.grading.pipeline import lesson_for_grading
 from eduproject.grading.results import ExerciseResult, Status, SubmissionResult
 from eduproject.grading.sandbox import Limits, Zygote
 from eduproject.learner_ids import shown
+
+EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 
 
 def attack(
@@ -396,3 +404,44 @@ def test_shared_memory_folders_hold_a_bounded_amount(zygote: Zygote, folder: str
     message, written = stdout(reply).splitlines()
     assert message == "No space left on device"
     assert int(written) <= TMPFS_MB[folder]
+
+
+@pytest.fixture(scope="module")
+def sample_lessons(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> list[tuple[Lesson, dict[str, bytes]]]:
+    grader = tmp_path_factory.mktemp("grader")
+    return [lesson_for_grading(folder, grader) for folder in sorted(EXERCISES.iterdir())]
+
+
+def _non_solution(lesson: Lesson, expression: str) -> dict[str, str]:
+    """Every exercise of ``lesson`` answered by ``def f(first, ...): return <expression>``."""
+    answers = {}
+    for cell in lesson.cells:
+        if cell.role == Role.SOLUTION and cell.exercise is not None:
+            function = next(
+                n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef)
+            )
+            first = function.args.args[0].arg
+            body = expression.replace("ARG", first)
+            answers[cell.exercise] = f"def {function.name}({first}, *rest):\n    return {body}\n"
+    return answers
+
+
+def test_the_sample_course_gives_no_point_to_non_solutions(
+    sample_lessons: list[tuple[Lesson, dict[str, bytes]]], zygote: Zygote, pandas_zygote: Zygote
+) -> None:
+    earned = {}
+    for lesson, data in sample_lessons:
+        pandas = "pandas" in preload_for(lesson)
+        spawner = pandas_zygote if pandas else zygote
+        engine = Engine(lesson, data_files=data, spawner=spawner, limits=spawner.limits)
+        for expression in PANDAS_NON_SOLUTIONS if pandas else NON_SOLUTIONS:
+            result = engine.grade(
+                "x", Path("x.ipynb"), submission(lesson, _non_solution(lesson, expression))
+            )
+            for e in result.exercises:
+                passed = {t.name for t in e.tests if t.passed}
+                if passed - ALLOWED_PARTIALS.get((e.exercise, expression), set()):
+                    earned[(lesson.id, e.exercise, expression)] = sorted(passed)
+    assert earned == {}
