@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_support import bearer, write_config
+from gateway_support import bearer, run_cli, write_config
 
 from eduproject.errors import ConfigError
 from eduproject.gateway.db import Database
@@ -139,29 +139,33 @@ def test_unauthenticated_connections_do_not_linger(course: Path, tmp_path: Path)
         assert b"connection: close" in answer.lower()
 
 
-@pytest.mark.parametrize("attempt_id", [2**63, -(2**63) - 1, 10**30])
-def test_attempt_ids_out_of_range_are_a_clear_4xx(
-    course: Path, tmp_path: Path, attempt_id: int
-) -> None:
+def test_attempt_ids_out_of_range_are_a_clear_4xx(course: Path, tmp_path: Path) -> None:
     with serving(course, tmp_path) as (url, token):
-        reply = httpx.post(
-            url + "/v1/feedback",
-            headers=bearer(token),
-            json={"attempt_id": attempt_id, "accepted": True},
-            timeout=10,
-        )
-    assert reply.status_code == 422, reply.text
-    assert "attempt_id" in reply.json()["error"]
+        replies = [
+            httpx.post(
+                url + "/v1/feedback",
+                headers=bearer(token),
+                json={"attempt_id": attempt_id, "accepted": True},
+                timeout=10,
+            )
+            for attempt_id in (2**63, -(2**63) - 1, 10**30)
+        ]
+    for reply in replies:
+        assert reply.status_code == 422, reply.text
+        assert "attempt_id" in reply.json()["error"]
 
 
-def test_the_admin_token_is_never_left_readable_by_others(course: Path, tmp_path: Path) -> None:
+def test_the_admin_token_is_never_left_readable_by_others(
+    course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_config(course, base_url=None)
-    command = [sys.executable, "-m", "eduproject.cli", "tokens", "admin", "--course", str(course)]
+    admin = ["tokens", "admin", "--course", str(course)]
     old = os.umask(0o022)
     try:
-        # As documented before: `eduproject tokens admin > admin-token.txt`.
+        # As documented before: `eduproject tokens admin > admin-token.txt` (a real file).
         redirected = tmp_path / "admin-token.txt"
         with redirected.open("w") as out:
+            command = [sys.executable, "-m", "eduproject.cli", *admin]
             done = subprocess.run(command, stdout=out, stderr=subprocess.PIPE, text=True)
         assert done.returncode == 0, done.stderr
         assert stat.S_IMODE(redirected.stat().st_mode) == 0o600
@@ -169,16 +173,12 @@ def test_the_admin_token_is_never_left_readable_by_others(course: Path, tmp_path
         assert redirected.read_text().startswith("edut_")
         # The new way: -o FILE, created 0600.
         chosen = tmp_path / "token-b.txt"
-        done = subprocess.run(
-            [*command, "--name", "second", "-o", str(chosen)], capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stderr
+        code, said, _ = run_cli([*admin, "--name", "second", "-o", str(chosen)], capsys)
+        assert code == 0 and "edut_" not in said
         assert stat.S_IMODE(chosen.stat().st_mode) == 0o600
-        assert chosen.read_text().startswith("edut_") and "edut_" not in done.stdout
-        again = subprocess.run(
-            [*command, "--name", "third", "-o", str(chosen)], capture_output=True, text=True
-        )
-        assert again.returncode != 0 and "already exists" in again.stderr
+        assert chosen.read_text().startswith("edut_")
+        code, _, err = run_cli([*admin, "--name", "third", "-o", str(chosen)], capsys)
+        assert code != 0 and "already exists" in err
     finally:
         os.umask(old)
 
