@@ -12,6 +12,7 @@ The CLI maps each family to an exit code (see ``EXIT_CODES``) and prints only
     |   +-- LessonValidationError   solutions fail their tests, or stubs pass them
     +-- BundleError                 grader bundle missing, stale or tampered with
     +-- SubmissionError             one submission is unreadable (recorded, never fatal)
+    +-- LearnerIdError              a learner id hides characters or looks like another
     +-- SandboxError                the sandbox cannot be set up
     +-- GradebookError              the gradebook cannot be opened, read or written
     +-- ModelError                  model access failed
@@ -89,6 +90,23 @@ class BundleError(EduprojectError):
 
 class SubmissionError(EduprojectError):
     pass
+
+
+class LearnerIdError(EduprojectError):
+    """A learner id that could be mistaken for another (see ``eduproject.learner_ids``).
+
+    ``raw`` is the id as given, ``shown`` the same with every character outside printable
+    ASCII written as ``<U+XXXX>``, ``problem`` what is wrong with it.
+    """
+
+    def __init__(self, raw: str, shown: str, problem: str, *, hint: str | None = None) -> None:
+        self.raw = raw
+        self.shown = shown
+        self.problem = problem
+        super().__init__(
+            f"learner id {shown!r} {problem}",
+            hint=hint or "rename it to the learner's user name as it displays, in plain letters",
+        )
 
 
 class SandboxError(EduprojectError):

@@ -143,7 +143,9 @@ class Auth:
                 )
                 await _redirect(send, location, [cookie])
                 return
-            await _send_json(send, 401, _UNAUTHORIZED, [(b"www-authenticate", b"Bearer")])
+            # Nothing without a token keeps a connection (and a file) open.
+            closing = [(b"www-authenticate", b"Bearer"), (b"connection", b"close")]
+            await _send_json(send, 401, _UNAUTHORIZED, closing)
             return
         scope[IDENTITY] = identity
         await self.app(scope, receive, send)
@@ -234,10 +236,15 @@ def create_app(
         if declared is not None and (not declared.isdigit() or int(declared) > cap):
             raise RequestRejected(413, f"the request is larger than {cap:,} bytes")
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > cap:
-                raise RequestRejected(413, f"the request is larger than {cap:,} bytes")
+        limit = service.settings.header_timeout_s
+        try:
+            async with asyncio.timeout(limit):  # a body trickling in holds a connection
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > cap:
+                        raise RequestRejected(413, f"the request is larger than {cap:,} bytes")
+        except TimeoutError:
+            raise RequestRejected(408, f"the request did not arrive within {limit:g} s") from None
         try:
             return json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -272,6 +279,8 @@ def create_app(
             or not isinstance(data["accepted"], bool)
         ):
             raise RequestRejected(422, "send {attempt_id: <integer>, accepted: true|false}")
+        if not -(2**63) <= data["attempt_id"] < 2**63:  # what SQLite can hold
+            raise RequestRejected(422, "attempt_id is out of range: send the id of an answer")
         service.feedback(who, data["attempt_id"], data["accepted"])
         return JSONResponse({"ok": True})
 

@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -156,25 +157,94 @@ def tokens_issue(
 
 def tokens_admin(
     name: Annotated[str, typer.Option("--name", help="Who the admin token is for.")] = "admin",
+    out: Annotated[
+        Path | None,
+        typer.Option("-o", "--out", help="Write the token to this file (readable by you only)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the -o file.")] = False,
     db: DbOption = None,
     course: CourseOption = None,
 ) -> None:
-    """Print a new admin token (for GET /admin/summary); it is shown only this once."""
+    """Print a new admin token (for GET /admin/summary), or write it with -o; shown only once."""
     from eduproject.gateway.db import Database
     from eduproject.gateway.tokens import TokenStore, check_name
 
-    database = Database(_db(db, course))
+    # Made before the token exists: a token that could not be written would be lost.
+    holder = _private_file(out, force) if out is not None else None
     try:
-        issued = TokenStore(database).issue([check_name(name, "--name")], role="admin")
-    finally:
-        database.close()
-    if not issued.tokens:
-        raise GatewayError(
-            f"{name!r} already has an admin token",
-            hint=f"revoke it first with `eduproject tokens revoke {name}`, or use another --name",
-        )
-    typer.echo(issued.tokens[0][1])
+        database = Database(_db(db, course))
+        try:
+            issued = TokenStore(database).issue([check_name(name, "--name")], role="admin")
+        finally:
+            database.close()
+        if not issued.tokens:
+            raise GatewayError(
+                f"{name!r} already has an admin token",
+                hint=f"revoke it first with `eduproject tokens revoke {name}`, "
+                "or use another --name",
+            )
+    except BaseException:
+        if out is not None and holder is not None:
+            os.close(holder)
+            out.unlink(missing_ok=True)
+        raise
+    token = issued.tokens[0][1]
+    if holder is not None:
+        with os.fdopen(holder, "w", encoding="utf-8") as fh:
+            fh.write(token + "\n")
+        typer.echo(f"wrote the admin token to {out} (readable by you only)", err=True)
+    else:
+        warning = _protect_stdout_file()
+        typer.echo(token)
+        if warning:
+            typer.echo(warning, err=True)
     typer.echo("keep it safe: it is stored only as a hash and cannot be shown again", err=True)
+
+
+def _private_file(path: Path, force: bool) -> int:
+    """A file only its owner can read or write (0600), opened for writing; its descriptor."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if force else os.O_EXCL)
+    try:
+        fd = os.open(path, flags, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file overwritten with --force keeps no wider mode
+    except FileExistsError:
+        raise ConfigError(
+            f"{path} already exists", hint="choose another file with -o, or pass --force"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}", hint="check -o") from None
+    return fd
+
+
+def _protect_stdout_file() -> str | None:
+    """When stdout is a file (``tokens admin > file``), make it 0600 before the token goes in.
+
+    A shell creates it with the umask (0644: anyone on the machine could read the token). The
+    warning says what was done, or what to do.
+    """
+    try:
+        fd = sys.stdout.fileno()
+        info = os.fstat(fd)
+    except (AttributeError, ValueError, OSError):  # not a real file descriptor (captured)
+        return None
+    if not stat.S_ISREG(info.st_mode) or not info.st_mode & 0o077:
+        return None
+    try:
+        where = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        where = "the file stdout goes to"
+    was = f"{stat.S_IMODE(info.st_mode):04o}"
+    try:
+        os.fchmod(fd, 0o600)
+    except OSError:
+        return (
+            f"WARNING: {where} holds the admin token and others can read it (mode {was}): "
+            f"run `chmod 600 {where}`; next time use `eduproject tokens admin -o FILE`"
+        )
+    return (
+        f"note: {where} was readable by others (mode {was}); it is now 0600. "
+        "Next time use `eduproject tokens admin -o FILE`, which creates it so."
+    )
 
 
 def tokens_revoke(

@@ -28,6 +28,12 @@ from starlette.applications import Starlette
 from eduproject.errors import ConfigError
 from eduproject.gateway.app import create_app
 from eduproject.gateway.hub import HubLogin
+from eduproject.gateway.limits import (
+    ConnectionLimits,
+    LimitedHTTPProtocol,
+    install,
+    raise_file_limit,
+)
 from eduproject.gateway.service import TutorService
 
 log = logging.getLogger("eduproject.gateway")
@@ -64,12 +70,13 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def configure_process() -> None:
-    """Logging and GIL settings of a serving process."""
+    """Logging, GIL and open-file settings of a serving process."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per model request is noise
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    raise_file_limit()  # connections are files: 1,024 is too few for a class
 
 
 def _config(app: Starlette | str, *, access_log: bool, workers: int = 1) -> uvicorn.Config:
@@ -83,11 +90,13 @@ def _config(app: Starlette | str, *, access_log: bool, workers: int = 1) -> uvic
         lifespan="on" if isinstance(app, str) else "off",
         # Learners' connections live on between two questions.
         timeout_keep_alive=75,
+        http=LimitedHTTPProtocol,  # header timeout, connection caps (limits.py)
     )
 
 
 def make_server(service: TutorService, *, access_log: bool = False) -> uvicorn.Server:
     """A uvicorn server for ``service`` in this process (tests run it in a thread)."""
+    install(ConnectionLimits.from_settings(service.settings))
     return uvicorn.Server(_config(create_app(service), access_log=access_log))
 
 
@@ -103,6 +112,7 @@ def app_from_environment() -> Starlette:
     service = TutorService.from_course(
         Path(os.environ[ENV_COURSE]), db_path=Path(db) if db else None
     )
+    install(ConnectionLimits.from_settings(service.settings))
     return create_app(service, owns_service=True, hub=hub_login(service))
 
 
@@ -128,6 +138,7 @@ def serve(
         raise ConfigError(f"--workers must be at least 1, not {workers}", hint="use 1 or more")
     configure_process()
     service = TutorService.from_course(course_dir, db_path=db_path)
+    install(ConnectionLimits.from_settings(service.settings))
     try:
         hub = hub_login(service)
         hub_address = hub.env.listen_address() if hub is not None else None

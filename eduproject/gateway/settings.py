@@ -12,6 +12,10 @@ stay in ``[tutor]`` (the same for the in-kernel tutor and the gateway)::
     workers = 32                 # tutor calls running at once (threads)
     run_tests = true             # reject model code that passes the exercise's tests
     admin_groups = ["instructors"]   # under JupyterHub: hub groups whose members are admins
+    header_timeout_s = 10        # a request's headers (and body) must arrive within this
+    max_connections = 4096       # open connections per process (kept under the file limit)
+    max_connections_per_address = 1024  # from one IP address (IPv6: one /64); 0: no cap
+    max_pending_per_address = 32 # of those, still sending their request headers; 0: no cap
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ class GatewaySettings:
     workers: int = 32
     run_tests: bool = True
     admin_groups: tuple[str, ...] = ("instructors",)
+    header_timeout_s: float = 10.0
+    max_connections: int = 4096
+    max_connections_per_address: int = 1024
+    max_pending_per_address: int = 32
 
     @property
     def target(self) -> Path | str:
@@ -53,15 +61,21 @@ class GatewaySettings:
                     hint=f"known keys: {', '.join(sorted(known))}",
                 )
         values: dict[str, Any] = {"db": course_dir / DB_NAME}
-        for key in ("max_body_bytes", "max_code_chars", "workers"):
+        for key in ("max_body_bytes", "max_code_chars", "workers", "max_connections"):
             if key in table:
-                value = table[key]
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise ConfigError(
-                        f"[gateway]: key {key!r} must be a positive integer, not {value!r}",
-                        hint="fix the value in eduproject.toml",
-                    )
-                values[key] = value
+                values[key] = _integer(table[key], key, lowest=1)
+        for key in ("max_connections_per_address", "max_pending_per_address"):
+            if key in table:
+                values[key] = _integer(table[key], key, lowest=0)
+        if "header_timeout_s" in table:
+            value = table["header_timeout_s"]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(
+                    f"[gateway]: key 'header_timeout_s' must be a positive number of seconds, "
+                    f"not {value!r}",
+                    hint="fix the value in eduproject.toml, e.g. header_timeout_s = 10",
+                )
+            values["header_timeout_s"] = float(value)
         if "run_tests" in table:
             if not isinstance(table["run_tests"], bool):
                 raise ConfigError(
@@ -94,3 +108,13 @@ class GatewaySettings:
                 )
             values["admin_groups"] = tuple(groups)
         return cls(**values)
+
+
+def _integer(value: Any, key: str, *, lowest: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+        what = "a positive integer" if lowest == 1 else "an integer, 0 or more"
+        raise ConfigError(
+            f"[gateway]: key {key!r} must be {what}, not {value!r}",
+            hint="fix the value in eduproject.toml",
+        )
+    return value

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from eduproject.errors import ConfigError
+from eduproject.errors import ConfigError, LearnerIdError
 from eduproject.gateway.db import Database
+from eduproject.learner_ids import look_alikes, normalize_learner_id, shown
 
 Role = Literal["learner", "admin"]
 TOKEN_PREFIX = "edut_"  # makes a pasted token recognisable (and findable by secret scanners)
@@ -156,10 +157,20 @@ def check_name(name: str, where: str) -> str:
             f"{where}: the name is {len(name)} characters long (at most {MAX_NAME_CHARS})",
             hint="use the learner's JupyterHub user name",
         )
-    if any(not ch.isprintable() for ch in name):
+    if any(not ch.isprintable() and ch.isascii() for ch in name):
         raise ConfigError(
             f"{where}: the name {name!r} contains control characters",
             hint="use the learner's JupyterHub user name",
+        )
+    # A name that displays like another one must not become a second learner.
+    try:
+        normal = normalize_learner_id(name)
+    except LearnerIdError as exc:
+        raise ConfigError(f"{where}: {exc.message}", hint=exc.hint) from None
+    if normal != name:
+        raise ConfigError(
+            f"{where}: write {shown(name)!r} as {normal!r} (Unicode NFKC)",
+            hint="use the learner's JupyterHub user name in its plain form",
         )
     return name
 
@@ -224,6 +235,12 @@ def read_roster(path: Path) -> Roster:
             )
         seen[name] = number
         names.append(name)
+    for name, other in look_alikes(names).items():
+        raise ConfigError(
+            f"{path}, row {seen[name]}: learner id {shown(name)!r} looks like learner "
+            f"{other!r} on row {seen[other]}",
+            hint="each learner may appear once; use the user names as they display",
+        )
     return Roster(names, column_name)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from eduproject.errors import SandboxError
-from eduproject.grading import harness, wire, zygote
+from eduproject.grading import harness, isolation, wire, zygote
 
 __all__ = [
     "Backend",
@@ -40,12 +40,15 @@ __all__ = [
     "shared_cache",
 ]
 
-# The learner side: three stdlib-only files, bound read-only into the sandbox together.
-SHIPPED = tuple(Path(m.__file__ or "").resolve() for m in (zygote, harness, wire))
+# The learner side: four stdlib-only files, bound read-only into the sandbox together.
+SHIPPED = tuple(Path(m.__file__ or "").resolve() for m in (zygote, harness, wire, isolation))
 INSIDE_CODE = "/sandbox/code"
 INSIDE_WORK = "/sandbox/work"
 INSIDE_CACHE = "/sandbox/cache"
 STARTUP_TIMEOUT = 120.0
+# Sizes of the sandbox's memory-backed folders: their pages count against no process limit.
+# (Unsized -- half the host's memory each -- with bubblewrap older than 0.7.)
+TMPFS_MB = {"/tmp": 256, "/dev/shm": 64}
 
 
 # -- environment ---------------------------------------------------------------------------
@@ -138,6 +141,11 @@ def _parents(paths: list[str]) -> list[str]:
 @dataclass(frozen=True)
 class BubblewrapBackend(Backend):
     executable: str = "bwrap"
+    sized_tmpfs: bool = True  # bubblewrap 0.7 and later size a tmpfs (--size)
+
+    def _tmpfs(self, folder: str) -> list[str]:
+        size = ["--size", str(TMPFS_MB[folder] * 2**20)] if self.sized_tmpfs else []
+        return ["--perms", "1777", *size, "--tmpfs", folder]
 
     def wrap(
         self,
@@ -169,7 +177,7 @@ class BubblewrapBackend(Backend):
         args += ["--ro-bind", str(root / "group"), "/etc/group"]
         # The private /tmp comes first: a Python (a venv in a checkout) under /tmp is then
         # bound on top of it instead of being hidden by it.
-        args += ["--perms", "1777", "--tmpfs", "/tmp"]
+        args += self._tmpfs("/tmp")
         # bwrap makes missing parent folders 0700: learner code (another uid) could not
         # reach the Python under them. Make them 0755 first.
         for folder in _parents([*python_roots(), f"{INSIDE_CODE}/x", INSIDE_WORK, INSIDE_CACHE]):
@@ -184,7 +192,7 @@ class BubblewrapBackend(Backend):
             "--bind", str(shared_cache()), INSIDE_CACHE,
             "--proc", "/proc",
             "--dev", "/dev",
-            "--perms", "1777", "--tmpfs", "/dev/shm",
+            *self._tmpfs("/dev/shm"),
             "--chdir", INSIDE_WORK,
         ]  # fmt: skip
         for folder, how in [
@@ -272,6 +280,10 @@ def detect_backend() -> Backend:
     if exe is None:
         return rlimits_backend("bubblewrap not found")
     root = os.geteuid() == 0
+    try:
+        usage = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return rlimits_backend(f"bubblewrap failed to start ({exc})")
     backend = BubblewrapBackend(
         name="bwrap",
         description="bwrap+uid (network off, private filesystem)"
@@ -280,6 +292,7 @@ def detect_backend() -> Backend:
         warning=None,
         uid_drop=root,
         executable=exe,
+        sized_tmpfs="--size" in usage.stdout,
     )
     with tempfile.TemporaryDirectory(prefix="eduproject-probe-") as tmp:
         folder = prepare_root(Path(tmp), uid=None)

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from eduproject.authoring.model import Lesson
-from eduproject.errors import ConfigError, SandboxError
+from eduproject.errors import ConfigError, SandboxError, SubmissionError
 from eduproject.grading.engine import Engine, preload_for
 from eduproject.grading.results import SubmissionResult
 from eduproject.grading.sandbox import Backend, Limits, Zygote, detect_backend
+from eduproject.grading.submissions import read_notebook
 
 __all__ = ["DaskExecutor", "Executor", "GradeFailure", "GradeJob", "LocalPool", "make_executor"]
 
@@ -47,9 +48,9 @@ class GradeJob:
         if self.data is not None or self.problem is not None:
             return self
         try:
-            return GradeJob(self.learner, self.path, None, Path(self.path).read_bytes())
-        except OSError as exc:
-            return GradeJob(self.learner, self.path, f"cannot read the file ({exc.strerror})")
+            return GradeJob(self.learner, self.path, None, read_notebook(Path(self.path)))
+        except SubmissionError as exc:
+            return GradeJob(self.learner, self.path, exc.message)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,12 @@ Formats (see docs/gradebook.md for every assumption):
   learner. Learners are matched by name (the learner id is written in ``Student``).
 - ``gradescope``: ``OUT/<lesson>/<learner>/results.json`` per submission, in Gradescope's
   autograder results format. Hidden tests appear by name and points only.
+
+In both CSV formats a text cell that a spreadsheet would run as a formula (it starts with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return) gets a leading single quote, as OWASP
+advises against CSV injection: ``=HYPERLINK(...)`` is written ``'=HYPERLINK(...)``; a row
+with a carriage return inside a cell is written fully quoted, so the return cannot start a
+new row.
 """
 
 from __future__ import annotations
@@ -20,10 +26,10 @@ import csv
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from eduproject.errors import ConfigError, GradebookError
 from eduproject.grading.gradebook import Gradebook
@@ -75,6 +81,30 @@ def export(db: Path, fmt: str, out: Path, *, lesson: str | None = None) -> Expor
         ) from exc
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets
+# (OWASP, "CSV Injection"); fullwidth signs too, which some spreadsheets accept.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _text(value: str) -> str:
+    """A text cell that no spreadsheet runs: a leading single quote before a formula sign.
+
+    >>> _text('=HYPERLINK("evil.example")'), _text("ada")
+    ('\'=HYPERLINK("evil.example")', 'ada')
+    """
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _row(fh: TextIO, cells: Iterable[str]) -> None:
+    """One CSV row. Lines end with \n, so a bare \r in a cell would not be quoted by the
+    csv module -- and would start a new row in a spreadsheet: such rows are fully quoted."""
+    row = list(cells)
+    if any("\r" in cell for cell in row):
+        csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(row)
+    else:
+        csv.writer(fh, lineterminator="\n").writerow(row)
+
+
 def _num(value: float) -> str:
     """Points as people write them: 2, 1.5, 0.333333 -- never 2.0 or 1e-07."""
     rounded = round(value, 6)
@@ -87,8 +117,7 @@ def _write_csv(results: list[SubmissionResult], out: Path) -> Exported:
     rows = 0
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
+        _row(fh, CSV_COLUMNS)
         for r in results:
             # An unreadable notebook may come with no exercises at all; it still gets a
             # row so that no learner silently disappears from the grade sheet.
@@ -96,8 +125,12 @@ def _write_csv(results: list[SubmissionResult], out: Path) -> Exported:
                 ExerciseResult(exercise="", score=0.0, max_score=0.0, status=r.status),
             )
             for e in exercises:
-                writer.writerow(
-                    (r.learner, r.lesson, e.exercise, _num(e.score), _num(e.max_score), e.status)
+                _row(
+                    fh,
+                    (
+                        *map(_text, (r.learner, r.lesson, e.exercise)),
+                        *(_num(e.score), _num(e.max_score), e.status),
+                    ),
                 )
                 rows += 1
     return Exported("csv", (out,), len(results), rows)
@@ -112,13 +145,12 @@ def _write_canvas(results: list[SubmissionResult], out: Path) -> Exported:
     possible = {les: max(r.max_score for r in results if r.lesson == les) for les in lessons}
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow((*CANVAS_FIXED_COLUMNS, *lessons))
-        writer.writerow((CANVAS_POINTS_ROW, "", "", "", "", *(_num(possible[x]) for x in lessons)))
+        _row(fh, (*CANVAS_FIXED_COLUMNS, *map(_text, lessons)))
+        _row(fh, (CANVAS_POINTS_ROW, "", "", "", "", *(_num(possible[x]) for x in lessons)))
         for learner in learners:
             # A blank cell leaves Canvas' grade untouched (no submission for that lesson).
             cells = (_num(scores[(learner, x)]) if (learner, x) in scores else "" for x in lessons)
-            writer.writerow((learner, "", "", "", "", *cells))
+            _row(fh, (_text(learner), "", "", "", "", *cells))
     return Exported("canvas", (out,), len(results), len(learners))
 
 

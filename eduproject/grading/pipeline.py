@@ -33,11 +33,11 @@ from rich.progress import (
 from eduproject.authoring.bundle import read_bundle, write_bundle
 from eduproject.authoring.model import Lesson
 from eduproject.authoring.parse import load_lesson
-from eduproject.errors import BundleError, SandboxError
+from eduproject.errors import BundleError, SandboxError, SubmissionError
 from eduproject.grading.executors import GradeFailure, GradeJob, Outcome, make_executor
 from eduproject.grading.gradebook import Gradebook
 from eduproject.grading.sandbox import Limits
-from eduproject.grading.submissions import discover, submission_hash
+from eduproject.grading.submissions import discover, read_notebook, submission_hash
 
 __all__ = ["GradeRunSummary", "grade_lesson", "lesson_for_grading"]
 
@@ -177,11 +177,18 @@ def grade_lesson(
         todo: list[GradeJob] = []
         skipped = 0
         for ref in found.submissions:
-            digest = submission_hash(b"") if ref.problem else submission_hash(ref.path.read_bytes())
+            problem = ref.problem
+            data = b""
+            if problem is None:
+                try:
+                    data = read_notebook(ref.path)
+                except SubmissionError as exc:
+                    problem = exc.message  # recorded as invalid: the batch goes on
+            digest = submission_hash(data)
             if gradebook.already_graded(ref.learner, lesson.id, digest, lesson.version):
                 skipped += 1
             else:
-                todo.append(GradeJob(ref.learner, str(ref.path), ref.problem))
+                todo.append(GradeJob(ref.learner, str(ref.path), problem))
         run_id = gradebook.start_run(lesson.id, lesson.version, options)
         statuses: Counter[str] = Counter()
         phases: dict[str, float] = {}

@@ -21,9 +21,9 @@ import hashlib
 import itertools
 import json
 import os
-import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -42,6 +42,7 @@ from eduproject.grading.backends import (
     scrubbed_env,
 )
 from eduproject.grading.channel import Channel, ProtocolViolation
+from eduproject.grading.isolation import remove_tree
 from eduproject.grading.judges import JudgeServer
 
 __all__ = [
@@ -108,15 +109,22 @@ ROOT_PREFIX = "eduproject-grade-"
 
 @functools.cache
 def _sweep_stale_roots() -> None:
-    """Remove worker folders left by graders that were killed (kill -9 skips all cleanup)."""
+    """Remove worker folders left by graders that were killed (kill -9 skips all cleanup).
+
+    Only real folders of this user whose owner process is gone; whatever a learner left in
+    them (a 1,500-deep tree...) is removed without recursion, and nothing here can fail a run.
+    """
     for root in Path(tempfile.gettempdir()).glob(f"{ROOT_PREFIX}*"):
         try:
+            info = root.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+                continue  # a link, or another user's: not ours to judge
             owner = int((root / "owner.pid").read_text())
             os.kill(owner, 0)
         except ProcessLookupError:
-            shutil.rmtree(root, ignore_errors=True)
+            remove_tree(root)
         except (OSError, ValueError):
-            continue  # not ours to judge (another user's, or being created right now)
+            continue  # being created right now, or not a worker folder
 
 
 _UIDS = itertools.count()
@@ -225,7 +233,7 @@ class SandboxedChild:
             self.channel.close()
             self.exit = self.zygote._reap_child(kill=kill)
             for folder in self.folders:
-                shutil.rmtree(folder, ignore_errors=True)
+                remove_tree(folder)
         return self.exit
 
 
@@ -458,5 +466,5 @@ class Zygote:
                 self._proc.wait()
             self._proc = None
         if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
+            remove_tree(self._root)
             self._root = None

@@ -9,7 +9,8 @@ Three layouts are understood (learner ids come from the path):
 
 Names starting with ``.`` or ``_`` are ignored (checkpoints, manifests); other files that are
 not notebooks are reported. A learner folder without a notebook becomes an *invalid*
-submission with the reason, so the gradebook shows it.
+submission with the reason, so the gradebook shows it. Symbolic links (a learner folder or a
+notebook linking to another learner's) are refused the same way, never followed.
 
 Cells are matched to the bundle by ``metadata.eduproject.cell``, else nbgrader's
 ``metadata.nbgrader.grade_id`` (lessons imported from nbgrader), else, for otter notebooks,
@@ -22,15 +23,20 @@ by the ``grader.check("q")`` cell that follows a question's answer cells.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
-from dataclasses import dataclass, field
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from eduproject.authoring.model import Cell, Lesson, Role
-from eduproject.errors import SubmissionError
+from eduproject.errors import LearnerIdError, SubmissionError
+from eduproject.learner_ids import look_alikes, normalize_learner_id, shown
 
 __all__ = [
     "Discovery",
@@ -40,6 +46,7 @@ __all__ = [
     "discover",
     "match_cells",
     "parse_notebook",
+    "read_notebook",
     "submission_hash",
 ]
 
@@ -69,8 +76,9 @@ def _visible(path: Path) -> bool:
 
 
 def _notebooks(folder: Path) -> list[Path]:
+    # Anything named .ipynb that is not a folder (a pipe, a link...): reading it says why not.
     return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix == ".ipynb" and _visible(p)
+        p for p in folder.iterdir() if p.suffix == ".ipynb" and _visible(p) and not p.is_dir()
     )
 
 
@@ -90,14 +98,76 @@ def discover(root: Path, lesson_id: str) -> Discovery:
     for entry in sorted(root.iterdir()):
         if not _visible(entry):
             continue
-        if entry.is_file():
-            if entry.suffix == ".ipynb":
-                _add(found, SubmissionRef(entry.stem, entry), skipped)
-            else:
-                skipped.append(f"ignored {entry}: not a notebook (.ipynb)")
+        if entry.is_symlink() and (entry.suffix == ".ipynb" or entry.is_dir()):
+            learner = entry.stem if entry.suffix == ".ipynb" else entry.name
+            _add(found, SubmissionRef(learner, entry, _linked(entry)), skipped)
+        elif entry.is_symlink():
+            skipped.append(f"ignored {entry}: a symbolic link")
         elif entry.is_dir():
             _add(found, _learner_folder(entry, lesson_id, skipped), skipped)
-    return Discovery(tuple(found[k] for k in sorted(found)), tuple(skipped))
+        elif entry.suffix == ".ipynb":
+            _add(found, SubmissionRef(entry.stem, entry), skipped)
+        else:
+            skipped.append(f"ignored {entry}: not a notebook (.ipynb)")
+    named = _identities(found.values(), skipped)
+    return Discovery(tuple(named[k] for k in sorted(named)), tuple(skipped))
+
+
+def _identities(refs: Iterable[SubmissionRef], skipped: list[str]) -> dict[str, SubmissionRef]:
+    """Submissions by learner id in NFKC form (see ``eduproject.learner_ids``).
+
+    An id that hides characters or mixes look-alike scripts, or that displays like another
+    learner's, is refused: an invalid submission recorded under the id made visible
+    (``ada<U+200B>``), never a second ``ada``.
+    """
+    out: dict[str, SubmissionRef] = {}
+    kept: dict[str, list[SubmissionRef]] = {}
+    for ref in refs:
+        try:
+            kept.setdefault(normalize_learner_id(ref.learner), []).append(ref)
+        except LearnerIdError as exc:
+            _refuse(out, ref, f"{exc.message} ({exc.hint})")
+    # Of ids with one NFKC form (fullwidth 'ada' and 'ada'), the one written in that form is
+    # the learner; an id that displays like another ('ace' in Cyrillic next to 'ace') is refused.
+    named: dict[str, SubmissionRef] = {}
+    for learner, group in kept.items():
+        exact = [r for r in group if r.learner == learner]
+        for ref in group:
+            if ref in exact or len(group) == 1:
+                named[learner] = replace(ref, learner=learner)
+            else:
+                _refuse(out, ref, _looks_like(ref.learner, learner))
+    alike = look_alikes(named)
+    for learner, ref in named.items():
+        if learner in alike:
+            _refuse(out, ref, _looks_like(ref.learner, alike[learner]))
+        elif learner in out:
+            skipped.append(
+                f"ignored {ref.path}: learner {learner!r} already has {out[learner].path}"
+            )
+        else:
+            out[learner] = ref
+    return out
+
+
+def _looks_like(raw: str, other: str) -> str:
+    return (
+        f"learner id {shown(raw)!r} looks like learner {other!r} (another submission); "
+        "rename the folder to the learner's user name as it displays, in plain letters"
+    )
+
+
+def _refuse(out: dict[str, SubmissionRef], ref: SubmissionRef, reason: str) -> None:
+    out.setdefault(shown(ref.learner), SubmissionRef(shown(ref.learner), ref.path, reason))
+
+
+def _linked(path: Path) -> str:
+    """Why a link is refused: it could be another learner's notebook (whose grade and code
+    the linking learner would get)."""
+    return (
+        f"{path.name} is a symbolic link; only notebooks and folders themselves are graded "
+        "(submit a copy, not a link)"
+    )
 
 
 def _add(found: dict[str, SubmissionRef], ref: SubmissionRef, skipped: list[str]) -> None:
@@ -121,6 +191,8 @@ def _learner_folder(folder: Path, lesson_id: str, skipped: list[str]) -> Submiss
         if len(chosen) > 1:
             names = ", ".join(d.name for d in chosen)
             return SubmissionRef(learner, folder, f"several assignment folders ({names}); keep one")
+        if chosen and chosen[0].is_symlink():
+            return SubmissionRef(learner, chosen[0], _linked(chosen[0]))
         if chosen:
             folder, notebooks = chosen[0], _notebooks(chosen[0])
     for other in sorted(folder.iterdir()) if folder.is_dir() else []:
@@ -144,6 +216,38 @@ def submission_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def read_notebook(path: Path) -> bytes:
+    """The bytes of a submitted notebook; SubmissionError with the reason when it cannot be read.
+
+    Links are not followed (a link to another learner's notebook or to ``/proc/self/mem`` is
+    refused), pipes and devices are refused without waiting on them, and nothing over 100 MB
+    is read into memory.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SubmissionError(_linked(path)) from None
+        raise SubmissionError(f"cannot read the file ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmissionError(f"{path.name} is not a regular file (a pipe or a device)")
+        if info.st_size > MAX_NOTEBOOK_BYTES:
+            raise SubmissionError(_too_large(info.st_size))
+        try:
+            data = fh.read(MAX_NOTEBOOK_BYTES + 1)
+        except OSError as exc:
+            raise SubmissionError(f"cannot read the file ({exc.strerror})") from None
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(_too_large(len(data)))
+    return data
+
+
+def _too_large(size: int) -> str:
+    return f"notebook too large ({size / 2**20:.0f} MB; the limit is 100 MB)"
+
+
 # -- reading ---------------------------------------------------------------------------------
 
 
@@ -159,9 +263,7 @@ class SubmittedCell:
 def parse_notebook(data: bytes) -> tuple[dict[str, Any], tuple[SubmittedCell, ...]]:
     """Strictly read notebook bytes; every problem raises SubmissionError with the reason."""
     if len(data) > MAX_NOTEBOOK_BYTES:
-        raise SubmissionError(
-            f"notebook too large ({len(data) / 2**20:.0f} MB; the limit is 100 MB)"
-        )
+        raise SubmissionError(_too_large(len(data)))
     if not data.strip():
         raise SubmissionError("empty file: not a notebook")
     try:

@@ -30,10 +30,11 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 if __package__ or TYPE_CHECKING:
-    from . import harness
+    from . import harness, isolation
 else:  # started as a script (python -I does not add its folder to sys.path)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import harness
+    import isolation
 
 # -- the zygote: one per worker, forks a fresh child per submission --------------------------
 
@@ -101,8 +102,9 @@ def _reap() -> list[tuple[int, int]]:
         reaped.append((pid, status))
 
 
-def _kill_all_learner_processes(wipe: list[str]) -> None:
-    """SIGKILL every process below the zygote (orphans re-parent to it: it is a subreaper)."""
+def _kill_all_learner_processes(wipe: list[str]) -> bool:
+    """SIGKILL every process below the zygote (orphans re-parent to it: it is a subreaper),
+    then empty ``wipe``; False if something there could not be removed."""
     for _ in range(200):
         victims = _descendants(os.getpid())
         if not victims:
@@ -112,18 +114,8 @@ def _kill_all_learner_processes(wipe: list[str]) -> None:
                 os.kill(pid, signal.SIGKILL)
         _reap()
     _reap()
-    for folder in wipe:  # /tmp and /dev/shm of the sandbox: nothing carries to the next learner
-        for entry in os.listdir(folder):
-            path = os.path.join(folder, entry)
-            try:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    import shutil
-
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    os.unlink(path)
-            except OSError:
-                pass
+    # /tmp and /dev/shm of the sandbox: nothing carries to the next learner.
+    return all([isolation.remove_tree(folder, keep=True) for folder in wipe])
 
 
 def _limit(kind: int, value: int | None) -> None:
@@ -170,6 +162,7 @@ def _child(shell: Any, sock_fd: int, job: dict[str, Any]) -> None:
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
+        isolation.deny_shared_kernel_state()  # SysV IPC, mqueues, keyrings: see isolation.py
         _private_tmp(job["tmp"])
         np = sys.modules.get("numpy")
         if np is not None:
@@ -272,7 +265,10 @@ def zygote_main(config: dict[str, Any]) -> None:
             _child(shell, fds[0], msg["job"])
         os.close(fds[0])
         _send(control, {"event": "started", "pid": pid})
-        _send(control, _watch(control, pid, wipe))
+        ended = _watch(control, pid, wipe)
+        _send(control, ended)
+        if not ended["clean"]:
+            return  # leftovers we cannot remove: the grader starts a fresh sandbox
 
 
 def _watch(control: socket.socket, pid: int, wipe: list[str]) -> dict[str, Any]:
@@ -306,9 +302,10 @@ def _watch(control: socket.socket, pid: int, wipe: list[str]) -> dict[str, Any]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
-    _kill_all_learner_processes(wipe)
+    clean = _kill_all_learner_processes(wipe)
     return {
         "event": "exited",
+        "clean": clean,
         "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "requested": requested,

@@ -165,3 +165,24 @@ def test_tokens_go_where_serve_looks(
         assert service.authenticate(token) == Identity("ada", "learner")
     finally:
         service.close()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("learner\nada\u200b\n", "row 2: learner id 'ada<U+200B>' contains an invisible"),
+        ("learner\nada\u202e\n", "text-direction character (U+202E RIGHT-TO-LEFT OVERRIDE)"),
+        ("learner\n\u0430da\n", "'<U+0430>da' mixes Cyrillic and Latin letters"),
+        ("learner\n\uff41\uff44\uff41\n", "row 2: write '<U+FF41><U+FF44><U+FF41>' as 'ada'"),
+        ("learner\nace\n\u0430\u0441\u0435\n", "row 3: learner id '<U+0430><U+0441><U+0435>' "
+         "looks like learner 'ace' on row 2"),
+    ],
+)  # fmt: skip
+def test_look_alike_names_are_refused_with_the_row(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    """Issue 11, class 9: names that display like another learner's never get a token."""
+    path = write(tmp_path / "roster.csv", content)
+    with pytest.raises(ConfigError) as caught:
+        read_roster(path)
+    assert message in str(caught.value) and str(path) in str(caught.value)

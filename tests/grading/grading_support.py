@@ -16,6 +16,8 @@ from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.release import learner_notebook
 from eduproject.grading.channel import ChannelClosed
 from eduproject.grading.engine import Engine
+from eduproject.grading.gradebook import Gradebook
+from eduproject.grading.pipeline import grade_lesson, lesson_for_grading
 from eduproject.grading.results import SubmissionResult
 from eduproject.grading.sandbox import ChildExit, Limits, Zygote
 
@@ -155,3 +157,31 @@ class Listener:
         socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
         self.thread.join(timeout=5)
         self.server.close()
+
+
+# -- whole classes: a course folder with exercises/basic and submissions/ --------------------
+
+
+def write_submission(course: Path, learner: str, answers: dict[str, str]) -> Path:
+    """``submissions/<learner>/basic.ipynb`` with ``answers`` in the BASIC lesson's cells."""
+    lesson, _ = lesson_for_grading(course / "exercises" / "basic", course / "build" / "grader")
+    path = course / "submissions" / learner / "basic.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(submission(lesson, answers))
+    return path
+
+
+def grade_course(course: Path, workers: int = 1) -> dict[str, tuple[float, str, str]]:
+    """Grade ``course/submissions`` with ``grade_lesson``: learner -> (score, status, detail)."""
+    db = course / "gradebook.sqlite"
+    summary = grade_lesson(
+        course / "exercises" / "basic",
+        course / "submissions",
+        db,
+        grader_dir=course / "build" / "grader",
+        progress=False,
+        workers=workers,
+    )
+    assert summary.failures == ()
+    with Gradebook(db, create=False) as gb:
+        return {r.learner: (r.score, str(r.status), r.detail) for r in gb.results("basic")}

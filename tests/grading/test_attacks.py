@@ -6,22 +6,32 @@ returns []), so an honest grader awards 0 of 6 points; any point earned would be
 
 from __future__ import annotations
 
+import ast
+import csv
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from attack_corpus import (
+    ALLOWED_PARTIALS,
+    DEEP_TREES,
     EQ_MAKERS,
     EXITS,
     FAKE_RESULTS,
+    FORMULA_IDS,
     HANDLES_ATTACK,
     HANDLES_LESSON,
     IGNORE_SIGNALS_AND_LOOP,
     LIBRARY_PATCHES,
+    LOOK_ALIKE_IDS,
+    NON_SOLUTIONS,
+    PANDAS_NON_SOLUTIONS,
     PATCHED_BUILTINS,
     REWRITING_HOOKS,
+    SHARED_STATE,
     SHOWTRACEBACK,
+    SYMLINKED_SUBMISSIONS,
     TAMPERING,
     TOO_BIG,
     WRONG_DOUBLE,
@@ -32,18 +42,32 @@ from attack_corpus import (
     corpus,
 )
 from grading_support import (
+    BASIC,
+    BASIC_ANSWERS,
     Listener,
     WriteLesson,
     all_text,
     bundle_lesson,
     cells_with_role,
     grade,
+    grade_course,
+    run,
+    stdout,
     submission,
+    write_submission,
 )
 
-from eduproject.authoring.model import Lesson
-from eduproject.grading.results import Status, SubmissionResult
+from eduproject.authoring.model import Lesson, Role
+from eduproject.grading.backends import TMPFS_MB
+from eduproject.grading.engine import Engine, preload_for
+from eduproject.grading.export import export
+from eduproject.grading.gradebook import Gradebook
+from eduproject.grading.pipeline import lesson_for_grading
+from eduproject.grading.results import ExerciseResult, Status, SubmissionResult
 from eduproject.grading.sandbox import Limits, Zygote
+from eduproject.learner_ids import shown
+
+EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 
 
 def attack(
@@ -270,3 +294,154 @@ def test_a_value_an_earlier_test_handed_over_cannot_be_changed_later(
     hidden = next(t for t in result.exercises[0].tests if t.hidden)
     assert not hidden.passed and hidden.points == 0.0
     assert result.score == 1.0  # the visible test: check_table returned True
+
+
+# -- issue 11 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["/tmp", "/dev/shm"])
+def test_folder_trees_deeper_than_the_recursion_limit_leave_the_next_learner_graded(
+    basic_lesson: Lesson, zygote: Zygote, where: str
+) -> None:
+    # The work-folder case (host disk, slower) is in test_batch_survives.py.
+    zygote.spawn({}).end()  # a zygote that is up
+    before = zygote._proc
+    attack(basic_lesson, zygote, DEEP_TREES[where])
+    after = grade(basic_lesson, zygote, submission(basic_lesson, BASIC_ANSWERS))
+    assert after.score == 6.0 and after.status == Status.GRADED
+    assert zygote._proc is before  # the cleanup did not kill the zygote (a restart costs seconds)
+
+
+def test_symlinked_submissions_are_refused_not_graded_as_their_target(
+    write_lesson: WriteLesson, tmp_path: Path
+) -> None:
+    """A link to another learner's notebook or folder earns nothing and shows nothing."""
+    write_lesson(BASIC, "basic")
+    course = tmp_path
+    write_submission(course, "ada", BASIC_ANSWERS)
+    subs = course / "submissions"
+    for learner, (link, target) in SYMLINKED_SUBMISSIONS.items():
+        path = subs / link
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(target)
+        assert learner in link
+    results = grade_course(course, workers=2)
+    assert results["ada"][:2] == (6.0, "graded")
+    for learner in SYMLINKED_SUBMISSIONS:
+        score, status, detail = results[learner]
+        assert (score, status) == (0.0, "invalid"), (learner, detail)
+        assert "is a symbolic link" in detail, detail
+    with Gradebook(course / "gradebook.sqlite", create=False) as gb:
+        for learner in SYMLINKED_SUBMISSIONS:
+            assert gb.executed_notebook(learner, "basic") is None  # nothing of ada's code
+
+
+def test_look_alike_learner_ids_are_refused_with_a_recorded_status(
+    write_lesson: WriteLesson, tmp_path: Path
+) -> None:
+    write_lesson(BASIC, "basic")
+    for learner in ["ada", "ace", "jose\u0301", *LOOK_ALIKE_IDS]:
+        write_submission(tmp_path, learner, BASIC_ANSWERS)
+    results = grade_course(tmp_path)
+    # NFKC: the macOS spelling of josé (e + combining accent) is josé.
+    for learner in ("ada", "ace", "jos\u00e9"):
+        assert results[learner][:2] == (6.0, "graded"), learner
+    for raw, reason in LOOK_ALIKE_IDS.items():
+        score, status, detail = results[shown(raw)]
+        assert (score, status) == (0.0, "invalid") and reason in detail, (raw, detail)
+    assert len(results) == 3 + len(LOOK_ALIKE_IDS)
+
+
+def test_learner_ids_are_never_spreadsheet_formulas_in_exports(tmp_path: Path) -> None:
+    db = tmp_path / "gradebook.sqlite"
+    lesson = "=1+2"  # lesson ids become Canvas column headers
+    with Gradebook(db) as gb:
+        run = gb.start_run(lesson, "v1", {})
+        for learner in FORMULA_IDS:
+            exercise = ExerciseResult("@ex", 1.0, 2.0, Status.GRADED)
+            gb.record(
+                SubmissionResult(learner, lesson, "v1", "x.ipynb", "h", (exercise,), Status.GRADED),
+                run,
+            )
+    for fmt in ("csv", "canvas"):
+        out = tmp_path / f"{fmt}.csv"
+        export(db, fmt, out)
+        with out.open(newline="", encoding="utf-8") as fh:
+            cells = [cell for row in csv.reader(fh) for cell in row]
+        dangerous = [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r", "\uff1d")]
+        assert dangerous == [], (fmt, dangerous)
+        # Neutralised the OWASP way (a leading single quote), nothing else changed.
+        assert set(FORMULA_IDS) <= {c[1:] if c.startswith("'") else c for c in cells}
+
+
+@pytest.mark.parametrize("channel", sorted(SHARED_STATE))
+def test_nothing_a_learner_leaves_in_kernel_state_reaches_the_next_learner(
+    zygote: Zygote, channel: str
+) -> None:
+    leave, look = SHARED_STATE[channel]
+    run(zygote, leave)
+    reply, _ = run(zygote, look)  # the next learner of the same worker
+    assert reply["status"] == "ok", reply
+    assert stdout(reply) == "[]\n"
+
+
+@pytest.mark.parametrize("folder", ["/dev/shm", "/tmp"])
+def test_shared_memory_folders_hold_a_bounded_amount(zygote: Zygote, folder: str) -> None:
+    # Pages of a tmpfs count against no process limit: each folder is sized.
+    fill = (
+        "import os\nwritten = 0\n"
+        "for i in range(50):\n"
+        "    try:\n"
+        f"        with open(f'{folder}/fill{{i}}', 'wb') as fh:\n"
+        "            fh.write(b'x' * 8 * 2**20)\n"
+        "        written += 8\n"
+        "    except OSError as exc:\n"
+        "        print(exc.strerror)\n"
+        "        break\n"
+        "print(written)\n"
+    )
+    reply, _ = run(zygote, fill)
+    message, written = stdout(reply).splitlines()
+    assert message == "No space left on device"
+    assert int(written) <= TMPFS_MB[folder]
+
+
+@pytest.fixture(scope="module")
+def sample_lessons(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> list[tuple[Lesson, dict[str, bytes]]]:
+    grader = tmp_path_factory.mktemp("grader")
+    return [lesson_for_grading(folder, grader) for folder in sorted(EXERCISES.iterdir())]
+
+
+def _non_solution(lesson: Lesson, expression: str) -> dict[str, str]:
+    """Every exercise of ``lesson`` answered by ``def f(first, ...): return <expression>``."""
+    answers = {}
+    for cell in lesson.cells:
+        if cell.role == Role.SOLUTION and cell.exercise is not None:
+            function = next(
+                n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef)
+            )
+            first = function.args.args[0].arg
+            body = expression.replace("ARG", first)
+            answers[cell.exercise] = f"def {function.name}({first}, *rest):\n    return {body}\n"
+    return answers
+
+
+def test_the_sample_course_gives_no_point_to_non_solutions(
+    sample_lessons: list[tuple[Lesson, dict[str, bytes]]], zygote: Zygote, pandas_zygote: Zygote
+) -> None:
+    earned = {}
+    for lesson, data in sample_lessons:
+        pandas = "pandas" in preload_for(lesson)
+        spawner = pandas_zygote if pandas else zygote
+        engine = Engine(lesson, data_files=data, spawner=spawner, limits=spawner.limits)
+        for expression in PANDAS_NON_SOLUTIONS if pandas else NON_SOLUTIONS:
+            result = engine.grade(
+                "x", Path("x.ipynb"), submission(lesson, _non_solution(lesson, expression))
+            )
+            for e in result.exercises:
+                passed = {t.name for t in e.tests if t.passed}
+                if passed - ALLOWED_PARTIALS.get((e.exercise, expression), set()):
+                    earned[(lesson.id, e.exercise, expression)] = sorted(passed)
+    assert earned == {}
