@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +30,7 @@ import eduproject
 from eduproject.errors import SandboxError
 from eduproject.grading.backends import Backend, prepare_root, python_roots, scrubbed_env
 from eduproject.grading.channel import Channel, ChannelClosed, ChannelTimeout, WireError
+from eduproject.grading.isolation import remove_tree
 
 __all__ = ["JudgeRun", "JudgeServer"]
 
@@ -123,7 +123,9 @@ class JudgeServer:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
-        root = prepare_root(Path(tempfile.mkdtemp(prefix="eduproject-judge-")), uid=None)
+        root = Path(tempfile.mkdtemp(prefix="eduproject-judge-"))
+        (root / "owner.pid").write_text(str(os.getpid()))  # swept when this grader is gone
+        root = prepare_root(root, uid=None)
         self._folder = root
         folder = root / "lesson"
         folder.mkdir(mode=0o755)
@@ -239,5 +241,5 @@ class JudgeServer:
                 self._proc.wait()
             self._proc = None
         if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
+            remove_tree(self._folder)
             self._folder = None

@@ -105,6 +105,7 @@ class Limits:
 
 
 ROOT_PREFIX = "eduproject-grade-"
+JUDGE_ROOT_PREFIX = "eduproject-judge-"  # judges.py: the judge servers' folders
 
 
 @functools.cache
@@ -114,7 +115,8 @@ def _sweep_stale_roots() -> None:
     Only real folders of this user whose owner process is gone; whatever a learner left in
     them (a 1,500-deep tree...) is removed without recursion, and nothing here can fail a run.
     """
-    for root in Path(tempfile.gettempdir()).glob(f"{ROOT_PREFIX}*"):
+    folders = Path(tempfile.gettempdir())
+    for root in [*folders.glob(f"{ROOT_PREFIX}*"), *folders.glob(f"{JUDGE_ROOT_PREFIX}*")]:
         try:
             info = root.lstat()
             if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
