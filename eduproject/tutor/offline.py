@@ -121,7 +121,28 @@ def offline_explain_error(error: str, code: str, info: ExerciseInfo | None = Non
     extra = [f for f in static_findings(code) if f.kind in related] if code.strip() else []
     if extra:
         text += "\n\n" + extra[0].message
+    if error.startswith("In a test of exercise") and info is not None:
+        text += "\n\n" + _where_to_change(info, code)
     return text
+
+
+def _where_to_change(info: ExerciseInfo, code: str) -> str:
+    """For a failed test cell: the test is fine, the learner's function is what to change."""
+    from eduproject.tutor.learner_code import stub_names
+
+    names = sorted(stub_names(info.stub))
+    lines = code.splitlines()
+    defs = [
+        (number, line.strip())
+        for number, line in enumerate(lines, start=1)
+        if any(line.lstrip().startswith((f"def {n}(", f"class {n}", f"{n} =")) for n in names)
+    ]
+    shown = ", ".join(f"`{n}`" for n in names) or "your code"
+    where = f" (line {defs[0][0]} of your code: `{defs[0][1]}`)" if defs and len(lines) > 1 else ""
+    return (
+        f"**Where to look:** the test cell is right as it is; it checks {shown}. Change "
+        f"{shown}{where}, run its cell again, then run the test cell."
+    )
 
 
 # Short answers for questions the offline tutor cannot otherwise read.
@@ -155,8 +176,18 @@ _GLOSSARY_WORDS = {
 }
 
 
-def offline_answer(question: str, context: str = "", info: ExerciseInfo | None = None) -> str:
-    """The offline tutor cannot read free questions; it answers what it can recognise."""
+def offline_answer(
+    question: str,
+    context: str = "",
+    info: ExerciseInfo | None = None,
+    *,
+    model_set_up: bool = False,
+) -> str:
+    """The offline tutor cannot read free questions; it answers what it can recognise.
+
+    ``model_set_up``: an AI model exists but did not answer this time (the notice says why),
+    so the text must not claim that none is set up.
+    """
     parts = []
     parsed = parse_error(question)
     if parsed.kind:
@@ -175,8 +206,9 @@ def offline_answer(question: str, context: str = "", info: ExerciseInfo | None =
     if hint:
         parts.append(f"**Your instructor's first hint:** {hint}")
     lead = (
-        "The offline tutor cannot answer free-form questions (no AI model is set up), "
-        "but here is what it can tell you."
+        "The offline tutor cannot answer free-form questions"
+        + ("" if model_set_up else " (no AI model is set up)")
+        + ", but here is what it can tell you."
     )
     if not parts:
         parts.append(

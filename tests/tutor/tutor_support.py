@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = ROOT / "exercises"
 # A reply that makes the scripted server answer HTTP 500 instead of text.
 SERVER_ERROR = "<<500>>"
+# A reply starting with this is sent with finish_reason "length" (cut at max_tokens).
+CUT_OFF = "<<length>>"
 
 
 @cache
@@ -70,6 +72,9 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             server.requests.append(body)
             reply = server.next_reply()
+            finish = "stop"
+            if reply.startswith(CUT_OFF):
+                reply, finish = reply.removeprefix(CUT_OFF), "length"
             if reply == SERVER_ERROR:
                 self._json(500, {"error": {"message": "scripted failure"}})
                 return
@@ -96,7 +101,7 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             self._event(
                 {
                     "model": server.model,
-                    "choices": [{"delta": {}, "finish_reason": "stop", "index": 0}],
+                    "choices": [{"delta": {}, "finish_reason": finish, "index": 0}],
                 }
             )
             self._event(

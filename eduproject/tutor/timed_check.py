@@ -1,0 +1,194 @@
+"""The panel's Check: the visible tests one at a time, each under a time limit, stoppable.
+
+``eduproject.check`` runs an exercise's visible tests in the learner's kernel. The panel
+runs the same function, but one test at a time on a worker thread, so that
+
+- a loop that never ends costs one test its time limit ("`count_up` did not finish within
+  5 s: does a loop never end?"), and the next test still runs;
+- the panel's **Stop** button ends the running test at once (the widget callbacks return
+  immediately, so the kernel stays free and the click arrives);
+- prints of learner code go to a buffer, not into whatever cell the learner runs meanwhile.
+
+A test is stopped by raising an exception in its thread (CPython's ``PyThreadState_SetAsyncExc``),
+which interrupts Python code between two bytecodes; a call blocked in C (``time.sleep(60)``)
+is left to finish in the background and reported as not finished.
+
+    run = TimedCheck("sum_evens", pack, namespace, time_limit=5.0)
+    result = run()          # a CheckResult, like eduproject.check(..., display=False)
+    run.stop()              # from another thread: end the running test, skip the rest
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from eduproject.grading.check import CheckResult, check
+from eduproject.tutor.learner_code import stub_names
+from eduproject.tutor.tutor import TestResult
+
+__all__ = ["DEFAULT_TIME_LIMIT_S", "TimedCheck"]
+
+DEFAULT_TIME_LIMIT_S = 5.0
+_GRACE_S = 1.0  # after the limit, how long a stopped test may take to unwind
+
+
+class _Stopped(KeyboardInterrupt):
+    """Raised inside a running test to end it (check() reports it as interrupted)."""
+
+
+@dataclass(frozen=True)
+class _OneTest:
+    """A lesson pack that shows ``check`` a single test of one exercise."""
+
+    info: Any
+
+    def exercise(self, exercise_id: str) -> Any:
+        return self.info
+
+
+class TimedCheck:
+    """One run of an exercise's visible tests for the panel; see the module docstring."""
+
+    def __init__(
+        self,
+        exercise: str,
+        pack: Any,
+        namespace: Mapping[str, Any],
+        *,
+        time_limit: float = DEFAULT_TIME_LIMIT_S,
+        on_test: Callable[[str], None] | None = None,
+    ) -> None:
+        self.exercise = exercise
+        self.info = pack.exercise(exercise)  # unknown ids fail here, before any thread
+        self.namespace = namespace
+        self.time_limit = time_limit
+        self.on_test = on_test  # told the name of each test as it starts
+        self.output = io.StringIO()  # what learner code printed while its tests ran
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._running: threading.Thread | None = None
+
+    def __call__(self) -> CheckResult:
+        results: list[TestResult] = []
+        hidden: list[str] = []
+        partly: list[str] = []
+        for test in self.info.tests:
+            if not test.visible_source.strip():
+                hidden.append(test.name)
+                continue
+            if test.hidden:
+                partly.append(test.name)
+            if self._stopped.is_set():
+                results.append(TestResult(test.name, False, "not run: you stopped the tests"))
+                continue
+            if self.on_test is not None:
+                self.on_test(test.name)
+            results.append(self._run_one(test))
+        return CheckResult(self.exercise, tuple(results), tuple(hidden), tuple(partly))
+
+    def stop(self) -> None:
+        """End the running test now and skip the others (the panel's Stop button)."""
+        self._stopped.set()
+        with self._lock:
+            if self._running is not None:
+                _raise_in(self._running, _Stopped)
+
+    def _run_one(self, test: Any) -> TestResult:
+        box: list[TestResult] = []
+        single = _OneTest(replace(self.info, visible_tests=(test,)))
+
+        def work() -> None:
+            try:
+                with _PrintsTo(self.output):
+                    result = check(
+                        self.exercise, pack=single, namespace=self.namespace, display=False
+                    )
+                box.extend(result.results)
+            except _Stopped:  # raised just after check() returned: the result stands
+                pass
+
+        thread = threading.Thread(target=work, name=f"eduproject-test-{test.name}", daemon=True)
+        with self._lock:
+            self._running = thread
+        thread.start()
+        thread.join(self.time_limit)
+        timed_out = thread.is_alive() and not self._stopped.is_set()
+        with self._lock:
+            if thread.is_alive():
+                _raise_in(thread, _Stopped)
+            self._running = None
+        thread.join(_GRACE_S)
+        if self._stopped.is_set() and (thread.is_alive() or _interrupted(box)):
+            return TestResult(test.name, False, "stopped: you pressed Stop while it ran")
+        if timed_out or thread.is_alive():
+            still = " (it is still running in the background)" if thread.is_alive() else ""
+            return TestResult(test.name, False, self._too_slow(test.visible_source) + still)
+        return box[0] if box else TestResult(test.name, False, "the test did not report")
+
+    def _too_slow(self, source: str) -> str:
+        called = sorted(n for n in stub_names(self.info.stub) if f"{n}(" in source)
+        who = f"`{called[0]}`" if len(called) == 1 else "your code"
+        return f"{who} did not finish within {self.time_limit:g} s: does a loop never end?"
+
+
+def _interrupted(box: list[TestResult]) -> bool:
+    return bool(box) and box[0].message.startswith("interrupted")
+
+
+def _raise_in(thread: threading.Thread, exc_type: type[BaseException]) -> None:
+    """Raise ``exc_type`` in ``thread`` at its next bytecode (no effect once it ended)."""
+    if thread.ident is None or not thread.is_alive():
+        return
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread.ident), ctypes.py_object(exc_type)
+    )
+
+
+class _PrintsTo:
+    """Send this thread's prints to ``sink``; other threads keep printing where they did.
+
+    ``contextlib.redirect_stdout`` would swallow the output of a cell the learner runs while
+    the tests run, since ``sys.stdout`` is one for the whole process.
+    """
+
+    def __init__(self, sink: io.StringIO) -> None:
+        self.sink = sink
+        self.owner = threading.get_ident()
+        self._saved: list[Any] = []
+
+    def __enter__(self) -> None:
+        for name in ("stdout", "stderr"):
+            original = getattr(sys, name)
+            self._saved.append(original)
+            setattr(sys, name, _ThreadRouted(original, self.sink, self.owner))
+
+    def __exit__(self, *exc: object) -> None:
+        for name, original in zip(("stdout", "stderr"), self._saved, strict=True):
+            current = getattr(sys, name)
+            # Put the original back unless someone else replaced the stream meanwhile.
+            if isinstance(current, _ThreadRouted) and current.sink is self.sink:
+                setattr(sys, name, original)
+
+
+class _ThreadRouted(io.TextIOBase):
+    def __init__(self, original: Any, sink: io.StringIO, owner: int) -> None:
+        self.original = original
+        self.sink = sink
+        self.owner = owner
+
+    def write(self, text: str) -> int:
+        target = self.sink if threading.get_ident() == self.owner else self.original
+        return int(target.write(text) or 0)
+
+    def flush(self) -> None:
+        if threading.get_ident() != self.owner and self.original is not None:
+            self.original.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
