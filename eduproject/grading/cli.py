@@ -67,7 +67,7 @@ def grade_command(
     """
     from eduproject.grading.pipeline import grade_lesson
 
-    console = Console()
+    console = Console(soft_wrap=True)  # paths stay on one line, ready to copy
     summary = grade_lesson(
         lesson,
         submissions,
@@ -81,11 +81,25 @@ def grade_command(
         unsandboxed=unsandboxed,
     )
     say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
+    if summary.bundle_note:
+        say(summary.bundle_note)
     for line in summary.ignored:
         say(line)
+    # The sandbox warning, if any, was printed once on stderr when grading started.
     say(f"sandbox: {summary.sandbox}")
-    if summary.warning:
-        console.print(summary.warning, style="bold red", markup=False, highlight=False)
+    if summary.older_release:
+        shown = ", ".join(summary.older_release[:5])
+        more = (
+            f" and {len(summary.older_release) - 5} more" if len(summary.older_release) > 5 else ""
+        )
+        Console(stderr=True, soft_wrap=True).print(
+            f"warning: {len(summary.older_release)} submission(s) were made from an older "
+            f"release of {summary.lesson} ({shown}{more}): their cells are matched by id, and "
+            "test cells or stubs may differ from what these learners saw",
+            style="bold yellow",
+            markup=False,
+            highlight=False,
+        )
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "none"
     say(
         f"graded {summary.graded} submissions of {summary.lesson} in {summary.duration_s:.1f} s "
