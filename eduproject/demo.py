@@ -7,7 +7,7 @@
 5. show the hints and error explanations the tutor gives some broken submissions, with the
    leak guard's verdicts (local model when installed, else the offline tutor).
 
-Everything is written below ``--out`` (default ``demo-output/``); nothing in the course changes.
+Everything is written below ``-o/--output`` (default ``demo-output/``); nothing in the course changes.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ def register(app: typer.Typer) -> None:
 
 def demo_command(
     course: Annotated[Path, typer.Option(help="Course folder holding exercises/.")] = Path("."),
-    out: Annotated[Path, typer.Option(help="Where the demo writes everything.")] = Path(
-        "demo-output"
-    ),
+    out: Annotated[
+        Path, typer.Option("-o", "--output", help="Where the demo writes everything.")
+    ] = Path("demo-output"),
     learners: Annotated[int, typer.Option(help="Simulated learners per lesson.")] = 8,
     lesson: Annotated[
         list[str] | None, typer.Option(help="Only these lessons (repeatable).")

@@ -24,7 +24,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     }
     exe = Path(sys.executable).with_name("eduproject")
     done = subprocess.run(
-        [str(exe), "demo", "--lesson", "01-functions", "--learners", "8", "--out", str(out)],
+        [str(exe), "demo", "--lesson", "01-functions", "--learners", "8", "-o", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,
