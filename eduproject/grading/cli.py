@@ -167,11 +167,15 @@ def report_command(
     db: _DB,
     out: Annotated[Path, typer.Option("--output", "-o", help="The report's HTML file.")],
     lesson: _LESSON = None,
+    course: Annotated[
+        str | None,
+        typer.Option("--course", help="The course's name for the title (default: the lessons)."),
+    ] = None,
 ) -> None:
     """Write the course report (plots, tables, sandbox line) and print its summary."""
     from eduproject.grading.report import print_summary, write_report
 
-    summary = write_report(db, out, lesson=lesson)
+    summary = write_report(db, out, lesson=lesson, course=course)
     console = Console()
     print_summary(summary, console)
     _say(f"report written to {out}", console)
