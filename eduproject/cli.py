@@ -46,7 +46,7 @@ def _root(
 
 
 def _register_all() -> None:
-    from eduproject import demo
+    from eduproject import demo, quickstart
     from eduproject.authoring import cli as authoring_cli
     from eduproject.bench import cli as bench_cli
     from eduproject.gateway import cli as gateway_cli
@@ -55,7 +55,16 @@ def _register_all() -> None:
     from eduproject.models import cli as models_cli
     from eduproject.tutor import cli as tutor_cli
 
-    modules = (demo, authoring_cli, grading_cli, models_cli, tutor_cli, bench_cli, gateway_cli)
+    modules = (
+        demo,
+        quickstart,
+        authoring_cli,
+        grading_cli,
+        models_cli,
+        tutor_cli,
+        bench_cli,
+        gateway_cli,
+    )
     for module in (*modules, lti_cli):
         module.register(app)
 

@@ -31,7 +31,13 @@ def register(app: typer.Typer) -> None:
 
 
 def demo_command(
-    course: Annotated[Path, typer.Option(help="Course folder holding exercises/.")] = Path("."),
+    course: Annotated[
+        Path,
+        typer.Option(
+            help="Course folder holding exercises/ (without one: the sample course shipped "
+            "with eduproject)."
+        ),
+    ] = Path("."),
     out: Annotated[
         Path, typer.Option("-o", "--output", help="Where the demo writes everything.")
     ] = Path("demo-output"),
@@ -75,9 +81,18 @@ def run_demo(
     con = console or _console()
     exercises = course / "exercises"
     if not exercises.is_dir():
-        raise ConfigError(
-            f"no exercises/ folder in {course.resolve()}",
-            hint="run the demo from the eduproject checkout, or pass --course PATH",
+        from eduproject.quickstart import sample_course
+
+        if course != Path("."):
+            raise ConfigError(
+                f"no exercises/ folder in {course.resolve()}",
+                hint="pass the course folder that holds exercises/, or leave out --course "
+                "for the sample course",
+            )
+        exercises = sample_course()
+        con.print(
+            "No exercises/ here: the demo uses the sample course shipped with eduproject "
+            "(`eduproject quickstart DIR` copies it into a course folder of your own)."
         )
     folders = [f for f in find_lessons([exercises]) if not lessons or f.name in lessons]
     if not folders:
