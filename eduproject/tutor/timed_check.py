@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import ctypes
 import io
+import re
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -71,8 +73,12 @@ class TimedCheck:
         self.on_test = on_test  # told the name of each test as it starts
         self.output = io.StringIO()  # what learner code printed while its tests ran
         self._stopped = threading.Event()
+        # A test is interrupted only while its thread is inside check(): an exception
+        # raised anywhere else (threading's own bookkeeping, say) would break the kernel.
         self._lock = threading.Lock()
         self._running: threading.Thread | None = None
+        self._inside = False
+        self._raised = False
 
     def __call__(self) -> CheckResult:
         results: list[TestResult] = []
@@ -80,7 +86,7 @@ class TimedCheck:
         partly: list[str] = []
         for test in self.info.tests:
             if not test.visible_source.strip():
-                hidden.append(test.name)
+                hidden.append(self._readable(test.name, len(hidden) + 1))
                 continue
             if test.hidden:
                 partly.append(test.name)
@@ -92,41 +98,74 @@ class TimedCheck:
             results.append(self._run_one(test))
         return CheckResult(self.exercise, tuple(results), tuple(hidden), tuple(partly))
 
+    def _readable(self, name: str, number: int) -> str:
+        """A hidden test's name for learners: ``sum_evens-2`` (a name release made up from
+        the exercise and a cell count) reads as "hidden test 2"; an author's name stays."""
+        if re.fullmatch(rf"{re.escape(self.exercise)}-\d+", name):
+            return f"hidden test {number}"
+        return name
+
     def stop(self) -> None:
         """End the running test now and skip the others (the panel's Stop button)."""
         self._stopped.set()
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        """Raise in the running test, once, and only while it is inside check()."""
         with self._lock:
-            if self._running is not None:
+            if self._running is not None and self._inside and not self._raised:
+                self._raised = True
                 _raise_in(self._running, _Stopped)
+
+    def _enter(self) -> None:
+        with self._lock:
+            if self._stopped.is_set():  # stopped before the test began: do not begin
+                raise _Stopped
+            self._inside = True
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._inside = False
+            _clear_pending(threading.get_ident())  # raised but not delivered yet: drop it
 
     def _run_one(self, test: Any) -> TestResult:
         box: list[TestResult] = []
         single = _OneTest(replace(self.info, visible_tests=(test,)))
+        _routers()  # installed here, not in the test thread, which a Stop may interrupt
 
         def work() -> None:
             try:
                 with _PrintsTo(self.output):
-                    result = check(
-                        self.exercise, pack=single, namespace=self.namespace, display=False
-                    )
+                    self._enter()
+                    try:
+                        result = check(
+                            self.exercise, pack=single, namespace=self.namespace, display=False
+                        )
+                    finally:
+                        self._leave()
                 box.extend(result.results)
-            except _Stopped:  # raised just after check() returned: the result stands
+            except _Stopped:  # delivered on the way out of check(): the test was stopped
                 pass
 
         thread = threading.Thread(target=work, name=f"eduproject-test-{test.name}", daemon=True)
         with self._lock:
-            self._running = thread
+            self._running, self._inside, self._raised = thread, False, False
         thread.start()
-        thread.join(self.time_limit)
+        deadline = time.monotonic() + self.time_limit
+        while thread.is_alive() and not self._stopped.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            thread.join(min(left, 0.05))  # short waits: a Stop is seen within 50 ms
         timed_out = thread.is_alive() and not self._stopped.is_set()
-        with self._lock:
-            if thread.is_alive():
-                _raise_in(thread, _Stopped)
-            self._running = None
+        if thread.is_alive():
+            self._interrupt()
         thread.join(_GRACE_S)
-        if self._stopped.is_set() and (thread.is_alive() or _interrupted(box)):
+        with self._lock:
+            self._running = None
+        if self._stopped.is_set() and (not box or thread.is_alive() or _interrupted(box)):
             return TestResult(test.name, False, "stopped: you pressed Stop while it ran")
-        if timed_out or thread.is_alive():
+        if timed_out or thread.is_alive() or not box:
             still = " (it is still running in the background)" if thread.is_alive() else ""
             return TestResult(test.name, False, self._too_slow(test.visible_source) + still)
         return box[0] if box else TestResult(test.name, False, "the test did not report")
@@ -150,45 +189,64 @@ def _raise_in(thread: threading.Thread, exc_type: type[BaseException]) -> None:
     )
 
 
+def _clear_pending(ident: int) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object())
+
+
 class _PrintsTo:
     """Send this thread's prints to ``sink``; other threads keep printing where they did.
 
     ``contextlib.redirect_stdout`` would swallow the output of a cell the learner runs while
-    the tests run, since ``sys.stdout`` is one for the whole process.
+    the tests run, since ``sys.stdout`` is one for the whole process. Instead one router per
+    stream stays installed and sends each thread's writes where that thread asked; it is set
+    up by the caller, never inside a test thread, where a Stop may interrupt any line.
     """
 
     def __init__(self, sink: io.StringIO) -> None:
         self.sink = sink
-        self.owner = threading.get_ident()
-        self._saved: list[Any] = []
 
     def __enter__(self) -> None:
-        for name in ("stdout", "stderr"):
-            original = getattr(sys, name)
-            self._saved.append(original)
-            setattr(sys, name, _ThreadRouted(original, self.sink, self.owner))
+        for router in _routers():
+            router.sinks[threading.get_ident()] = self.sink
 
     def __exit__(self, *exc: object) -> None:
-        for name, original in zip(("stdout", "stderr"), self._saved, strict=True):
+        for router in _routers():
+            router.sinks.pop(threading.get_ident(), None)
+
+
+_ROUTER_LOCK = threading.Lock()
+
+
+def _routers() -> tuple[_ThreadRouted, _ThreadRouted]:
+    """The routers in front of ``sys.stdout`` and ``sys.stderr`` (installed on first use,
+    and again if something replaced the stream since)."""
+    with _ROUTER_LOCK:
+        found = []
+        for name in ("stdout", "stderr"):
             current = getattr(sys, name)
-            # Put the original back unless someone else replaced the stream meanwhile.
-            if isinstance(current, _ThreadRouted) and current.sink is self.sink:
-                setattr(sys, name, original)
+            if not isinstance(current, _ThreadRouted):
+                current = _ThreadRouted(current)
+                setattr(sys, name, current)
+            found.append(current)
+        return found[0], found[1]
 
 
-class _ThreadRouted(io.TextIOBase):
-    def __init__(self, original: Any, sink: io.StringIO, owner: int) -> None:
+class _ThreadRouted:
+    """A stream that writes to ``sinks[thread]`` for registered threads, else to ``original``."""
+
+    def __init__(self, original: Any) -> None:
         self.original = original
-        self.sink = sink
-        self.owner = owner
+        self.sinks: dict[int, io.StringIO] = {}
 
     def write(self, text: str) -> int:
-        target = self.sink if threading.get_ident() == self.owner else self.original
-        return int(target.write(text) or 0)
+        target = self.sinks.get(threading.get_ident(), self.original)
+        return int(target.write(text) or 0) if target is not None else len(text)
 
     def flush(self) -> None:
-        if threading.get_ident() != self.owner and self.original is not None:
+        if threading.get_ident() not in self.sinks and self.original is not None:
             self.original.flush()
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("original", "sinks"):  # not set yet: never recurse
+            raise AttributeError(name)
         return getattr(self.original, name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class ScriptedServer:
     model: str = "fake/tutor-model"
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
+    delay_s: float = 0.0  # between two streamed pieces: a model that writes slowly
 
     @property
     def base_url(self) -> str:
@@ -98,6 +100,8 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 self._event(
                     {"model": server.model, "choices": [{"delta": {"content": piece}, "index": 0}]}
                 )
+                if server.delay_s:
+                    time.sleep(server.delay_s)
             self._event(
                 {
                     "model": server.model,
@@ -129,8 +133,8 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def scripted_server(replies: list[str]) -> Iterator[ScriptedServer]:
-    server = ScriptedServer(list(replies))
+def scripted_server(replies: list[str], *, delay_s: float = 0.0) -> Iterator[ScriptedServer]:
+    server = ScriptedServer(list(replies), delay_s=delay_s)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
     server.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
