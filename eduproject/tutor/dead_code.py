@@ -219,19 +219,13 @@ def _counts_away(loop: ast.While) -> str | None:
     name, op = test.left.id, type(test.ops[0])
     if op not in (ast.Lt, ast.LtE, ast.Gt, ast.GtE):
         return None
-    steps = [
-        n
-        for n in ast.walk(loop)
-        if isinstance(n, ast.AugAssign)
-        and isinstance(n.target, ast.Name)
-        and n.target.id == name
-        and _number(n.value) is not None
-    ]
+    steps = [step for n in ast.walk(loop) if (step := _step_of(n, name)) is not None]
     others = [
         n
         for n in ast.walk(loop)
         if isinstance(n, ast.Assign)
         and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
+        and _step_of(n, name) is None
     ]
     if not steps or others:
         return None
@@ -243,6 +237,29 @@ def _counts_away(loop: ast.While) -> str | None:
             f"The loop on line {loop.lineno} runs while `{ast.unparse(test)}`, but `{name}` only "
             f"goes {way}, away from the end: the condition stays true and the loop never ends."
         )
+    return None
+
+
+def _step_of(node: ast.AST, name: str) -> ast.AugAssign | None:
+    """``i += 1`` as it is, and ``i = i - 1`` read as ``i -= 1``; None for anything else."""
+    if (
+        isinstance(node, ast.AugAssign)
+        and isinstance(node.target, ast.Name)
+        and node.target.id == name
+        and _number(node.value) is not None
+    ):
+        return node
+    if (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id == name
+        and isinstance(node.value, ast.BinOp)
+        and isinstance(node.value.left, ast.Name)
+        and node.value.left.id == name
+        and _number(node.value.right) is not None
+    ):
+        return ast.AugAssign(target=node.targets[0], op=node.value.op, value=node.value.right)
     return None
 
 

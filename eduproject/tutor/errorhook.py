@@ -60,7 +60,13 @@ def _after_cell(result: Any) -> None:
     try:
         from IPython.display import display
 
-        display(ErrorHelp(error, result.info.raw_cell or "").widget)
+        from eduproject.tutor.jupyter_server import ERROR_HELP_MARKER
+
+        widget = ErrorHelp(error, result.info.raw_cell or "").widget
+        bundle = widget._repr_mimebundle_()
+        # Marked so that a saved notebook drops the box (its model dies with the kernel).
+        bundle["text/plain"] = ERROR_HELP_MARKER
+        display(bundle, raw=True)
     except Exception:  # the learner's traceback matters more than our button
         log.exception("could not show the Explain this error button")
 

@@ -293,6 +293,8 @@ class ResponseController:
                 if stop.is_set():
                     return None
                 first = bool(delta) and not text
+                if not text and s.status != _WRITING:
+                    self._refresh_remaining()  # the model took this question: count it now
                 if delta:
                     text.append(delta)
                     s.markdown = "".join(text)

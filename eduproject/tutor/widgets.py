@@ -18,9 +18,10 @@ from typing import Any
 
 import ipywidgets as w
 
+from eduproject.tutor.jupyter_server import PLACEHOLDER
 from eduproject.tutor.panel_controller import PanelController, PanelState, response_html
 
-__all__ = ["Panel", "ResponseView", "panel", "start", "tutor_session"]
+__all__ = ["PLACEHOLDER", "Panel", "ResponseView", "panel", "start", "tutor_session"]
 
 
 @functools.cache
@@ -139,9 +140,6 @@ class Panel:
         # What a notebook shows where the widget cannot be drawn (saved, kernel gone).
         bundle["text/plain"] = PLACEHOLDER
         return bundle
-
-
-PLACEHOLDER = "Tutor panel: run the first cell of the notebook to load the tutor, then this cell."
 
 
 @functools.cache

@@ -63,6 +63,8 @@ def kinds(code: str) -> list[str]:
         ("i = 0\nwhile i < 9:\n    i -= 1\n", ["endless-loop"]),
         ("i = 9\nwhile i > 0:\n    i += 2\n", ["endless-loop"]),
         ("i = 9\nwhile i > 0:\n    i -= 2\n", []),
+        ("x = -3\nwhile x < 0:\n    x = x - 1\n", ["endless-loop"]),
+        ("x = -3\nwhile x < 0:\n    x = x + 1\n", []),
         ("xs = [1]\nfor x in xs:\n    xs.append(x)\n", ["endless-loop"]),
     ],
 )
