@@ -28,8 +28,11 @@ def default_grader_dir(lesson_folder: Path) -> Path:
         >>> default_grader_dir(Path("/course/exercises/01-functions"))
         PosixPath('/course/build/grader')
     """
-    parent = Path(lesson_folder).absolute().parent
+    given = Path(lesson_folder)
+    parent = given.absolute().parent
     course = parent.parent if parent.name == "exercises" else parent
+    if not given.is_absolute() and course.is_relative_to(Path.cwd()):
+        course = course.relative_to(Path.cwd())  # messages stay short: build/grader/...
     return course / "build" / "grader"
 
 
