@@ -189,7 +189,8 @@ def grade_lesson(
         raise SandboxError(
             f"not grading: learner code would run without the sandbox ({executor.sandbox}). "
             "It could read the grader bundle with the hidden tests and solutions "
-            f"({Path(grader_dir) / lesson.id}), other learners' submissions "
+            f"({Path(grader_dir or default_grader_dir(Path(lesson_folder))) / lesson.id}), "
+            "other learners' submissions "
             f"({submissions_dir}), the gradebook ({db_path}) and the grader's environment "
             "(API keys, tokens), and use the network",
             hint="install bubblewrap (apt-get install bubblewrap) and grade again, or "

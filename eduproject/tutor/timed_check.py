@@ -1,17 +1,21 @@
-"""The panel's Check: the visible tests one at a time, each under a time limit, stoppable.
+"""The panel's Check: the visible tests under a time limit per test, stoppable.
 
 ``eduproject.check`` runs an exercise's visible tests in the learner's kernel. The panel
-runs the same function, but one test at a time on a worker thread, so that
+runs the very same function -- so each test cell's shared code runs once and its tests share
+one copy of the learner's names, as in the notebook -- but on a worker thread, watched:
 
 - a loop that never ends costs one test its time limit ("`count_up` did not finish within
-  5 s: does a loop never end?"), and the next test still runs;
+  5 s: does a loop never end?"); the tests after it then run in a second round (a fresh
+  copy of the learner's names, their cells' shared code run again);
 - the panel's **Stop** button ends the running test at once (the widget callbacks return
   immediately, so the kernel stays free and the click arrives);
 - prints of learner code go to a buffer, not into whatever cell the learner runs meanwhile.
 
-A test is stopped by raising an exception in its thread (CPython's ``PyThreadState_SetAsyncExc``),
-which interrupts Python code between two bytecodes; a call blocked in C (``time.sleep(60)``)
-is left to finish in the background and reported as not finished.
+The watcher sees which test runs from the worker's stack (each call of ``check.run_test`` is
+one test, or one cell's shared code). A test is stopped by raising an exception in the worker
+(CPython's ``PyThreadState_SetAsyncExc``), only while it is inside ``check()``; that ends any
+Python code between two bytecodes, while a call blocked in C (``time.sleep(600)``) is left to
+finish in the background and reported as not finished.
 
     run = TimedCheck("sum_evens", pack, namespace, time_limit=5.0)
     result = run()          # a CheckResult, like eduproject.check(..., display=False)
@@ -26,10 +30,12 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from types import FrameType
 from typing import Any
 
+from eduproject.grading import check as check_module
 from eduproject.grading.check import CheckResult, check
 from eduproject.tutor.learner_code import stub_names
 from eduproject.tutor.tutor import TestResult
@@ -38,6 +44,9 @@ __all__ = ["DEFAULT_TIME_LIMIT_S", "TimedCheck"]
 
 DEFAULT_TIME_LIMIT_S = 5.0
 _GRACE_S = 1.0  # after the limit, how long a stopped test may take to unwind
+_POLL_S = 0.05
+_INTERRUPTED = ("interrupted", "the shared code of the test cell failed: interrupted")
+_NOT_RUN = "not run"
 
 
 class _Stopped(KeyboardInterrupt):
@@ -45,8 +54,8 @@ class _Stopped(KeyboardInterrupt):
 
 
 @dataclass(frozen=True)
-class _OneTest:
-    """A lesson pack that shows ``check`` a single test of one exercise."""
+class _Tests:
+    """A lesson pack that shows ``check`` some of one exercise's tests."""
 
     info: Any
 
@@ -64,39 +73,109 @@ class TimedCheck:
         namespace: Mapping[str, Any],
         *,
         time_limit: float = DEFAULT_TIME_LIMIT_S,
-        on_test: Callable[[str], None] | None = None,
     ) -> None:
         self.exercise = exercise
         self.info = pack.exercise(exercise)  # unknown ids fail here, before any thread
         self.namespace = namespace
         self.time_limit = time_limit
-        self.on_test = on_test  # told the name of each test as it starts
         self.output = io.StringIO()  # what learner code printed while its tests ran
         self._stopped = threading.Event()
-        # A test is interrupted only while its thread is inside check(): an exception
-        # raised anywhere else (threading's own bookkeeping, say) would break the kernel.
+        # The worker is interrupted only while it is inside check(): an exception raised
+        # anywhere else (threading's own bookkeeping, say) would break the kernel.
         self._lock = threading.Lock()
         self._running: threading.Thread | None = None
         self._inside = False
         self._raised = False
 
     def __call__(self) -> CheckResult:
-        results: list[TestResult] = []
-        hidden: list[str] = []
-        partly: list[str] = []
-        for test in self.info.tests:
-            if not test.visible_source.strip():
-                hidden.append(self._readable(test.name, len(hidden) + 1))
-                continue
-            if test.hidden:
-                partly.append(test.name)
-            if self._stopped.is_set():
-                results.append(TestResult(test.name, False, "not run: you stopped the tests"))
-                continue
-            if self.on_test is not None:
-                self.on_test(test.name)
-            results.append(self._run_one(test))
-        return CheckResult(self.exercise, tuple(results), tuple(hidden), tuple(partly))
+        visible = [t for t in self.info.tests if t.visible_source.strip()]
+        hidden = [t.name for t in self.info.tests if not t.visible_source.strip()]
+        results: dict[str, TestResult] = {}
+        todo = visible
+        while todo and not self._stopped.is_set():
+            ran, slow, stuck = self._round(todo)
+            results.update((r.name, r) for r in ran)
+            if slow is None:
+                break
+            results[slow] = TestResult(slow, False, self._too_slow(slow, stuck))
+            # The rest runs in a next round: the tests after the slow one, and any before it
+            # whose results were lost with a worker stuck in C.
+            todo = [t for t in todo if t.name not in results or _never_ran(results[t.name])]
+            todo = [t for t in todo if t.name != slow]
+        for test in visible:
+            if self._stopped.is_set() and _never_ran(results.get(test.name)):
+                results[test.name] = TestResult(test.name, False, "not run: you stopped the tests")
+        return CheckResult(
+            self.exercise,
+            tuple(results.get(t.name, TestResult(t.name, False, _NOT_RUN)) for t in visible),
+            tuple(self._readable(name, i) for i, name in enumerate(hidden, start=1)),
+            tuple(t.name for t in visible if t.hidden),
+        )
+
+    def stop(self) -> None:
+        """End the running test now and skip the others (the panel's Stop button)."""
+        self._stopped.set()
+        self._interrupt()
+
+    def _round(self, tests: list[Any]) -> tuple[list[TestResult], str | None, bool]:
+        """check() over ``tests`` on a watched worker: (results, the test stopped at its
+        time limit or None, whether that test is still running in the background)."""
+        box: list[TestResult] = []
+        some = _Tests(replace(self.info, visible_tests=tuple(tests)))
+        _routers()  # installed here, not in the worker, which a Stop may interrupt
+
+        def work() -> None:
+            try:
+                with _PrintsTo(self.output):
+                    self._enter()
+                    try:
+                        result = check(
+                            self.exercise, pack=some, namespace=self.namespace, display=False
+                        )
+                    finally:
+                        self._leave()
+                box.extend(result.results)
+            except _Stopped:  # delivered on the way out of check(): the test was stopped
+                pass
+
+        worker = threading.Thread(target=work, name="eduproject-tests", daemon=True)
+        with self._lock:
+            self._running, self._inside, self._raised = worker, False, False
+        worker.start()
+        unit: object = None
+        name: str | None = None
+        deadline = time.monotonic() + self.time_limit
+        timed_out = False
+        while worker.is_alive() and not self._stopped.is_set():
+            now_unit, now_name = _running_test(worker)
+            if now_unit is not None and now_unit != unit:
+                unit, deadline = now_unit, time.monotonic() + self.time_limit
+                name = now_name if now_name != "shared code" else name
+            if time.monotonic() >= deadline:
+                timed_out = True
+                break
+            worker.join(_POLL_S)  # short waits: a Stop is seen within 50 ms
+        if worker.is_alive():
+            self._interrupt()
+        worker.join(_GRACE_S)
+        with self._lock:
+            self._running = None
+        stuck = worker.is_alive()
+        if self._stopped.is_set():
+            for r in box:
+                if r.message.startswith(_INTERRUPTED):
+                    box[box.index(r)] = TestResult(
+                        r.name, False, "stopped: you pressed Stop while it ran"
+                    )
+            return box, None, False
+        if not timed_out:
+            return box, None, False
+        slow = next((r.name for r in box if r.message.startswith(_INTERRUPTED)), None)
+        if slow is None:  # stuck in C, or stopped in a cell's shared code: the next test
+            done = {r.name for r in box if not r.message.startswith(_NOT_RUN)}
+            slow = name if name and name not in done else None
+            slow = slow or next((t.name for t in tests if t.name not in done), None)
+        return [r for r in box if r.name != slow], slow, stuck
 
     def _readable(self, name: str, number: int) -> str:
         """A hidden test's name for learners: ``sum_evens-2`` (a name release made up from
@@ -105,13 +184,8 @@ class TimedCheck:
             return f"hidden test {number}"
         return name
 
-    def stop(self) -> None:
-        """End the running test now and skip the others (the panel's Stop button)."""
-        self._stopped.set()
-        self._interrupt()
-
     def _interrupt(self) -> None:
-        """Raise in the running test, once, and only while it is inside check()."""
+        """Raise in the worker, once, and only while it is inside check()."""
         with self._lock:
             if self._running is not None and self._inside and not self._raised:
                 self._raised = True
@@ -119,7 +193,7 @@ class TimedCheck:
 
     def _enter(self) -> None:
         with self._lock:
-            if self._stopped.is_set():  # stopped before the test began: do not begin
+            if self._stopped.is_set():  # stopped before the tests began: do not begin
                 raise _Stopped
             self._inside = True
 
@@ -128,56 +202,30 @@ class TimedCheck:
             self._inside = False
             _clear_pending(threading.get_ident())  # raised but not delivered yet: drop it
 
-    def _run_one(self, test: Any) -> TestResult:
-        box: list[TestResult] = []
-        single = _OneTest(replace(self.info, visible_tests=(test,)))
-        _routers()  # installed here, not in the test thread, which a Stop may interrupt
-
-        def work() -> None:
-            try:
-                with _PrintsTo(self.output):
-                    self._enter()
-                    try:
-                        result = check(
-                            self.exercise, pack=single, namespace=self.namespace, display=False
-                        )
-                    finally:
-                        self._leave()
-                box.extend(result.results)
-            except _Stopped:  # delivered on the way out of check(): the test was stopped
-                pass
-
-        thread = threading.Thread(target=work, name=f"eduproject-test-{test.name}", daemon=True)
-        with self._lock:
-            self._running, self._inside, self._raised = thread, False, False
-        thread.start()
-        deadline = time.monotonic() + self.time_limit
-        while thread.is_alive() and not self._stopped.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            thread.join(min(left, 0.05))  # short waits: a Stop is seen within 50 ms
-        timed_out = thread.is_alive() and not self._stopped.is_set()
-        if thread.is_alive():
-            self._interrupt()
-        thread.join(_GRACE_S)
-        with self._lock:
-            self._running = None
-        if self._stopped.is_set() and (not box or thread.is_alive() or _interrupted(box)):
-            return TestResult(test.name, False, "stopped: you pressed Stop while it ran")
-        if timed_out or thread.is_alive() or not box:
-            still = " (it is still running in the background)" if thread.is_alive() else ""
-            return TestResult(test.name, False, self._too_slow(test.visible_source) + still)
-        return box[0] if box else TestResult(test.name, False, "the test did not report")
-
-    def _too_slow(self, source: str) -> str:
+    def _too_slow(self, name: str, stuck: bool) -> str:
+        source = next((t.visible_source for t in self.info.tests if t.name == name), "")
         called = sorted(n for n in stub_names(self.info.stub) if f"{n}(" in source)
         who = f"`{called[0]}`" if len(called) == 1 else "your code"
-        return f"{who} did not finish within {self.time_limit:g} s: does a loop never end?"
+        still = " (it is still running in the background)" if stuck else ""
+        return f"{who} did not finish within {self.time_limit:g} s: does a loop never end?{still}"
 
 
-def _interrupted(box: list[TestResult]) -> bool:
-    return bool(box) and box[0].message.startswith("interrupted")
+_RUN_TEST = getattr(getattr(check_module, "run_test", None), "__code__", None)
+
+
+def _running_test(worker: threading.Thread) -> tuple[object, str | None]:
+    """The call of ``check.run_test`` the worker is in (an identity) and its test's name."""
+    frame: FrameType | None = sys._current_frames().get(worker.ident or -1)
+    while frame is not None:
+        if frame.f_code is _RUN_TEST:
+            name = frame.f_locals.get("name")
+            return id(frame), name if isinstance(name, str) else None
+        frame = frame.f_back
+    return None, None
+
+
+def _never_ran(result: TestResult | None) -> bool:
+    return result is None or result.message.startswith((_NOT_RUN, *_INTERRUPTED))
 
 
 def _raise_in(thread: threading.Thread, exc_type: type[BaseException]) -> None:

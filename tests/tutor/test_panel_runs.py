@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,8 @@ def test_stop_ends_running_tests_at_once_and_frees_the_panel() -> None:
     spawn, threads = in_thread()
     panel, _ = controller(Learner(ENDLESS), Tutor(PACK), spawn=spawn, time_limit=30.0)
     panel.check()
-    wait_for(lambda: panel._tests is not None and panel._tests._running is not None)
+    wait_for(lambda: panel._tests is not None and panel._tests._inside)
+    time.sleep(0.2)  # inside the endless loop by now
     started = time.monotonic()
     panel.stop()
     assert not panel.state.busy and panel.state.notice == "Stopped."
@@ -252,3 +254,39 @@ def test_explain_this_error_in_a_test_cell_knows_its_exercise(
     box.explain()
     reply = box.view.response.value
     assert "Where to look" in reply and "count_up" in reply
+
+
+def test_the_panel_runs_tests_as_check_does_when_nothing_is_slow() -> None:
+    from eduproject.grading.check import check
+    from eduproject.tutor.timed_check import TimedCheck
+
+    info = PACK.exercise("count_up")
+    shared = VisibleTest(
+        "first", 1, False, "expected = [1, 2, 3]\nassert count_up(3) == expected", "c1", 1
+    )
+    later = VisibleTest("second", 1, False, "expected = [1, 2, 3]\nassert seen == 3", "c1", 1)
+    binds = VisibleTest("binds", 1, False, "seen = len(count_up(3))", "c0", 0)
+    pack = LessonPack(
+        "loops", "Loops", "v1", (replace(info, visible_tests=(binds, shared, later)),)
+    )
+    learner = Learner(RIGHT)
+    direct = check("count_up", pack=pack, namespace=learner.ns, display=False)
+    timed = TimedCheck("count_up", pack, learner.ns, time_limit=2)()
+    assert timed.results == direct.results and timed.all_passed  # `seen` carried over
+
+
+def test_code_blocked_in_c_is_left_running_and_the_next_test_still_runs() -> None:
+    from eduproject.tutor.timed_check import TimedCheck
+
+    learner = Learner(
+        "import time\ndef count_up(n):\n    if n:\n        time.sleep(3)\n    return []\n"
+    )
+    started = time.monotonic()
+    result = TimedCheck("count_up", PACK, learner.ns, time_limit=0.3)()
+    small, zero = result.results
+    assert small.message == (
+        "`count_up` did not finish within 0.3 s: does a loop never end? "
+        "(it is still running in the background)"
+    )
+    assert zero.passed
+    assert time.monotonic() - started < 2.5
