@@ -223,7 +223,7 @@ def _tutor_examples(
     for lesson, learner, ex in _broken_exercises(db, limit):
         if lesson not in tutors:
             pack = LessonPack.load(learner_dir / lesson / "lesson.json")
-            tutors[lesson] = Tutor.from_config(pack)
+            tutors[lesson] = _demo_tutor(Tutor.from_config(pack))
         tutor = tutors[lesson]
         notebook = json.loads((submissions / lesson / learner / f"{lesson}.ipynb").read_text())
         code = _solution_code(notebook, ex.exercise)
@@ -241,6 +241,18 @@ def _tutor_examples(
         shown += 1
     if not shown:
         con.print("  (no broken submission to tutor)")
+
+
+def _demo_tutor(tutor: Any) -> Any:
+    """Learners get the bundled demonstration model only when the course names it; the demo
+    shows it whenever nothing else is configured (labelled as what it is)."""
+    router = tutor.router
+    if router is None or router.config.tutor.routes:
+        return tutor  # a course setting (or EDUPROJECT_TUTOR_ROUTES) decides
+    demo = [r.name for r in router.config.routes if r.demonstration]
+    if demo and not [n for n in router.routes_for("hint") if n != "offline"]:
+        tutor.routes = (*demo, "offline")
+    return tutor
 
 
 def _solution_code(notebook: dict[str, Any], exercise: str) -> str:
