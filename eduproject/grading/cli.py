@@ -201,7 +201,7 @@ def collect_command(
             "in an exchange folder ('/srv/exchange/01-functions/*.ipynb'); repeatable.",
         ),
     ],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Where the grading layout goes.")],
+    out: Annotated[Path, typer.Option("-o", "--output", help="Where the grading layout goes.")],
     deadline: Annotated[
         str | None,
         typer.Option("--deadline", help="ISO date and time, e.g. 2026-12-01T23:59+01:00."),
