@@ -3,6 +3,7 @@
 Learner-facing helpers are imported lazily so that ``import eduproject`` stays cheap:
 
     import eduproject
+    eduproject.start()              # the first cell of a lesson: "Tutor ready ..."
     eduproject.check("sum_evens")   # run the visible tests of one exercise
     eduproject.panel("sum_evens")   # the tutor panel under an exercise
     eduproject.enable_error_help()  # an "Explain this error" button after any traceback
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "check", "enable_error_help", "panel"]
+__all__ = ["__version__", "check", "enable_error_help", "panel", "start"]
 
 
 def __getattr__(name: str) -> Any:
@@ -29,4 +30,8 @@ def __getattr__(name: str) -> Any:
         from eduproject.tutor.widgets import panel
 
         return panel
+    if name == "start":
+        from eduproject.tutor.widgets import start
+
+        return start
     raise AttributeError(f"module 'eduproject' has no attribute {name!r}")

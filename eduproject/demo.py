@@ -7,7 +7,7 @@
 5. show the hints and error explanations the tutor gives some broken submissions, with the
    leak guard's verdicts (local model when installed, else the offline tutor).
 
-Everything is written below ``--out`` (default ``demo-output/``); nothing in the course changes.
+Everything is written below ``-o/--output`` (default ``demo-output/``); nothing in the course changes.
 """
 
 from __future__ import annotations
@@ -31,10 +31,16 @@ def register(app: typer.Typer) -> None:
 
 
 def demo_command(
-    course: Annotated[Path, typer.Option(help="Course folder holding exercises/.")] = Path("."),
-    out: Annotated[Path, typer.Option(help="Where the demo writes everything.")] = Path(
-        "demo-output"
-    ),
+    course: Annotated[
+        Path,
+        typer.Option(
+            help="Course folder holding exercises/ (without one: the sample course shipped "
+            "with eduproject)."
+        ),
+    ] = Path("."),
+    out: Annotated[
+        Path, typer.Option("-o", "--output", help="Where the demo writes everything.")
+    ] = Path("demo-output"),
     learners: Annotated[int, typer.Option(help="Simulated learners per lesson.")] = 8,
     lesson: Annotated[
         list[str] | None, typer.Option(help="Only these lessons (repeatable).")
@@ -75,9 +81,18 @@ def run_demo(
     con = console or _console()
     exercises = course / "exercises"
     if not exercises.is_dir():
-        raise ConfigError(
-            f"no exercises/ folder in {course.resolve()}",
-            hint="run the demo from the eduproject checkout, or pass --course PATH",
+        from eduproject.quickstart import sample_course
+
+        if course != Path("."):
+            raise ConfigError(
+                f"no exercises/ folder in {course.resolve()}",
+                hint="pass the course folder that holds exercises/, or leave out --course "
+                "for the sample course",
+            )
+        exercises = sample_course()
+        con.print(
+            "No exercises/ here: the demo uses the sample course shipped with eduproject "
+            "(`eduproject quickstart DIR` copies it into a course folder of your own)."
         )
     folders = [f for f in find_lessons([exercises]) if not lessons or f.name in lessons]
     if not folders:
@@ -208,7 +223,7 @@ def _tutor_examples(
     for lesson, learner, ex in _broken_exercises(db, limit):
         if lesson not in tutors:
             pack = LessonPack.load(learner_dir / lesson / "lesson.json")
-            tutors[lesson] = Tutor.from_config(pack)
+            tutors[lesson] = _demo_tutor(Tutor.from_config(pack))
         tutor = tutors[lesson]
         notebook = json.loads((submissions / lesson / learner / f"{lesson}.ipynb").read_text())
         code = _solution_code(notebook, ex.exercise)
@@ -226,6 +241,18 @@ def _tutor_examples(
         shown += 1
     if not shown:
         con.print("  (no broken submission to tutor)")
+
+
+def _demo_tutor(tutor: Any) -> Any:
+    """Learners get the bundled demonstration model only when the course names it; the demo
+    shows it whenever nothing else is configured (labelled as what it is)."""
+    router = tutor.router
+    if router is None or router.config.tutor.routes:
+        return tutor  # a course setting (or EDUPROJECT_TUTOR_ROUTES) decides
+    demo = [r.name for r in router.config.routes if r.demonstration]
+    if demo and not [n for n in router.routes_for("hint") if n != "offline"]:
+        tutor.routes = (*demo, "offline")
+    return tutor
 
 
 def _solution_code(notebook: dict[str, Any], exercise: str) -> str:

@@ -58,7 +58,8 @@ class LessonFormatError(LessonError):
     """A source notebook breaks the exercise format.
 
     The message always names the file, the cell index (0-based, as JupyterLab's
-    cell list counts) and what to change.
+    cell list counts) with ``cell_label`` -- the cell's first line or its id, since
+    JupyterLab shows no cell numbers -- and what to change.
     """
 
     def __init__(
@@ -68,11 +69,15 @@ class LessonFormatError(LessonError):
         *,
         cell: int | None = None,
         fix: str | None = None,
+        cell_label: str = "",
     ) -> None:
         self.path = Path(path)
         self.cell = cell
+        self.cell_label = cell_label
         self.problem = problem
         where = f"{self.path}" if cell is None else f"{self.path}, cell {cell}"
+        if cell is not None and cell_label:
+            where += f" ({cell_label})"
         super().__init__(f"{where}: {problem}", hint=fix)
 
 

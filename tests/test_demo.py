@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.mark.slow
-def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+def test_demo_runs_end_to_end_in_an_empty_folder(tmp_path: Path) -> None:
+    # No exercises/ here: the demo uses the sample course shipped inside the package.
+    empty = tmp_path / "anywhere"
+    empty.mkdir()
     out = tmp_path / "demo"
     env = {
         **os.environ,
@@ -24,8 +25,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     }
     exe = Path(sys.executable).with_name("eduproject")
     done = subprocess.run(
-        [str(exe), "demo", "--lesson", "01-functions", "--learners", "8", "--out", str(out)],
-        cwd=ROOT,
+        [str(exe), "demo", "--lesson", "01-functions", "--learners", "8", "-o", str(out)],
+        cwd=empty,
         env=env,
         capture_output=True,
         text=True,
@@ -34,6 +35,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Traceback" not in done.stdout + done.stderr
+    assert "the demo uses the sample course shipped with eduproject" in done.stdout
+    assert sorted(p.name for p in empty.iterdir()) == []  # everything went below -o
     for step in ("1. Release", "2. Validate", "3. Simulate", "4. Grade", "5. Tutor"):
         assert step in done.stdout
 

@@ -19,6 +19,23 @@ from eduproject.errors import BundleError
 BUNDLE_NAME = "bundle.json"
 
 
+def default_grader_dir(lesson_folder: Path) -> Path:
+    """Where a lesson's sealed bundle lives: ``build/grader/`` of its course, whatever the cwd.
+
+    The course is the folder holding ``exercises/`` (else the lesson folder's parent), so
+    release and grade find the same bundle from anywhere.
+
+        >>> default_grader_dir(Path("/course/exercises/01-functions"))
+        PosixPath('/course/build/grader')
+    """
+    given = Path(lesson_folder)
+    parent = given.absolute().parent
+    course = parent.parent if parent.name == "exercises" else parent
+    if not given.is_absolute() and course.is_relative_to(Path.cwd()):
+        course = course.relative_to(Path.cwd())  # messages stay short: build/grader/...
+    return course / "build" / "grader"
+
+
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -40,19 +40,30 @@ def register(app: typer.Typer) -> None:
 
 def release_command(
     lessons: LessonsArg,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Where learner folders go.")] = Path(
+    out: Annotated[Path, typer.Option("-o", "--output", help="Where learner folders go.")] = Path(
         "notebooks"
     ),
     grader_dir: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--grader-dir", help="Where sealed grader bundles go (never give to learners)."
+            "--grader-dir",
+            help="Where sealed grader bundles go (never give to learners).",
+            show_default="build/grader/ of the course holding the lessons",
         ),
-    ] = Path("build/grader"),
+    ] = None,
     check: Annotated[
         bool,
         typer.Option("--check", help="Write nothing; fail if the released files are out of date."),
     ] = False,
+    validate: Annotated[
+        bool,
+        typer.Option(
+            "--validate", help="Then validate the lessons too (as `eduproject validate`)."
+        ),
+    ] = False,
+    cell_timeout: Annotated[
+        float, typer.Option("--cell-timeout", help="With --validate: seconds per cell.")
+    ] = 60,
 ) -> None:
     """Release lessons: learner notebook, data, lesson.json, and the sealed grader bundle."""
     from eduproject.authoring.parse import find_lessons
@@ -70,6 +81,7 @@ def release_command(
             )
         console.print(f"{len(folders)} lesson(s) up to date in {out}", markup=False)
         return
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
     for folder in folders:
         result = release(folder, out, grader_dir)
         lesson = result.lesson
@@ -79,17 +91,23 @@ def release_command(
             f"  learner: {result.notebook}\n  grader:  {result.bundle}",
             markup=False,
         )
+        for warning in result.warnings:
+            errors.print(f"warning: {warning}", markup=False)
+    if validate:
+        validate_command(folders, cell_timeout=cell_timeout)
 
 
 def validate_command(
     lessons: LessonsArg,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed per cell.")] = 60,
+    cell_timeout: Annotated[
+        float, typer.Option("--cell-timeout", help="Seconds allowed per cell.")
+    ] = 60,
 ) -> None:
     """Run each lesson with solutions (tests must pass) and as released (tests must fail), as
     notebooks and through the grader (both must agree)."""
     from eduproject.authoring.validate import raise_for_problems, validate_lessons
 
-    reports = validate_lessons(lessons, timeout=timeout)
+    reports = validate_lessons(lessons, timeout=cell_timeout)
     table = Table(
         "lesson", "exercise", "tests", "solution", "stub", "solution graded", title="validation"
     )
@@ -109,7 +127,7 @@ def import_command(
     tool: Annotated[Tool, typer.Argument(help="The tool the source notebook was written for.")],
     source: Annotated[Path, typer.Argument(help="The nbgrader source / otter master notebook.")],
     out: Annotated[
-        Path, typer.Option("-o", "--out", help="The new lesson folder, exercises/<lesson>/.")
+        Path, typer.Option("-o", "--output", help="The new lesson folder, exercises/<lesson>/.")
     ],
     force: Annotated[
         bool, typer.Option("--force", help="Replace a different notebook already written there.")

@@ -49,9 +49,25 @@ class CellRef:
 
     path: Path | str
     index: int
+    label: str = ""  # the cell's first line (or its id): JupyterLab shows no cell numbers
 
     def error(self, problem: str, fix: str) -> LessonFormatError:
-        return LessonFormatError(self.path, problem, cell=self.index, fix=fix)
+        return LessonFormatError(
+            self.path, problem, cell=self.index, fix=fix, cell_label=self.label
+        )
+
+
+def cell_label(source: str, cell_id: object = None) -> str:
+    """How an error names a cell besides its index: its first line, else its id.
+
+    >>> cell_label("\\ndef greet(name):\\n    pass")
+    'starts `def greet(name):`'
+    """
+    first = next((line.strip() for line in source.split("\n") if line.strip()), "")
+    if first:
+        shown = first if len(first) <= 48 else first[:45] + "..."
+        return f"starts `{shown}`"
+    return f"id {cell_id}" if isinstance(cell_id, str) and cell_id else "empty"
 
 
 @dataclass(frozen=True)
@@ -81,9 +97,18 @@ class TestSpec:
 def parse_points(text: str, where: CellRef, context: str) -> float:
     """Parse the ``N`` of ``points=N`` (a non-negative decimal)."""
     if not POINTS_RE.fullmatch(text):
+        try:
+            value: float | None = float(text)
+        except ValueError:
+            value = None
+        problem = (
+            f"points={text} is negative: points are zero or more"
+            if value is not None and value < 0
+            else f"points={text!r} is not a number"
+        )
         raise where.error(
-            f"{context}: points={text!r} is not a number",
-            "write points as a non-negative number, e.g. points=2 or points=0.5",
+            f"{context}: {problem}",
+            "write points as a number of zero or more, e.g. points=2 or points=0.5",
         )
     return float(text)
 
@@ -109,6 +134,12 @@ def scan(source: str, where: CellRef) -> list[MarkerLine]:
 
 
 def _test_line(line: str, number: int, where: CellRef) -> MarkerLine:
+    if line[:1].isspace():
+        raise where.error(
+            f"line {number} is an indented test line: {line.rstrip()!r}",
+            "`### TEST` lines start at the first column (they split the cell into tests, "
+            "so they cannot sit inside a block): remove the indentation",
+        )
     match = _TEST_LINE.match(line.rstrip())
     if match is None or not match["name"] or not TEST_NAME_RE.fullmatch(match["name"]):
         raise where.error(
@@ -246,6 +277,7 @@ def split_tests(
     # Each segment: [header or None, header_hidden, [(line, hidden), ...]]; segment 0 is setup.
     segments: list[tuple[MarkerLine | None, bool, list[tuple[str, bool]]]] = [(None, False, [])]
     learner: list[str] = []
+    header_at: dict[str, int] = {}  # test name -> its `### TEST` line's index in ``learner``
     hidden = False
     for number, line in enumerate(source.split("\n"), start=1):
         marker = by_line.get(number)
@@ -256,6 +288,7 @@ def split_tests(
         elif marker is not None:  # a ### TEST line
             segments.append((marker, hidden, []))
             if not hidden:
+                header_at[marker.test_name] = len(learner)
                 learner.append(line)
         else:
             segments[-1][2].append((line, hidden))
@@ -280,7 +313,15 @@ def split_tests(
                 f"two tests named {spec.name!r} in this cell", "give every test its own name"
             )
         seen.add(spec.name)
+        if spec.name in header_at and not spec.visible_source:
+            # A visible `### TEST` line over hidden lines only would dangle in the learner copy.
+            learner[header_at[spec.name]] = hidden_test_comment(spec.name)
     return specs, "" if cell_hidden else "\n".join(learner)
+
+
+def hidden_test_comment(name: str) -> str:
+    """What learners see in place of the ``### TEST`` line of a wholly hidden test."""
+    return f"# Test {name!r} is hidden: it is checked when your work is graded."
 
 
 def _spec(

@@ -41,6 +41,14 @@ def read_notebook(path: Path, raw: bytes | None = None) -> dict[str, Any]:
             f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
             fix="fix the JSON there, or restore the notebook from version control",
         ) from None
+    major = nb.get("nbformat") if isinstance(nb, dict) else None
+    if isinstance(major, int) and major < 4:
+        raise LessonFormatError(
+            path,
+            f"this is an old Jupyter notebook (format {major}); eduproject reads format 4.4 or newer",
+            fix=f"convert it: `jupyter nbconvert --to notebook --inplace {path}` "
+            "(or open it in JupyterLab and save it)",
+        )
     if not isinstance(nb, dict) or "cells" not in nb or "nbformat" not in nb:
         raise LessonFormatError(
             path,

@@ -26,6 +26,7 @@ from eduproject.authoring.markdown import heading, parse_hints
 from eduproject.authoring.markers import (
     CellRef,
     Marker,
+    cell_label,
     check_allowed,
     parse_points,
     regions,
@@ -43,6 +44,7 @@ from eduproject.authoring.notebook import (
     notebooks_in,
     read_notebook,
 )
+from eduproject.authoring.static_checks import check_compiles
 from eduproject.errors import LessonFormatError
 
 LESSON_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -134,10 +136,20 @@ def load_lesson(folder: Path) -> Lesson:
     path = notebooks[0]
     raw = path.read_bytes()
     nb = read_notebook(path, raw)
+    _refuse_learner_copy(path, nb)
     data_files = data_files_in(folder)
     builder = _Builder(path)
     for index, cell in enumerate(nb["cells"]):
         builder.add(index, cell)
+    exercises = builder.exercises()
+    if not exercises:
+        raise LessonFormatError(
+            path,
+            "the lesson has no exercises"
+            + (" (it holds only markdown cells)" if _only_markdown(nb) else ""),
+            fix="tag the markdown cell that states a task `exercise=ID`, then tag the code "
+            "learners complete `solution` and the checks `tests` (see docs/format.md)",
+        )
     metadata = nb["metadata"]
     kernelspec = metadata.get("kernelspec") or dict(DEFAULT_KERNELSPEC)
     language = str(kernelspec.get("language", "python")) if isinstance(kernelspec, dict) else ""
@@ -154,11 +166,35 @@ def load_lesson(folder: Path) -> Lesson:
         notebook_path=path,
         version=lesson_version(raw, folder, data_files),
         cells=tuple(builder.cells),
-        exercises=builder.exercises(),
+        exercises=exercises,
         data_files=data_files,
         kernelspec=kernelspec,
         language_info=metadata.get("language_info") or {"name": "python"},
     )
+
+
+def _refuse_learner_copy(path: Path, nb: dict[str, Any]) -> None:
+    """A learner notebook written by release is not a lesson source: say so plainly."""
+    ours = nb["metadata"].get("eduproject")
+    panels = any(
+        isinstance(c.get("metadata", {}).get("eduproject"), dict)
+        and c["metadata"]["eduproject"].get("role") == "panel"
+        for c in nb["cells"]
+    )
+    if not (isinstance(ours, dict) and "lesson" in ours and "version" in ours) and not panels:
+        return
+    lesson = ours.get("lesson", "?") if isinstance(ours, dict) else "?"
+    raise LessonFormatError(
+        path,
+        f"this is a learner notebook that `eduproject release` wrote for lesson {lesson!r} "
+        "(solutions already replaced by stubs, tutor panels added), not a lesson source",
+        fix=f"release the instructor's source folder instead, e.g. `eduproject release "
+        f"exercises/{lesson}`",
+    )
+
+
+def _only_markdown(nb: dict[str, Any]) -> bool:
+    return all(c.get("cell_type") != "code" for c in nb["cells"])
 
 
 @dataclass
@@ -167,6 +203,7 @@ class _Draft:
 
     id: str
     index: int
+    label: str
     prompt: str
     all_or_nothing: bool
     origin: str | None
@@ -191,9 +228,9 @@ class _Builder:
         self.lesson_title: str | None = None
 
     def add(self, index: int, nb_cell: dict[str, Any]) -> None:
-        where = CellRef(self.path, index)
         kind: str = nb_cell["cell_type"]
         source = cell_source(nb_cell)
+        where = CellRef(self.path, index, cell_label(source, nb_cell.get("id")))
         metadata = nb_cell.get("metadata", {})
         ours, foreign, exercise_id, points, flags = self._tags(metadata.get("tags", []), where)
         cell_id = self._cell_id(nb_cell, index, source, where)
@@ -241,6 +278,7 @@ class _Builder:
         elif tag == "setup":
             role = Role.SETUP
             check_allowed(scan(source, where), set(), where, "setup")
+            check_compiles(source, where, "the setup cell")
         else:
             check_allowed(scan(source, where), set(), where, "untagged")
             if kind == "markdown" and self.current is None and self.lesson_title is None:
@@ -284,7 +322,7 @@ class _Builder:
                 exercise_id = tag.removeprefix("exercise=")
                 if not EXERCISE_ID_RE.fullmatch(exercise_id):
                     raise where.error(
-                        f"exercise id {exercise_id!r} is not valid",
+                        f"exercise id {exercise_id!r} is not valid: {_id_problem(exercise_id)}",
                         "use 1-48 letters, digits, '_' or '-', e.g. `exercise=sum_evens`",
                     )
             elif tag.startswith("points="):
@@ -351,7 +389,7 @@ class _Builder:
                 "give every exercise in the lesson its own id",
             )
         self._finish_current()
-        self.current = _Draft(exercise_id, where.index, source, all_or_nothing, origin)
+        self.current = _Draft(exercise_id, where.index, where.label, source, all_or_nothing, origin)
         self.drafts[exercise_id] = self.current
 
     def _solution(self, tag: str, source: str, where: CellRef) -> str:
@@ -359,12 +397,20 @@ class _Builder:
         markers = scan(source, where)
         if tag == "solution-cell":
             check_allowed(markers, set(), where, "solution-cell")
+            check_compiles(source, where, "the solution")
             learner = whole_cell_stub()
             self.current.solutions.append(source)
         else:
             check_allowed(markers, {Marker.BEGIN_SOLUTION, Marker.END_SOLUTION}, where, "solution")
             regions(markers, Marker.BEGIN_SOLUTION, Marker.END_SOLUTION, where)
+            check_compiles(source, where, "the solution")  # markers are comments: lines stay
             learner = stub_solutions(source, where)
+            check_compiles(
+                learner,
+                where,
+                "the learner copy (the stub in place of each solution region; put the markers "
+                "around whole statements)",
+            )
             self.current.solutions.append(without_markers(source, where))
         self.current.stubs.append(learner)
         return learner
@@ -380,6 +426,7 @@ class _Builder:
     ) -> str:
         draft = self.current
         assert draft is not None
+        check_compiles(source, where, "the test cell")
         specs, learner = split_tests(
             source,
             where,
@@ -387,8 +434,27 @@ class _Builder:
             cell_points=points,
             cell_hidden=hidden,
         )
+        if learner:
+            check_compiles(
+                learner,
+                where,
+                "the learner copy of this test cell (hidden lines removed; put "
+                "`### BEGIN/END HIDDEN TESTS` around whole statements)",
+            )
         known = {t.name for t in draft.tests}
         for spec in specs:
+            check_compiles(
+                spec.source,
+                where,
+                f"test {spec.name!r} on its own (the cell's shared setup and the test's lines; "
+                "`### TEST` lines must not split a block)",
+            )
+            if spec.visible_source and spec.visible_source != spec.source:
+                check_compiles(
+                    spec.visible_source,
+                    where,
+                    f"the visible part of test {spec.name!r} (what `eduproject.check` runs)",
+                )
             if spec.name in known:
                 raise where.error(
                     f"exercise {draft.id!r} already has a test named {spec.name!r}",
@@ -428,7 +494,7 @@ class _Builder:
         draft = self.current
         if draft is None:
             return
-        where = CellRef(self.path, draft.index)
+        where = CellRef(self.path, draft.index, draft.label)
         if not draft.tests:
             raise where.error(
                 f"exercise {draft.id!r} has no tests",
@@ -457,6 +523,16 @@ class _Builder:
             )
             for d in self.drafts.values()
         )
+
+
+def _id_problem(exercise_id: str) -> str:
+    if not exercise_id:
+        return "it is empty"
+    if len(exercise_id) > 48:
+        return f"it has {len(exercise_id)} characters, at most 48 are allowed"
+    bad = sorted({c for c in exercise_id if not re.fullmatch(r"[A-Za-z0-9_-]", c)})
+    shown = ", ".join(repr(c) for c in bad)
+    return f"{shown} {'is' if len(bad) == 1 else 'are'} not allowed"
 
 
 def _did_you_mean(tag: str) -> str:

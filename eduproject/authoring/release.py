@@ -12,17 +12,24 @@ checked against ``exercises/`` in CI.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eduproject.authoring.bundle import BUNDLE_NAME, write_bundle
+from eduproject.authoring.bundle import BUNDLE_NAME, default_grader_dir, write_bundle
+from eduproject.authoring.markers import STUB_LINES
 from eduproject.authoring.model import FORMAT_VERSION, Cell, Exercise, Lesson, Role
 from eduproject.authoring.parse import load_lesson
+from eduproject.authoring.static_checks import lesson_warnings
 from eduproject.tutor.guards import guard_data
 
 PACK_NAME = "lesson.json"
 _TEST_ROLES = (Role.TESTS, Role.HIDDEN_TESTS)
+# Cells learners must not change: JupyterLab and Notebook 7 honour these flags.
+_READ_ONLY = {"editable": False, "deletable": False}
+# Words to avoid that may be read in lesson.json: plain words, never code.
+_PLAIN_WORDS = re.compile(r"[A-Za-z0-9_ -]+")
 
 
 @dataclass(frozen=True)
@@ -35,15 +42,21 @@ class ReleaseResult:
     data_files: tuple[Path, ...]
     bundle: Path
     changed: tuple[Path, ...]
+    warnings: tuple[str, ...] = ()  # legal but probably a mistake (see static_checks)
 
 
 def release(
     lesson_folder: Path,
     out_dir: Path = Path("notebooks"),
-    grader_dir: Path = Path("build/grader"),
+    grader_dir: Path | None = None,
 ) -> ReleaseResult:
-    """Release the lesson in ``lesson_folder`` into ``out_dir/<lesson>/`` and ``grader_dir/<lesson>/``."""
+    """Release the lesson in ``lesson_folder`` into ``out_dir/<lesson>/`` and ``grader_dir/<lesson>/``.
+
+    ``grader_dir`` defaults to the course's ``build/grader/`` (:func:`default_grader_dir`).
+    """
     lesson = load_lesson(Path(lesson_folder))
+    if grader_dir is None:
+        grader_dir = default_grader_dir(lesson.folder)
     target = Path(out_dir) / lesson.id
     files = learner_files(lesson)
     stale_data = target / "data"
@@ -70,6 +83,7 @@ def release(
         data_files=tuple(target / rel for rel in lesson.data_files),
         bundle=bundle_path,
         changed=tuple(changed),
+        warnings=tuple(lesson_warnings(lesson)),
     )
 
 
@@ -164,8 +178,11 @@ def start_cell() -> dict[str, Any]:
         "# Run this cell first: it loads your tutor (a panel under each exercise, and an\n"
         '# "Explain this error" button after any error).\n'
         "import eduproject\n"
-        "eduproject.enable_error_help()",
-        {"eduproject": {"cell": "panel-start", "role": Role.PANEL.value, "exercise": None}},
+        "eduproject.start()",
+        {
+            "eduproject": {"cell": "panel-start", "role": Role.PANEL.value, "exercise": None},
+            **_READ_ONLY,
+        },
     )
 
 
@@ -179,7 +196,10 @@ def panel_cell(exercise_id: str) -> dict[str, Any]:
                 "cell": f"panel-{exercise_id}",
                 "role": Role.PANEL.value,
                 "exercise": exercise_id,
-            }
+            },
+            # The learner sees the panel, not the two lines that show it.
+            "jupyter": {"source_hidden": True},
+            **_READ_ONLY,
         },
     )
 
@@ -225,10 +245,15 @@ def public_avoid(exercise: Exercise) -> list[str]:
     """The words to avoid that may sit in plain text on the learner's disk.
 
     A phrase taken from the solution or a hidden test (``total += n``) would give the answer
-    away to anyone opening ``lesson.json``; those reach the tutor only hashed, in the guard data.
+    away to anyone opening ``lesson.json``, and so may any phrase that looks like code
+    (``range(2, n + 1)``): those reach the tutor only hashed, in the guard data.
     """
     secret = "\n".join([exercise.solution, *(t.source for t in exercise.tests if t.hidden)])
-    return [word for word in exercise.avoid if word not in secret]
+    return [
+        word
+        for word in exercise.avoid
+        if word not in secret and _PLAIN_WORDS.fullmatch(word.strip())
+    ]
 
 
 def _learner_cell(cell: Cell) -> dict[str, Any]:
@@ -242,12 +267,15 @@ def _learner_cell(cell: Cell) -> dict[str, Any]:
         meta["origin"] = cell.origin
     metadata: dict[str, Any] = {"eduproject": meta}
     tags = list(cell.foreign_tags)
-    if cell.role is Role.TESTS and "raises-exception" not in tags:
-        # Stubs fail their tests; with this tag "Run All" goes on to the next exercise
-        # (and its tutor panel) instead of stopping at the first failing test cell.
+    if _may_raise(cell) and "raises-exception" not in tags:
+        # Stubs fail their tests, and a stub at the top level of a cell raises when run;
+        # with this tag "Run All" (and papermill) go on to the next exercise and its tutor
+        # panel instead of stopping at the first unfinished exercise.
         tags.append("raises-exception")
     if tags:
         metadata["tags"] = tags
+    if cell.role in (Role.SETUP, Role.TESTS):
+        metadata.update(_READ_ONLY)
     if cell.kind == "code":
         return _code_cell(cell.cell_id, cell.learner_source, metadata)
     out: dict[str, Any] = {
@@ -259,6 +287,15 @@ def _learner_cell(cell: Cell) -> dict[str, Any]:
     if cell.attachments:
         out["attachments"] = cell.attachments
     return out
+
+
+def _may_raise(cell: Cell) -> bool:
+    """Test cells, and solution cells whose stub raises as soon as the cell runs."""
+    if cell.role is Role.TESTS:
+        return True
+    if cell.role is not Role.SOLUTION or cell.learner_source is None:
+        return False
+    return STUB_LINES[-1] in cell.learner_source.split("\n")  # an unindented stub line
 
 
 def _code_cell(cell_id: str, source: str, metadata: dict[str, Any]) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def bench_command(
         Path | None,
         typer.Option("--course", help="The course folder whose eduproject.toml defines routes."),
     ] = None,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path("bench"),
+    out: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")] = Path("bench"),
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
 ) -> None:
     """Run the same prompts through every route and compare accepted-output rate and cost.

@@ -113,7 +113,7 @@ def tokens_issue(
         Path, typer.Option("--learners", help="Roster CSV: a header, then one learner per line.")
     ],
     out: Annotated[
-        Path, typer.Option("-o", "--out", help="Where to write learner,token lines.")
+        Path, typer.Option("-o", "--output", help="Where to write learner,token lines.")
     ] = Path("tokens.csv"),
     db: DbOption = None,
     course: CourseOption = None,

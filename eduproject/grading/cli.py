@@ -67,7 +67,7 @@ def grade_command(
     """
     from eduproject.grading.pipeline import grade_lesson
 
-    console = Console()
+    console = Console(soft_wrap=True)  # paths stay on one line, ready to copy
     summary = grade_lesson(
         lesson,
         submissions,
@@ -81,11 +81,25 @@ def grade_command(
         unsandboxed=unsandboxed,
     )
     say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
+    if summary.bundle_note:
+        say(summary.bundle_note)
     for line in summary.ignored:
         say(line)
+    # The sandbox warning, if any, was printed once on stderr when grading started.
     say(f"sandbox: {summary.sandbox}")
-    if summary.warning:
-        console.print(summary.warning, style="bold red", markup=False, highlight=False)
+    if summary.older_release:
+        shown = ", ".join(summary.older_release[:5])
+        more = (
+            f" and {len(summary.older_release) - 5} more" if len(summary.older_release) > 5 else ""
+        )
+        Console(stderr=True, soft_wrap=True).print(
+            f"warning: {len(summary.older_release)} submission(s) were made from an older "
+            f"release of {summary.lesson} ({shown}{more}): their cells are matched by id, and "
+            "test cells or stubs may differ from what these learners saw",
+            style="bold yellow",
+            markup=False,
+            highlight=False,
+        )
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "none"
     say(
         f"graded {summary.graded} submissions of {summary.lesson} in {summary.duration_s:.1f} s "
@@ -153,11 +167,15 @@ def report_command(
     db: _DB,
     out: Annotated[Path, typer.Option("--output", "-o", help="The report's HTML file.")],
     lesson: _LESSON = None,
+    course: Annotated[
+        str | None,
+        typer.Option("--course", help="The course's name for the title (default: the lessons)."),
+    ] = None,
 ) -> None:
     """Write the course report (plots, tables, sandbox line) and print its summary."""
     from eduproject.grading.report import print_summary, write_report
 
-    summary = write_report(db, out, lesson=lesson)
+    summary = write_report(db, out, lesson=lesson, course=course)
     console = Console()
     print_summary(summary, console)
     _say(f"report written to {out}", console)
@@ -183,7 +201,7 @@ def collect_command(
             "in an exchange folder ('/srv/exchange/01-functions/*.ipynb'); repeatable.",
         ),
     ],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Where the grading layout goes.")],
+    out: Annotated[Path, typer.Option("-o", "--output", help="Where the grading layout goes.")],
     deadline: Annotated[
         str | None,
         typer.Option("--deadline", help="ISO date and time, e.g. 2026-12-01T23:59+01:00."),

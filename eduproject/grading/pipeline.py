@@ -14,6 +14,7 @@ a rerun finishes the job without grading anything twice.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from eduproject.authoring.bundle import read_bundle, write_bundle
+from eduproject.authoring.bundle import default_grader_dir, read_bundle, write_bundle
 from eduproject.authoring.model import Lesson
 from eduproject.authoring.parse import load_lesson
 from eduproject.errors import BundleError, SandboxError, SubmissionError
@@ -61,6 +62,8 @@ class GradeRunSummary:
     workers: str = ""
     total_score: float = 0.0
     max_score: float = field(default=0.0)
+    bundle_note: str = ""  # "wrote the grader bundle ..." when grade (re)wrote it
+    older_release: tuple[str, ...] = ()  # learners whose notebook came from an older release
     # Seconds per phase, summed over the graded submissions (see SubmissionResult.phases),
     # plus "record" (writing the gradebook) and "start" (the workers' sandboxes).
     phases: dict[str, float] = field(default_factory=dict)
@@ -107,20 +110,44 @@ class GradeRunSummary:
 
 
 def lesson_for_grading(
-    lesson_folder: Path, grader_dir: Path = Path("build/grader")
+    lesson_folder: Path, grader_dir: Path | None = None
 ) -> tuple[Lesson, dict[str, bytes]]:
-    """The lesson from its sealed bundle (rewritten first if missing or stale) and its data files."""
+    """The lesson from its sealed bundle (rewritten first if missing or stale) and its data files.
+
+    ``grader_dir`` defaults to the course's ``build/grader/`` (where release puts it).
+    """
+    lesson, data_files, _ = _bundled_lesson(lesson_folder, grader_dir)
+    return lesson, data_files
+
+
+def _bundled_lesson(
+    lesson_folder: Path, grader_dir: Path | None
+) -> tuple[Lesson, dict[str, bytes], str]:
+    """:func:`lesson_for_grading`, plus a note when the bundle had to be (re)written."""
     source = load_lesson(Path(lesson_folder))
-    bundle_dir = Path(grader_dir) / source.id
+    bundle_dir = Path(grader_dir or default_grader_dir(source.folder)) / source.id
     try:
         current = read_bundle(bundle_dir).version == source.version
-    except BundleError:
+        note = "" if current else "the lesson changed since it was released"
+    except BundleError as exc:
         current = False
+        note = "there was none" if not bundle_dir.exists() else str(exc).splitlines()[0]
     if not current:
         write_bundle(source, bundle_dir)
+        note = f"wrote the grader bundle {bundle_dir / 'bundle.json'} ({note})"
     lesson = read_bundle(bundle_dir)
     data_files = {rel.as_posix(): (source.folder / rel).read_bytes() for rel in source.data_files}
-    return lesson, data_files
+    return lesson, data_files, note
+
+
+def _released_version(raw: bytes) -> str | None:
+    """The lesson version a submitted notebook was released as (its metadata), if readable."""
+    try:
+        meta = json.loads(raw).get("metadata", {}).get("eduproject", {})
+    except (ValueError, AttributeError):
+        return None
+    version = meta.get("version") if isinstance(meta, dict) else None
+    return version if isinstance(version, str) else None
 
 
 def grade_lesson(
@@ -134,7 +161,7 @@ def grade_lesson(
     memory_mb: int = 1024,
     dask: str | None = None,
     progress: bool = True,
-    grader_dir: Path = Path("build/grader"),
+    grader_dir: Path | None = None,
     console: Console | None = None,
     unsandboxed: bool = False,
 ) -> GradeRunSummary:
@@ -145,7 +172,7 @@ def grade_lesson(
     """
     start = time.monotonic()
     limits = Limits(cell_timeout=cell_timeout, timeout=timeout, memory_mb=memory_mb)
-    lesson, data_files = lesson_for_grading(lesson_folder, grader_dir)
+    lesson, data_files, bundle_note = _bundled_lesson(lesson_folder, grader_dir)
     found = discover(Path(submissions_dir), lesson.id)
     console = console or Console(stderr=True)
     options = {
@@ -162,7 +189,8 @@ def grade_lesson(
         raise SandboxError(
             f"not grading: learner code would run without the sandbox ({executor.sandbox}). "
             "It could read the grader bundle with the hidden tests and solutions "
-            f"({Path(grader_dir) / lesson.id}), other learners' submissions "
+            f"({Path(grader_dir or default_grader_dir(Path(lesson_folder))) / lesson.id}), "
+            "other learners' submissions "
             f"({submissions_dir}), the gradebook ({db_path}) and the grader's environment "
             "(API keys, tokens), and use the network",
             hint="install bubblewrap (apt-get install bubblewrap) and grade again, or "
@@ -176,6 +204,7 @@ def grade_lesson(
     with opened as gradebook:
         todo: list[GradeJob] = []
         skipped = 0
+        older: list[str] = []
         for ref in found.submissions:
             problem = ref.problem
             data = b""
@@ -185,6 +214,9 @@ def grade_lesson(
                 except SubmissionError as exc:
                     problem = exc.message  # recorded as invalid: the batch goes on
             digest = submission_hash(data)
+            released = _released_version(data) if data else None
+            if released is not None and released != lesson.version:
+                older.append(ref.learner)
             if gradebook.already_graded(ref.learner, lesson.id, digest, lesson.version):
                 skipped += 1
             else:
@@ -237,6 +269,8 @@ def grade_lesson(
         workers=f"dask {dask}" if dask else f"{getattr(executor, 'workers', 1)} local workers",
         total_score=total,
         max_score=maximum,
+        bundle_note=bundle_note,
+        older_release=tuple(older),
         phases={**phases, **({"start": executor.start_s} if executor.start_s else {})},
     )
 

@@ -198,8 +198,10 @@ def summarize(results: Iterable[SubmissionResult]) -> CourseSummary:
             )
             for t in e.tests:
                 counts = tests.setdefault((r.lesson, e.exercise, t.name), [0, 0, int(t.hidden)])
-                counts[0] += not t.passed
-                counts[1] += 1
+                if t.passed or not _never_ran(t.message, e.status):
+                    # "failed / ran": a test stopped before it ran did not fail.
+                    counts[0] += not t.passed
+                    counts[1] += 1
                 if t.review:
                     review.append(ReviewItem(r.learner, r.lesson, e.exercise, t.name, t.review))
                 why = f"marked for review: {t.review}" if t.review else t.message
@@ -244,8 +246,30 @@ def summarize(results: Iterable[SubmissionResult]) -> CourseSummary:
     )
 
 
-def write_report(db: Path, out: Path, *, lesson: str | None = None) -> CourseSummary:
-    """Write the course report of ``db`` (optionally one lesson) to ``out``; return its data."""
+def _never_ran(message: str, status: Status) -> bool:
+    """A test the grader never got to (its cell was stopped, or the notebook unreadable).
+
+    Hidden tests carry no message, so a hidden test of a stopped cell still counts as run.
+    """
+    return message.startswith("not run") or status is Status.INVALID
+
+
+def report_title(summary: CourseSummary, course: str | None = None) -> str:
+    """ "Course report: <course>", else the lesson(s) graded -- never the gradebook's file name."""
+    if course:
+        return f"Course report: {course}"
+    if len(summary.lessons) == 1:
+        return f"Lesson report: {summary.lessons[0]}"
+    return f"Course report: lessons {', '.join(summary.lessons)}"
+
+
+def write_report(
+    db: Path, out: Path, *, lesson: str | None = None, course: str | None = None
+) -> CourseSummary:
+    """Write the course report of ``db`` (optionally one lesson) to ``out``; return its data.
+
+    ``course`` names the course in the title (default: the lessons graded).
+    """
     with Gradebook(db, create=False) as gb:
         summary = summarize(gb.results(lesson))
     if not summary.submissions:
@@ -257,7 +281,7 @@ def write_report(db: Path, out: Path, *, lesson: str | None = None) -> CourseSum
         )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render_report(summary, title=f"Course report: {db.name}"), "utf-8")
+        out.write_text(render_report(summary, title=report_title(summary, course)), "utf-8")
     except OSError as exc:
         raise GradebookError(out, f"cannot write the report: {exc.strerror or exc}") from exc
     return summary
@@ -348,6 +372,7 @@ def plot_statuses(s: CourseSummary) -> str:
     ax.bar_label(bars, padding=2, fontsize=8)
     ax.set(ylabel="exercise results")
     ax.set_ylim(0, max(counts, default=1) * 1.15)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("Statuses (per exercise of each submission)")
     return _png(fig)
 

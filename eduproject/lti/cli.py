@@ -16,7 +16,7 @@ CourseOption = Annotated[
 
 def lti_keys(
     out: Annotated[
-        Path, typer.Option("-o", "--out", help="Folder for private.pem, public.pem, jwks.json.")
+        Path, typer.Option("-o", "--output", help="Folder for private.pem, public.pem, jwks.json.")
     ] = Path("lti-keys"),
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing key (register the new one!).")

@@ -105,6 +105,11 @@ class ResponseCache:
                 ),
             )
 
+    def delete(self, key: str) -> None:
+        """Forget one answer (a learner said it did not help: the next ask gets a new one)."""
+        with self._lock:
+            self._db.execute("DELETE FROM responses WHERE key = ?", (key,))
+
     def clear(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM responses")

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eduproject.errors import ConfigError, ModelError
-from eduproject.models.config import load_config, local_route_for
+from eduproject.models.config import OFFLINE, load_config, local_route_for
 from eduproject.models.families import default_families
 from eduproject.models.ledger import Ledger, SummaryRow
 from eduproject.models.probe import RouteCheck, check_routes
@@ -104,6 +104,17 @@ def ask(
         raise ConfigError(f"unknown task {task!r}", hint=f"use one of {', '.join(get_args(Task))}")
     config = load_config(course)
     routes = [route] if route else None
+    if routes is None and all(name == OFFLINE for name in config.routes_for(task)):
+        # Nothing configured: try the bundled demonstration model (learners never get it
+        # unless it is named), and say so.
+        demo = [r.name for r in config.routes if r.demonstration]
+        if demo:
+            routes = demo
+            Console(stderr=True, highlight=False).print(
+                f"note: no route is set up for {task!r}; using the bundled demonstration "
+                f"model ({demo[0]})",
+                markup=False,
+            )
     if model_path is not None:
         if family not in default_families():
             raise ConfigError(

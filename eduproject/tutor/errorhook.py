@@ -60,7 +60,13 @@ def _after_cell(result: Any) -> None:
     try:
         from IPython.display import display
 
-        display(ErrorHelp(error, result.info.raw_cell or "").widget)
+        from eduproject.tutor.jupyter_server import ERROR_HELP_MARKER
+
+        widget = ErrorHelp(error, result.info.raw_cell or "").widget
+        bundle = widget._repr_mimebundle_()
+        # Marked so that a saved notebook drops the box (its model dies with the kernel).
+        bundle["text/plain"] = ERROR_HELP_MARKER
+        display(bundle, raw=True)
     except Exception:  # the learner's traceback matters more than our button
         log.exception("could not show the Explain this error button")
 
@@ -107,6 +113,46 @@ def _frame_functions(error: BaseException) -> set[str]:
     return {f.name for f in traceback.extract_tb(error.__traceback__)}
 
 
+TEST_FAILED = "In a test of exercise"
+
+
+def _is_test_cell_of(exercise: Any, code: str) -> bool:
+    """Whether ``code`` (a cell that failed) is one of ``exercise``'s visible test cells."""
+    lines = {line.strip() for line in code.splitlines() if line.strip()}
+    for test in exercise.tests:
+        body = [
+            line.strip()
+            for line in test.visible_source.splitlines()
+            if line.strip() and not line.strip().startswith("#")
+        ]
+        if body and all(line in lines for line in body):
+            return True
+    return False
+
+
+def failed_test_text(error: BaseException, exercise: str) -> str:
+    """The error of a failed test cell, for the tutor: the failing check, the learner frames
+    (where the learner's function raised, if it did), never the test cell's line number."""
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if not f.filename.startswith(_internal_dirs())
+    ]
+    lines = [f"{TEST_FAILED} {exercise!r} (the test is right; your code is checked):"]
+    test_frame = frames[0] if frames else None
+    if test_frame is not None and test_frame.line:
+        lines.append(f"    {test_frame.line}")
+    for f in frames[1:]:
+        lines.append(f"  in your function {f.name}, line {f.lineno}")
+        if f.line:
+            lines.append(f"    {f.line}")
+    if isinstance(error, AssertionError) and not str(error) and test_frame is not None:
+        lines.append(f"AssertionError: the check `{(test_frame.line or '').strip()}` was false")
+    else:
+        lines.extend(traceback.format_exception_only(error)[-1:])
+    return "\n".join(line.rstrip("\n") for line in lines)
+
+
 class ErrorHelp:
     """The button and reply area under one failed cell. The tutor is built on the first click."""
 
@@ -131,7 +177,8 @@ class ErrorHelp:
         self.view = ResponseView(None)
         self.view.response.layout.display = "none"
         self.view.footer.layout.display = "none"
-        self.widget = w.VBox([style_tag(), self.button, self.view.response, self.view.footer])
+        buttons = w.HBox([self.button, self.view.stop_button])
+        self.widget = w.VBox([style_tag(), buttons, self.view.response, self.view.footer])
         self.widget.add_class("edu-error-help")
 
     def explain(self) -> None:
@@ -139,11 +186,11 @@ class ErrorHelp:
             self.controller = self._controller()
             if self.controller is None:
                 return
-        exercise, code = self._context()
+        exercise, code, text = self._context()
         tutor = self.controller.tutor
         self.controller.stream(
             "About this error",
-            lambda: tutor.explain_error_stream(self.text, code, exercise),
+            lambda: tutor.explain_error_stream(text, code, exercise),
         )
 
     def _controller(self) -> Any:
@@ -167,21 +214,29 @@ class ErrorHelp:
         self.view.controller = controller
         return controller
 
-    def _context(self) -> tuple[str | None, str]:
-        """The exercise this error belongs to (if any) and the code to show the tutor."""
+    def _context(self) -> tuple[str | None, str, str]:
+        """The exercise this error belongs to (if any), the code to show the tutor, and the
+        error as the tutor should read it."""
         from eduproject.tutor.learner_code import defined_names, latest_code, stub_names
         from eduproject.tutor.widgets import executed_cells
 
+        exercises = self.pack.exercises if self.pack is not None else ()
+        tested = next((ex for ex in exercises if _is_test_cell_of(ex, self.code)), None)
+        if tested is not None:
+            # A test cell failed: the exercise's guard applies, and what to change is the
+            # learner's function, not the test's assert line.
+            own = latest_code(executed_cells(), stub_names(tested.stub)) or tested.stub
+            return tested.id, own, failed_test_text(self.error, tested.id)
         involved = defined_names(self.code) | _frame_functions(self.error)
-        for ex in self.pack.exercises if self.pack is not None else ():
+        for ex in exercises:
             names = stub_names(ex.stub)
             if names & involved:
                 if names & defined_names(self.code):
-                    return ex.id, self.code
+                    return ex.id, self.code, self.text
                 # The error shows in a cell that only calls the exercise's function: add its code.
                 own = latest_code(executed_cells(), names) or ""
-                return ex.id, f"{own}\n\n{self.code}".strip()
-        return None, self.code
+                return ex.id, f"{own}\n\n{self.code}".strip(), self.text
+        return None, self.code, self.text
 
 
 def _session() -> tuple[Any, Any]:

@@ -393,15 +393,25 @@ def check_malformed(
     test_names: Iterable[str] = (),
     known_names: Iterable[str] = (),
     instructions: str = "",
+    tests_failing: bool = False,
 ) -> GuardVerdict:
-    """Reject replies a learner should not see: empty, looping, template tokens, not
-    English or not Python, invented test names, too long, or the instructions echoed.
+    """Reject replies a learner should not see: empty or content-free, looping, template
+    tokens, not English or not Python, invented test names, too long, the instructions
+    echoed, or "your code is correct" while a test fails.
 
     ``test_names`` are the exercise's tests (visible and hidden names are both public);
     ``known_names`` are identifiers a test-like word may legitimately be (the learner's
-    functions); ``instructions`` is the prompt's guidance, which a reply must not parrot.
+    functions); ``instructions`` is the prompt's guidance, which a reply must not parrot;
+    ``tests_failing`` says that a visible test fails on the learner's code.
     """
-    problem = reply_problem(text, task, set(test_names), set(known_names), instructions)
+    problem = reply_problem(
+        text,
+        task,
+        set(test_names),
+        set(known_names),
+        instructions,
+        tests_failing=tests_failing,
+    )
     if problem:
         return GuardVerdict(ok=False, leak=False, score=0.0, reason=problem)
     return GuardVerdict(ok=True, leak=False, score=0.0, reason="well-formed")
@@ -415,6 +425,7 @@ def check_reply(
     instructions: str = "",
     code: str = "",
     run_tests: Callable[[str], bool] | None = None,
+    tests_failing: bool = False,
 ) -> GuardVerdict:
     """Both guards in order: malformed first (cheap), then the leak guard.
 
@@ -426,7 +437,12 @@ def check_reply(
     tests = [t.name for t in getattr(info, "visible_tests", ())] if info is not None else []
     known = {t.text for t in tokens(code) if t.kind == "name"}
     verdict = check_malformed(
-        text, task=task, test_names=tests, known_names=known, instructions=instructions
+        text,
+        task=task,
+        test_names=tests,
+        known_names=known,
+        instructions=instructions,
+        tests_failing=tests_failing,
     )
     if not verdict.ok:
         return verdict

@@ -48,12 +48,51 @@ _TEST_MENTION = re.compile(
     re.IGNORECASE,
 )
 WORD_LIMITS = {"hint": 250, "explain": 400, "ask": 400}
+# Sentences that carry nothing a learner can use ("I'm ready to help!", "Good luck!").
+_FILLER = re.compile(
+    r"^(?:(?:sure|okay|ok|of course|certainly|absolutely|great|hi|hello|hey|thanks?|thank you|"
+    r"good luck|happy coding|no problem)\b[\s,!.]*)*"
+    r"(?:(?:i(?:'m| am)|i'd be|i would be|i will be|i'll be) (?:ready|happy|glad|here) to help"
+    r"|(?:how|what) can i (?:help|do)|let me (?:know|help)|(?:happy|glad) to help|i can help"
+    r"|feel free to ask|(?:please )?(?:provide|share|send|paste|show)(?: me)? (?:your|the) code"
+    r"|(?:i )?hope (?:this|that) helps|let's (?:get started|begin|take a look)"
+    r"|(?:good luck|happy coding|you can do it|keep (?:it up|going))"
+    r"|)\b.{0,40}$",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# "Your code is correct" while tests fail: a contradiction a learner must not be told.
+_CORRECT_CLAIM = re.compile(
+    r"\b(?:(?:your|the|this) (?:code|function|solution|answer|program|implementation)"
+    r"(?: already)? (?:is|looks|seems|appears)(?: to be)? (?:all |completely |entirely )?"
+    r"(?:correct|right|perfect|fine|good|ok|okay|working|bug-free)"
+    r"|(?:all|every|both) (?:the |of the |your )?(?:visible )?tests? (?:pass|passes|are passing|succeed)"
+    r"|(?:it|your code|your function) works (?:correctly|perfectly|fine|as expected)"
+    r"|(?:there (?:are|is) )?no (?:bugs?|errors?|mistakes?|problems?) in your (?:code|function)"
+    r"|nothing (?:is )?wrong with your (?:code|function))\b",
+    re.IGNORECASE,
+)
+_HEDGE = re.compile(
+    r"\b(?:not|never|no longer|isn't|aren't|doesn't|don't|won't|almost|nearly|mostly|but|except|"
+    r"however|only|if|when|until|unless|once|after|make sure|check whether)\b|n't\b",
+    re.IGNORECASE,
+)
 
 
 def reply_problem(
-    text: str, task: str, tests: set[str], known: set[str], instructions: str
+    text: str,
+    task: str,
+    tests: set[str],
+    known: set[str],
+    instructions: str,
+    *,
+    tests_failing: bool = False,
 ) -> str | None:
-    """What makes ``text`` unfit to show, in a few words, or None when it is fine."""
+    """What makes ``text`` unfit to show, in a few words, or None when it is fine.
+
+    ``tests_failing``: the learner's code fails a visible test, so a reply calling it
+    correct contradicts what the learner sees.
+    """
     words = re.findall(r"[^\W\d_]+(?:'[a-z]+)?", text)
     if len(words) < 4 and len(text.strip()) < 40:  # CJK text has few "words" but many letters
         return "empty or too short"
@@ -72,7 +111,38 @@ def reply_problem(
         return f"mentions a test `{invented}` that this exercise does not have"
     if instructions and _echoes(text, instructions):
         return "repeats the tutor's instructions instead of answering"
+    if content_free(text):
+        return "says nothing about your code or the exercise"
+    if tests_failing and claims_correct(text):
+        return "calls your code correct although a test fails"
     return None
+
+
+def content_free(text: str) -> bool:
+    """Only greetings, offers to help and sign-offs: fewer than 5 words of anything else.
+
+    >>> content_free("Sure! I'm ready to help. Let me know what you need.")
+    True
+    """
+    if "`" in text:  # code, or a name quoted from the exercise: something concrete
+        return False
+    said = [s for s in _SENTENCE.split(text.strip()) if s.strip()]
+    rest = [s for s in said if not _FILLER.match(s.strip())]
+    return len(re.findall(r"[A-Za-z]+", " ".join(rest))) < 5
+
+
+def claims_correct(text: str) -> bool:
+    """A sentence that says, without a hedge, that the code is correct or the tests pass.
+
+    >>> claims_correct("Your code is correct. Well done!")
+    True
+    >>> claims_correct("Your code is correct for lists, but not for an empty one.")
+    False
+    """
+    for sentence in _SENTENCE.split(text):
+        if _CORRECT_CLAIM.search(sentence) and not _HEDGE.search(sentence):
+            return True
+    return False
 
 
 def _looping(text: str) -> bool:

@@ -49,8 +49,10 @@ def offline_hint(
 ) -> str:
     """A next-step hint from the tests, the code and the instructor's hints.
 
-    Level 1 leads with the concept (the instructor's first hint), level 2 with what the
-    failing test shows, level 3 with the next step; each adds what the code reading found.
+    Each level adds something the one before did not say: level 1 the concept (which test
+    fails, the idea behind the exercise, the instructor's first hint), level 2 what the
+    failing test shows (what it called, expected and got), level 3 the next step (what the
+    code reading found, and a way to see the problem for yourself).
     """
     parts: list[str] = []
     problem = syntax_problem(code) if code.strip() else None
@@ -59,11 +61,20 @@ def offline_hint(
     findings = static_findings(code) if problem is None else []
     stub = [f for f in findings if f.kind == "stub"]
     failing = [r for r in test_results if not r.passed]
+    level = min(max(level, 1), HINT_LEVELS)
     if stub:
         parts.append(stub[0].message)
     elif failing and problem is None:
         test = _test_named(info, failing[0].name)
-        parts.append(explain_test(failing[0], test, code))
+        if level == 1:
+            parts.append(_which_fail(failing, len(test_results)))
+            concept = _concept(info, code)
+            if concept:
+                parts.append(concept)
+        elif level == 2:
+            parts.append(explain_test(failing[0], test, code))
+        else:
+            parts.append(_try_it(failing[0], test))
     elif test_results and not failing and problem is None:
         parts.append(
             "All the visible tests pass. When your work is graded, hidden tests try more "
@@ -71,8 +82,10 @@ def offline_hint(
             "ties) and check your code handles them too."
         )
     others = [f for f in findings if f.kind != "stub"]
-    if others:
-        parts.append(_findings_text(others[:2] if level < HINT_LEVELS else others[:3]))
+    if others and (level == HINT_LEVELS or not failing or problem is not None):
+        parts.append(_findings_text(others[:3]))
+    elif others and level == 2:
+        parts.append(_findings_text(others[:1]))
     if not parts:  # nothing specific to say about this code: a way to start
         if not code.strip():
             parts.append(
@@ -121,7 +134,28 @@ def offline_explain_error(error: str, code: str, info: ExerciseInfo | None = Non
     extra = [f for f in static_findings(code) if f.kind in related] if code.strip() else []
     if extra:
         text += "\n\n" + extra[0].message
+    if error.startswith("In a test of exercise") and info is not None:
+        text += "\n\n" + _where_to_change(info, code)
     return text
+
+
+def _where_to_change(info: ExerciseInfo, code: str) -> str:
+    """For a failed test cell: the test is fine, the learner's function is what to change."""
+    from eduproject.tutor.learner_code import stub_names
+
+    names = sorted(stub_names(info.stub))
+    lines = code.splitlines()
+    defs = [
+        (number, line.strip())
+        for number, line in enumerate(lines, start=1)
+        if any(line.lstrip().startswith((f"def {n}(", f"class {n}", f"{n} =")) for n in names)
+    ]
+    shown = ", ".join(f"`{n}`" for n in names) or "your code"
+    where = f" (line {defs[0][0]} of your code: `{defs[0][1]}`)" if defs and len(lines) > 1 else ""
+    return (
+        f"**Where to look:** the test cell is right as it is; it checks {shown}. Change "
+        f"{shown}{where}, run its cell again, then run the test cell."
+    )
 
 
 # Short answers for questions the offline tutor cannot otherwise read.
@@ -138,6 +172,10 @@ _GLOSSARY = {
     "dataframe": 'A pandas DataFrame is a table. `df["col"]` is one column (a Series); `df[condition]` keeps the rows where the condition is true.',
     "none": '`None` means "no value". A function without `return` gives `None`, and so do methods like `list.sort()` that change the list in place.',
     "error": "Read an error from the bottom: the last line names the problem (like `NameError: ...`), the lines above show where it happened.",
+    "==": "`a == b` asks whether two values are equal and gives `True` or `False`; it changes nothing. A single `=` stores a value under a name: `x = 3`. `!=` asks whether they differ.",
+    "%": "`a % b` is the remainder left after dividing `a` by `b`: `7 % 3` is `1`, `8 % 4` is `0`. A remainder of 0 means `b` divides `a` exactly, which is how you test whether a number is a multiple of another.",
+    "and/or/not": "`a and b` is true only when both are true; `a or b` is true when at least one is; `not a` turns true into false and false into true. Python checks them left to right and stops as soon as the answer is known.",
+    "True/False": '`True` and `False` are Python\'s two truth values (the type `bool`). A comparison such as `x > 3` gives one of them, and `if` runs its block when its condition is `True`. Write them with a capital letter and without quotes: `"True"` is text, not a truth value.',
 }
 _GLOSSARY_WORDS = {
     "return": ("return", "returns", "returning"),
@@ -153,16 +191,37 @@ _GLOSSARY_WORDS = {
     "none": ("none", "null"),
     "error": ("error", "traceback", "exception"),
 }
+# Symbols and keywords a learner asks about ("what does % do?"), found in the raw question.
+_GLOSSARY_SYMBOLS = {
+    "==": re.compile(r"==|!=|\bequals? (?:sign|operator)|\bdouble equals?\b"),
+    "%": re.compile(r"%|\bmodulo\b|\bmod\b|\bremainder\b"),
+    "and/or/not": re.compile(
+        r"`(?:and|or|not)`|\b(?:and|or|not) (?:operator|keyword)s?\b|\band/or\b|\bboolean logic\b"
+        r"|\bwhat (?:does|do|is|are) (?:and|or|not)\b"
+    ),
+    "True/False": re.compile(r"\bTrue\b|\bFalse\b|\bbool(?:ean)?s?\b"),
+}
 
 
-def offline_answer(question: str, context: str = "", info: ExerciseInfo | None = None) -> str:
-    """The offline tutor cannot read free questions; it answers what it can recognise."""
+def offline_answer(
+    question: str,
+    context: str = "",
+    info: ExerciseInfo | None = None,
+    *,
+    model_set_up: bool = False,
+) -> str:
+    """The offline tutor cannot read free questions; it answers what it can recognise.
+
+    ``model_set_up``: an AI model exists but did not answer this time (the notice says why),
+    so the text must not claim that none is set up.
+    """
     parts = []
     parsed = parse_error(question)
     if parsed.kind:
         parts.append(explain_error(question, context))
     words = set(re.findall(r"[a-z]+", question.lower()))
-    topics = [t for t, keys in _GLOSSARY_WORDS.items() if words & set(keys)]
+    symbols = [t for t, pattern in _GLOSSARY_SYMBOLS.items() if pattern.search(question)]
+    topics = symbols + [t for t, keys in _GLOSSARY_WORDS.items() if words & set(keys)]
     parts += [_GLOSSARY[t] for t in topics[:3]]
     if context.strip():
         problem = syntax_problem(context)
@@ -175,8 +234,9 @@ def offline_answer(question: str, context: str = "", info: ExerciseInfo | None =
     if hint:
         parts.append(f"**Your instructor's first hint:** {hint}")
     lead = (
-        "The offline tutor cannot answer free-form questions (no AI model is set up), "
-        "but here is what it can tell you."
+        "The offline tutor cannot answer free-form questions"
+        + ("" if model_set_up else " (no AI model is set up)")
+        + ", but here is what it can tell you."
     )
     if not parts:
         parts.append(
@@ -187,6 +247,45 @@ def offline_answer(question: str, context: str = "", info: ExerciseInfo | None =
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _which_fail(failing: Sequence[TestResult], total: int) -> str:
+    names = ", ".join(f"`{r.name}`" for r in failing[:3])
+    more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
+    return (
+        f"**{len(failing)} of {total} visible tests fail** ({names}{more}). Before changing "
+        "code, say in one sentence what the exercise asks for, then compare it with what "
+        "your code does step by step."
+    )
+
+
+def _concept(info: ExerciseInfo | None, code: str) -> str | None:
+    """A glossary entry for the idea the exercise (or the code) is about."""
+    text = f"{info.prompt if info else ''}\n{code}"
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    for topic in ("return", "loop", "if", "dict", "list", "string", "range"):
+        if words & set(_GLOSSARY_WORDS[topic]):
+            return f"**The idea:** {_GLOSSARY[topic]}"
+    return None
+
+
+def _try_it(result: TestResult, test: VisibleTest | None) -> str:
+    """Level 3's next step: run the failing call yourself and look at what comes back."""
+    _, expected, call = _expected_got(result.message or "")
+    if call is None and test is not None:
+        call = _tested_call(test.visible_source)
+    if call:
+        want = f" (the test wants `{expected}`)" if expected else ""
+        return (
+            f"**Next step:** in a new cell, run `print({call})` and compare what it shows with "
+            f"what the test expects{want}. Then add a `print(...)` inside your function to "
+            "watch each step, and find the first step where the value goes wrong."
+        )
+    return (
+        f"**Next step:** the test `{result.name}` still fails. Put a `print(...)` inside your "
+        "function to watch each step on the test's input, and find the first step where the "
+        "value goes wrong."
+    )
 
 
 def _test_named(info: ExerciseInfo | None, name: str) -> VisibleTest | None:

@@ -13,6 +13,8 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from eduproject.tutor.dead_code import unreachable_findings
+
 # Builtins beginners overwrite most often; shadowing one breaks a later call confusingly.
 SHADOWABLE = frozenset(
     {
@@ -55,8 +57,8 @@ SHADOWABLE = frozenset(
 @dataclass(frozen=True)
 class Finding:
     kind: str  # stub | no-return | print-not-return | missing-return | unused-parameter |
-    # shadowed-builtin | endless-loop | loop-never-changes | off-by-one | return-in-loop |
-    # compare-not-assign
+    # shadowed-builtin | endless-loop | loop-never-changes | never-runs | off-by-one |
+    # return-in-loop | compare-not-assign
     line: int
     message: str
 
@@ -86,10 +88,12 @@ def static_findings(code: str) -> list[Finding]:
     found += _loops(tree)
     found += _ranges(tree)
     found += _compare_statements(tree)
+    found += unreachable_findings(tree)
     order = [
         "stub",
         "endless-loop",
         "loop-never-changes",
+        "never-runs",
         "print-not-return",
         "no-return",
         "return-in-loop",
@@ -209,9 +213,9 @@ def _falls_through(body: list[ast.stmt]) -> bool:
     """True when running ``body`` can reach its end without return/raise."""
     if not body:
         return True
+    if any(isinstance(stmt, ast.Return | ast.Raise) for stmt in body):
+        return False  # lines after it never run (a "never-runs" finding says so)
     last = body[-1]
-    if isinstance(last, ast.Return | ast.Raise):
-        return False
     if isinstance(last, ast.If):
         return _falls_through(last.body) or _falls_through(last.orelse)
     if isinstance(last, ast.While) and _always_true(last.test):

@@ -79,6 +79,26 @@ Reply = Generator[str, None, TutorReply]
 _UNREACHABLE = "The model is unreachable; the offline tutor answered."
 _CHECK_EVERY = 80  # characters of streamed text between two leak checks
 _FENCED = re.compile(r"```python\n(.*?)\n```", re.DOTALL)
+# Where streamed text may be released: after a sentence or a line, outside a code block.
+_RELEASE_AT = re.compile(r"[.!?](?=\s)|\n")
+_FENCE = re.compile(r"^\s*```", re.MULTILINE)
+# Nothing is released before this many words: short text says too little for the checks
+# that judge a whole answer (its language, whether it says anything at all).
+_FIRST_RELEASE_WORDS = 12
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One model answer as the tutor judged it.
+
+    ``text`` is what the learner gets: the whole answer when it passed the checks, else the
+    part already shown (``held_back`` then says why the rest was not).
+    """
+
+    text: str
+    response: ModelResponse | None
+    verdict: GuardVerdict
+    held_back: str = ""
 
 
 class TutorCalls(ABC):
@@ -216,6 +236,7 @@ class Tutor(TutorCalls):
             lambda strict: prompts.hint_request(info, code, test_results, level, strict=strict),
             lambda: offline.offline_hint(info, code, test_results, level),
             level=level,
+            failing=any(not r.passed for r in test_results),
         )
 
     def explain_code_stream(self, code: str, exercise: str | None = None) -> Reply:
@@ -249,13 +270,36 @@ class Tutor(TutorCalls):
             info,
             context,
             lambda strict: prompts.ask_request(question, context, info, strict=strict),
-            lambda: offline.offline_answer(question, context, info),
+            lambda: offline.offline_answer(
+                question, context, info, model_set_up=bool(self._model_routes("ask"))
+            ),
         )
 
     def feedback(self, reply: TutorReply, accepted: bool) -> None:
-        """Record a thumbs up/down on a model reply in the ledger (its accepted flag)."""
+        """Record a thumbs up/down on a model reply in the ledger (its accepted flag).
+
+        "No" also drops the answer from the response cache, so asking again gets a new one.
+        """
         if self.router is not None and reply.attempt_id is not None:
             self.router.mark_accepted(reply.attempt_id, accepted)
+
+    def describe(self) -> str:
+        """One sentence for learners: who answers (shown by ``eduproject.start()``)."""
+        routes = self._model_routes("hint")
+        if not routes:
+            why = f" {self.setup_notice}" if self.setup_notice else ""
+            return (
+                "the offline tutor answers Hint, Explain and Ask (no AI model is set up); "
+                f"it needs no network.{why}"
+            )
+        assert self.router is not None
+        route = self.router.route(routes[0])
+        model = route.display_name or route.model or route.name
+        demo = " -- a small demonstration model, often wrong" if route.demonstration else ""
+        return (
+            f"an AI model ({model}{demo}) answers Hint, Explain and Ask; each answer is "
+            "checked before you see it, and the offline tutor steps in when it cannot answer."
+        )
 
     def remaining(self) -> int | None:
         """Model questions left now, or None when there is no limit (or no model)."""
@@ -285,6 +329,7 @@ class Tutor(TutorCalls):
         answer_offline: Callable[[], str],
         *,
         level: int | None = None,
+        failing: bool = False,
     ) -> Reply:
         started = time.monotonic()
         routes = self._model_routes(task)
@@ -297,54 +342,73 @@ class Tutor(TutorCalls):
                 notice = f"{exc.message} Meanwhile, the offline tutor answered."
                 return self._offline(answer_offline, info, code, started, notice, level)
         verdict: GuardVerdict | None = None
-        for strict in (False, True):
-            request = _without_name(build(strict), self.learner)
-            try:
-                text, response, verdict = yield from self._attempt(
-                    request, routes, info, task, code, show=not strict
-                )
-            except (ModelError, ConfigError) as exc:
-                if _all_malformed(exc):
-                    # The router already judged this answer unusable: retry like a guard reject.
-                    verdict = GuardVerdict(False, False, 0.0, "the model's answer was malformed")
-                    continue
+        rejected: list[GuardVerdict] = []
+        shown = [False]  # whether the learner has seen model text (set by _attempt)
+        try:
+            for strict in (False, True):
+                request = _without_name(build(strict), self.learner)
+                try:
+                    attempt = yield from self._attempt(
+                        request, routes, info, task, code, failing, shown
+                    )
+                except (ModelError, ConfigError) as exc:
+                    if _all_malformed(exc):
+                        # The router judged this answer unusable: retry like a guard reject.
+                        verdict = GuardVerdict(
+                            False, False, 0.0, "the model's answer was malformed"
+                        )
+                        rejected.append(verdict)
+                        continue
+                    self._refund()
+                    if rejected:
+                        notice = _rejected_notice(rejected, "offline tutor")
+                    elif isinstance(exc, ConfigError):
+                        notice = f"The tutor's model settings are wrong ({exc.message}); the offline tutor answered."
+                    else:
+                        notice = _UNREACHABLE
+                    return self._offline(
+                        answer_offline, info, code, started, notice, level, verdict
+                    )
+                verdict, response = attempt.verdict, attempt.response
+                if verdict.ok:
+                    return TutorReply(
+                        text=attempt.text.strip(),
+                        source="model",
+                        label=response.label
+                        if response and response.label
+                        else _model_label(response),
+                        model=response.model if response else None,
+                        route=response.route if response else None,
+                        latency_s=time.monotonic() - started,
+                        attempt_id=response.attempt_id if response else None,
+                        notice=_held_back_notice(attempt.held_back),
+                        guard=verdict,
+                        level=level,
+                    )
+                rejected.append(verdict)
+                if response is not None and response.attempt_id is not None:
+                    assert self.router is not None
+                    self.router.mark_accepted(response.attempt_id, False)
+        except GeneratorExit:
+            # The learner pressed Stop: a question that showed nothing costs nothing.
+            if not shown[0]:
                 self._refund()
-                if verdict is not None:
-                    notice = _rejected_notice(verdict, "offline tutor")
-                elif isinstance(exc, ConfigError):
-                    notice = f"The tutor's model settings are wrong ({exc.message}); the offline tutor answered."
-                else:
-                    notice = _UNREACHABLE
-                return self._offline(answer_offline, info, code, started, notice, level, verdict)
-            if verdict.ok:
-                return TutorReply(
-                    text=text.strip(),
-                    source="model",
-                    label=response.label if response and response.label else _model_label(response),
-                    model=response.model if response else None,
-                    route=response.route if response else None,
-                    latency_s=time.monotonic() - started,
-                    attempt_id=response.attempt_id if response else None,
-                    guard=verdict,
-                    level=level,
-                )
-            if response is not None and response.attempt_id is not None and self.router is not None:
-                self.router.mark_accepted(response.attempt_id, False)
+            raise
         assert verdict is not None
         self._refund(leak=verdict.reason == PASSES_TESTS)
         hint = offline.instructor_hint(info, level) if task == "hint" and level else None
         if hint and info is not None:
-            shown = min(level or 1, len(info.hints))
+            count = min(level or 1, len(info.hints))
             return TutorReply(
                 text=hint,
                 source="instructor",
-                label=f"Instructor hint {shown} of {len(info.hints)}",
+                label=f"Instructor hint {count} of {len(info.hints)}",
                 latency_s=time.monotonic() - started,
-                notice=_rejected_notice(verdict, "instructor's hint"),
+                notice=_rejected_notice(rejected, "instructor's hint"),
                 guard=verdict,
                 level=level,
             )
-        notice = _rejected_notice(verdict, "offline tutor")
+        notice = _rejected_notice(rejected, "offline tutor")
         return self._offline(answer_offline, info, code, started, notice, level, verdict)
 
     def _attempt(
@@ -354,14 +418,27 @@ class Tutor(TutorCalls):
         info: ExerciseInfo | None,
         task: str,
         code: str,
-        *,
-        show: bool,
-    ) -> Generator[str, None, tuple[str, ModelResponse | None, GuardVerdict]]:
-        """One model answer, streamed to the caller while no leak shows in it."""
+        failing: bool,
+        shown: list[bool],
+    ) -> Generator[str, None, _Attempt]:
+        """One model answer, streamed to the caller only as far as it passed every check.
+
+        Text is released sentence by sentence (never inside a code block), each time the
+        whole text so far passes the checks a finished answer must pass; the learner
+        therefore never sees text that is later withdrawn. When the rest of the answer
+        fails, the released part (a complete, checked answer on its own) is the answer.
+        Between releases the generator yields "" for every piece the model writes, so a
+        caller can stop it (``close()``) without waiting for the next sentence.
+        """
         assert self.router is not None
         stream = self.router.stream_sync(request, routes=routes)
         parts: list[str] = []
         checked = 0
+        released = ""
+
+        def judge(text: str) -> GuardVerdict:
+            return self._judge(text, info, task, request.system, code, failing)
+
         try:
             for delta in stream:
                 parts.append(delta)
@@ -370,23 +447,60 @@ class Tutor(TutorCalls):
                     checked = len(text)
                     early = check_leak(text, info, code=code) if info is not None else None
                     if early is not None and early.leak:
-                        # Stop showing (and generating) as soon as the solution starts to appear.
+                        # Stop generating as soon as the solution starts to appear.
                         stream.close()
-                        return text, None, early
-                if show:
-                    yield delta
+                        if released:
+                            return _Attempt(released, stream.response, _kept(), early.reason)
+                        return _Attempt(text, None, early)
+                cut = release_point(text)
+                if (
+                    cut > len(released)
+                    and len(text[:cut].split()) >= _FIRST_RELEASE_WORDS
+                    and judge(text[:cut]).ok
+                ):
+                    shown[0] = True
+                    yield text[len(released) : cut]
+                    released = text[:cut]
+                else:
+                    # Nothing new to show, but the caller gets control back (to stop, say).
+                    yield ""
         finally:
             stream.close()
         response = stream.response
         text = response.text if response is not None else "".join(parts)
         if response is not None and response.partial:
-            return text, response, GuardVerdict(False, False, 0.0, "the answer was cut off")
-        verdict = check_reply(text, info, task=task, instructions=request.system, code=code)
+            verdict = GuardVerdict(False, False, 0.0, "the answer was cut off")
+        elif response is not None and response.malformed:
+            verdict = GuardVerdict(False, False, 0.0, f"the answer was {response.malformed}")
+        else:
+            verdict = judge(text)
+        if verdict.ok:
+            if text.startswith(released) and text[len(released) :]:
+                shown[0] = True
+                yield text[len(released) :]
+            return _Attempt(text, response, verdict)
+        if released:
+            return _Attempt(released, response, _kept(), verdict.reason)
+        return _Attempt(text, response, verdict)
+
+    def _judge(
+        self,
+        text: str,
+        info: ExerciseInfo | None,
+        task: str,
+        instructions: str,
+        code: str,
+        failing: bool,
+    ) -> GuardVerdict:
+        """Every check a reply must pass before a learner sees any of it."""
+        verdict = check_reply(
+            text, info, task=task, instructions=instructions, code=code, tests_failing=failing
+        )
         if verdict.ok and self.runner is not None and info is not None:
             from eduproject.tutor.passcheck import tested_verdict
 
             verdict = tested_verdict(text, info, code, self.runner) or verdict
-        return text, response, verdict
+        return verdict
 
     def _refund(self, *, leak: bool = False) -> None:
         if self.quota is not None:
@@ -451,10 +565,43 @@ def _model_label(response: ModelResponse | None) -> str:
     return f"AI-generated by {response.model} via {response.route}"
 
 
-def _rejected_notice(verdict: GuardVerdict, fallback: str) -> str:
-    if verdict.leak:
+def release_point(text: str) -> int:
+    """Where streamed ``text`` may be cut for release: after its last complete sentence or
+    line outside a code block (0: nowhere yet).
+
+    >>> release_point("Look at the loop. It stops one")
+    17
+    """
+    best = 0
+    for match in _RELEASE_AT.finditer(text):
+        end = match.end()
+        if text[:end].rstrip().endswith(":"):
+            continue  # "Here is a function that does it:" announces what follows: wait for it
+        if len(_FENCE.findall(text, 0, end)) % 2 == 0:  # not inside an open ``` block
+            best = end
+    return best
+
+
+def _kept() -> GuardVerdict:
+    return GuardVerdict(True, False, 0.0, "the part already shown passed every check")
+
+
+def _held_back_notice(reason: str) -> str:
+    if not reason:
+        return ""
+    return f"The rest of the AI tutor's answer was held back ({reason})."
+
+
+def _rejected_notice(verdicts: Sequence[GuardVerdict], fallback: str) -> str:
+    """Why the model's answers were not shown -- only the reasons that really applied."""
+    leaked = any(v.leak for v in verdicts)
+    other = list(dict.fromkeys(v.reason for v in verdicts if not v.leak and v.reason))
+    if leaked and not other:
         return f"The AI tutor's answers gave away too much, so here is the {fallback} instead."
-    return f"The AI tutor's answers were not usable ({verdict.reason}), so here is the {fallback} instead."
+    why = "; ".join(other)
+    if leaked:
+        why = f"one gave away too much; {why}"
+    return f"The AI tutor's answers were not usable ({why}), so here is the {fallback} instead."
 
 
 def _screen(text: str, info: ExerciseInfo | None, code: str) -> str:

@@ -18,9 +18,10 @@ from typing import Any
 
 import ipywidgets as w
 
+from eduproject.tutor.jupyter_server import PLACEHOLDER
 from eduproject.tutor.panel_controller import PanelController, PanelState, response_html
 
-__all__ = ["Panel", "ResponseView", "panel", "tutor_session"]
+__all__ = ["PLACEHOLDER", "Panel", "ResponseView", "panel", "start", "tutor_session"]
 
 
 @functools.cache
@@ -40,11 +41,18 @@ def _button(description: str, icon: str, tooltip: str, *classes: str) -> w.Butto
 
 
 class ResponseView:
-    """Reply area + footer (label, latency, thumbs) bound to a controller's :class:`PanelState`."""
+    """Reply area + footer (label, latency, thumbs) bound to a controller's :class:`PanelState`.
+
+    ``stop_button`` (shown while tests or an answer run) belongs to the view too; the panel
+    puts it in its button row, the error box under its button.
+    """
 
     def __init__(self, controller: Any) -> None:
         self.controller = controller
-        self.response = w.HTML(layout=w.Layout(width="100%"))
+        self.stop_button = _button("Stop", "stop", "Stop the running tests or answer", "edu-stop")
+        self.stop_button.on_click(lambda _: self.controller.stop())
+        self.stop_button.layout.display = "none"
+        self.response = w.HTML()
         self.response.add_class("edu-response")
         self.meta = w.HTML()
         self.meta.add_class("edu-meta")
@@ -66,6 +74,7 @@ class ResponseView:
         self.meta.value = f"<span>{meta}</span>" if meta else ""
         self.rating.layout.display = "flex" if state.feedback == "open" else "none"
         self.footer.layout.display = "flex" if meta else "none"
+        self.stop_button.layout.display = None if state.busy and state.stoppable else "none"
 
 
 class Panel:
@@ -81,9 +90,13 @@ class Panel:
             "Explain my code", "search", "The tutor explains what your code does now"
         )
         self.question = w.Text(
-            placeholder="Ask the tutor about this exercise…", layout=w.Layout(flex="1 1 auto")
+            placeholder="Ask the tutor about this exercise… (Enter sends)",
+            layout=w.Layout(flex="1 1 auto"),
         )
         self.question.add_class("edu-question")
+        # Enter in the box sends the question: the front end sends a "submit" message
+        # (ipywidgets' on_submit is deprecated, the message is not).
+        self.question.on_msg(self._on_question_msg)
         self.ask_button = _button("Ask", "comment", "Send your question to the tutor")
         self.remaining = w.HTML()
         self.remaining.add_class("edu-remaining")
@@ -98,7 +111,9 @@ class Panel:
             [w.HTML(f'<span class="edu-title">Tutor · {html.escape(title)}</span>'), self.remaining]
         )
         header.add_class("edu-header")
-        actions = w.HBox([self.check_button, self.hint_button, self.explain_button])
+        actions = w.HBox(
+            [self.check_button, self.hint_button, self.explain_button, self.view.stop_button]
+        )
         actions.add_class("edu-actions")
         ask = w.HBox([self.question, self.ask_button])
         ask.add_class("edu-ask")
@@ -116,8 +131,15 @@ class Panel:
         self.hint_button.description = state.next_hint_label
         self.remaining.value = html.escape(state.remaining)
 
+    def _on_question_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("event") == "submit":
+            self.controller.ask(self.question.value)
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        # What a notebook shows where the widget cannot be drawn (saved, kernel gone).
+        bundle["text/plain"] = PLACEHOLDER
+        return bundle
 
 
 @functools.cache
@@ -156,6 +178,36 @@ def executed_cells() -> Sequence[str]:
 def _user_namespace() -> dict[str, Any]:
     shell = _shell()
     return shell.user_ns if shell is not None else {}
+
+
+def start() -> None:
+    """The first cell of a released lesson: load the tutor and say who answers.
+
+    import eduproject
+    eduproject.start()      # prints "Tutor ready: ...", returns nothing (no `Out[1]`)
+    """
+    from eduproject.errors import EduprojectError
+    from eduproject.tutor.errorhook import enable_error_help
+
+    enable_error_help()
+    try:
+        pack, tutor = tutor_session()
+    except EduprojectError as exc:
+        print(
+            '"Explain this error" is on. No tutor panels here: '
+            + exc.message
+            + (f" ({exc.hint})" if exc.hint else "")
+        )
+        return
+    print(f"Tutor ready for {pack.title}: {who_answers(tutor)}")
+
+
+def who_answers(tutor: Any) -> str:
+    """One sentence for learners: which tutor answers Hint, Explain and Ask."""
+    describe = getattr(tutor, "describe", None)
+    if callable(describe):
+        return str(describe())
+    return "the tutor answers in the panel under each exercise."
 
 
 def panel(exercise: str, *, spawn: Callable[[Callable[[], None]], None] | None = None) -> Panel:

@@ -85,8 +85,8 @@ def test_release_of_a_broken_lesson_exits_1_with_the_message(
     assert (code, stdout) == (1, "")
     first, hint = stderr.splitlines()
     assert (
-        first
-        == f"error: {folder}/bad.ipynb, cell 1: unknown tag 'solutoin' (did you mean `solution`?)"
+        first == f"error: {folder}/bad.ipynb, cell 1 (starts `x = 1`): unknown tag 'solutoin' "
+        "(did you mean `solution`?)"
     )
     assert hint.startswith("  -> use one of the eduproject tags `exercise=ID`")
     assert "Traceback" not in stderr

@@ -128,4 +128,5 @@ def test_test_whose_code_is_all_hidden_shows_nothing() -> None:
         source, WHERE, default_name="x", cell_points=None, cell_hidden=False
     )
     assert (spec.hidden, spec.source, spec.visible_source) == (True, "assert 1", "")
-    assert learner == "### TEST a"
+    # The dangling test line becomes a comment saying the test is checked when graded.
+    assert learner == "# Test 'a' is hidden: it is checked when your work is graded."

@@ -33,6 +33,10 @@ def expect(
     assert (error.path, error.cell, error.problem) == (path, cell, problem)
     assert error.hint is not None and fix in error.hint
     where = f"{path}" if cell is None else f"{path}, cell {cell}"
+    if cell is not None and error.cell_label:
+        # JupyterLab shows no cell numbers: the cell's first line (or id) names it too.
+        assert error.cell_label.startswith(("starts `", "id ")), error.cell_label
+        where += f" ({error.cell_label})"
     assert str(error) == f"{where}: {problem}\n  -> {error.hint}"
     return error
 
@@ -212,8 +216,8 @@ CELL_ERRORS = {
     "negative points": (
         [PROMPT, SOLUTION, ("code tests points=-1", "assert f() == 1")],
         2,
-        "tag: points='-1' is not a number",
-        "non-negative number",
+        "tag: points=-1 is negative: points are zero or more",
+        "a number of zero or more",
     ),
     "TEST lines with a points tag": (
         [PROMPT, SOLUTION, ("code tests points=2", "### TEST a\nassert f() == 1")],
@@ -301,8 +305,78 @@ CELL_ERRORS = {
     "invalid exercise id": (
         [("md exercise=sum.evens", "x")],
         0,
-        "exercise id 'sum.evens' is not valid",
+        "exercise id 'sum.evens' is not valid: '.' is not allowed",
         "e.g. `exercise=sum_evens`",
+    ),
+    "invalid characters in an exercise id": (
+        [("md exercise=somme_paires_é!", "x")],
+        0,
+        "exercise id 'somme_paires_é!' is not valid: '!', 'é' are not allowed",
+        "e.g. `exercise=sum_evens`",
+    ),
+    "indented TEST line": (
+        [PROMPT, SOLUTION, ("code tests", "if True:\n    ### TEST a\n    assert f() == 1")],
+        2,
+        "line 2 is an indented test line: '    ### TEST a'",
+        "remove the indentation",
+    ),
+    "syntax error in a solution": (
+        [
+            PROMPT,
+            (
+                "code solution",
+                "def f():\n    ### BEGIN SOLUTION\n    retrun 1\n    ### END SOLUTION",
+            ),
+            TESTS,
+        ],
+        1,
+        "line 3 of the solution does not compile: invalid syntax: `retrun 1`",
+        "fix the syntax there",
+    ),
+    "syntax error in a whole-cell solution": (
+        [PROMPT, ("code solution-cell", "x = (1,"), ("code tests", "assert x")],
+        1,
+        "line 1 of the solution does not compile: '(' was never closed: `x = (1,`",
+        "fix the syntax there",
+    ),
+    "syntax error in a test cell": (
+        [PROMPT, SOLUTION, ("code tests", "### TEST a\nassert f() = 1")],
+        2,
+        "line 2 of the test cell does not compile: invalid syntax: `assert f() = 1`",
+        "fix the syntax there",
+    ),
+    "syntax error in a setup cell": (
+        [("code setup", "import math\nfor x in range(3)\n    pass"), PROMPT, SOLUTION, TESTS],
+        0,
+        "line 2 of the setup cell does not compile: expected ':': `for x in range(3)`",
+        "fix the syntax there",
+    ),
+    "a TEST line that splits a block": (
+        [
+            PROMPT,
+            SOLUTION,
+            ("code tests", "### TEST a\nif f() == 1:\n### TEST b\n    assert f() == 1"),
+        ],
+        2,
+        "line 1 of test 'a' on its own (the cell's shared setup and the test's lines; "
+        "`### TEST` lines must not split a block) does not compile: expected an indented block "
+        "after 'if' statement on line 1: `if f() == 1:`",
+        "fix the syntax there",
+    ),
+    "hidden lines that break the learner copy": (
+        [
+            PROMPT,
+            SOLUTION,
+            (
+                "code tests",
+                "if f() == 1:\n### BEGIN HIDDEN TESTS\n    assert f() == 1\n### END HIDDEN TESTS",
+            ),
+        ],
+        2,
+        "line 1 of the learner copy of this test cell (hidden lines removed; put "
+        "`### BEGIN/END HIDDEN TESTS` around whole statements) does not compile: expected an "
+        "indented block after 'if' statement on line 1: `if f() == 1:`",
+        "fix the syntax there",
     ),
     "conflicting tags": (
         [PROMPT, ("code solution tests", "x = 1")],
@@ -387,7 +461,18 @@ def test_not_a_notebook(write_lesson: WriteLesson, text: str) -> None:
     )
 
 
-@pytest.mark.parametrize(("major", "minor"), [(3, 0), (4, 2), (5, 0)])
+def test_old_nbformat_says_how_to_convert(write_lesson: WriteLesson) -> None:
+    # nbformat 3 keeps its cells in "worksheets": it must not read as "not a notebook".
+    text = json.dumps({"worksheets": [{"cells": []}], "metadata": {}, "nbformat": 3})
+    expect(
+        _write_raw(write_lesson, text),
+        None,
+        "this is an old Jupyter notebook (format 3); eduproject reads format 4.4 or newer",
+        "jupyter nbconvert --to notebook --inplace",
+    )
+
+
+@pytest.mark.parametrize(("major", "minor"), [(4, 2), (5, 0)])
 def test_wrong_nbformat(write_lesson: WriteLesson, major: int, minor: int) -> None:
     text = json.dumps({"cells": [], "metadata": {}, "nbformat": major, "nbformat_minor": minor})
     error = expect(

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from eduproject.authoring import load_lesson, read_bundle, release, stale_files
+from eduproject.errors import LessonFormatError
 
 from .lessons import GOOD, GOOD_DATA, all_text, secret_lines
 
@@ -88,14 +89,27 @@ def test_learner_notebook_cells(good_lesson: Path, tmp_path: Path) -> None:
     ]
     panel = cells[6]
     assert "".join(panel["source"]) == 'import eduproject\neduproject.panel("sum_evens")'
+    read_only = {"editable": False, "deletable": False}
     assert panel["metadata"] == {
-        "eduproject": {"cell": "panel-sum_evens", "role": "panel", "exercise": "sum_evens"}
+        "eduproject": {"cell": "panel-sum_evens", "role": "panel", "exercise": "sum_evens"},
+        "jupyter": {"source_hidden": True},  # the learner sees the panel, not its code
+        **read_only,
     }
+    assert "".join(cells[1]["source"]).endswith("eduproject.start()")
+    assert cells[1]["metadata"]["editable"] is False
+    assert "source_hidden" not in json.dumps(cells[1]["metadata"])  # "run this cell first"
+    # Setup and test cells are read-only in JupyterLab and Notebook 7.
+    assert {k: cells[2]["metadata"][k] for k in read_only} == read_only
     assert "".join(cells[9]["source"]) == "# YOUR CODE HERE\nraise NotImplementedError()"
     assert cells[10]["metadata"] == {
         "eduproject": {"cell": "c10", "role": "tests", "exercise": "area"},
         "tags": ["raises-exception"],
+        **read_only,
     }
+    # A whole-cell stub raises as soon as it runs: tagged so that Run All goes on.
+    assert cells[9]["metadata"]["tags"] == ["raises-exception"]
+    # A stub inside a function raises only when called: nothing to tag, and editable.
+    assert "tags" not in cells[4]["metadata"] and "editable" not in cells[4]["metadata"]
     assert cells[0]["metadata"] == {
         "eduproject": {"cell": "c0", "role": "context", "exercise": None}
     }
@@ -126,7 +140,7 @@ def test_learner_notebook_keeps_only_whitelisted_metadata(
         "version": load_lesson(folder).version,
     }
     for cell in learner["cells"]:
-        assert set(cell["metadata"]) <= {"eduproject", "tags"}
+        assert set(cell["metadata"]) <= {"eduproject", "tags", "editable", "deletable", "jupyter"}
         if cell["cell_type"] == "code":
             assert (cell["execution_count"], cell["outputs"]) == (None, [])
         if cell["metadata"]["eduproject"]["role"] != "panel":
@@ -169,8 +183,9 @@ def test_lesson_pack(good_lesson: Path, tmp_path: Path) -> None:
         "prompt": "# Sum of evens\nWrite `sum_evens(numbers)`.",
         "stub": result.lesson.exercises[0].stub,
         "hints": list(result.lesson.exercises[0].hints),
-        # "total += n" is a line of the solution: only the hashed guard data carries it.
-        "avoid": ["sum(", "generator expression"],
+        # "total += n" is a line of the solution and "sum(" looks like code: only the hashed
+        # guard data carries them (lesson.json is on the learner's disk).
+        "avoid": ["generator expression"],
         "all_or_nothing": False,
         "tests": [
             {
@@ -281,4 +296,157 @@ def test_learner_test_cells_let_run_all_go_on(good_lesson: Path, tmp_path: Path)
     tests = [c for c in nb["cells"] if c["metadata"]["eduproject"]["role"] == "tests"]
     assert tests and all("raises-exception" in c["metadata"]["tags"] for c in tests)
     start = next(c for c in nb["cells"] if c["id"] == "panel-start")
-    assert "eduproject.enable_error_help()" in "".join(start["source"])
+    assert "eduproject.start()" in "".join(start["source"])
+
+
+def test_a_hidden_tests_own_line_becomes_a_comment(
+    write_lesson: WriteLesson, tmp_path: Path
+) -> None:
+    tests = (
+        "### TEST visible\nassert f() == 1\n### TEST secret points=2\n"
+        "### BEGIN HIDDEN TESTS\nassert f() + 1 == 2\n### END HIDDEN TESTS"
+    )
+    folder = write_lesson(
+        [
+            ("md exercise=f", "# F"),
+            (
+                "code solution",
+                "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+            ),
+            ("code tests", tests),
+        ]
+    )
+    nb = json.loads(_release(folder, tmp_path).notebook.read_text())
+    cell = next(c for c in nb["cells"] if c["metadata"]["eduproject"]["role"] == "tests")
+    assert "".join(cell["source"]).splitlines() == [
+        "### TEST visible",
+        "assert f() == 1",
+        "# Test 'secret' is hidden: it is checked when your work is graded.",
+    ]
+
+
+def test_code_like_words_to_avoid_stay_out_of_lesson_json(
+    write_lesson: WriteLesson, tmp_path: Path
+) -> None:
+    hints = "1. Think.\n\nAvoid: modulo, `range(2, n + 1)`, x[::-1], reversed word"
+    folder = write_lesson(
+        [
+            ("md exercise=f", "# F"),
+            (
+                "code solution",
+                "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+            ),
+            ("code tests", "assert f() == 1"),
+            ("md hints", hints),
+        ]
+    )
+    result = _release(folder, tmp_path)
+    pack = json.loads(result.pack.read_text())
+    assert pack["exercises"][0]["avoid"] == ["modulo", "reversed word"]
+    text = result.pack.read_text()
+    assert "range(2, n + 1)" not in text and "x[::-1]" not in text
+    # The tutor still refuses them: they are in the hashed guard data.
+    from eduproject.tutor.guards import check_leak
+    from eduproject.tutor.pack import LessonPack
+
+    info = LessonPack.load(result.pack).exercise("f")
+    assert check_leak("Try `range(2, n + 1)` here.", info).leak
+
+
+def test_release_warns_about_a_data_file_beside_the_notebook(
+    good_lesson: Path, tmp_path: Path
+) -> None:
+    (good_lesson / "weather.csv").write_text("day,temp\n")
+    (good_lesson / "README.md").write_text("notes for the author")
+    result = _release(good_lesson, tmp_path)
+    (warning,) = result.warnings
+    assert warning.startswith(f"{good_lesson / 'weather.csv'} sits next to the notebook")
+    assert 'move it to data/weather.csv and read it as "data/weather.csv"' in warning
+
+
+def test_a_learner_notebook_is_refused_plainly(good_lesson: Path, tmp_path: Path) -> None:
+    learner = _release(good_lesson, tmp_path).notebook.parent
+    with pytest.raises(LessonFormatError) as info:
+        _release(learner, tmp_path, "again")
+    assert "this is a learner notebook that `eduproject release` wrote for lesson '01-good'" in (
+        str(info.value)
+    )
+    assert "eduproject release exercises/01-good" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("cells", "problem"),
+    [
+        ([("md", "# Just text")], "the lesson has no exercises (it holds only markdown cells)"),
+        ([("md", "# Text"), ("code", "x = 1")], "the lesson has no exercises"),
+    ],
+)
+def test_a_lesson_without_exercises_is_an_error(
+    write_lesson: WriteLesson, cells: list[tuple[str, str]], problem: str
+) -> None:
+    with pytest.raises(LessonFormatError) as info:
+        load_lesson(write_lesson(cells))
+    assert info.value.problem == problem
+    assert "exercise=ID" in str(info.value.hint)
+
+
+def test_notebook_magics_in_setup_and_tests_compile(
+    write_lesson: WriteLesson, tmp_path: Path
+) -> None:
+    folder = write_lesson(
+        [
+            ("code setup", "%matplotlib inline\n!echo hello\nimport math"),
+            ("md exercise=f", "# F"),
+            (
+                "code solution",
+                "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+            ),
+            ("code tests", "%time f()\nassert f() == 1"),
+        ]
+    )
+    assert [e.id for e in load_lesson(folder).exercises] == ["f"]
+
+
+def test_the_grader_bundle_lives_with_the_course_whatever_the_cwd(
+    good_lesson: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = release(good_lesson, tmp_path / "nb")
+    course = good_lesson.parent.parent  # the folder holding exercises/
+    assert result.bundle == course / "build" / "grader" / "01-good" / "bundle.json"
+    assert not (elsewhere / "build").exists()
+
+
+@pytest.mark.slow
+def test_papermill_runs_an_untouched_learner_notebook_to_the_end(
+    good_lesson: Path, tmp_path: Path
+) -> None:
+    """Every exercise unfinished: stubs and their tests raise, yet the run reaches the last
+    cell (as JupyterLab's Run All does), and the first cell says the tutor is ready. Papermill
+    then reports the first error, as it does for any notebook whose cells raised."""
+    import papermill
+
+    result = _release(good_lesson, tmp_path)
+    out = tmp_path / "ran.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError):
+        papermill.execute_notebook(
+            str(result.notebook),
+            str(out),
+            kernel_name="python3",
+            cwd=str(result.notebook.parent),
+            progress_bar=False,
+            log_output=False,
+        )
+    ran = json.loads(out.read_text())
+    ran["cells"] = [c for c in ran["cells"] if "papermill-error-cell-tag" not in json.dumps(c)]
+    code = [c for c in ran["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] is not None for c in code)  # nothing was skipped
+    start = next(c for c in code if c["id"] == "panel-start")
+    printed = "".join("".join(o.get("text", "")) for o in start["outputs"])
+    assert printed.startswith("Tutor ready for Functions:")
+    assert not any(o.get("output_type") == "execute_result" for o in start["outputs"])  # no `True`
+    errors = [c["id"] for c in code if any(o["output_type"] == "error" for o in c["outputs"])]
+    assert errors == ["c4", "c9", "c10"]  # the failing tests and the whole-cell stub
+    assert "print('demo code, kept as is')" in "".join(code[-1]["source"])

@@ -134,10 +134,10 @@ def test_code_that_passes_the_hidden_tests_is_caught_on_the_server(
         assert gw.fake is not None and len(gw.fake.requests) == 2  # the stricter retry
     assert OTHER_SOLUTION_CODE not in response.text
     events = sse_events(response)
-    # Only the words before the block were streamed; then the retry's words (not shown: a
-    # retry streams nothing) and the final reply in `done`.
+    # Nothing of the rejected answer streamed (its only sentence announces the code), then
+    # the retry's words, each checked before it was sent, and the final reply in `done`.
     shown = "".join(data["text"] for kind, data in events if kind == "delta")
-    assert shown == "Here is a version that works:\n\n"
+    assert "Here is a version" not in shown and shown == CLEAN
     done = events[-1][1]
     assert (done["source"], done["text"]) == ("model", CLEAN)
 

@@ -196,3 +196,37 @@ def test_grade_refuses_to_run_without_the_sandbox_unless_told(course: Path) -> N
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "SANDBOX WARNING" in done.stdout + done.stderr and "graded 1 submissions" in done.stdout
+
+
+def test_grade_says_when_it_writes_the_bundle_and_warns_about_older_releases(
+    course: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = course / "exercises" / "basic"
+    lesson, _ = lesson_for_grading(folder)  # the bundle goes beside the course, not the cwd
+    assert (course / "build" / "grader" / "basic" / "bundle.json").is_file()
+
+    def older(nb: dict[str, object]) -> None:
+        nb["metadata"]["eduproject"]["version"] = "0" * 64  # type: ignore[index]
+
+    for learner, edit in (("ada", None), ("grace", older)):
+        path = course / "submissions" / learner / "basic.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(submission(lesson, BASIC_ANSWERS, edit))
+    # The author changes the lesson after release: grade rewrites the bundle and says so.
+    notebook = folder / "basic.ipynb"
+    notebook.write_text(notebook.read_text().replace("Write `double(x)`.", "Write double."))
+    elsewhere = course / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    main(["grade", str(folder), str(course / "submissions"), "--db", "gb.sqlite", "--no-progress"])
+    captured = capsys.readouterr()
+    bundle = course / "build" / "grader" / "basic" / "bundle.json"
+    assert f"wrote the grader bundle {bundle} (the lesson changed since it was released)" in (
+        captured.out
+    )
+    assert not (elsewhere / "build").exists()
+    # Both notebooks predate the change now; the one edited above was older still.
+    assert "warning: 2 submission(s) were made from an older release of basic (ada, grace)" in (
+        captured.err
+    )
+    assert captured.out.count("sandbox:") == 1 and "sandbox" not in captured.err

@@ -183,3 +183,30 @@ def test_the_instructor_sees_why_tests_failed_and_what_needs_review() -> None:
     assert [(x.learner, x.test, x.reason) for x in s.review] == [("bob", "count-1", REVIEW_REASON)]
     page = render_report(s)
     assert "Needs review" in page and HIDDEN_SECRET.split()[0] in page
+
+
+def test_tests_that_never_ran_are_neither_failed_nor_ran() -> None:
+    from eduproject.grading.results import ExerciseResult, Status, TestOutcome
+
+    def stopped(learner: str) -> object:
+        tests = (
+            TestOutcome("basics", "sum_evens", 0.0, 1.0, False, False, "not run: ran over 5 s"),
+            TestOutcome("negatives", "sum_evens", 2.0, 2.0, True, False, ""),
+        )
+        ex = ExerciseResult("sum_evens", 2.0, 3.0, Status.TIMEOUT, "ran over 5 s", tests)
+        return replace(make_class()[0], learner=learner, exercises=(ex,))
+
+    s = summarize([*make_class()[:2], stopped("gus"), stopped("hal")])  # type: ignore[list-item]
+    negatives = next(f for f in s.most_failed if f.test == "negatives")
+    assert (negatives.failed, negatives.ran) == (1, 4)  # bob failed it; gus and hal passed it
+    assert all(f.test != "basics" for f in s.most_failed)  # never failed where it ran
+
+
+def test_the_report_is_titled_with_the_course_or_lesson(db: Path, tmp_path: Path) -> None:
+    write_report(db, tmp_path / "all.html")
+    assert f"<h1>Course report: lessons {L1}, {L2}</h1>" in (tmp_path / "all.html").read_text()
+    write_report(db, tmp_path / "one.html", lesson=L1)
+    assert f"<h1>Lesson report: {L1}</h1>" in (tmp_path / "one.html").read_text()
+    write_report(db, tmp_path / "named.html", course="Python 101")
+    named = (tmp_path / "named.html").read_text()
+    assert "<h1>Course report: Python 101</h1>" in named and "gradebook.sqlite" not in named

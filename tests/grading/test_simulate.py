@@ -268,5 +268,6 @@ def test_a_lesson_without_solution_cells_is_refused(tmp_path: Path) -> None:
         nbformat.v4.new_code_cell("print('hello')", id="demo"),
     ]
     nbformat.write(notebook, lesson / "no-answers.ipynb")
-    with pytest.raises(LessonError, match="no solution cells"):
+    # Such a notebook is not a lesson at all: reading it already says so.
+    with pytest.raises(LessonError, match="the lesson has no exercises"):
         simulate_class(lesson, tmp_path / "class")

@@ -176,3 +176,56 @@ def test_offline_screen_keeps_the_learners_own_lines() -> None:
     error = "Cell In[5], line 4\nTypeError: unsupported operand type(s) for +=: 'int' and 'str'"
     reply = Tutor(PACK).explain_error(error, code, "sum_evens")
     assert "Line 4 of your code:\n\n```python\n        total += n\n```" in reply.text
+
+
+def test_each_hint_level_adds_something_new() -> None:
+    results = [
+        TestResult("basics", False, "sum_evens([1, 2, 3, 4]) gave 10, expected 6"),
+        TestResult("empty_list", True),
+    ]
+    levels = [offline_hint(SUM_EVENS, ADDS_ALL, results, level) for level in (1, 2, 3)]
+    seen: set[str] = set()
+    for level, text in enumerate(levels, start=1):
+        paragraphs = {p for p in text.split("\n\n") if not p.startswith("**Your instructor")}
+        assert paragraphs - seen, f"level {level} says nothing new"
+        seen |= paragraphs
+    assert "1 of 2 visible tests fail" in levels[0]  # level 1: which test, and the idea
+    assert "expects `6`, but your code gave `10`" in levels[1]  # level 2: what it shows
+    assert "print(sum_evens([1, 2, 3, 4]))" in levels[2]  # level 3: the next step
+
+
+@pytest.mark.parametrize(
+    ("question", "needle"),
+    [
+        ("What does == mean?", "`a == b` asks whether two values are equal"),
+        ("what does % do", "`a % b` is the remainder"),
+        ("What does `and` do?", "`a and b` is true only when both are true"),
+        ("When is something True?", "`True` and `False` are Python's two truth values"),
+    ],
+)
+def test_the_glossary_knows_operators_and_truth_values(question: str, needle: str) -> None:
+    assert needle in offline_answer(question)
+
+
+def test_explain_my_code_finds_dead_branches_and_endless_loops() -> None:
+    code = (
+        "def grade(score):\n"
+        "    if score >= 70:\n"
+        "        return 'C'\n"
+        "    elif score >= 80:\n"
+        "        return 'B'\n"
+        "    i = 0\n"
+        "    while i < 10:\n"
+        "        i -= 1\n"
+        "    return 'F'\n"
+        "    print('done')\n"
+    )
+    text = offline_explain_code(code)
+    assert "The branch `score >= 80` (line 4) never runs" in text
+    assert "`i` only goes down, away from the end" in text
+    assert "Line 10 can never run" in text
+
+
+def test_no_ai_model_is_claimed_only_when_none_is_set_up() -> None:
+    assert "(no AI model is set up)" in offline_answer("help")
+    assert "no AI model" not in offline_answer("help", model_set_up=True)

@@ -51,6 +51,21 @@ def kinds(code: str) -> list[str]:
             [],
         ),
         ("total = 0\ntotal == total + 1\n", ["compare-not-assign"]),
+        # Branches that can never run, and loops that count away from their end.
+        ("def f(x):\n    return x\n    x += 1\n", ["never-runs"]),
+        ("if False:\n    x = 1\n", ["never-runs"]),
+        ("while 0:\n    x = 1\n", ["never-runs"]),
+        ("x = 1\nif x > 5:\n    y = 1\nelif x > 9:\n    y = 2\n", ["never-runs"]),
+        ("x = 1\nif x < 5:\n    y = 1\nelif x == 2:\n    y = 2\n", ["never-runs"]),
+        ("x = 1\nif x == 1:\n    y = 1\nelif x == 1:\n    y = 2\n", ["never-runs"]),
+        ("x = 1\nif x > 9:\n    y = 1\nelif x > 5:\n    y = 2\n", []),  # narrowest first
+        ("x = 1\nif x >= 5:\n    y = 1\nif x >= 9:\n    y = 2\n", []),  # two separate ifs
+        ("i = 0\nwhile i < 9:\n    i -= 1\n", ["endless-loop"]),
+        ("i = 9\nwhile i > 0:\n    i += 2\n", ["endless-loop"]),
+        ("i = 9\nwhile i > 0:\n    i -= 2\n", []),
+        ("x = -3\nwhile x < 0:\n    x = x - 1\n", ["endless-loop"]),
+        ("x = -3\nwhile x < 0:\n    x = x + 1\n", []),
+        ("xs = [1]\nfor x in xs:\n    xs.append(x)\n", ["endless-loop"]),
     ],
 )
 def test_findings(code: str, expected: list[str]) -> None:

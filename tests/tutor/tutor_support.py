@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = ROOT / "exercises"
 # A reply that makes the scripted server answer HTTP 500 instead of text.
 SERVER_ERROR = "<<500>>"
+# A reply starting with this is sent with finish_reason "length" (cut at max_tokens).
+CUT_OFF = "<<length>>"
 
 
 @cache
@@ -52,6 +55,7 @@ class ScriptedServer:
     model: str = "fake/tutor-model"
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
+    delay_s: float = 0.0  # between two streamed pieces: a model that writes slowly
 
     @property
     def base_url(self) -> str:
@@ -70,6 +74,9 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             server.requests.append(body)
             reply = server.next_reply()
+            finish = "stop"
+            if reply.startswith(CUT_OFF):
+                reply, finish = reply.removeprefix(CUT_OFF), "length"
             if reply == SERVER_ERROR:
                 self._json(500, {"error": {"message": "scripted failure"}})
                 return
@@ -93,10 +100,12 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 self._event(
                     {"model": server.model, "choices": [{"delta": {"content": piece}, "index": 0}]}
                 )
+                if server.delay_s:
+                    time.sleep(server.delay_s)
             self._event(
                 {
                     "model": server.model,
-                    "choices": [{"delta": {}, "finish_reason": "stop", "index": 0}],
+                    "choices": [{"delta": {}, "finish_reason": finish, "index": 0}],
                 }
             )
             self._event(
@@ -124,8 +133,8 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def scripted_server(replies: list[str]) -> Iterator[ScriptedServer]:
-    server = ScriptedServer(list(replies))
+def scripted_server(replies: list[str], *, delay_s: float = 0.0) -> Iterator[ScriptedServer]:
+    server = ScriptedServer(list(replies), delay_s=delay_s)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
     server.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

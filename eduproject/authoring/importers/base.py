@@ -254,6 +254,12 @@ def run_import(
         )
     source = read_source(src)
     conversion = importer.convert(source)
+    if not conversion.exercises:
+        raise ImportConversionError(
+            f"{src}: no auto-graded question to import: the lesson would have no exercises",
+            hint=f"check that this is the {importer.tool} source notebook (with its solution "
+            "and test cells), not a released or submitted copy",
+        )
     text = _notebook_text(source, conversion, importer.tool)
     target = out_dir / f"{lesson_id}.ipynb"
     _check_target(src, out_dir, target, text, overwrite)

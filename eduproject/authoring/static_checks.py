@@ -1,0 +1,94 @@
+"""What release can catch without running anything.
+
+:func:`check_compiles` turns a syntax error in a setup, solution or test cell into a format
+error naming the cell and the line (at release, not as "the solution fails" at validate);
+:func:`lesson_warnings` lists what is legal but probably a mistake (a data file beside the
+notebook, where release does not look).
+
+    >>> check_compiles("def f(:\\n    pass", CellRef("nb.ipynb", 3), "solution")
+    Traceback (most recent call last):
+    eduproject.errors.LessonFormatError: nb.ipynb, cell 3: line 1 of the solution does not compile: ...
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+from eduproject.authoring.markers import CellRef
+from eduproject.authoring.model import Lesson
+
+__all__ = ["check_compiles", "lesson_warnings"]
+
+# IPython syntax (magics, shell escapes, help) that plain compile() rejects.
+_IPYTHON_LINE = re.compile(r"^\s*(?:%|!)|\?\s*$", re.MULTILINE)
+
+
+def check_compiles(source: str, where: CellRef, what: str, *, line_offset: int = 0) -> None:
+    """Raise a LessonFormatError when ``source`` (one cell, or a part of one) does not compile.
+
+    ``what`` names the code in the message ("the solution", "test 'basics'");
+    ``line_offset`` turns a line of ``source`` into a line of the cell.
+    """
+    problem = syntax_error(source)
+    if problem is None:
+        return
+    line = (problem.lineno or 1) + line_offset
+    text = (problem.text or "").rstrip("\n")
+    shown = f": `{text.strip()}`" if text.strip() else ""
+    raise where.error(
+        f"line {line} of {what} does not compile: {problem.msg}{shown}",
+        "fix the syntax there (run the cell in JupyterLab to see the error)",
+    )
+
+
+def syntax_error(source: str) -> SyntaxError | None:
+    """The SyntaxError of ``source`` as Python or IPython code, or None when it compiles."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "invalid escape sequence" is not our business
+            compile(source, "<cell>", "exec")
+        return None
+    except SyntaxError as exc:
+        first = exc
+    except ValueError:  # null bytes
+        return SyntaxError("the cell holds a null byte")
+    if not _IPYTHON_LINE.search(source):
+        return first
+    # Magics are fine in a notebook: judge the code IPython would run. Line numbers stay.
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        transformed = TransformerManager().transform_cell(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(transformed, "<cell>", "exec")
+    except SyntaxError:
+        return first
+    return None
+
+
+def lesson_warnings(lesson: Lesson) -> list[str]:
+    """Legal but probably a mistake: files beside the notebook (release copies only data/)."""
+    notes = []
+    folder = lesson.folder
+    for path in sorted(folder.iterdir()):
+        name = path.name
+        if path == lesson.notebook_path or name == "data" or _not_data(name):
+            continue
+        notes.append(
+            f"{path} sits next to the notebook, but release copies only the files under "
+            f'{folder / "data"}/ -> move it to data/{name} and read it as "data/{name}" '
+            "in the notebook"
+        )
+    return notes
+
+
+def _not_data(name: str) -> bool:
+    """Files an author keeps beside a notebook that are not meant for learners' code."""
+    upper = name.upper()
+    return (
+        name.startswith((".", "__"))
+        or name.endswith(".md")
+        or upper.startswith(("README", "LICENSE", "LICENCE"))
+    )
