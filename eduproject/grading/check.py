@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import html
 import linecache
+import re
 import sys
 import traceback
 from collections.abc import Mapping
@@ -173,7 +174,7 @@ def check(
     shared_ran: dict[str, str | None] = {}  # test cell -> why its shared code failed, or None
     for test in ex.tests:
         if not test.visible_source.strip():
-            hidden.append(test.name)
+            hidden.append(readable_hidden(exercise, test.name, len(hidden) + 1))
             continue
         if test.hidden:
             partly.append(test.name)
@@ -185,6 +186,10 @@ def check(
             prelude = getattr(test, "prelude", "")
             shared = run_test("shared code", prelude, scope) if prelude.strip() else None
             shared_ran[cell] = None if shared is None or shared.passed else shared.message
+            if shared is not None and shared.message.startswith("interrupted"):
+                interrupted = True
+                results.append(TestResult(test.name, False, "not run (check was interrupted)"))
+                continue
         failed = shared_ran[cell]
         if failed is not None:
             outcome = TestResult(
@@ -200,6 +205,14 @@ def check(
     if display:
         _show(result)
     return result
+
+
+def readable_hidden(exercise: str, name: str, number: int) -> str:
+    """A hidden test's name for learners: ``sum_evens-2`` (a name release made up from the
+    exercise and a cell count) reads as "hidden test 2"; an author's own name stays."""
+    if re.fullmatch(rf"{re.escape(exercise)}-\d+", name):
+        return f"hidden test {number}"
+    return name
 
 
 def run_test(name: str, source: str, scope: dict[str, Any]) -> TestResult:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ctypes
 import io
-import re
 import sys
 import threading
 import time
@@ -36,7 +35,7 @@ from types import FrameType
 from typing import Any
 
 from eduproject.grading import check as check_module
-from eduproject.grading.check import CheckResult, check
+from eduproject.grading.check import CheckResult, check, readable_hidden
 from eduproject.tutor.learner_code import stub_names
 from eduproject.tutor.tutor import TestResult
 
@@ -108,7 +107,9 @@ class TimedCheck:
         return CheckResult(
             self.exercise,
             tuple(results.get(t.name, TestResult(t.name, False, _NOT_RUN)) for t in visible),
-            tuple(self._readable(name, i) for i, name in enumerate(hidden, start=1)),
+            tuple(
+                readable_hidden(self.exercise, name, i) for i, name in enumerate(hidden, start=1)
+            ),
             tuple(t.name for t in visible if t.hidden),
         )
 
@@ -176,13 +177,6 @@ class TimedCheck:
             slow = name if name and name not in done else None
             slow = slow or next((t.name for t in tests if t.name not in done), None)
         return [r for r in box if r.name != slow], slow, stuck
-
-    def _readable(self, name: str, number: int) -> str:
-        """A hidden test's name for learners: ``sum_evens-2`` (a name release made up from
-        the exercise and a cell count) reads as "hidden test 2"; an author's name stays."""
-        if re.fullmatch(rf"{re.escape(self.exercise)}-\d+", name):
-            return f"hidden test {number}"
-        return name
 
     def _interrupt(self) -> None:
         """Raise in the worker, once, and only while it is inside check()."""
