@@ -102,12 +102,20 @@ def validate_command(
     cell_timeout: Annotated[
         float, typer.Option("--cell-timeout", help="Seconds allowed per cell.")
     ] = 60,
+    mutants: Annotated[
+        bool,
+        typer.Option(
+            "--mutants",
+            help="Also grade small slips in each solution (off-by-one, < for <=, a dropped "
+            "line...) and list those the tests accept.",
+        ),
+    ] = False,
 ) -> None:
     """Run each lesson with solutions (tests must pass) and as released (tests must fail), as
     notebooks and through the grader (both must agree)."""
     from eduproject.authoring.validate import raise_for_problems, validate_lessons
 
-    reports = validate_lessons(lessons, timeout=cell_timeout)
+    reports = validate_lessons(lessons, timeout=cell_timeout, mutants=mutants)
     table = Table(
         "lesson", "exercise", "tests", "solution", "stub", "solution graded", title="validation"
     )
@@ -118,6 +126,23 @@ def validate_command(
             )
     console = Console(highlight=False, soft_wrap=True)
     console.print(table)
+    if mutants:
+        found = Table("lesson", "exercise", "slips caught", "score", title="test-suite adequacy")
+        for report in reports:
+            for caught in report.adequacy:
+                found.add_row(
+                    report.lesson,
+                    caught.exercise,
+                    f"{caught.caught}/{caught.tried}",
+                    f"{caught.score:.0%}",
+                )
+        console.print(found)
+        for report in reports:
+            for caught in report.adequacy:
+                for survivor in caught.survivors:
+                    console.print(
+                        f"  {report.lesson}/{caught.exercise}: {survivor.describe()}", markup=False
+                    )
     seconds = sum(r.seconds for r in reports)
     console.print(f"{len(reports)} lesson(s) validated in {seconds:.1f} s", markup=False)
     raise_for_problems(reports)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eduproject.authoring.adequacy import ExerciseAdequacy, mutation_report
 from eduproject.authoring.model import Cell, Lesson, Role, TestCase
 from eduproject.authoring.parse import find_lessons, load_lesson
 from eduproject.errors import LessonValidationError
@@ -121,6 +122,7 @@ class ValidationReport:
     seconds: float
     graded_instructor: tuple[TestVerdict, ...] = ()
     graded_learner: tuple[TestVerdict, ...] = ()
+    adequacy: tuple[ExerciseAdequacy, ...] = ()  # with --mutants: what the tests let through
 
     @property
     def ok(self) -> bool:
@@ -137,12 +139,14 @@ class ValidationReport:
 
 
 def validate_lesson(
-    folder: Path, *, timeout: float = 60, raise_on_problems: bool = True
+    folder: Path, *, timeout: float = 60, raise_on_problems: bool = True, mutants: bool = False
 ) -> ValidationReport:
     """Run the instructor and learner copies of the lesson in ``folder``; see the module doc.
 
     ``timeout`` bounds each cell, in seconds. With ``raise_on_problems`` (the default) a
     broken lesson raises :class:`LessonValidationError`; otherwise the report lists the problems.
+    With ``mutants``, small slips in each solution are graded too (``adequacy.py``): the
+    report's ``adequacy`` says which ones the tests accept.
     """
     started = time.perf_counter()
     lesson = load_lesson(Path(folder))
@@ -156,10 +160,10 @@ def validate_lesson(
     ):
         instructor_run = pool.submit(_in_thread, lesson, Path(tmp), learner=False, timeout=timeout)
         learner_run = pool.submit(_in_thread, lesson, Path(tmp), learner=True, timeout=timeout)
-        graded_run = pool.submit(_grade_copies, lesson, timeout)
+        graded_run = pool.submit(_grade_copies, lesson, timeout, mutants)
         instructor, cell_errors = instructor_run.result()
         learner, _ = learner_run.result()
-        graded_instructor, graded_learner = graded_run.result()
+        graded_instructor, graded_learner, adequacy = graded_run.result()
     problems.extend(cell_errors)
     differ = _differences(lesson, instructor, graded_instructor, "the solution")
     problems.extend(differ.values())
@@ -213,19 +217,23 @@ def validate_lesson(
         seconds=time.perf_counter() - started,
         graded_instructor=tuple(graded_instructor),
         graded_learner=tuple(graded_learner),
+        adequacy=tuple(adequacy),
     )
     if raise_on_problems:
         report.raise_for_problems()
     return report
 
 
-def validate_lessons(paths: Iterable[Path], *, timeout: float = 60) -> list[ValidationReport]:
+def validate_lessons(
+    paths: Iterable[Path], *, timeout: float = 60, mutants: bool = False
+) -> list[ValidationReport]:
     """Validate every lesson in ``paths`` (a parent folder means each lesson in it).
 
     Broken lessons do not raise here; pass the reports to :func:`raise_for_problems`.
     """
     return [
-        validate_lesson(f, timeout=timeout, raise_on_problems=False) for f in find_lessons(paths)
+        validate_lesson(f, timeout=timeout, raise_on_problems=False, mutants=mutants)
+        for f in find_lessons(paths)
     ]
 
 
@@ -243,8 +251,11 @@ def raise_for_problems(reports: Iterable[ValidationReport]) -> None:
         )
 
 
-def _grade_copies(lesson: Lesson, timeout: float) -> tuple[list[TestVerdict], list[TestVerdict]]:
-    """Grade the instructor copy and the released learner copy as submissions."""
+def _grade_copies(
+    lesson: Lesson, timeout: float, mutants: bool
+) -> tuple[list[TestVerdict], list[TestVerdict], list[ExerciseAdequacy]]:
+    """Grade the instructor copy and the released learner copy as submissions (and, with
+    ``mutants``, the solution's mutants)."""
     from eduproject.authoring.release import dumps, learner_notebook, solution_notebook
     from eduproject.grading.engine import Engine, preload_for
     from eduproject.grading.sandbox import Limits, Zygote, detect_backend
@@ -259,7 +270,8 @@ def _grade_copies(lesson: Lesson, timeout: float) -> tuple[list[TestVerdict], li
         path = Path(f"{lesson.id}.ipynb")
         solution = engine.grade("instructor", path, dumps(solution_notebook(lesson)))
         stub = engine.grade("learner", path, dumps(learner_notebook(lesson)))
-    return _graded_verdicts(lesson, solution), _graded_verdicts(lesson, stub)
+        adequacy = mutation_report(lesson, engine) if mutants else []
+    return _graded_verdicts(lesson, solution), _graded_verdicts(lesson, stub), adequacy
 
 
 def _graded_verdicts(lesson: Lesson, result: SubmissionResult) -> list[TestVerdict]:

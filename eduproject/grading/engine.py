@@ -568,8 +568,12 @@ class Engine:
         matched: Matched,
         attempt: _Attempt,
     ) -> ExerciseResult:
-        found = {name: outcome for (_, name), (outcome, _) in outcomes.items()}
-        tests = tuple(found.get(t.name) or self._make(t, False, "not run") for t in exercise.tests)
+        # Test names are unique within an exercise, not across exercises.
+        found = {(o.exercise, o.name): o for o, _ in outcomes.values()}
+        tests = tuple(
+            found.get((t.exercise, t.name)) or self._make(t, False, "not run")
+            for t in exercise.tests
+        )
         score = sum(o.points for o in tests)
         if exercise.all_or_nothing and not all(o.passed for o in tests):
             score = 0.0

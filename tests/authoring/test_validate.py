@@ -213,3 +213,28 @@ def test_tests_that_grading_judges_differently_are_lesson_problems(
         "runs as a notebook but fails when graded: NameError: name 'double' is not defined "
         "(line 1: assert double(2) == 4)",
     )
+
+
+def test_mutants_show_the_slips_weak_tests_accept(write_lesson: WriteLesson) -> None:
+    folder = write_lesson(
+        [
+            ("md exercise=upto", "# Up to n"),
+            (
+                "code solution",
+                "def upto(n):\n    ### BEGIN SOLUTION\n    return list(range(1, n + 1))\n"
+                "    ### END SOLUTION",
+            ),
+            ("code tests", "assert upto(0) == []"),  # weak: most slips still give []
+        ],
+        "weak",
+    )
+    report = validate_lesson(folder, mutants=True)
+    (row,) = report.adequacy
+    assert row.tried >= 3 and row.caught < row.tried
+    described = [s.describe() for s in row.survivors]
+    assert any(
+        d.startswith(
+            "your tests accept `return list(range(2, n + 1))` for `return list(range(1, n + 1))`"
+        )
+        for d in described
+    ), described

@@ -125,9 +125,9 @@ def test_check_in_the_kernel_agrees_with_the_engine(backend: Backend, tmp_path: 
                     if not t.hidden
                 }
                 mismatch: dict[Any, Any] = {
-                    key: (passed, kernel.get(key))
-                    for key, passed in visible.items()
-                    if kernel.get(key) != passed
+                    key: (visible.get(key), kernel.get(key))
+                    for key in visible.keys() | kernel.keys()
+                    if kernel.get(key) != visible.get(key)
                 }
                 assert mismatch == {}, (lesson.id, who, mismatch)
                 compared += len(visible)

@@ -327,3 +327,23 @@ def test_engine_is_deterministic(basic_lesson: Lesson, zygote: Zygote, answer: s
     first, second = (grade(basic_lesson, zygote, data) for _ in range(2))
     assert first.exercises == second.exercises
     assert first.submission_hash == second.submission_hash
+
+
+def test_exercises_may_share_test_names(
+    write_lesson: WriteLesson, tmp_path: Path, zygote: Zygote
+) -> None:
+    cells = [
+        ("md exercise=one", "# One"),
+        ("code solution", "def one():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"),
+        ("code tests", "### TEST basics points=1\nassert one() == 1"),
+        ("md exercise=two", "# Two"),
+        ("code solution", "def two():\n    ### BEGIN SOLUTION\n    return 2\n    ### END SOLUTION"),
+        ("code tests", "### TEST basics points=3\nassert two() == 2"),
+    ]
+    lesson = bundle_lesson(write_lesson(cells, "same-names"), tmp_path / "grader")
+    answers = {"one": "def one():\n    return 1", "two": "def two():\n    return 0"}
+    result = grade(lesson, zygote, submission(lesson, answers))
+    assert scores(result) == {"one": 1.0, "two": 0.0}
+    assert [(t.exercise, t.name, t.passed) for e in result.exercises for t in e.tests] == [
+        ("one", "basics", True), ("two", "basics", False),
+    ]  # fmt: skip
