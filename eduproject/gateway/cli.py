@@ -159,7 +159,7 @@ def tokens_admin(
     name: Annotated[str, typer.Option("--name", help="Who the admin token is for.")] = "admin",
     out: Annotated[
         Path | None,
-        typer.Option("-o", "--out", help="Write the token to this file (readable by you only)."),
+        typer.Option("-o", "--output", help="Write the token to this file (readable by you only)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the -o file.")] = False,
     db: DbOption = None,

@@ -486,12 +486,31 @@ class Engine:
         return nb_cell
 
     def _describe(self, death: _Death, step: Step) -> str:
-        where = step.where() if death.test is None else f"test {death.test!r}"
+        """What happened, named as a learner knows it: the exercise's title, never a cell id."""
+        exercise = step.cell.exercise if step.cell is not None else None
+        title = next((e.title for e in self.lesson.exercises if e.id == exercise), None)
+        if death.test is not None:
+            where = f"the test {death.test!r}" + (f" of “{title}”" if title else "")
+        elif step.action == "tests":
+            where = f"the tests of “{title}”" if title else "a test cell"
+        elif title:
+            where = f"your code for “{title}”"
+        else:
+            where = step.where()
         if death.whole:
-            return f"the submission ran longer than {self.limits.timeout:g} s (the whole-submission limit) in {where}"
+            return (
+                f"the notebook ran longer than {self.limits.timeout:g} s in all (while "
+                f"{where} ran): the rest was not graded"
+            )
         if death.status == Status.TIMEOUT:
-            return f"{where} ran longer than {self.limits.cell_timeout:g} s (skipped; later cells ran without it)"
-        return f"{where} ended the learner's process ({death.detail}; skipped, later cells ran without it)"
+            return (
+                f"{where} ran longer than {self.limits.cell_timeout:g} s: does a loop never "
+                "end? (it was stopped; the rest of the notebook was graded without it)"
+            )
+        return (
+            f"{where} ended the program ({death.detail}); the rest of the notebook was graded "
+            "without it"
+        )
 
     def _outcome(
         self,

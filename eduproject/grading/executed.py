@@ -127,8 +127,8 @@ def _line(outcome: TestOutcome, printed: str) -> str:
     line = f"{mark} {label}: {outcome.points:g}/{outcome.max_points:g} points"
     if outcome.review:
         line += " -- passed, but your instructor must confirm it"
-    elif outcome.message and not outcome.hidden:  # a hidden test's message is the instructor's
-        line += f" -- {outcome.message}"
+    elif outcome.learner_message:  # a hidden test's own message is the instructor's
+        line += f" -- {outcome.learner_message}"
     extra = "" if outcome.hidden else "".join(f"    {t}\n" for t in printed.splitlines()[:50])
     return line + "\n" + extra
 

@@ -176,7 +176,7 @@ def file_stem(name: str) -> str:
 def _test_output(e: ExerciseResult, t: TestOutcome) -> str:
     # A failed test without a message of its own failed because of the exercise (an error
     # or timeout in the learner's code): say so.
-    return t.message or ("" if t.passed else e.detail)
+    return t.learner_message or ("" if t.passed else e.detail)
 
 
 def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
@@ -213,8 +213,8 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
                 "output_format": "text",
                 "tags": [e.exercise],
             }
-            if t.hidden:
-                # Never a message for hidden tests, even if one slipped into the gradebook.
+            if t.hidden and not t.learner_message:
+                # Never a hidden test's own message (the gradebook keeps it for instructors).
                 entry.update(output="", visibility="after_published")
             else:
                 entry.update(output=_test_output(e, t), visibility="visible")

@@ -146,20 +146,26 @@ def _exercise_tests(e: ExerciseResult) -> str:
                 "<td>passed, but your instructor must confirm it</td></tr>"
             )
             continue
-        if t.hidden:
-            # Name and points only: never the message, source or expected values.
+        if t.hidden and not t.learner_message:
+            # Name, points and whether it passed: never the message, source or expected values.
+            shown = "passed" if t.passed else "not run" if not t.ran else "failed"
             rows.append(
                 f"<tr><td>{escape(t.name)} <span class='muted'>(hidden test)</span></td>"
-                f"<td class='muted'>hidden</td>"
+                f"<td class='muted'>{shown}</td>"
                 f"<td class='num'>{_num(t.points)} / {_num(t.max_points)}</td><td></td></tr>"
             )
             continue
         verdict = (
-            "<span class='pass'>passed</span>" if t.passed else "<span class='fail'>failed</span>"
+            "<span class='pass'>passed</span>"
+            if t.passed
+            else "<span class='muted'>not run</span>"
+            if not t.ran
+            else "<span class='fail'>failed</span>"
         )
-        message = f"<pre>{escape(_clip(t.message))}</pre>" if t.message else ""
+        message = f"<pre>{escape(_clip(t.learner_message))}</pre>" if t.learner_message else ""
+        hidden = " <span class='muted'>(hidden test)</span>" if t.hidden else ""
         rows.append(
-            f"<tr><td>{escape(t.name)}</td><td>{verdict}</td>"
+            f"<tr><td>{escape(t.name)}{hidden}</td><td>{verdict}</td>"
             f"<td class='num'>{_num(t.points)} / {_num(t.max_points)}</td><td>{message}</td></tr>"
         )
     if not rows:

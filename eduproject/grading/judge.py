@@ -43,6 +43,7 @@ from typing import Any
 from eduproject.grading.channel import Channel
 from eduproject.grading.namespace import Owners, TestNamespace
 from eduproject.grading.proxy import LearnerGone, Link
+from eduproject.grading.results import VISIBLE_PART
 from eduproject.grading.verdict import TestRun, compiled, run_code
 
 __all__ = ["Events", "Judge", "serve_forever"]
@@ -231,6 +232,9 @@ class Judge:
             if test.get("open") and run.passed:
                 hidden.append(test)
                 continue
+            if test.get("open") and run.gone is None:
+                # Its visible part failed: that part's message is the learner's to see.
+                run = TestRun(False, VISIBLE_PART + run.message, run.printed, run.timed_out)
             self._report(step, test, run)
             if run.gone is not None:
                 self.events.send(

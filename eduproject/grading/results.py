@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+# The start of a hidden test's message when its visible first part failed (learners see it).
+VISIBLE_PART = "in its visible part: "
+
 
 class Status(StrEnum):
     GRADED = "graded"
@@ -33,6 +36,19 @@ class TestOutcome:
     message: str = ""
     # Set when the test passed only in a way the grader cannot trust: why, for the reviewer.
     review: str = ""
+
+    @property
+    def learner_message(self) -> str:
+        """What a learner may read of the message: a visible test's, or that of a hidden
+        test's visible part when that part failed; never a hidden test's own."""
+        if not self.hidden or self.message.startswith(VISIBLE_PART):
+            return self.message
+        return ""
+
+    @property
+    def ran(self) -> bool:
+        """False for a test that never ran (its message says why)."""
+        return not self.message.startswith("not run")
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def test_page_shows_scores_visible_messages_and_hidden_tests_by_name_only(
     assert VISIBLE_MESSAGE in text
     assert "negatives" in text and "failed" in text
     # The hidden test: its name and points, nothing else.
-    assert re.search(r"big-range\s*\(hidden test\)\s*hidden\s*0 / 2", text)
+    assert re.search(r"big-range\s*\(hidden test\)\s*failed\s*0 / 2", text)
     assert HIDDEN_SECRET not in html and "2550" not in html
     # Exercise-level statuses and details reach the learner.
     cy = " ".join(_parse((tmp_path / L1 / "cy.html").read_text(encoding="utf-8")).text)

@@ -29,7 +29,7 @@ from lesson_files import notebook_json
 from eduproject.authoring.model import Lesson
 from eduproject.authoring.validate import validate_lesson
 from eduproject.grading.engine import preload_for
-from eduproject.grading.results import Status
+from eduproject.grading.results import Status, SubmissionResult, TestOutcome
 from eduproject.grading.sandbox import Backend, Limits, Zygote
 
 
@@ -122,5 +122,19 @@ def test_hidden_tests_as_real_courses_write_them(
         assert failed == [] and result.score == HIDDEN_FLOWS_MAX, failed
         stub = grade(lesson, zygote, submission(lesson, {}))
         assert stub.score == 0.0
+        # A mixed test: a failure in its visible part is the learner's to read, one in its
+        # hidden part is not.
+        wrong = "def field(a, b):\n    return 0"
+        visible = _charges_test(grade(lesson, zygote, submission(lesson, {"charges": wrong})))
+        assert not visible.passed and visible.learner_message.startswith("in its visible part: ")
+        assert "field(pos_1, pos_2) gave 0, expected 2.5" in visible.learner_message
+        off = "def field(a, b):\n    return b - a + (a == b)"
+        hidden = _charges_test(grade(lesson, zygote, submission(lesson, {"charges": off})))
+        assert not hidden.passed and hidden.ran and hidden.message and not hidden.learner_message
     report = validate_lesson(folder, timeout=10)
     assert report.ok, report.problems
+
+
+def _charges_test(result: SubmissionResult) -> TestOutcome:
+    (exercise,) = [e for e in result.exercises if e.exercise == "charges"]
+    return exercise.tests[0]
