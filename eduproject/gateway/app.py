@@ -12,13 +12,15 @@ are accepted too, and ``/oauth_callback`` finishes a browser's login.
 ``POST /v1/explain-error``  ``{lesson?, exercise?, error, code}``
 ``POST /v1/ask``       ``{lesson?, exercise?, question, context}``
 ``POST /v1/feedback``  ``{attempt_id, accepted}`` (the learner's own answers only)
+``POST /v1/check``     ``{lesson, exercise, passed, total}``: a Check, counted (hints unlock)
 ``GET /v1/me``         remaining allowance and own usage
 ``GET /admin/summary`` cost per learner and exercise, latency percentiles, error rates
 =====================  ==========================================================
 
 Tutor endpoints answer JSON, or Server-Sent Events with ``Accept: text/event-stream``
 (see ``wire.py``). Bodies over ``[gateway] max_body_bytes`` get 413, oversized fields 413
-with the tutor's own words, an exhausted allowance 429 with ``Retry-After``.
+with the tutor's own words, an exhausted allowance 429 with ``Retry-After``, and what the
+course's AI policy turns off 403 ``{"error": <reason>, "refused": "policy", "action": ...}``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from eduproject.gateway.hub import (
 from eduproject.gateway.service import CallRun, TutorService
 from eduproject.gateway.summary import build_summary, summary_text
 from eduproject.gateway.tokens import TOKEN_PREFIX, Identity
-from eduproject.gateway.wire import KINDS, RequestRejected, parse_call, sse
+from eduproject.gateway.wire import KINDS, RequestRejected, parse_call, parse_check, sse
 
 IDENTITY = "eduproject.identity"
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps proxies from closing a quiet stream
@@ -275,6 +277,11 @@ def create_app(
         service.feedback(who, data["attempt_id"], data["accepted"])
         return JSONResponse({"ok": True})
 
+    async def check(request: Request) -> Response:
+        who = identity(request, "learner")
+        report = parse_check(await read_json(request))
+        return JSONResponse({"checks": service.check(who, report)})
+
     async def me(request: Request) -> Response:
         return JSONResponse(service.me(identity(request, "learner")))
 
@@ -292,6 +299,8 @@ def create_app(
     async def rejected(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestRejected)
         body: dict[str, Any] = {"error": exc.message}
+        if exc.action is not None:
+            body.update(refused="policy", action=exc.action)
         headers = {}
         if exc.retry_in_s is not None:
             body["retry_in_s"] = round(exc.retry_in_s, 1)
@@ -301,6 +310,7 @@ def create_app(
     routes = [Route(f"/v1/{kind}", tutor_endpoint(kind), methods=["POST"]) for kind in KINDS]
     routes += [
         Route("/v1/feedback", feedback, methods=["POST"]),
+        Route("/v1/check", check, methods=["POST"]),
         Route("/v1/me", me, methods=["GET"]),
         Route("/admin/summary", summary, methods=["GET"]),
     ]

@@ -18,7 +18,7 @@ from eduproject.models.families import default_families
 from eduproject.models.settings import ALL_TASKS, PROVIDERS, RouteConfig, Timeouts
 
 # Tables that belong to other areas of eduproject: passed through, not interpreted here.
-OTHER_TABLES = ("course", "authoring", "grading", "sandbox", "gateway", "lti")
+OTHER_TABLES = ("course", "authoring", "grading", "sandbox", "gateway", "lti", "policy")
 
 _DEFAULT_BASE_URLS = {
     "edenai": "https://api.edenai.run/v3",

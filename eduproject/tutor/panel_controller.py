@@ -26,6 +26,7 @@ from typing import Any
 
 from eduproject.errors import EduprojectError, TutorError
 from eduproject.grading.check import CheckResult, check
+from eduproject.policy import Action, AiPolicy
 from eduproject.tutor.learner_code import latest_code, stub_names
 from eduproject.tutor.markdown_html import render_markdown
 from eduproject.tutor.offline import HINT_LEVELS
@@ -62,6 +63,8 @@ class PanelState:
     feedback: str = "none"  # none | open | sent
     hints_given: int = 0
     next_hint_label: str = "Hint"
+    policy: str = ""  # what the course's AI policy limits here, e.g. "Hints unlock after 2 checks"
+    off: tuple[str, ...] = ()  # actions the policy turns off: their buttons are not shown
     reply: Any = field(default=None, repr=False)  # the last TutorReply
 
 
@@ -250,6 +253,28 @@ class PanelController(ResponseController):
         self.history = history
         self.namespace = namespace
         super().__init__(tutor, on_change=on_change, spawn=spawn)
+        self._show_policy()
+
+    # -- the course's AI policy -----------------------------------------------------
+
+    @property
+    def policy(self) -> AiPolicy:
+        return self.tutor.policy(self.exercise) if hasattr(self.tutor, "policy") else AiPolicy()
+
+    def _checks(self) -> int:
+        return self.tutor.checks(self.exercise) if hasattr(self.tutor, "checks") else 0
+
+    def _show_policy(self) -> None:
+        policy = self.policy
+        self.state.policy = policy.notice(self._checks())
+        self.state.off = tuple(a for a in _PANEL_ACTIONS if not policy.allows(a))
+
+    def _refused(self, action: Action, heading: str, level: int | None = None) -> bool:
+        """Show why the policy does not allow ``action`` now; True when it does not."""
+        reason = self.policy.refusal(action, checks=self._checks(), level=level)
+        if reason is not None:
+            self._say(heading, reason)
+        return reason is not None
 
     def code(self) -> tuple[str, bool]:
         """The learner's latest executed code for this exercise, and whether it was run at all."""
@@ -262,12 +287,16 @@ class PanelController(ResponseController):
             return check(self.exercise, pack=self.pack, namespace=self.namespace(), display=False)
 
     def check(self) -> CheckResult | None:
-        """Run the visible tests and show the ✓/✗ table."""
+        """Run the visible tests and show the ✓/✗ table (and count the check: hints may unlock)."""
+        if self._refused("check", "Check"):
+            return None
         if not self._begin(""):  # the table's own summary line is the heading
             return None
         result = None
         try:
             result = self.run_checks()
+            if hasattr(self.tutor, "record_check"):
+                self.tutor.record_check(self.exercise, result.passed, result.total)
         except EduprojectError as exc:
             self.state.error = exc.message
         else:
@@ -275,6 +304,7 @@ class PanelController(ResponseController):
             if not self.code()[1]:
                 self.state.notice = _NOT_RUN
         finally:
+            self._show_policy()
             self.state.status, self.state.busy = "", False
             self.changed()
         return result
@@ -283,7 +313,10 @@ class PanelController(ResponseController):
         """Ask for the next hint level (1: concept, 2: what the failing test shows, 3: next step)."""
         if self.state.busy:
             return
-        level = min(self.state.hints_given + 1, HINT_LEVELS)
+        top = min(self.policy.hint_max_level, HINT_LEVELS)
+        level = min(self.state.hints_given + 1, top)
+        if self._refused("hint", f"Hint {level} of {top}", level):
+            return
         code, ran = self.code()
         try:
             results = self.run_checks().results
@@ -292,18 +325,20 @@ class PanelController(ResponseController):
 
         def counted(reply: Any) -> None:
             self.state.hints_given = max(self.state.hints_given, level)
-            done = self.state.hints_given >= HINT_LEVELS
+            done = self.state.hints_given >= top
             self.state.next_hint_label = "Hint again" if done else "Next hint"
             if not ran:
                 self.state.notice = " ".join(filter(None, [self.state.notice, _NOT_RUN]))
 
         self.stream(
-            f"Hint {level} of {HINT_LEVELS}",
+            f"Hint {level} of {top}",
             lambda: self.tutor.hint_stream(self.exercise, code, results, level),
             on_reply=counted,
         )
 
     def explain_code(self) -> None:
+        if self._refused("explain_code", "About your code"):
+            return
         code, ran = self.code()
         if not ran:
             self._say("About your code", _NOT_RUN)
@@ -314,6 +349,8 @@ class PanelController(ResponseController):
         question = question.strip()
         if not question:
             self._say("Your question", "Type a question in the box first, then press Ask.")
+            return
+        if self._refused("ask", "Your question"):
             return
         code, _ = self.code()
         self.stream(
@@ -327,4 +364,5 @@ class PanelController(ResponseController):
             self.changed()
 
 
+_PANEL_ACTIONS: tuple[Action, ...] = ("check", "hint", "explain_code", "ask")
 _NOT_RUN = "You have not run your code for this exercise yet: run its cell (Shift+Enter) first."
