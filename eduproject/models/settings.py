@@ -20,7 +20,7 @@ from eduproject.errors import ConfigError
 OFFLINE = "offline"
 PROVIDERS = ("openai", "tgi", "edenai", "replicate", "local")
 TUTOR_TASKS = ("hint", "explain", "ask", "repair")
-ALL_TASKS = (*TUTOR_TASKS, "completion")
+ALL_TASKS = (*TUTOR_TASKS, "completion", "complete")
 
 
 def data_home(kind: str) -> Path:
@@ -119,4 +119,7 @@ class Config:
             return self.tasks[task]
         if task in TUTOR_TASKS:
             return self.tutor.routes or (*(r.name for r in self.routes), OFFLINE)
+        if task == "complete" and "completion" in self.tasks:
+            # Inline completion wants a code model: the benchmark's routes are code models.
+            return self.tasks["completion"]
         return tuple(r.name for r in self.routes)
