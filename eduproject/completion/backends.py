@@ -136,8 +136,13 @@ class LocalCompletions(Backend):
         )
         if course_dir not in self._courses:
             config = load_config(course_dir)
+            completer = Completer(
+                Router.from_config(config),
+                context_chars=config.complete.context_chars,
+                max_tokens=config.complete.max_tokens,
+            )
             self._courses[course_dir] = _Course(
-                Completer(Router.from_config(config)), resolve(course_layer(config), graded=False)
+                completer, resolve(course_layer(config), graded=False)
             )
         return self._courses[course_dir]
 

@@ -140,6 +140,7 @@ def model_request(
         suffix=suffix,
         max_tokens=max_tokens,
         temperature=0.0,
+        cut_ok=True,  # a long answer cut at max_tokens still holds the block's start
         # In the middle of a line, only the rest of that line; else up to a blank gap.
         stop=("\n",) if single_line else ("\n\n\n",),
     )
@@ -191,28 +192,30 @@ def strip_echo(text: str, prefix: str) -> str:
     """``text`` without the code before the cursor that an instruction model wrote out again.
 
     Asked for "the code that goes at <CURSOR>", small instruction models often answer with the
-    whole snippet. The longest run of the prefix's last full lines that the answer starts
-    with, and the part of the cursor's line before the cursor, are removed.
+    whole snippet, sometimes after other code they saw. The answer is taken from where it
+    writes the prefix's last full lines (the longest such run, earliest first) and the part of
+    the cursor's line before the cursor; at its very start, the cursor's line alone is enough.
 
-    >>> strip_echo("def f(x):\n    return x + 1", "def f(x):\n    ")
+    >>> strip_echo("def f(x):\\n    return x + 1", "def f(x):\\n    ")
     'return x + 1'
     """
     *full, current = prefix.split("\n")
     lines = text.split("\n")
-    for start in range(len(full) + 1):
-        tail = full[start:]
-        if len(lines) <= len(tail):
-            continue
-        if [ln.rstrip() for ln in lines[: len(tail)]] != [ln.rstrip() for ln in tail]:
-            continue
-        line = lines[len(tail)]
-        if line.startswith(current):
-            rest = line[len(current) :]
-        elif current.strip() and line.startswith(current.rstrip()):
-            rest = line[len(current.rstrip()) :]
-        else:
-            continue
-        return "\n".join([rest, *lines[len(tail) + 1 :]])
+    for at in range(len(lines)):
+        for start in range(len(full) + 1):
+            tail = [ln.rstrip() for ln in full[start:]]
+            if (at > 0 and not any(tail)) or at + len(tail) >= len(lines):
+                continue
+            if [ln.rstrip() for ln in lines[at : at + len(tail)]] != tail:
+                continue
+            line = lines[at + len(tail)]
+            if line.startswith(current):
+                rest = line[len(current) :]
+            elif current.strip() and line.startswith(current.rstrip()):
+                rest = line[len(current.rstrip()) :]
+            else:
+                continue
+            return "\n".join([rest, *lines[at + len(tail) + 1 :]])
     return text
 
 

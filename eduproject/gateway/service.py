@@ -101,7 +101,11 @@ class TutorService:
             db, allowance=tutor.allowance, refill_seconds=tutor.refill_seconds, clock=clock
         )
         self.calls = CallLog(db)
-        self.completer = Completer(router)
+        self.completer = Completer(
+            router,
+            context_chars=router.config.complete.context_chars,
+            max_tokens=router.config.complete.max_tokens,
+        )
         self.settings = settings
         self.limits = Limits(
             max_code_chars=settings.max_code_chars, max_question_chars=tutor.max_input_chars

@@ -91,12 +91,22 @@ class TutorConfig:
 
 
 @dataclass(frozen=True)
+class CompleteConfig:
+    """Inline completion in JupyterLab (``[complete]``): how much code around the cursor the
+    model sees, and how long a suggestion may be. Small local models want less of both."""
+
+    context_chars: int = 6000
+    max_tokens: int = 96
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything model access needs, merged from files and environment."""
 
     routes: tuple[RouteConfig, ...] = ()
     tasks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     tutor: TutorConfig = field(default_factory=TutorConfig)
+    complete: CompleteConfig = field(default_factory=CompleteConfig)
     cache_enabled: bool = True
     cache_ttl_s: float = 7 * 24 * 3600.0
     cache_path: Path = field(default_factory=lambda: data_home("cache") / "responses.sqlite3")

@@ -33,6 +33,8 @@ class ModelRequest:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     use_cache: bool = True
+    # An answer cut at max_tokens is usable (inline completion keeps only the block anyway).
+    cut_ok: bool = False
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ class EduprojectInlineProvider implements IInlineCompletionProvider {
   readonly identifier = 'eduproject';
   readonly name = 'eduproject';
   // Merged into the provider's settings by JupyterLab: a local model on a CPU needs time.
-  readonly schema = { type: 'object' as const, default: { timeout: 30_000 } };
+  readonly schema = { type: 'object' as const, default: { timeout: 60_000 } };
 
   private _settings = ServerConnection.makeSettings();
   private _client = Math.random().toString(36).slice(2) + Date.now().toString(36);

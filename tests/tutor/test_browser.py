@@ -12,36 +12,28 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import re
-import secrets
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from jupyterlab_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    running_jupyterlab,
+    shut_down_kernels,
+    wait_for_kernel,
+)
 
 from eduproject.authoring.release import release
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 LESSON = REPO / "exercises" / "01-functions"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 # The learner's attempt at exercise 1: right for names, wrong for the empty name.
 ATTEMPT = 'def greet(name):\n    """Say hello."""\n    return "Hello, " + name + "!"\n'
 
@@ -114,12 +106,6 @@ path = "{ledger}"
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _learner_folder(out: Path) -> Path:
     result = release(LESSON, out, out / "grader")
     nb = json.loads(result.notebook.read_text(encoding="utf-8"))
@@ -142,76 +128,8 @@ def lab(
     (_learner_folder(root / "model") / "eduproject.toml").write_text(
         _model_config(slow_model, root / "ledger.sqlite3")
     )
-    home = tmp_path / "home"
-    settings = home / "lab-settings" / "@jupyterlab"
-    for plugin, values in (
-        # No "get notified about Jupyter news?" popup over the notebook.
-        ("apputils-extension/notification", {"fetchNews": "false"}),
-        # No "Select Kernel" dialog: the notebook names its kernel.
-        # All cells attached to the page, so that locators find cells out of view.
-        ("notebook-extension/tracker", {"autoStartDefaultKernel": True, "windowingMode": "none"}),
-    ):
-        path = settings / f"{plugin}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-    labconfig = home / "jupyter-config" / "labconfig"
-    labconfig.mkdir(parents=True)
-    # nbgrader (a dev dependency for the importers) adds menus a learner never sees.
-    (labconfig / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@jupyter/nbgrader": True}})
-    )
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_CACHE_HOME": str(home / "cache"),
-        "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"),
-    }
-    for name in ("EDUPROJECT_CONFIG", "EDUPROJECT_LEDGER", "EDUPROJECT_TUTOR_ROUTES"):
-        env.pop(name, None)
-    token, port = secrets.token_hex(16), _free_port()
-    log = (tmp_path / "lab.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            f"--ServerApp.token={token}",
-            "--ServerApp.ip=127.0.0.1",
-            f"--port={port}",
-            "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={root}",
-            f"--LabApp.user_settings_dir={home / 'lab-settings'}",
-            f"--LabApp.workspaces_dir={home / 'lab-workspaces'}",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (tmp_path / "lab.log").read_text()
-            try:
-                if httpx.get(f"{base}/api/status", params={"token": token}).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "JupyterLab did not start in 90 s"
-            time.sleep(0.3)
+    with running_jupyterlab(root, tmp_path) as (base, token):
         yield base, token, root
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 # The label under each answer says who wrote it. The scripted model always sends the same
@@ -233,23 +151,6 @@ def _accepted(ledger: Path) -> list[int | None]:
         ]
 
 
-def _shut_down_kernels(base: str, token: str) -> None:
-    for session in httpx.get(f"{base}/api/sessions", params={"token": token}).json():
-        httpx.delete(f"{base}/api/sessions/{session['id']}", params={"token": token})
-
-
-def _wait_for_kernel(base: str, token: str) -> None:
-    """Until the notebook's kernel is idle with the page connected (Run All is lost before)."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        sessions = httpx.get(f"{base}/api/sessions", params={"token": token}).json()
-        kernels = [s["kernel"] for s in sessions if s.get("kernel")]
-        if any(k["execution_state"] == "idle" and k["connections"] > 0 for k in kernels):
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"the notebook's kernel did not become ready: {sessions}")
-
-
 @pytest.mark.parametrize("kind", ["offline", "model"])
 def test_learner_checks_gets_a_hint_and_an_error_explanation(
     lab: tuple[str, str, Path], kind: str
@@ -269,7 +170,7 @@ def test_learner_checks_gets_a_hint_and_an_error_explanation(
             notebook = f"{kind}/01-functions/01-functions.ipynb"
             page.goto(f"{base}/lab/tree/{notebook}?reset&token={token}")
             page.wait_for_selector(".jp-Notebook .jp-Cell")
-            _wait_for_kernel(base, token)
+            wait_for_kernel(base, token)
             page.keyboard.press("Control+b")  # hide the file browser: more room for the notebook
 
             page.get_by_role("menuitem", name="Run", exact=True).click()
@@ -337,4 +238,4 @@ def test_learner_checks_gets_a_hint_and_an_error_explanation(
             raise
         finally:
             browser.close()
-            _shut_down_kernels(base, token)  # the next notebook gets both cores
+            shut_down_kernels(base, token)  # the next notebook gets both cores
