@@ -4,7 +4,9 @@ Every route needs ``Authorization: Bearer <token>``; a missing or wrong token ge
 ``401 {"error": "unauthorized"}`` -- the same body whatever was wrong. Learner tokens reach
 ``/v1/*`` only, admin tokens ``/admin/*`` only (403 otherwise). As a JupyterHub service
 (``hub.py``) the routes live under ``/services/<name>/``, hub users' tokens and OAuth cookies
-are accepted too, and ``/oauth_callback`` finishes a browser's login.
+are accepted too, and ``/oauth_callback`` finishes a browser's login. A browser
+without a hub signs in at ``/admin/login`` with an admin token, kept in an HttpOnly cookie that
+only reads the admin pages (``GET /admin/...``).
 
 =====================  ==========================================================
 ``POST /v1/hint``      ``{lesson, exercise, code, tests, level}``
@@ -17,6 +19,7 @@ are accepted too, and ``/oauth_callback`` finishes a browser's login.
                        completion ``{text, attempt_id, ...}``; accept it with /v1/feedback
 ``GET /v1/me``         remaining allowance and own usage
 ``GET /admin/summary`` cost per learner and exercise, latency percentiles, error rates
+``GET /admin/help``    the help-seeking page (HTML; ``/admin/help.json`` the same as JSON)
 =====================  ==========================================================
 
 Tutor endpoints answer JSON, or Server-Sent Events with ``Accept: text/event-stream``
@@ -32,19 +35,29 @@ import contextlib
 import html
 import json
 import math
+import urllib.parse
 from collections.abc import AsyncIterator
+from html import escape
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from eduproject.completion.context import BadCompletionRequest, parse_input
 from eduproject.errors import GatewayError
+from eduproject.gateway.helppage import help_page
+from eduproject.gateway.helpseeking import build_help
 from eduproject.gateway.hub import (
     COOKIE_MAX_AGE_S,
     FORBIDDEN,
@@ -56,8 +69,11 @@ from eduproject.gateway.service import CallRun, TutorService
 from eduproject.gateway.summary import build_summary, summary_text
 from eduproject.gateway.tokens import TOKEN_PREFIX, Identity
 from eduproject.gateway.wire import KINDS, RequestRejected, parse_call, parse_check, sse
+from eduproject.grading.feedback import html_page
 
 IDENTITY = "eduproject.identity"
+ADMIN_COOKIE = "eduproject_admin"
+LOGIN = "/admin/login"
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps proxies from closing a quiet stream
 _UNAUTHORIZED = b'{"error":"unauthorized"}'
 _FORBIDDEN = b'{"error":"forbidden"}'
@@ -124,6 +140,9 @@ class Auth:
         if self.hub is not None and scope["path"] == "/oauth_callback":
             await self._oauth_callback(scope, headers, send)
             return
+        if scope["path"] == LOGIN:
+            await self.app(scope, receive, send)  # the form that turns a token into a cookie
+            return
         try:
             identity = await self._identify(scope, headers)
         except HubUnavailable as exc:
@@ -160,6 +179,11 @@ class Auth:
             if token.startswith(TOKEN_PREFIX) or self.hub is None:
                 return self.service.authenticate(token)
             return await self.hub.identify(token)
+        if scope["method"] in _SAFE_METHODS and scope["path"].startswith("/admin/"):
+            admin = _cookies(headers).get(ADMIN_COOKIE)
+            who = self.service.authenticate(admin) if admin else None
+            if who is not None and who.admin:
+                return who
         if self.hub is not None and scope["method"] in _SAFE_METHODS:
             cookie = _cookies(headers).get(self.hub.cookie_name)
             if cookie:
@@ -318,6 +342,44 @@ def create_app(
             return HTMLResponse(page)
         return JSONResponse(report.to_json())
 
+    async def help_json(request: Request) -> Response:
+        identity(request, "admin")
+        report = await asyncio.get_running_loop().run_in_executor(
+            service.executor, build_help, service
+        )
+        return JSONResponse(report.to_json())
+
+    async def help_html(request: Request) -> Response:
+        identity(request, "admin")
+
+        def page() -> str:
+            title = f"Help-seeking: {', '.join(service.lessons)}"
+            return help_page(build_help(service), title=title)
+
+        html = await asyncio.get_running_loop().run_in_executor(service.executor, page)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return HTMLResponse(login_page())
+        body = (await request.body())[:4096].decode("utf-8", "replace")
+        token = (urllib.parse.parse_qs(body).get("token") or [""])[0].strip()
+        who = service.authenticate(token) if token else None
+        if who is None or not who.admin:
+            return HTMLResponse(login_page("That is not an admin token."), status_code=401)
+        root = request.scope.get("root_path", "")  # /services/<name> under a hub
+        response = RedirectResponse(f"{root}/admin/help", status_code=303)
+        response.set_cookie(
+            ADMIN_COOKIE,
+            token,
+            max_age=8 * 3600,
+            path=f"{root}/admin",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
     async def rejected(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestRejected)
         body: dict[str, Any] = {"error": exc.message}
@@ -336,6 +398,9 @@ def create_app(
         Route("/v1/complete", complete, methods=["POST"]),
         Route("/v1/me", me, methods=["GET"]),
         Route("/admin/summary", summary, methods=["GET"]),
+        Route("/admin/help", help_html, methods=["GET"]),
+        Route("/admin/help.json", help_json, methods=["GET"]),
+        Route(LOGIN, login, methods=["GET", "POST"]),
     ]
 
     @contextlib.asynccontextmanager
@@ -353,6 +418,19 @@ def create_app(
     where = prefix if prefix is not None else (hub.prefix if hub is not None else "/")
     app.add_middleware(Auth, service=service, hub=hub, prefix=where)
     return app
+
+
+def login_page(problem: str = "") -> str:
+    """The admin's sign-in form (the token goes into an HttpOnly cookie, never a URL)."""
+    note = f"<p class='fail'>{escape(problem)}</p>" if problem else ""
+    body = (
+        "<h1>eduproject tutor: instructor sign-in</h1>"
+        "<p class='muted'>Paste an admin token from <code>eduproject tokens admin</code>.</p>"
+        f"{note}<form method='post' action='login'>"
+        "<input type='password' name='token' autocomplete='off' size='48' "
+        "aria-label='admin token' required> <button type='submit'>Sign in</button></form>"
+    )
+    return html_page("Instructor sign-in", body)
 
 
 async def _disconnected(request: Request) -> None:

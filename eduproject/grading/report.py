@@ -244,8 +244,19 @@ def summarize(results: Iterable[SubmissionResult]) -> CourseSummary:
     )
 
 
-def write_report(db: Path, out: Path, *, lesson: str | None = None) -> CourseSummary:
-    """Write the course report of ``db`` (optionally one lesson) to ``out``; return its data."""
+def write_report(
+    db: Path,
+    out: Path,
+    *,
+    lesson: str | None = None,
+    extra_html: str = "",
+    extra_css: str = "",
+) -> CourseSummary:
+    """Write the course report of ``db`` (optionally one lesson) to ``out``; return its data.
+
+    ``extra_html`` (safe HTML) is appended to the page: another part's section, such as the
+    help-seeking section of ``eduproject report --ledger``.
+    """
     with Gradebook(db, create=False) as gb:
         summary = summarize(gb.results(lesson))
     if not summary.submissions:
@@ -257,7 +268,10 @@ def write_report(db: Path, out: Path, *, lesson: str | None = None) -> CourseSum
         )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render_report(summary, title=f"Course report: {db.name}"), "utf-8")
+        page = render_report(
+            summary, title=f"Course report: {db.name}", extra_html=extra_html, extra_css=extra_css
+        )
+        out.write_text(page, "utf-8")
     except OSError as exc:
         raise GradebookError(out, f"cannot write the report: {exc.strerror or exc}") from exc
     return summary
@@ -404,7 +418,9 @@ def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = No
     return "".join(out)
 
 
-def render_report(s: CourseSummary, *, title: str = "Course report") -> str:
+def render_report(
+    s: CourseSummary, *, title: str = "Course report", extra_html: str = "", extra_css: str = ""
+) -> str:
     """The report page for ``s`` (self-contained HTML)."""
     cards = [
         (str(s.submissions), "submissions"),
@@ -485,7 +501,7 @@ def render_report(s: CourseSummary, *, title: str = "Course report") -> str:
         _table(["learner", "lesson", "score", "status", "seconds", "sandbox"], line_rows, {2, 4}),
         "</details>",
     ]
-    return html_page(title, "\n".join(body), extra_css=_REPORT_CSS)
+    return html_page(title, "\n".join([*body, extra_html]), extra_css=_REPORT_CSS + extra_css)
 
 
 # -- terminal ------------------------------------------------------------------------------

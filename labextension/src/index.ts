@@ -107,11 +107,28 @@ function locate(widget: unknown): IWhere | null {
   return {
     path: widget.context.path,
     lesson: text(nbMeta.lesson),
-    exercise: text(meta.exercise),
+    exercise: text(meta.exercise) ?? exerciseAbove(notebook.widgets, notebook.activeCellIndex),
     role: text(meta.role),
     above,
     below
   };
+}
+
+/**
+ * The exercise a cell the learner added belongs to: that of the nearest released cell above
+ * (null outside exercises). Its policy applies; it is not a solution cell.
+ */
+function exerciseAbove(
+  cells: ReadonlyArray<{ model: { getMetadata(key: string): any } }>,
+  index: number
+): string | null {
+  for (let i = index - 1; i >= 0; i--) {
+    const meta = cells[i].model.getMetadata('eduproject');
+    if (meta && typeof meta === 'object' && 'exercise' in meta) {
+      return typeof meta.exercise === 'string' && meta.exercise ? meta.exercise : null;
+    }
+  }
+  return null;
 }
 
 class EduprojectInlineProvider implements IInlineCompletionProvider {
