@@ -229,7 +229,7 @@ def help_section(report: HelpReport, *, heading: str = "h2") -> str:
     passed = sum(r.passed for r in rows)
     cards = [
         (str(len({r.learner for r in rows})), "learners"),
-        (f"{passed} / {len(rows)}", "exercises passed"),
+        (f"{passed} / {len(rows)}", "passed / started (learner x exercise)"),
         (str(len(report.stuck)), "look stuck"),
         (str(sum(r.hint_total for r in rows)), "hints"),
         (str(sum(r.questions for r in rows)), "questions"),

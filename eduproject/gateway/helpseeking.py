@@ -140,14 +140,21 @@ def accepted_flags(attempts: Iterable[Attempt]) -> dict[int, bool | None]:
 
 
 def build_help(service: TutorService) -> HelpReport:
-    """The report of a running gateway (its calls, its router's ledger)."""
+    """The report of a running gateway (its calls, its router's ledger), in lesson order."""
     ledger = service.router.ledger
     flags = accepted_flags(ledger.attempts()) if ledger is not None else {}
-    return help_report(service.calls.calls(), flags)
+    order = [(p.lesson, e.id) for p in service.packs.values() for e in p.exercises]
+    return help_report(service.calls.calls(), flags, order=order)
 
 
-def help_report(calls: Sequence[CallRow], accepted: Mapping[int, bool | None]) -> HelpReport:
-    """Aggregate ``calls`` (oldest first) with the ledger's ``accepted`` flags."""
+def help_report(
+    calls: Sequence[CallRow],
+    accepted: Mapping[int, bool | None],
+    *,
+    order: Sequence[tuple[str, str]] = (),
+) -> HelpReport:
+    """Aggregate ``calls`` with the ledger's ``accepted`` flags; exercises in ``order``
+    (lesson, exercise) where given, the others after it by name."""
     by_pair: dict[tuple[str, str, str], list[CallRow]] = defaultdict(list)
     rejected = []
     for call in sorted(calls, key=lambda c: c.ts):
@@ -161,7 +168,11 @@ def help_report(calls: Sequence[CallRow], accepted: Mapping[int, bool | None]) -
     per_exercise: dict[tuple[str, str], list[LearnerExercise]] = defaultdict(list)
     for row in rows:
         per_exercise[(row.lesson, row.exercise)].append(row)
-    exercises = [_exercise(key, group) for key, group in sorted(per_exercise.items())]
+    rank = {key: i for i, key in enumerate(order)}
+    exercises = [
+        _exercise(key, per_exercise[key])
+        for key in sorted(per_exercise, key=lambda k: (rank.get(k, len(rank)), k))
+    ]
     return HelpReport(time.time(), exercises, rows, rejected)
 
 
@@ -298,7 +309,10 @@ def fetch_help(url: str, token: str, *, timeout_s: float = 30.0) -> HelpReport:
 
 
 def minutes(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+    """'-', '45 s' or '12.5 min'."""
+    if seconds is None:
+        return "-"
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
 
 
 def _hint_cell(hints: Mapping[int, int]) -> str:
