@@ -3,8 +3,8 @@
 :class:`LocalCompletions` answers in the learner's own Jupyter server with the course's router
 (``eduproject.toml`` next to the notebook or up to two folders above) and the policy of the
 ``lesson.json`` next to the notebook. :class:`GatewayCompletions` forwards to the class gateway
-when ``EDUPROJECT_TUTOR_URL`` and ``EDUPROJECT_TUTOR_TOKEN`` are set; the gateway then decides
-(it is the authority) and records. Both tell the front end, per notebook, where the policy
+when the tutor would use one (``EDUPROJECT_TUTOR_URL`` and ``EDUPROJECT_TUTOR_TOKEN``, or the
+hub's tutor service); the gateway then decides (it is the authority) and records. Both tell the front end, per notebook, where the policy
 turns completion off, so that it does not even ask there.
 
 A request replaces the same browser tab's request still in flight (its next keystroke), and
@@ -14,7 +14,6 @@ A request replaces the same browser tab's request still in flight (its next keys
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,11 +224,15 @@ class GatewayCompletions(Backend):
 
 
 def backend_from_env(root: Path) -> Backend:
-    """The gateway when JupyterHub configured one for this learner, else this server."""
-    url = os.environ.get("EDUPROJECT_TUTOR_URL", "").strip()
-    token = os.environ.get("EDUPROJECT_TUTOR_TOKEN", "").strip()
-    if url and token:
-        return GatewayCompletions(root, url, token)
+    """The class gateway when one is found, as the tutor panel finds it
+    (:func:`eduproject.gateway.client.find_gateway`: ``EDUPROJECT_TUTOR_URL`` and
+    ``EDUPROJECT_TUTOR_TOKEN``, or the hub's ``eduproject-tutor`` service with this server's
+    hub token), else this server's router."""
+    from eduproject.gateway.client import find_gateway
+
+    found = find_gateway()
+    if found is not None:
+        return GatewayCompletions(root, *found)
     return LocalCompletions(root)
 
 
