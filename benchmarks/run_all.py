@@ -24,6 +24,7 @@ def main() -> int:
     runs = [
         ["grading.py", *(["--rss", "1000"] if args.full else [])],
         ["router_overhead.py", "--requests", "300"],
+        ["completion_latency.py", "--requests", "200"],
         ["gateway_load.py", "--duration", "300" if args.full else "60"],
     ]
     failed = []

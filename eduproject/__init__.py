@@ -35,3 +35,17 @@ def __getattr__(name: str) -> Any:
 
         return start
     raise AttributeError(f"module 'eduproject' has no attribute {name!r}")
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """eduproject's Jupyter Server extensions: the inline completer's handlers, and the
+    pre-save hook that keeps a reopened notebook's tutor outputs calm."""
+    return [
+        {"module": "eduproject.completion.server"},
+        {"module": "eduproject.tutor.jupyter_server"},
+    ]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (for ``jupyter labextension develop``)."""
+    return [{"src": "completion/labextension", "dest": "eduproject-completer"}]

@@ -20,6 +20,7 @@ The CLI maps each family to an exit code (see ``EXIT_CODES``) and prints only
     |   +-- AllRoutesFailed         every route of a task failed
     +-- TutorError
     |   +-- QuotaExceeded           the learner's allowance is used up
+    |   +-- PolicyRefused           the course's AI policy turns this action off here (now)
     +-- GatewayError                tutor gateway refused or failed a request
     +-- CollectError                submissions cannot be collected from the homes
     +-- LtiError                    the LMS (LTI 1.3 platform) refused or failed a request
@@ -173,6 +174,17 @@ class TutorError(EduprojectError):
 class QuotaExceeded(TutorError):
     def __init__(self, message: str, *, retry_in_s: float | None = None) -> None:
         self.retry_in_s = retry_in_s
+        super().__init__(message)
+
+
+class PolicyRefused(TutorError):
+    """The course's AI policy does not allow ``action`` here (see eduproject.policy).
+
+    The message is the learner-facing reason ("Hints unlock after 2 checks: ...").
+    """
+
+    def __init__(self, message: str, *, action: str) -> None:
+        self.action = action
         super().__init__(message)
 
 

@@ -11,6 +11,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from eduproject.policy.model import PolicyLayer
+
 FORMAT_VERSION = 1
 BUNDLE_SCHEMA = 1
 
@@ -26,6 +28,7 @@ class Role(StrEnum):
     SETUP = "setup"
     CONTEXT = "context"
     PANEL = "panel"  # the tutor panel cell that release inserts
+    POLICY = "ai-policy"  # AI policy settings of the lesson or one exercise (not released)
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,8 @@ class Exercise:
     solution: str = ""  # the solution cells' instructor source, joined; for guards and bench
     stub: str = ""  # the same cells as the learner sees them
     origin: str | None = None
+    # The exercise's own ``ai-policy`` settings (docs/format.md); not part of grading.
+    policy: PolicyLayer = field(default_factory=PolicyLayer, compare=False)
 
     @property
     def max_score(self) -> float:
@@ -137,6 +142,8 @@ class Lesson:
     data_files: tuple[Path, ...] = ()  # relative to folder
     kernelspec: dict[str, Any] = field(default_factory=dict)
     language_info: dict[str, Any] = field(default_factory=dict)
+    # The lesson-wide ``ai-policy`` settings (a cell above the first exercise).
+    policy: PolicyLayer = field(default_factory=PolicyLayer, compare=False)
 
     def exercise(self, exercise_id: str) -> Exercise:
         for ex in self.exercises:

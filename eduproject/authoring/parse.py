@@ -46,6 +46,7 @@ from eduproject.authoring.notebook import (
 )
 from eduproject.authoring.static_checks import check_compiles
 from eduproject.errors import LessonFormatError
+from eduproject.policy import PolicyLayer, PolicyProblem, layer_from_cell
 
 LESSON_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 EXERCISE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,48}")  # short enough for "panel-<id>" cell ids
@@ -58,7 +59,10 @@ ROLE_TAGS = {
     "hidden-tests": Role.HIDDEN_TESTS,
     "hints": Role.HINTS,
     "setup": Role.SETUP,
+    "ai-policy": Role.POLICY,
 }
+# Tags allowed above the first exercise (they apply to the whole lesson there).
+LESSON_TAGS = ("setup", "ai-policy")
 FLAG_TAGS = ("all-or-nothing",)
 FOREIGN_TAGS = (
     "parameters",
@@ -170,6 +174,7 @@ def load_lesson(folder: Path) -> Lesson:
         data_files=data_files,
         kernelspec=kernelspec,
         language_info=metadata.get("language_info") or {"name": "python"},
+        policy=builder.lesson_policy,
     )
 
 
@@ -214,6 +219,8 @@ class _Draft:
     hints: tuple[str, ...] = ()
     avoid: tuple[str, ...] = ()
     hints_cell: int | None = None
+    policy: PolicyLayer = field(default_factory=PolicyLayer)
+    policy_cell: int | None = None
 
 
 class _Builder:
@@ -226,6 +233,8 @@ class _Builder:
         self.current: _Draft | None = None
         self.cell_ids: dict[str, int] = {}
         self.lesson_title: str | None = None
+        self.lesson_policy = PolicyLayer()
+        self.lesson_policy_cell: int | None = None
 
     def add(self, index: int, nb_cell: dict[str, Any]) -> None:
         kind: str = nb_cell["cell_type"]
@@ -239,7 +248,7 @@ class _Builder:
         origin = origin if isinstance(origin, str) else None
         tag = ours[0] if ours else None
 
-        if tag is not None and tag != "setup" and self.current is None:
+        if tag is not None and tag not in LESSON_TAGS and self.current is None:
             raise where.error(
                 f"a `{tag}` cell before any exercise",
                 "add a markdown cell tagged `exercise=ID` above it, or move the cell below one",
@@ -275,6 +284,9 @@ class _Builder:
         elif tag == "hints":
             role = Role.HINTS
             self._hints(source, where)
+        elif tag == "ai-policy":
+            role = Role.POLICY
+            self._policy(source, where)
         elif tag == "setup":
             role = Role.SETUP
             check_allowed(scan(source, where), set(), where, "setup")
@@ -291,7 +303,9 @@ class _Builder:
                 role=role,
                 exercise=self.current.id if self.current else None,
                 source=source,
-                learner_source=None if role in (Role.HIDDEN_TESTS, Role.HINTS) else learner,
+                learner_source=None
+                if role in (Role.HIDDEN_TESTS, Role.HINTS, Role.POLICY)
+                else learner,
                 points=cell_points,
                 foreign_tags=tuple(foreign),
                 origin=origin,
@@ -366,7 +380,7 @@ class _Builder:
     def _check_kind(
         self, kind: str, tag: str | None, exercise_id: str | None, where: CellRef
     ) -> None:
-        want = "markdown" if exercise_id is not None or tag == "hints" else "code"
+        want = "markdown" if exercise_id is not None or tag in ("hints", "ai-policy") else "code"
         if (exercise_id is not None or tag is not None) and kind != want:
             shown = f"exercise={exercise_id}" if exercise_id is not None else tag
             raise where.error(
@@ -490,6 +504,25 @@ class _Builder:
         draft.hints, draft.avoid = parse_hints(source, where)
         draft.hints_cell = where.index
 
+    def _policy(self, source: str, where: CellRef) -> None:
+        """An ``ai-policy`` cell: the lesson's above the first exercise, else the exercise's."""
+        draft = self.current
+        first = self.lesson_policy_cell if draft is None else draft.policy_cell
+        if first is not None:
+            whose = "the lesson" if draft is None else f"exercise {draft.id!r}"
+            raise where.error(
+                f"{whose} already has an ai-policy cell (cell {first})",
+                "merge the settings into one cell tagged `ai-policy`",
+            )
+        try:
+            layer = layer_from_cell(source)
+        except PolicyProblem as exc:
+            raise where.error(exc.problem, exc.fix) from None
+        if draft is None:
+            self.lesson_policy, self.lesson_policy_cell = layer, where.index
+        else:
+            draft.policy, draft.policy_cell = layer, where.index
+
     def _finish_current(self) -> None:
         draft = self.current
         if draft is None:
@@ -520,6 +553,7 @@ class _Builder:
                 solution="\n\n".join(d.solutions),
                 stub="\n\n".join(d.stubs),
                 origin=d.origin,
+                policy=d.policy,
             )
             for d in self.drafts.values()
         )

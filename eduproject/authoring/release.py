@@ -22,6 +22,7 @@ from eduproject.authoring.markers import STUB_LINES
 from eduproject.authoring.model import FORMAT_VERSION, Cell, Exercise, Lesson, Role
 from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.static_checks import lesson_warnings
+from eduproject.policy import PolicyLayer, course_layer, lesson_policies
 from eduproject.tutor.guards import guard_data
 
 PACK_NAME = "lesson.json"
@@ -49,16 +50,22 @@ def release(
     lesson_folder: Path,
     out_dir: Path = Path("notebooks"),
     grader_dir: Path | None = None,
+    *,
+    course_policy: PolicyLayer | None = None,
 ) -> ReleaseResult:
     """Release the lesson in ``lesson_folder`` into ``out_dir/<lesson>/`` and ``grader_dir/<lesson>/``.
 
-    ``grader_dir`` defaults to the course's ``build/grader/`` (:func:`default_grader_dir`).
+    ``grader_dir`` defaults to the course's ``build/grader/`` (:func:`default_grader_dir`);
+    ``course_policy`` to the ``[policy]`` of the course the lesson belongs to
+    (:func:`course_policy_for`).
     """
     lesson = load_lesson(Path(lesson_folder))
     if grader_dir is None:
         grader_dir = default_grader_dir(lesson.folder)
     target = Path(out_dir) / lesson.id
-    files = learner_files(lesson)
+    if course_policy is None:
+        course_policy = course_policy_for(Path(lesson_folder))
+    files = learner_files(lesson, course_policy)
     stale_data = target / "data"
     if stale_data.is_dir():
         # Data files removed from the lesson must not linger in the released folder.
@@ -97,18 +104,33 @@ def stale_files(lesson_folder: Path, out_dir: Path = Path("notebooks")) -> tuple
     """
     lesson = load_lesson(Path(lesson_folder))
     target = Path(out_dir) / lesson.id
-    files = {target / rel: data for rel, data in learner_files(lesson).items()}
+    course = course_policy_for(Path(lesson_folder))
+    files = {target / rel: data for rel, data in learner_files(lesson, course).items()}
     stale = [p for p, data in files.items() if not p.is_file() or p.read_bytes() != data]
     if (target / "data").is_dir():
         stale += [p for p in (target / "data").rglob("*") if p.is_file() and p not in files]
     return tuple(sorted(stale))
 
 
-def learner_files(lesson: Lesson) -> dict[Path, bytes]:
+def course_policy_for(lesson_folder: Path) -> PolicyLayer:
+    """The ``[policy]`` of the lesson's course: ``eduproject.toml`` in the folder holding
+    ``exercises/`` (or next to the lesson folder, else the working folder, as
+    :func:`~eduproject.models.config.load_config` finds it)."""
+    from eduproject.models.config import load_config
+
+    folder = Path(lesson_folder).resolve()
+    course_dir = next(
+        (d for d in (folder.parent.parent, folder.parent) if (d / "eduproject.toml").is_file()),
+        None,
+    )
+    return course_layer(load_config(course_dir))
+
+
+def learner_files(lesson: Lesson, course_policy: PolicyLayer | None = None) -> dict[Path, bytes]:
     """Every learner-side file of the release, by path relative to ``notebooks/<lesson>/``."""
     files = {
         Path(f"{lesson.id}.ipynb"): dumps(learner_notebook(lesson)),
-        Path(PACK_NAME): dumps(learner_pack(lesson)),
+        Path(PACK_NAME): dumps(learner_pack(lesson, course_policy)),
     }
     for rel in lesson.data_files:
         files[rel] = (lesson.folder / rel).read_bytes()
@@ -204,15 +226,24 @@ def panel_cell(exercise_id: str) -> dict[str, Any]:
     )
 
 
-def learner_pack(lesson: Lesson) -> dict[str, Any]:
-    """The learner-side lesson pack (``lesson.json``): never solution text or hidden test code."""
+def learner_pack(lesson: Lesson, course_policy: PolicyLayer | None = None) -> dict[str, Any]:
+    """The learner-side lesson pack (``lesson.json``): never solution text or hidden test code.
+
+    ``policy`` is the AI policy in force (course, lesson and exercise settings resolved).
+    """
+    lesson_policy, policies = lesson_policies(lesson, course_policy or PolicyLayer())
     return {
         "format": FORMAT_VERSION,
         "lesson": lesson.id,
         "title": lesson.title,
         "version": lesson.version,
+        "policy": lesson_policy.to_json(),
         "exercises": [
-            {**_exercise_pack(exercise), "guard": guard_data(exercise, salt=lesson.version)}
+            {
+                **_exercise_pack(exercise),
+                "guard": guard_data(exercise, salt=lesson.version),
+                "policy": policies[exercise.id].to_json(),
+            }
             for exercise in lesson.exercises
         ],
     }

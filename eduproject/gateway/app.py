@@ -4,7 +4,9 @@ Every route needs ``Authorization: Bearer <token>``; a missing or wrong token ge
 ``401 {"error": "unauthorized"}`` -- the same body whatever was wrong. Learner tokens reach
 ``/v1/*`` only, admin tokens ``/admin/*`` only (403 otherwise). As a JupyterHub service
 (``hub.py``) the routes live under ``/services/<name>/``, hub users' tokens and OAuth cookies
-are accepted too, and ``/oauth_callback`` finishes a browser's login.
+are accepted too, and ``/oauth_callback`` finishes a browser's login. A browser
+without a hub signs in at ``/admin/login`` with an admin token, kept in an HttpOnly cookie that
+only reads the admin pages (``GET /admin/...``).
 
 =====================  ==========================================================
 ``POST /v1/hint``      ``{lesson, exercise, code, tests, level}``
@@ -12,13 +14,18 @@ are accepted too, and ``/oauth_callback`` finishes a browser's login.
 ``POST /v1/explain-error``  ``{lesson?, exercise?, error, code}``
 ``POST /v1/ask``       ``{lesson?, exercise?, question, context}``
 ``POST /v1/feedback``  ``{attempt_id, accepted}`` (the learner's own answers only)
+``POST /v1/check``     ``{lesson, exercise, passed, total}``: a Check, counted (hints unlock)
+``POST /v1/complete``  ``{prefix, suffix, above, below, lesson?, exercise?, role?}``: inline
+                       completion ``{text, attempt_id, ...}``; accept it with /v1/feedback
 ``GET /v1/me``         remaining allowance and own usage
 ``GET /admin/summary`` cost per learner and exercise, latency percentiles, error rates
+``GET /admin/help``    the help-seeking page (HTML; ``/admin/help.json`` the same as JSON)
 =====================  ==========================================================
 
 Tutor endpoints answer JSON, or Server-Sent Events with ``Accept: text/event-stream``
 (see ``wire.py``). Bodies over ``[gateway] max_body_bytes`` get 413, oversized fields 413
-with the tutor's own words, an exhausted allowance 429 with ``Retry-After``.
+with the tutor's own words, an exhausted allowance 429 with ``Retry-After``, and what the
+course's AI policy turns off 403 ``{"error": <reason>, "refused": "policy", "action": ...}``.
 """
 
 from __future__ import annotations
@@ -28,18 +35,29 @@ import contextlib
 import html
 import json
 import math
+import urllib.parse
 from collections.abc import AsyncIterator
+from html import escape
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from eduproject.completion.context import BadCompletionRequest, parse_input
 from eduproject.errors import GatewayError
+from eduproject.gateway.helppage import help_page
+from eduproject.gateway.helpseeking import build_help
 from eduproject.gateway.hub import (
     COOKIE_MAX_AGE_S,
     FORBIDDEN,
@@ -50,9 +68,12 @@ from eduproject.gateway.hub import (
 from eduproject.gateway.service import CallRun, TutorService
 from eduproject.gateway.summary import build_summary, summary_text
 from eduproject.gateway.tokens import TOKEN_PREFIX, Identity
-from eduproject.gateway.wire import KINDS, RequestRejected, parse_call, sse
+from eduproject.gateway.wire import KINDS, RequestRejected, parse_call, parse_check, sse
+from eduproject.grading.feedback import html_page
 
 IDENTITY = "eduproject.identity"
+ADMIN_COOKIE = "eduproject_admin"
+LOGIN = "/admin/login"
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps proxies from closing a quiet stream
 _UNAUTHORIZED = b'{"error":"unauthorized"}'
 _FORBIDDEN = b'{"error":"forbidden"}'
@@ -119,6 +140,9 @@ class Auth:
         if self.hub is not None and scope["path"] == "/oauth_callback":
             await self._oauth_callback(scope, headers, send)
             return
+        if scope["path"] == LOGIN:
+            await self.app(scope, receive, send)  # the form that turns a token into a cookie
+            return
         try:
             identity = await self._identify(scope, headers)
         except HubUnavailable as exc:
@@ -157,6 +181,11 @@ class Auth:
             if token.startswith(TOKEN_PREFIX) or self.hub is None:
                 return self.service.authenticate(token)
             return await self.hub.identify(token)
+        if scope["method"] in _SAFE_METHODS and scope["path"].startswith("/admin/"):
+            admin = _cookies(headers).get(ADMIN_COOKIE)
+            who = self.service.authenticate(admin) if admin else None
+            if who is not None and who.admin:
+                return who
         if self.hub is not None and scope["method"] in _SAFE_METHODS:
             cookie = _cookies(headers).get(self.hub.cookie_name)
             if cookie:
@@ -284,6 +313,30 @@ def create_app(
         service.feedback(who, data["attempt_id"], data["accepted"])
         return JSONResponse({"ok": True})
 
+    async def check(request: Request) -> Response:
+        who = identity(request, "learner")
+        report = parse_check(await read_json(request))
+        return JSONResponse({"checks": service.check(who, report)})
+
+    async def complete(request: Request) -> Response:
+        who = identity(request, "learner")
+        try:
+            inp = parse_input(await read_json(request))
+        except BadCompletionRequest as exc:
+            raise RequestRejected(422, str(exc)) from None
+        work = asyncio.ensure_future(service.complete(who, inp))
+        gone = asyncio.ensure_future(_disconnected(request))
+        try:
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not work.done():  # the learner typed on: stop the model call
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+            return Response(status_code=499)
+        return JSONResponse(work.result().to_json())
+
     async def me(request: Request) -> Response:
         return JSONResponse(service.me(identity(request, "learner")))
 
@@ -298,9 +351,49 @@ def create_app(
             return HTMLResponse(page)
         return JSONResponse(report.to_json())
 
+    async def help_json(request: Request) -> Response:
+        identity(request, "admin")
+        report = await asyncio.get_running_loop().run_in_executor(
+            service.executor, build_help, service
+        )
+        return JSONResponse(report.to_json())
+
+    async def help_html(request: Request) -> Response:
+        identity(request, "admin")
+
+        def page() -> str:
+            title = f"Help-seeking: {', '.join(service.lessons)}"
+            return help_page(build_help(service), title=title)
+
+        html = await asyncio.get_running_loop().run_in_executor(service.executor, page)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return HTMLResponse(login_page())
+        body = (await request.body())[:4096].decode("utf-8", "replace")
+        token = (urllib.parse.parse_qs(body).get("token") or [""])[0].strip()
+        who = service.authenticate(token) if token else None
+        if who is None or not who.admin:
+            return HTMLResponse(login_page("That is not an admin token."), status_code=401)
+        root = request.scope.get("root_path", "")  # /services/<name> under a hub
+        response = RedirectResponse(f"{root}/admin/help", status_code=303)
+        response.set_cookie(
+            ADMIN_COOKIE,
+            token,
+            max_age=8 * 3600,
+            path=f"{root}/admin",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
     async def rejected(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestRejected)
         body: dict[str, Any] = {"error": exc.message}
+        if exc.action is not None:
+            body.update(refused="policy", action=exc.action)
         headers = {}
         if exc.retry_in_s is not None:
             body["retry_in_s"] = round(exc.retry_in_s, 1)
@@ -310,8 +403,13 @@ def create_app(
     routes = [Route(f"/v1/{kind}", tutor_endpoint(kind), methods=["POST"]) for kind in KINDS]
     routes += [
         Route("/v1/feedback", feedback, methods=["POST"]),
+        Route("/v1/check", check, methods=["POST"]),
+        Route("/v1/complete", complete, methods=["POST"]),
         Route("/v1/me", me, methods=["GET"]),
         Route("/admin/summary", summary, methods=["GET"]),
+        Route("/admin/help", help_html, methods=["GET"]),
+        Route("/admin/help.json", help_json, methods=["GET"]),
+        Route(LOGIN, login, methods=["GET", "POST"]),
     ]
 
     @contextlib.asynccontextmanager
@@ -319,6 +417,7 @@ def create_app(
         try:
             yield
         finally:
+            await service.router.aclose()  # the HTTP clients completions used on this loop
             if owns_service:
                 service.close()
 
@@ -328,6 +427,27 @@ def create_app(
     where = prefix if prefix is not None else (hub.prefix if hub is not None else "/")
     app.add_middleware(Auth, service=service, hub=hub, prefix=where)
     return app
+
+
+def login_page(problem: str = "") -> str:
+    """The admin's sign-in form (the token goes into an HttpOnly cookie, never a URL)."""
+    note = f"<p class='fail'>{escape(problem)}</p>" if problem else ""
+    body = (
+        "<h1>eduproject tutor: instructor sign-in</h1>"
+        "<p class='muted'>Paste an admin token from <code>eduproject tokens admin</code>.</p>"
+        f"{note}<form method='post' action='login'>"
+        "<input type='password' name='token' autocomplete='off' size='48' "
+        "aria-label='admin token' required> <button type='submit'>Sign in</button></form>"
+    )
+    return html_page("Instructor sign-in", body)
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client closes the connection (the body is read already)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
 
 
 async def _sse_body(run: CallRun) -> AsyncIterator[bytes]:

@@ -38,12 +38,9 @@ def _db(db: Path | None, course: Path | None) -> Path | str:
     or db)."""
     if db is not None:
         return db
-    from eduproject.gateway.settings import GatewaySettings
-    from eduproject.models.config import load_config
+    from eduproject.gateway.settings import default_db
 
-    course_dir = (course or Path.cwd()).resolve()
-    table = load_config(course_dir).other.get("gateway", {})
-    return GatewaySettings.from_table(table, course_dir).target
+    return default_db(course or Path.cwd())
 
 
 def serve(
@@ -305,23 +302,32 @@ def gateway_summary(
     db: DbOption = None,
     course: CourseOption = None,
 ) -> None:
-    """The instructor's summary: cost per learner and exercise, latency, errors, fallbacks.
+    """The instructor's summary: cost per learner and exercise, latency, errors, fallbacks,
+    and how learners seek help (Checks until a pass, hints, questions, who looks stuck).
 
     With --url, from a running gateway; else straight from the course's gateway database and
     ledger (SQLite files, or the PostgreSQL database every gateway host shares)."""
     if url is not None:
-        print_summary(url, token, as_json=as_json)
+        print_summary(url, token, as_json=as_json, help_seeking=True)
         return
+    from eduproject.gateway.helpseeking import help_text, local_help
     from eduproject.gateway.summary import local_summary, summary_text
 
-    report = local_summary((course or Path.cwd()).resolve(), db)
-    typer.echo(
-        json.dumps(dataclasses.asdict(report), indent=2) if as_json else summary_text(report)
-    )
+    course_dir = (course or Path.cwd()).resolve()
+    report, helped = local_summary(course_dir, db), local_help(course_dir, db)
+    if as_json:
+        data = dataclasses.asdict(report)
+        data["help_seeking"] = helped.to_json()
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        typer.echo(summary_text(report) + "\n\n" + help_text(helped))
 
 
-def print_summary(url: str, token: str | None, *, as_json: bool = False) -> None:
+def print_summary(
+    url: str, token: str | None, *, as_json: bool = False, help_seeking: bool = False
+) -> None:
     """Fetch and print a gateway's summary (``gateway summary`` and ``ledger --url``)."""
+    from eduproject.gateway.helpseeking import fetch_help, help_text
     from eduproject.gateway.summary import fetch_summary, summary_text
 
     if not token:
@@ -330,10 +336,17 @@ def print_summary(url: str, token: str | None, *, as_json: bool = False) -> None
             hint="pass --token (from `eduproject tokens admin`) or set EDUPROJECT_ADMIN_TOKEN",
         )
     report = fetch_summary(url, token)
+    helped = fetch_help(url, token) if help_seeking else None
     if as_json:
-        typer.echo(json.dumps(dataclasses.asdict(report), indent=2))
+        data = dataclasses.asdict(report)
+        if helped is not None:
+            data["help_seeking"] = helped.to_json()
+        typer.echo(json.dumps(data, indent=2))
     else:
         typer.echo(summary_text(report))
+        if helped is not None:
+            typer.echo("\n" + help_text(helped))
+            typer.echo(f"\nplots and tables: {url.rstrip('/')}/admin/login, then /admin/help")
 
 
 def register(app: typer.Typer) -> None:

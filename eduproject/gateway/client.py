@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from eduproject.errors import GatewayError, TutorError
+from eduproject.errors import GatewayError, PolicyRefused, TutorError
 from eduproject.gateway.wire import TutorCall, as_results, reply_from_json, sse_parse
 from eduproject.tutor.pack import LessonPack
 from eduproject.tutor.tutor import Reply, TestResult, Tutor, TutorCalls, TutorReply
@@ -73,6 +73,7 @@ class GatewayTutor(TutorCalls):
     def hint_stream(
         self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
     ) -> Reply:
+        self._allow("hint", exercise, level)  # the gateway decides; this spares a request
         call = TutorCall(
             "hint",
             self._lesson_of(exercise),
@@ -84,22 +85,52 @@ class GatewayTutor(TutorCalls):
         return self._stream(call, lambda t: t.hint_stream(exercise, code, test_results, level))
 
     def explain_code_stream(self, code: str, exercise: str | None = None) -> Reply:
+        self._allow("explain_code", exercise)
         call = TutorCall("explain", self._lesson_of(exercise), exercise, code=code)
         return self._stream(call, lambda t: t.explain_code_stream(code, exercise))
 
     def explain_error_stream(self, error: str, code: str, exercise: str | None = None) -> Reply:
+        self._allow("explain_error", exercise)
         call = TutorCall(
             "explain-error", self._lesson_of(exercise), exercise, code=code, error=error
         )
         return self._stream(call, lambda t: t.explain_error_stream(error, code, exercise))
 
     def ask_stream(self, question: str, context: str = "", exercise: str | None = None) -> Reply:
+        self._allow("ask", exercise)
         if not question.strip():
             raise TutorError("Type a question first, then press Ask.")
         call = TutorCall(
             "ask", self._lesson_of(exercise), exercise, question=question, context=context
         )
         return self._stream(call, lambda t: t.ask_stream(question, context, exercise))
+
+    def record_check(self, exercise: str, passed: int, total: int) -> int:
+        """Count one Check on the gateway (it unlocks hints there); the new count.
+
+        When the gateway cannot be reached the check is counted here only.
+        """
+        local = super().record_check(exercise, passed, total)
+        body = {
+            "lesson": self._lesson_of(exercise),
+            "exercise": exercise,
+            "passed": passed,
+            "total": total,
+        }
+        try:
+            response = self._client.post("/v1/check", json=body, timeout=5.0)
+        except httpx.HTTPError:
+            return local
+        if response.status_code == 403 and _refused_by_policy(response):
+            raise PolicyRefused(_error_of(response), action="check")
+        try:
+            counted = response.json().get("checks") if response.status_code == 200 else None
+        except (ValueError, AttributeError):
+            counted = None
+        if isinstance(counted, int) and not isinstance(counted, bool):
+            self._check_counts()[exercise] = counted
+            return counted
+        return local
 
     def feedback(self, reply: TutorReply, accepted: bool) -> None:
         """Thumbs up/down on a model reply (the ledger's accepted flag, on the server)."""
@@ -191,6 +222,9 @@ class GatewayTutor(TutorCalls):
         status, message = response.status_code, _error_of(response)
         if status in (400, 413) and message:
             raise TutorError(message)
+        if status == 403 and message and _refused_by_policy(response):
+            # The course's policy: no offline answer either (that would get around it).
+            raise PolicyRefused(message, action=str(response.json().get("action", "")))
         if status == 429 and message:
             self._remember(0)
             return f"{message} Meanwhile, the offline tutor answered."
@@ -202,6 +236,14 @@ class GatewayTutor(TutorCalls):
         if status == 404 and message:
             return f"The tutor service cannot help here ({message}); the offline tutor answered."
         return UNREACHABLE
+
+
+def _refused_by_policy(response: httpx.Response) -> bool:
+    try:
+        data = response.json()
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("refused") == "policy"
 
 
 def _error_of(response: httpx.Response) -> str:

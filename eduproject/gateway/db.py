@@ -10,6 +10,7 @@ loop and its tutor worker threads).
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,8 @@ CREATE TABLE IF NOT EXISTS calls (
     learner TEXT NOT NULL,
     lesson TEXT,
     exercise TEXT,
-    kind TEXT NOT NULL,
-    outcome TEXT NOT NULL,            -- answered | quota | failed | cancelled
+    kind TEXT NOT NULL,               -- hint | explain | explain-error | ask | check | complete
+    outcome TEXT NOT NULL,            -- answered | quota | policy | failed | cancelled
     source TEXT,                      -- model | instructor | offline (answered calls)
     latency_s REAL
 );
@@ -60,6 +61,16 @@ CREATE TABLE IF NOT EXISTS call_attempts (
 );
 CREATE INDEX IF NOT EXISTS call_attempts_learner ON call_attempts (learner);
 """
+
+
+# Columns of ``calls`` added after its first release: (name, type), added to older databases.
+CALL_COLUMNS = (
+    ("level", "INTEGER"),  # hint level asked for
+    ("passed", "INTEGER"),  # check: 1 when every visible test passed, else 0
+    ("attempt_id", "INTEGER"),  # the ledger row of the answer shown (or the completion)
+    ("flag", "TEXT"),  # "leak": the leak guard rejected the model's answer
+    ("question", "TEXT"),  # an Ask the leak guard rejected (for the instructor's page)
+)
 
 
 class Database:
@@ -81,10 +92,35 @@ class Database:
         self.dialect = self.store.dialect
         self.where = self.store.where
         self.lock = self.store.lock
+        self._add_call_columns()
         if isinstance(self.path, Path):
             with contextlib.suppress(OSError):
                 # Token hashes are not secrets, but who has a token is nobody else's business.
                 self.path.chmod(0o600)
+
+    def _add_call_columns(self) -> None:
+        """Bring a ``calls`` table made by an older eduproject up to date (idempotent, and
+        safe when several gateway processes start at once)."""
+        with self.lock:
+            if self.dialect == "postgresql":
+                for name, kind in CALL_COLUMNS:
+                    pg_kind = "BIGINT" if kind == "INTEGER" else kind
+                    self.store.execute(
+                        f"ALTER TABLE calls ADD COLUMN IF NOT EXISTS {name} {pg_kind}"
+                    )
+            else:
+                have = {row[1] for row in self.store.execute("PRAGMA table_info(calls)").fetchall()}
+                for name, kind in CALL_COLUMNS:
+                    if name in have:
+                        continue
+                    try:
+                        self.store.execute(f"ALTER TABLE calls ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError as exc:
+                        if "duplicate column" not in str(exc):  # another process was first
+                            raise
+            self.store.execute(
+                "CREATE INDEX IF NOT EXISTS calls_exercise ON calls (learner, lesson, exercise, kind)"
+            )
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Rows:
         return self.store.execute(sql, params)

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from eduproject.gateway.db import Database
 from eduproject.models.ledger import Attempt, Ledger
@@ -67,7 +68,13 @@ class AttributingLedger(Ledger):
 
 @dataclass(frozen=True)
 class CallRow:
-    """One stored call (``outcome``: answered, quota, failed or cancelled)."""
+    """One stored call (``outcome``: answered, quota, policy, failed or cancelled).
+
+    ``kind`` is a tutor endpoint (hint, explain, explain-error, ask), ``check`` (a learner's
+    Check, ``passed`` 1 when every visible test passed) or ``complete`` (inline completion).
+    ``attempt_id`` is the ledger row of the answer shown; ``flag`` is ``"leak"`` when the leak
+    guard rejected the model's answer, and then ``question`` holds an Ask's question.
+    """
 
     id: str
     ts: float
@@ -78,6 +85,17 @@ class CallRow:
     outcome: str
     source: str | None
     latency_s: float | None
+    level: int | None = None
+    passed: bool | None = None
+    attempt_id: int | None = None
+    flag: str | None = None
+    question: str | None = None
+
+
+_CALL_FIELDS = (
+    "id, ts, learner, lesson, exercise, kind, outcome, source, latency_s, "
+    "level, passed, attempt_id, flag, question"
+)
 
 
 class CallLog:
@@ -93,11 +111,16 @@ class CallLog:
         outcome: str,
         source: str | None = None,
         latency_s: float | None = None,
+        level: int | None = None,
+        passed: bool | None = None,
+        attempt_id: int | None = None,
+        flag: str | None = None,
+        question: str | None = None,
     ) -> None:
         with self.db.transaction():
             self.db.execute(
-                "INSERT INTO calls (id, ts, learner, lesson, exercise, kind, outcome, "
-                "source, latency_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO calls ({_CALL_FIELDS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     tag.id,
                     tag.started,
@@ -108,6 +131,11 @@ class CallLog:
                     outcome,
                     source,
                     latency_s,
+                    level,
+                    None if passed is None else int(passed),
+                    attempt_id,
+                    flag,
+                    question,
                 ),
             )
             self.db.executemany(
@@ -132,11 +160,20 @@ class CallLog:
     def calls(self, learner: str | None = None) -> list[CallRow]:
         where, args = ("WHERE learner = ?", (learner,)) if learner is not None else ("", ())
         rows = self.db.execute(
-            "SELECT id, ts, learner, lesson, exercise, kind, outcome, source, latency_s "
-            f"FROM calls {where} ORDER BY ts",
-            args,
+            f"SELECT {_CALL_FIELDS} FROM calls {where} ORDER BY ts", args
         ).fetchall()
-        return [CallRow(*row) for row in rows]
+        return [_row(row) for row in rows]
+
+    def checks(self, learner: str, lesson: str | None, exercise: str | None) -> int:
+        """How many Checks ``learner`` made of ``exercise`` (what unlocks its hints)."""
+        if lesson is None or exercise is None:
+            return 0
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM calls WHERE learner = ? AND lesson = ? AND exercise = ? "
+            "AND kind = 'check' AND outcome = 'answered'",
+            (learner, lesson, exercise),
+        ).fetchone()
+        return int(row[0])
 
     def attempt_owners(self) -> dict[int, tuple[str, str | None, str | None]]:
         """``attempt_id -> (learner, lesson, exercise)`` for every attributed ledger row."""
@@ -144,3 +181,10 @@ class CallLog:
             "SELECT attempt_id, learner, lesson, exercise FROM call_attempts"
         ).fetchall()
         return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+def _row(row: Any) -> CallRow:
+    values = list(row)
+    if values[10] is not None:
+        values[10] = bool(values[10])
+    return CallRow(*values)

@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eduproject.authoring.model import Lesson
+from eduproject.completion.context import CompletionInput
+from eduproject.completion.gate import decide, decide_anywhere
+from eduproject.completion.service import Completer, Completion
 from eduproject.errors import ConfigError, EduprojectError, TutorError
 from eduproject.gateway.allowance import Allowance, Ticket
 from eduproject.gateway.db import Database
@@ -34,9 +37,10 @@ from eduproject.gateway.records import AttributingLedger, CallLog, CallTag
 from eduproject.gateway.server_tutor import FencedCodeGate
 from eduproject.gateway.settings import GatewaySettings
 from eduproject.gateway.tokens import Identity, TokenStore
-from eduproject.gateway.wire import Limits, RequestRejected, TutorCall, reply_json
+from eduproject.gateway.wire import CheckReport, Limits, RequestRejected, TutorCall, reply_json
 from eduproject.models.config import OFFLINE, TUTOR_TASKS, Config, TutorConfig, load_config
 from eduproject.models.router import Router
+from eduproject.policy import Action, AiPolicy, PolicyLayer, course_layer, resolve
 from eduproject.tutor.pack import ExerciseInfo, LessonPack
 from eduproject.tutor.tutor import Tutor, TutorReply
 
@@ -46,6 +50,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("eduproject.gateway")
 
 Event = tuple[str, Any]
+# Endpoint kind -> the policy action that governs it.
+ACTION_OF: Mapping[str, Action] = {
+    "hint": "hint",
+    "explain": "explain_code",
+    "explain-error": "explain_error",
+    "ask": "ask",
+    "check": "check",
+    "complete": "complete",
+}
 
 
 @dataclass(frozen=True)
@@ -72,16 +85,27 @@ class TutorService:
         tutor: TutorConfig,
         settings: GatewaySettings,
         clock: Callable[[], float] = time.time,
+        course_policy: PolicyLayer | None = None,
     ) -> None:
         self.router = router
         self.lessons = dict(lessons)
-        self.packs = {lesson_id: LessonPack.from_lesson(ls) for lesson_id, ls in lessons.items()}
+        self.packs = {
+            lesson_id: LessonPack.from_lesson(ls, course_policy)
+            for lesson_id, ls in lessons.items()
+        }
+        # For requests outside any lesson (a general question, an error in a scratch notebook).
+        self.default_policy = resolve(course_policy, graded=False)
         self.db = db
         self.tokens = TokenStore(db)
         self.allowance = Allowance(
             db, allowance=tutor.allowance, refill_seconds=tutor.refill_seconds, clock=clock
         )
         self.calls = CallLog(db)
+        self.completer = Completer(
+            router,
+            context_chars=router.config.complete.context_chars,
+            max_tokens=router.config.complete.max_tokens,
+        )
         self.settings = settings
         self.limits = Limits(
             max_code_chars=settings.max_code_chars, max_question_chars=tutor.max_input_chars
@@ -127,6 +151,7 @@ class TutorService:
             db=Database(settings.target),
             tutor=config.tutor,
             settings=settings,
+            course_policy=course_layer(config),
         )
 
     # -- checks before a call ------------------------------------------------------------
@@ -148,21 +173,10 @@ class TutorService:
 
     def prepare(self, identity: Identity, call: TutorCall) -> Prepared:
         """Check the lesson and exercise, then take a question: RequestRejected (404, 429)."""
-        pack = info = None
-        if call.lesson is not None:
-            pack = self.packs.get(call.lesson)
-            if pack is None:
-                raise RequestRejected(
-                    404, f"the tutor service does not serve the lesson {call.lesson!r}"
-                )
-        if call.exercise is not None:
-            if pack is None:
-                raise RequestRejected(422, "an exercise needs its lesson (field 'lesson')")
-            try:
-                info = pack.exercise(call.exercise)
-            except TutorError as exc:
-                raise RequestRejected(404, exc.message) from None
+        pack, info = self.lesson_and_exercise(call.lesson, call.exercise)
         tag = CallTag(identity.name, call.lesson, call.exercise, call.kind)
+        level = call.level if call.kind == "hint" else None
+        self.enforce(identity, tag, pack, level=level)
         ticket = None
         if self.uses_model(call.task):
             taken = self.allowance.take(identity.name)
@@ -173,6 +187,94 @@ class TutorService:
                 self.allowance, identity.name, taken.remaining, self.limits.max_question_chars
             )
         return Prepared(identity, call, info, pack, ticket, tag)
+
+    def policy_for(self, pack: LessonPack | None, exercise: str | None) -> AiPolicy:
+        """The policy in force: the exercise's, the lesson's, or the course's."""
+        return pack.policy_for(exercise) if pack is not None else self.default_policy
+
+    def enforce(
+        self,
+        identity: Identity,
+        tag: CallTag,
+        pack: LessonPack | None,
+        *,
+        level: int | None = None,
+        in_solution: bool = False,
+    ) -> None:
+        """Refuse (403, recorded as outcome ``policy``) what the course's AI policy turns off.
+
+        The gateway is the authority: a learner calling its API directly meets the same
+        refusal as the panel, whatever their ``lesson.json`` says.
+        """
+        action = ACTION_OF[tag.kind]
+        checks = self.calls.checks(identity.name, tag.lesson, tag.exercise)
+        reason = self.policy_for(pack, tag.exercise).refusal(
+            action, checks=checks, level=level, in_solution=in_solution
+        )
+        if reason is not None:
+            self.calls.record(tag, outcome="policy", level=level)
+            raise RequestRejected(403, reason, action=action)
+
+    def lesson_and_exercise(
+        self, lesson: str | None, exercise: str | None
+    ) -> tuple[LessonPack | None, ExerciseInfo | None]:
+        """The pack and exercise a request names; RequestRejected (404, 422) when unknown."""
+        pack = info = None
+        if lesson is not None:
+            pack = self.packs.get(lesson)
+            if pack is None:
+                raise RequestRejected(
+                    404, f"the tutor service does not serve the lesson {lesson!r}"
+                )
+        if exercise is not None:
+            if pack is None:
+                raise RequestRejected(422, "an exercise needs its lesson (field 'lesson')")
+            try:
+                info = pack.exercise(exercise)
+            except TutorError as exc:
+                raise RequestRejected(404, exc.message) from None
+        return pack, info
+
+    def check(self, identity: Identity, report: CheckReport) -> int:
+        """Count one Check of the learner (what unlocks hints); returns their count so far."""
+        pack, _ = self.lesson_and_exercise(report.lesson, report.exercise)
+        tag = CallTag(identity.name, report.lesson, report.exercise, "check")
+        self.enforce(identity, tag, pack)
+        self.calls.record(
+            tag, outcome="answered", passed=report.passed == report.total, latency_s=0.0
+        )
+        return self.calls.checks(identity.name, report.lesson, report.exercise)
+
+    async def complete(self, identity: Identity, inp: CompletionInput) -> Completion:
+        """One inline completion (on the event loop: cancelling the task stops the model).
+
+        The policy is checked on the code itself, not only on what the request claims: code
+        that defines what a graded exercise asks for is refused (403) where completion in
+        solutions is off, with or without a lesson named.
+        """
+        pack, _ = self.lesson_and_exercise(inp.lesson, inp.exercise)
+        if pack is not None:
+            decision = decide(pack, self.default_policy, inp)
+        else:
+            decision = decide_anywhere(self.packs.values(), self.default_policy, inp)
+        tag = CallTag(identity.name, decision.lesson, decision.exercise, "complete")
+        if decision.reason is not None:
+            self.calls.record(tag, outcome="policy")
+            raise RequestRejected(403, decision.reason, action="complete")
+        outcome, done = "cancelled", None
+        try:
+            with tag.active():
+                done = await self.completer.complete(inp)
+            outcome = "answered" if done.attempt_id is not None else "failed"
+            return done
+        finally:
+            self.calls.record(
+                tag,
+                outcome=outcome,
+                source="model" if done is not None and done.text else None,
+                latency_s=time.monotonic() - tag.began,
+                attempt_id=done.attempt_id if done is not None else None,
+            )
 
     def start(self, identity: Identity, call: TutorCall) -> CallRun:
         """Prepare the call and start it on a worker thread (call from the event loop)."""
@@ -196,12 +298,15 @@ class TutorService:
         runner = None
         if call.lesson is not None and call.exercise is not None:
             runner = self.runner(call.lesson, call.exercise)
+        learner = prepared.identity.name
         return Tutor(
             prepared.pack,
             router=self.router,
             quota=prepared.ticket,
-            learner=prepared.identity.name,
+            learner=learner,
             runner=runner,
+            default_policy=self.default_policy,
+            check_counts=lambda exercise: self.calls.checks(learner, call.lesson, exercise),
         )
 
     def reply_stream(self, prepared: Prepared) -> Generator[str, None, TutorReply]:
@@ -365,8 +470,21 @@ class CallRun:
             # Who asked stays in the database; the log says what happened, not to whom.
             where = f"{tag.lesson}/{tag.exercise}" if tag.exercise else "no exercise"
             log.info("%s (%s): %s by %s in %.2f s", tag.kind, where, outcome, source, latency)
+            call = prepared.call
+            leak = answer is not None and answer.guard is not None and answer.guard.leak
             try:  # recorded before the learner hears back: /v1/me is current at once
-                service.calls.record(tag, outcome=outcome, source=source, latency_s=latency)
+                service.calls.record(
+                    tag,
+                    outcome=outcome,
+                    source=source,
+                    latency_s=latency,
+                    level=call.level if call.kind == "hint" else None,
+                    attempt_id=answer.attempt_id if answer is not None else None,
+                    flag="leak" if leak else None,
+                    # What learners asked that would have drawn the answer out, for the
+                    # instructor's page (the admin only).
+                    question=call.question[:1000] if leak and call.kind == "ask" else None,
+                )
             except Exception:  # bookkeeping must never take the answer down with it
                 log.exception("could not record a tutor call")
             if answer is not None:

@@ -31,6 +31,16 @@ from eduproject.storage import is_database_url, redact
 DB_NAME = "gateway.sqlite"
 
 
+def default_db(course_dir: Path) -> Path:
+    """The database ``eduproject serve`` uses for the course in ``course_dir`` ([gateway] db)."""
+    from eduproject.models.config import load_config
+
+    course_dir = course_dir.resolve()
+    return GatewaySettings.from_table(
+        load_config(course_dir).other.get("gateway", {}), course_dir
+    ).db
+
+
 @dataclass(frozen=True)
 class GatewaySettings:
     db: Path = Path(DB_NAME)

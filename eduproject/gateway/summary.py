@@ -154,14 +154,13 @@ def _group(key: str, calls: Sequence[CallRow], attempts: Sequence[Attempt]) -> G
     )
 
 
-def local_summary(course_dir: Path, db: Path | None = None) -> Summary:
-    """The summary from the course's gateway database and ledger, without a server (the
-    PostgreSQL database of ``[gateway] database``, else the SQLite files)."""
-    from eduproject.gateway.db import Database
-    from eduproject.gateway.records import CallLog
+def course_stores(course_dir: Path, db: Path | None = None) -> tuple[Path | str, Path | str]:
+    """The course's gateway database and ledger (``--db`` wins): PostgreSQL URLs or files.
+
+    A missing database file is a GatewayError saying where to run the command.
+    """
     from eduproject.gateway.settings import GatewaySettings
     from eduproject.models.config import load_config
-    from eduproject.models.ledger import Ledger
 
     config = load_config(course_dir)
     settings = GatewaySettings.from_table(config.other.get("gateway", {}), course_dir)
@@ -171,7 +170,17 @@ def local_summary(course_dir: Path, db: Path | None = None) -> Summary:
             f"no gateway database at {target}",
             hint="run it in the course folder (or pass --course / --db), or use --url",
         )
-    ledger_target = settings.database or config.ledger_path
+    return target, settings.database or config.ledger_path
+
+
+def local_summary(course_dir: Path, db: Path | None = None) -> Summary:
+    """The summary from the course's gateway database and ledger, without a server (the
+    PostgreSQL database of ``[gateway] database``, else the SQLite files)."""
+    from eduproject.gateway.db import Database
+    from eduproject.gateway.records import CallLog
+    from eduproject.models.ledger import Ledger
+
+    target, ledger_target = course_stores(course_dir, db)
     database = Database(target)
     try:
         calls = CallLog(database)
@@ -189,11 +198,16 @@ def local_summary(course_dir: Path, db: Path | None = None) -> Summary:
 
 def fetch_summary(url: str, token: str, *, timeout_s: float = 30.0) -> Summary:
     """``GET /admin/summary`` of the gateway at ``url`` with an admin token."""
+    return Summary.from_json(admin_get(url, "/admin/summary", token, timeout_s=timeout_s))
+
+
+def admin_get(url: str, path: str, token: str, *, timeout_s: float = 30.0) -> Any:
+    """The JSON of an admin route of the gateway at ``url``; GatewayError saying what failed."""
     import httpx
 
     try:
         response = httpx.get(
-            url.rstrip("/") + "/admin/summary",
+            url.rstrip("/") + path,
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout_s,
         )
@@ -210,10 +224,9 @@ def fetch_summary(url: str, token: str, *, timeout_s: float = 30.0) -> Summary:
     if response.status_code != 200:
         raise GatewayError(f"the tutor service at {url} answered HTTP {response.status_code}")
     try:
-        data = response.json()
+        return response.json()
     except ValueError:
         raise GatewayError(f"the tutor service at {url} did not answer JSON") from None
-    return Summary.from_json(data)
 
 
 def summary_text(report: Summary) -> str:

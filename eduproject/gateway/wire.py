@@ -45,12 +45,52 @@ MAX_TEST_MESSAGE_CHARS = 2_000
 
 
 class RequestRejected(GatewayError):
-    """The gateway refused a request: ``status`` is its HTTP status."""
+    """The gateway refused a request: ``status`` is its HTTP status.
 
-    def __init__(self, status: int, message: str, *, retry_in_s: float | None = None) -> None:
+    ``action`` is set when the course's AI policy refused it (403, body ``refused: "policy"``).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        retry_in_s: float | None = None,
+        action: str | None = None,
+    ) -> None:
         self.status = status
         self.retry_in_s = retry_in_s
+        self.action = action
         super().__init__(message)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """``POST /v1/check``: the learner pressed Check; ``passed`` of ``total`` tests passed."""
+
+    lesson: str
+    exercise: str
+    passed: int
+    total: int
+
+
+def parse_check(data: Any) -> CheckReport:
+    """The :class:`CheckReport` in a request body; RequestRejected (422) otherwise."""
+    if not isinstance(data, dict) or set(data) != {"lesson", "exercise", "passed", "total"}:
+        raise RequestRejected(
+            422, "send {lesson, exercise, passed: <integer>, total: <integer>} to /v1/check"
+        )
+    lesson, exercise = _optional_id(data, "lesson"), _optional_id(data, "exercise")
+    passed, total = data["passed"], data["total"]
+    if lesson is None or exercise is None:
+        raise RequestRejected(422, "a check needs its lesson and exercise")
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (passed, total)) or not (
+        0 <= passed <= total <= MAX_TESTS
+    ):
+        raise RequestRejected(
+            422, f"'passed' and 'total' must be whole numbers, 0 <= passed <= total <= {MAX_TESTS}"
+        )
+    return CheckReport(lesson, exercise, passed, total)
 
 
 @dataclass(frozen=True)

@@ -171,13 +171,47 @@ def report_command(
         str | None,
         typer.Option("--course", help="The course's name for the title (default: the lessons)."),
     ] = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            "--ledger",
+            help="The tutor gateway's ledger: adds how learners sought help (with its calls).",
+        ),
+    ] = None,
+    gateway_db: Annotated[
+        Path | None,
+        typer.Option(
+            "--gateway-db", help="The gateway's database (default: [gateway] db of the course)."
+        ),
+    ] = None,
+    anonymous: Annotated[
+        bool, typer.Option("--anonymous", help="Learner 1, 2... instead of names in that part.")
+    ] = False,
 ) -> None:
     """Write the course report (plots, tables, sandbox line) and print its summary."""
     from eduproject.grading.report import print_summary, write_report
 
-    summary = write_report(db, out, lesson=lesson, course=course)
+    extra_html = extra_css = ""
+    helped = None
+    if ledger is not None:
+        from eduproject.gateway.helppage import HELP_CSS, help_section
+        from eduproject.gateway.helpseeking import help_from_files, pseudonymize
+        from eduproject.gateway.settings import default_db
+
+        helped = help_from_files(gateway_db or default_db(Path.cwd()), ledger, lesson=lesson)
+        if anonymous:
+            helped = pseudonymize(helped)
+        extra_html = "<h2>How learners sought help</h2>" + help_section(helped, heading="h3")
+        extra_css = HELP_CSS
+    summary = write_report(
+        db, out, lesson=lesson, course=course, extra_html=extra_html, extra_css=extra_css
+    )
     console = Console()
     print_summary(summary, console)
+    if helped is not None:
+        from eduproject.gateway.helpseeking import help_text
+
+        _say(help_text(helped), console)
     _say(f"report written to {out}", console)
 
 

@@ -264,11 +264,19 @@ def report_title(summary: CourseSummary, course: str | None = None) -> str:
 
 
 def write_report(
-    db: Path, out: Path, *, lesson: str | None = None, course: str | None = None
+    db: Path,
+    out: Path,
+    *,
+    lesson: str | None = None,
+    course: str | None = None,
+    extra_html: str = "",
+    extra_css: str = "",
 ) -> CourseSummary:
     """Write the course report of ``db`` (optionally one lesson) to ``out``; return its data.
 
-    ``course`` names the course in the title (default: the lessons graded).
+    ``course`` names the course in the title (default: the lessons graded). ``extra_html``
+    (safe HTML) is appended to the page: another part's section, such as the help-seeking
+    section of ``eduproject report --ledger``.
     """
     with Gradebook(db, create=False) as gb:
         summary = summarize(gb.results(lesson))
@@ -281,7 +289,13 @@ def write_report(
         )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render_report(summary, title=report_title(summary, course)), "utf-8")
+        page = render_report(
+            summary,
+            title=report_title(summary, course),
+            extra_html=extra_html,
+            extra_css=extra_css,
+        )
+        out.write_text(page, "utf-8")
     except OSError as exc:
         raise GradebookError(out, f"cannot write the report: {exc.strerror or exc}") from exc
     return summary
@@ -429,7 +443,9 @@ def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = No
     return "".join(out)
 
 
-def render_report(s: CourseSummary, *, title: str = "Course report") -> str:
+def render_report(
+    s: CourseSummary, *, title: str = "Course report", extra_html: str = "", extra_css: str = ""
+) -> str:
     """The report page for ``s`` (self-contained HTML)."""
     cards = [
         (str(s.submissions), "submissions"),
@@ -510,7 +526,7 @@ def render_report(s: CourseSummary, *, title: str = "Course report") -> str:
         _table(["learner", "lesson", "score", "status", "seconds", "sandbox"], line_rows, {2, 4}),
         "</details>",
     ]
-    return html_page(title, "\n".join(body), extra_css=_REPORT_CSS)
+    return html_page(title, "\n".join([*body, extra_html]), extra_css=_REPORT_CSS + extra_css)
 
 
 # -- terminal ------------------------------------------------------------------------------

@@ -121,12 +121,20 @@ def find_repetition(text: str) -> str | None:
 
 
 def malformed_reason(
-    text: str, finish_reason: str | None, leak_tokens: Sequence[str], *, leaked: str | None = None
+    text: str,
+    finish_reason: str | None,
+    leak_tokens: Sequence[str],
+    *,
+    leaked: str | None = None,
+    cut_ok: bool = False,
 ) -> str | None:
-    """Why this finished answer is unusable, or None if it looks well-formed."""
+    """Why this finished answer is unusable, or None if it looks well-formed.
+
+    ``cut_ok``: an answer cut at the length limit is still usable.
+    """
     if not text.strip():
         return "empty"
-    if finish_reason == "length":
+    if finish_reason == "length" and not cut_ok:
         return "cut at the length limit"
     token = leaked or next((t for t in leak_tokens if t and t in text), None)
     if token is not None:

@@ -36,6 +36,7 @@ from eduproject.models.settings import (
     OFFLINE,
     PROVIDERS,
     TUTOR_TASKS,
+    CompleteConfig,
     Config,
     RouteConfig,
     Timeouts,
@@ -50,6 +51,7 @@ __all__ = [
     "SMOLLM2_LABEL",
     "SMOLLM2_ROUTE",
     "TUTOR_TASKS",
+    "CompleteConfig",
     "Config",
     "RouteConfig",
     "Timeouts",
@@ -170,6 +172,7 @@ def load_config(course_dir: Path | None = None) -> Config:
     tasks: dict[str, tuple[str, ...]] = {}
     task_source: dict[str, Path] = {}
     tutor: dict[str, Any] = {}
+    complete: dict[str, Any] = {}
     cache: dict[str, Any] = {}
     other: dict[str, Any] = {}
     ledger_path: Path | None = None
@@ -180,6 +183,7 @@ def load_config(course_dir: Path | None = None) -> Config:
         if "routes" in layer.tutor:
             task_source["tutor"] = layer.path
         tutor.update(layer.tutor)
+        complete.update(layer.complete)
         cache.update(layer.cache)
         other.update(layer.other)
         ledger_path = layer.ledger_path or ledger_path
@@ -200,6 +204,7 @@ def load_config(course_dir: Path | None = None) -> Config:
         routes=tuple(routes.values()),
         tasks=tasks,
         tutor=TutorConfig(**tutor),
+        complete=CompleteConfig(**complete),
         cache_enabled=_first(_env_bool("EDUPROJECT_CACHE_ENABLED"), cache.get("enabled"), True),
         cache_ttl_s=cache.get("ttl_s", defaults.cache_ttl_s),
         cache_path=_env_path("EDUPROJECT_CACHE") or cache.get("path") or defaults.cache_path,

@@ -18,7 +18,7 @@ from eduproject.models.families import default_families
 from eduproject.models.settings import ALL_TASKS, PROVIDERS, RouteConfig, Timeouts
 
 # Tables that belong to other areas of eduproject: passed through, not interpreted here.
-OTHER_TABLES = ("course", "authoring", "grading", "sandbox", "gateway", "lti")
+OTHER_TABLES = ("course", "authoring", "grading", "sandbox", "gateway", "lti", "policy")
 
 _DEFAULT_BASE_URLS = {
     "edenai": "https://api.edenai.run/v3",
@@ -249,12 +249,13 @@ class Layer:
     routes: list[RouteConfig] = field(default_factory=list)
     tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     tutor: dict[str, Any] = field(default_factory=dict)
+    complete: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
     ledger_path: Path | None = None
     other: dict[str, Any] = field(default_factory=dict)
 
 
-_TOP_KEYS = ("routes", "tasks", "tutor", "bench", "cache", "ledger", *OTHER_TABLES)
+_TOP_KEYS = ("routes", "tasks", "tutor", "bench", "complete", "cache", "ledger", *OTHER_TABLES)
 
 
 def read_layer(path: Path) -> Layer:
@@ -293,6 +294,20 @@ def read_layer(path: Path) -> Layer:
     if bench.has("routes"):
         layer.tasks.setdefault("completion", bench.strings("routes") or ())
     bench.done(("routes",))
+    complete = _Table(top.get("complete", dict, {}), f"{path}: table [complete]")
+    if complete.has("routes"):
+        layer.tasks.setdefault("complete", complete.strings("routes") or ())
+    for key, low, high in (("context_chars", 100, 100_000), ("max_tokens", 1, 2048)):
+        if complete.has(key):
+            value = complete.get(key, int)
+            if not low <= value <= high:
+                raise ConfigError(
+                    f"{path}: table [complete]: key {key!r} must be from {low} to {high}, "
+                    f"not {value}",
+                    hint="fix the value in that file",
+                )
+            layer.complete[key] = value
+    complete.done(("routes", "context_chars", "max_tokens"))
     cache = _Table(top.get("cache", dict, {}), f"{path}: table [cache]")
     if cache.has("enabled"):
         layer.cache["enabled"] = cache.get("enabled", bool)

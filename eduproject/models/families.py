@@ -71,6 +71,8 @@ class FimFormat:
 
 
 Template = Callable[[Sequence[Message]], str]
+# Tasks that fill in code at a cursor: the benchmark's "completion" and inline "complete".
+COMPLETION_TASKS = ("completion", "complete")
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class ModelFamily:
         '<fim_prefix>a = <fim_suffix>\\nprint(a)<fim_middle>'
         """
         use_chat = self.chat if chat is None else chat
-        if request.task == "completion":
+        if request.task in COMPLETION_TASKS:
             return self._render_completion(request, use_chat)
         if self.code_shaped and not use_chat:
             return RenderedPrompt(
@@ -235,6 +237,30 @@ _SC2_SPECIAL = (
     "<|endoftext|>",
 )
 _CHATML_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
+_QWEN_FIM = FimFormat("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
+_QWEN_SPECIAL = (
+    "<|fim_prefix|>",
+    "<|fim_suffix|>",
+    "<|fim_middle|>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
+    *_CHATML_TOKENS,
+)
+# Code Llama's infilling format puts spaces around its tokens (Meta's reference code).
+_CODELLAMA_FIM = FimFormat("<PRE> ", " <SUF>", " <MID>")
+_CODELLAMA_SPECIAL = ("<PRE>", "<SUF>", "<MID>", "<EOT>", "</s>")
+# DeepSeek-Coder's tokens use U+FF5C (fullwidth vertical line) and U+2581 (lower block).
+_DEEPSEEK_FIM = FimFormat(
+    "<\uff5cfim\u2581begin\uff5c>", "<\uff5cfim\u2581hole\uff5c>", "<\uff5cfim\u2581end\uff5c>"
+)
+_DEEPSEEK_SPECIAL = (
+    _DEEPSEEK_FIM.prefix,
+    _DEEPSEEK_FIM.suffix,
+    _DEEPSEEK_FIM.middle,
+    "<\uff5cend\u2581of\u2581sentence\uff5c>",
+    "<|EOT|>",
+)
 
 
 def default_families() -> dict[str, ModelFamily]:
@@ -297,6 +323,33 @@ def default_families() -> dict[str, ModelFamily]:
             default_system="You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
             stop=("<|im_end|>", "<|im_start|>", "<|endoftext|>"),
             leak_tokens=(*_CHATML_TOKENS, "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
+        ),
+        ModelFamily(
+            name="qwen2.5-coder",
+            description="Qwen2.5-Coder base: FIM <|fim_prefix|>...<|fim_suffix|>...<|fim_middle|>",
+            context_window=32768,
+            chat=False,
+            fim=_QWEN_FIM,
+            stop=_QWEN_SPECIAL,
+            leak_tokens=_QWEN_SPECIAL,
+        ),
+        ModelFamily(
+            name="codellama",
+            description="Code Llama base 7B/13B: infilling <PRE> ... <SUF>... <MID>",
+            context_window=16384,
+            chat=False,
+            fim=_CODELLAMA_FIM,
+            stop=_CODELLAMA_SPECIAL,
+            leak_tokens=_CODELLAMA_SPECIAL,
+        ),
+        ModelFamily(
+            name="deepseek-coder",
+            description="DeepSeek-Coder base: FIM " + _DEEPSEEK_FIM.render("...", "..."),
+            context_window=16384,
+            chat=False,
+            fim=_DEEPSEEK_FIM,
+            stop=_DEEPSEEK_SPECIAL,
+            leak_tokens=_DEEPSEEK_SPECIAL,
         ),
         ModelFamily(
             name="smollm2-instruct",

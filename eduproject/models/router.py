@@ -341,7 +341,9 @@ class Router:
             if progress.filter.stopped
             else (progress.final.finish_reason if progress.final else None)
         )
-        problem = malformed_reason(text, finish, family.leak_tokens, leaked=progress.filter.leaked)
+        problem = malformed_reason(
+            text, finish, family.leak_tokens, leaked=progress.filter.leaked, cut_ok=request.cut_ok
+        )
         if rendered.code_block and problem is None:
             text = extract_code_block(text)
         usage, usage_estimated = self._usage(progress, prompt_tokens, estimated, state, rendered)

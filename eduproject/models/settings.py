@@ -20,7 +20,7 @@ from eduproject.errors import ConfigError
 OFFLINE = "offline"
 PROVIDERS = ("openai", "tgi", "edenai", "replicate", "local")
 TUTOR_TASKS = ("hint", "explain", "ask", "repair")
-ALL_TASKS = (*TUTOR_TASKS, "completion")
+ALL_TASKS = (*TUTOR_TASKS, "completion", "complete")
 
 
 def data_home(kind: str) -> Path:
@@ -93,12 +93,22 @@ class TutorConfig:
 
 
 @dataclass(frozen=True)
+class CompleteConfig:
+    """Inline completion in JupyterLab (``[complete]``): how much code around the cursor the
+    model sees, and how long a suggestion may be. Small local models want less of both."""
+
+    context_chars: int = 6000
+    max_tokens: int = 96
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything model access needs, merged from files and environment."""
 
     routes: tuple[RouteConfig, ...] = ()
     tasks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     tutor: TutorConfig = field(default_factory=TutorConfig)
+    complete: CompleteConfig = field(default_factory=CompleteConfig)
     cache_enabled: bool = True
     cache_ttl_s: float = 7 * 24 * 3600.0
     cache_path: Path = field(default_factory=lambda: data_home("cache") / "responses.sqlite3")
@@ -123,4 +133,7 @@ class Config:
             # Offline first: the bundled demonstration model answers learners only when named.
             implicit = (r.name for r in self.routes if not r.demonstration)
             return self.tutor.routes or (*implicit, OFFLINE)
+        if task == "complete" and "completion" in self.tasks:
+            # Inline completion wants a code model: the benchmark's routes are code models.
+            return self.tasks["completion"]
         return tuple(r.name for r in self.routes)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Task = Literal["hint", "explain", "ask", "completion", "repair"]
+# "completion" is the benchmark's, "complete" the learner's inline completion in JupyterLab.
+Task = Literal["hint", "explain", "ask", "completion", "repair", "complete"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class ModelRequest:
     system: str = ""
     # Code context shown to the model (the learner's code, the error), plain text.
     context: str = ""
-    # For task="completion": fill in the middle between prefix and suffix.
+    # For task="completion" or "complete": fill in the middle between prefix and suffix.
     prefix: str = ""
     suffix: str = ""
     max_tokens: int = 256
@@ -32,6 +33,8 @@ class ModelRequest:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     use_cache: bool = True
+    # An answer cut at max_tokens is usable (inline completion keeps only the block anyway).
+    cut_ok: bool = False
 
 
 @dataclass(frozen=True)

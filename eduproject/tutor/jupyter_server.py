@@ -11,8 +11,9 @@ outputs with a short note, so the reopened notebook says what to do instead:
   traceback above it stays.
 
 The live session is untouched (only the saved file changes). Installing eduproject enables
-the extension (``etc/jupyter/jupyter_server_config.d/eduproject.json``) for JupyterLab and
-Notebook 7; ``jupyter server extension disable eduproject.tutor.jupyter_server`` turns it off.
+the ``eduproject`` server extension (``etc/jupyter/jupyter_server_config.d/eduproject.json``),
+which loads this module and the inline completer, for JupyterLab and Notebook 7;
+``jupyter server extension disable eduproject`` turns both off.
 """
 
 from __future__ import annotations

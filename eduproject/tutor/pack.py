@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eduproject.errors import TutorError
+from eduproject.policy import AiPolicy, PolicyLayer, exercise_policy, resolve
 
 if TYPE_CHECKING:
     from eduproject.authoring.model import Exercise, Lesson
@@ -56,6 +57,8 @@ class ExerciseInfo:
     avoid: tuple[str, ...]
     visible_tests: tuple[VisibleTest, ...]
     guard: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The AI policy in force for this exercise (all on in packs released before policies).
+    policy: AiPolicy = field(default_factory=AiPolicy)
 
     @property
     def tests(self) -> tuple[VisibleTest, ...]:
@@ -84,10 +87,13 @@ class ExerciseInfo:
                 for t in tests
             ),
             guard=dict(data.get("guard") or {}),
+            policy=AiPolicy.from_json(data.get("policy")),
         )
 
     @classmethod
-    def from_exercise(cls, exercise: Exercise, *, salt: str = "") -> ExerciseInfo:
+    def from_exercise(
+        cls, exercise: Exercise, *, salt: str = "", policy: AiPolicy | None = None
+    ) -> ExerciseInfo:
         """The learner view of an instructor-side exercise (server side: check-hint, demo)."""
         from eduproject.tutor.guards import guard_data
 
@@ -105,17 +111,22 @@ class ExerciseInfo:
                 for t in exercise.tests
             ),
             guard=guard_data(exercise, salt=salt),
+            policy=policy or AiPolicy(),
         )
 
 
 @dataclass(frozen=True)
 class LessonPack:
-    """A released lesson as the learner's kernel knows it."""
+    """A released lesson as the learner's kernel knows it.
+
+    ``policy`` is the AI policy for cells outside the exercises (each exercise has its own).
+    """
 
     lesson: str
     title: str
     version: str
     exercises: tuple[ExerciseInfo, ...]
+    policy: AiPolicy = field(default_factory=AiPolicy)
 
     def exercise(self, exercise_id: str) -> ExerciseInfo:
         """The exercise ``exercise_id``; a TutorError listing the known ids otherwise."""
@@ -150,6 +161,7 @@ class LessonPack:
                 title=str(data.get("title", data["lesson"])),
                 version=str(data.get("version", "")),
                 exercises=tuple(ExerciseInfo.from_json(e) for e in data.get("exercises", [])),
+                policy=AiPolicy.from_json(data.get("policy")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise TutorError(
@@ -172,14 +184,23 @@ class LessonPack:
             "(it holds lesson.json)",
         )
 
+    def policy_for(self, exercise_id: str | None) -> AiPolicy:
+        """The policy of ``exercise_id`` (unknown ids: TutorError), or the lesson's for None."""
+        return self.policy if exercise_id is None else self.exercise(exercise_id).policy
+
     @classmethod
-    def from_lesson(cls, lesson: Lesson) -> LessonPack:
-        """The pack of an instructor-side lesson, guard data included (server side)."""
+    def from_lesson(cls, lesson: Lesson, course_policy: PolicyLayer | None = None) -> LessonPack:
+        """The pack of an instructor-side lesson, guard data and policies included (server side)."""
+        course = course_policy or PolicyLayer()
         return cls(
             lesson=lesson.id,
             title=lesson.title,
             version=lesson.version,
             exercises=tuple(
-                ExerciseInfo.from_exercise(e, salt=lesson.version) for e in lesson.exercises
+                ExerciseInfo.from_exercise(
+                    e, salt=lesson.version, policy=exercise_policy(lesson, e, course)
+                )
+                for e in lesson.exercises
             ),
+            policy=resolve(course, lesson.policy, graded=False),
         )

@@ -30,6 +30,7 @@ from typing import Any
 
 from eduproject.errors import EduprojectError, TutorError
 from eduproject.grading.check import CheckResult
+from eduproject.policy import Action, AiPolicy
 from eduproject.tutor.learner_code import latest_code, stub_names
 from eduproject.tutor.markdown_html import render_markdown
 from eduproject.tutor.offline import HINT_LEVELS
@@ -68,6 +69,8 @@ class PanelState:
     feedback: str = "none"  # none | open | sent
     hints_given: int = 0
     next_hint_label: str = "Hint"
+    policy: str = ""  # what the course's AI policy limits here, e.g. "Hints unlock after 2 checks"
+    off: tuple[str, ...] = ()  # actions the policy turns off: their buttons are not shown
     reply: Any = field(default=None, repr=False)  # the last TutorReply
 
 
@@ -391,6 +394,28 @@ class PanelController(ResponseController):
         self._tests: TimedCheck | None = None
         self.last_check: CheckResult | None = None  # the table Check showed last
         super().__init__(tutor, on_change=on_change, spawn=spawn, queue=queue)
+        self._show_policy()
+
+    # -- the course's AI policy -----------------------------------------------------
+
+    @property
+    def policy(self) -> AiPolicy:
+        return self.tutor.policy(self.exercise) if hasattr(self.tutor, "policy") else AiPolicy()
+
+    def _checks(self) -> int:
+        return self.tutor.checks(self.exercise) if hasattr(self.tutor, "checks") else 0
+
+    def _show_policy(self) -> None:
+        policy = self.policy
+        self.state.policy = policy.notice(self._checks())
+        self.state.off = tuple(a for a in _PANEL_ACTIONS if not policy.allows(a))
+
+    def _refused(self, action: Action, heading: str, level: int | None = None) -> bool:
+        """Show why the policy does not allow ``action`` now; True when it does not."""
+        reason = self.policy.refusal(action, checks=self._checks(), level=level)
+        if reason is not None:
+            self._say(heading, reason)
+        return reason is not None
 
     def code(self) -> tuple[str, bool]:
         """The learner's latest executed code for this exercise, and whether it was run at all."""
@@ -415,7 +440,10 @@ class PanelController(ResponseController):
             tests.stop()
 
     def check(self) -> None:
-        """Run the visible tests and show the ✓/✗ table ("Running your tests…" meanwhile)."""
+        """Run the visible tests and show the ✓/✗ table ("Running your tests…" meanwhile);
+        the check is counted (the course's policy may unlock hints after some)."""
+        if self._refused("check", "Check"):
+            return
         if not self._begin("", _TESTING):  # the table's own summary line is the heading
             return
         stop = self._stop
@@ -439,9 +467,12 @@ class PanelController(ResponseController):
             return
         if result is not None:
             self.last_check = result
+            if hasattr(self.tutor, "record_check"):
+                self.tutor.record_check(self.exercise, result.passed, result.total)
             s.check_html = result.html()
             if not self.code()[1]:
                 s.notice = _NOT_RUN
+        self._show_policy()
         s.status, s.busy, s.stoppable = "", False, False
         self.changed()
 
@@ -450,15 +481,20 @@ class PanelController(ResponseController):
 
         The visible tests run first (under their time limit), so the hint knows what fails.
         """
-        level = min(self.state.hints_given + 1, HINT_LEVELS)
-        if not self._begin(f"Hint {level} of {HINT_LEVELS}", _TESTING):
+        if self.state.busy:
+            return
+        top = min(self.policy.hint_max_level, HINT_LEVELS)
+        level = min(self.state.hints_given + 1, top)
+        if self._refused("hint", f"Hint {level} of {top}", level):
+            return
+        if not self._begin(f"Hint {level} of {top}", _TESTING):
             return
         stop = self._stop
         code, ran = self.code()
 
         def counted(reply: Any) -> None:
             self.state.hints_given = max(self.state.hints_given, level)
-            done = self.state.hints_given >= HINT_LEVELS
+            done = self.state.hints_given >= top
             self.state.next_hint_label = "Hint again" if done else "Next hint"
             if not ran:
                 self.state.notice = " ".join(filter(None, [self.state.notice, _NOT_RUN]))
@@ -481,6 +517,8 @@ class PanelController(ResponseController):
         self.spawn(job)
 
     def explain_code(self) -> None:
+        if self._refused("explain_code", "About your code"):
+            return
         code, ran = self.code()
         if not ran:
             self._say("About your code", _NOT_RUN)
@@ -491,6 +529,8 @@ class PanelController(ResponseController):
         question = question.strip()
         if not question:
             self._say("Your question", "Type a question in the box first, then press Ask.")
+            return
+        if self._refused("ask", "Your question"):
             return
         code, _ = self.code()
         self.stream(
@@ -504,4 +544,5 @@ class PanelController(ResponseController):
             self.changed()
 
 
+_PANEL_ACTIONS: tuple[Action, ...] = ("check", "hint", "explain_code", "ask")
 _NOT_RUN = "You have not run your code for this exercise yet: run its cell (Shift+Enter) first."

@@ -23,11 +23,13 @@ from eduproject.errors import (
     ConfigError,
     EduprojectError,
     ModelError,
+    PolicyRefused,
     QuotaExceeded,
     TutorError,
 )
 from eduproject.models.config import OFFLINE
 from eduproject.models.types import ModelRequest, ModelResponse
+from eduproject.policy import Action, AiPolicy, course_layer, resolve
 from eduproject.tutor import offline, prompts
 from eduproject.tutor.guards import PASSES_TESTS, GuardVerdict, check_leak, check_reply
 from eduproject.tutor.offline import HINT_LEVELS
@@ -105,8 +107,46 @@ class TutorCalls(ABC):
     """The blocking calls, shared by :class:`Tutor` and the gateway's client.
 
     Each runs its streaming counterpart (``*_stream``, a generator of text deltas that
-    returns the final :class:`TutorReply`) to the end.
+    returns the final :class:`TutorReply`) to the end. Both honour the AI policy of the
+    lesson pack (:meth:`policy`): an action it turns off raises
+    :class:`~eduproject.errors.PolicyRefused` with the learner-facing reason.
     """
+
+    pack: LessonPack | None
+    # The policy where the pack says nothing (no pack: a notebook outside a released lesson).
+    default_policy: AiPolicy = AiPolicy()
+
+    def policy(self, exercise: str | None) -> AiPolicy:
+        """The AI policy in force for ``exercise`` (the lesson's for None)."""
+        if self.pack is None:
+            return self.default_policy
+        return self.pack.policy_for(exercise)
+
+    def checks(self, exercise: str) -> int:
+        """How many times the learner checked ``exercise`` (unlocks hints)."""
+        return self._check_counts().get(exercise, 0)
+
+    def record_check(self, exercise: str, passed: int, total: int) -> int:
+        """Count one Check of ``exercise`` (``passed`` of ``total`` tests); the new count."""
+        counts = self._check_counts()
+        counts[exercise] = counts.get(exercise, 0) + 1
+        return counts[exercise]
+
+    def refusal(self, action: Action, exercise: str | None, level: int | None = None) -> str | None:
+        """Why the policy does not allow ``action`` now, or None when it does."""
+        checks = self.checks(exercise) if exercise is not None else 0
+        return self.policy(exercise).refusal(action, checks=checks, level=level)
+
+    def _allow(self, action: Action, exercise: str | None, level: int | None = None) -> None:
+        reason = self.refusal(action, exercise, level)
+        if reason is not None:
+            raise PolicyRefused(reason, action=action)
+
+    def _check_counts(self) -> dict[str, int]:
+        counts: dict[str, int] | None = self.__dict__.get("_checks")
+        if counts is None:
+            counts = self.__dict__["_checks"] = {}
+        return counts
 
     def hint(
         self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
@@ -166,8 +206,14 @@ class Tutor(TutorCalls):
         learner: str = "local",
         setup_notice: str = "",
         runner: Callable[[str], bool] | None = None,
+        default_policy: AiPolicy | None = None,
+        check_counts: Callable[[str], int] | None = None,
     ) -> None:
         self.pack = pack
+        if default_policy is not None:
+            self.default_policy = default_policy
+        # The gateway counts checks in its database; the kernel counts them here.
+        self._counted = check_counts
         # Server-side only (the gateway has the instructor's lesson): ``runner(code) -> bool``
         # runs the exercise's tests, so a reply whose code passes them is a leak too.
         self.runner = runner
@@ -214,14 +260,20 @@ class Tutor(TutorCalls):
                 max_input_chars=config.tutor.max_input_chars,
                 store=default_store(),
             )
+            course = resolve(course_layer(config), graded=False)
             router = _Router.from_config(config)
         except EduprojectError as exc:
             first = str(exc).splitlines()[0]
             notice = f"The tutor's model settings could not be used ({first}); the offline tutor answered."
             return cls(pack, learner=learner, setup_notice=notice)
-        return cls(pack, router=router, quota=quota, learner=learner)
+        return cls(pack, router=router, quota=quota, learner=learner, default_policy=course)
 
     # -- public API -------------------------------------------------------------------
+
+    def checks(self, exercise: str) -> int:
+        if self._counted is not None:
+            return self._counted(exercise)
+        return super().checks(exercise)
 
     def hint_stream(
         self, exercise: str, code: str, test_results: Sequence[TestResult], level: int
@@ -229,6 +281,7 @@ class Tutor(TutorCalls):
         """:meth:`hint`, yielding text deltas first; the TutorReply is the return value."""
         info = self._info(exercise)
         level = min(max(int(level), 1), HINT_LEVELS)
+        self._allow("hint", exercise, level)
         return self._respond(
             "hint",
             info,
@@ -241,6 +294,7 @@ class Tutor(TutorCalls):
 
     def explain_code_stream(self, code: str, exercise: str | None = None) -> Reply:
         info = self._info(exercise)
+        self._allow("explain_code", exercise)
         return self._respond(
             "explain",
             info,
@@ -251,6 +305,7 @@ class Tutor(TutorCalls):
 
     def explain_error_stream(self, error: str, code: str, exercise: str | None = None) -> Reply:
         info = self._info(exercise)
+        self._allow("explain_error", exercise)
         return self._respond(
             "explain",
             info,
@@ -260,6 +315,8 @@ class Tutor(TutorCalls):
         )
 
     def ask_stream(self, question: str, context: str = "", exercise: str | None = None) -> Reply:
+        self._info(exercise)  # an unknown exercise is the learner's first problem
+        self._allow("ask", exercise)
         if not question.strip():
             raise TutorError("Type a question first, then press Ask.")
         if self.quota is not None:

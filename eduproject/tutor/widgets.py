@@ -100,6 +100,8 @@ class Panel:
         self.ask_button = _button("Ask", "comment", "Send your question to the tutor")
         self.remaining = w.HTML()
         self.remaining.add_class("edu-remaining")
+        self.policy = w.HTML()  # what the course's AI policy limits ("Hints unlock after ...")
+        self.policy.add_class("edu-policy")
         self.view = ResponseView(controller)
 
         self.check_button.on_click(lambda _: controller.check())
@@ -117,8 +119,9 @@ class Panel:
         actions.add_class("edu-actions")
         ask = w.HBox([self.question, self.ask_button])
         ask.add_class("edu-ask")
+        self.ask_row = ask
         self.widget = w.VBox(
-            [style_tag(), header, actions, ask, self.view.response, self.view.footer]
+            [style_tag(), header, self.policy, actions, ask, self.view.response, self.view.footer]
         )
         self.widget.add_class("edu-panel")
         controller.on_change = self.render
@@ -130,6 +133,15 @@ class Panel:
             button.disabled = state.busy
         self.hint_button.description = state.next_hint_label
         self.remaining.value = html.escape(state.remaining)
+        self.policy.value = html.escape(state.policy)
+        self.policy.layout.display = None if state.policy else "none"
+        for action, part in (
+            ("check", self.check_button),
+            ("hint", self.hint_button),
+            ("explain_code", self.explain_button),
+            ("ask", self.ask_row),
+        ):
+            part.layout.display = "none" if action in state.off else None
 
     def _on_question_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("event") == "submit":

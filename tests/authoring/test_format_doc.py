@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from eduproject.authoring import load_lesson, release, validate_lesson
+from eduproject.policy import PolicyLayer
 
 from .lessons import all_text, secret_lines
 
@@ -28,7 +29,7 @@ def example_lesson(write_lesson: WriteLesson) -> Path:
             data[info.strip().removeprefix("data/")] = (body + "\n").encode()
         else:
             cells.append(({"markdown": "md", "python": "code"}[kind] + info, body))
-    assert len(cells) == 10 and list(data) == ["temperatures.txt"]
+    assert len(cells) == 11 and list(data) == ["temperatures.txt"]
     return write_lesson(cells, "00-example", data=data)
 
 
@@ -46,6 +47,10 @@ def test_example_parses_as_described(write_lesson: WriteLesson) -> None:
     assert (sum_evens.all_or_nothing, warmest.all_or_nothing) == (False, True)
     assert len(sum_evens.hints) == 3
     assert sum_evens.avoid == ("sum(", "generator expression", "total += n")
+    assert (sum_evens.policy, warmest.policy) == (
+        PolicyLayer(),
+        PolicyLayer(hints_after_checks=1, ask=False),
+    )
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ import pytest
 
 from eduproject.authoring import load_lesson, read_bundle, release, stale_files
 from eduproject.errors import LessonFormatError
+from eduproject.policy import AiPolicy
 
 from .lessons import GOOD, GOOD_DATA, all_text, secret_lines
 
@@ -175,8 +176,12 @@ def test_lesson_pack(good_lesson: Path, tmp_path: Path) -> None:
         result.lesson.version,
     )
     sum_evens, area = pack["exercises"]
-    # The tutor's guard data (eduproject.tutor.guards) is tested with the tutor.
+    # The tutor's guard data (eduproject.tutor.guards) is tested with the tutor, the policy
+    # with the policy (tests/policy).
     assert isinstance(sum_evens.pop("guard"), dict)
+    assert sum_evens.pop("policy") == AiPolicy().to_json()  # graded: no completion in solutions
+    assert isinstance(area.pop("policy"), dict)
+    assert pack["policy"] == AiPolicy(complete_in_solutions=True).to_json()
     assert sum_evens == {
         "id": "sum_evens",
         "title": "Sum of evens",

@@ -63,8 +63,11 @@ def test_summary_attributes_every_attempt(
     assert total.p50_latency_s <= total.p95_latency_s
     assert report.model_p50_latency_s is not None and (report.accepted, report.rejected) == (1, 2)
 
-    assert code == 0 and text.rstrip("\n") == summary_text(Summary.from_json(json.loads(raw)))
-    assert code_json == 0 and via_ledger == text  # `eduproject ledger --url` says the same
+    costs = summary_text(Summary.from_json(json.loads(raw)))
+    # `gateway summary` adds how learners sought help; `ledger --url` prints the costs only.
+    assert code == 0 and text.startswith(costs) and "HELP-SEEKING PER EXERCISE" in text
+    assert code_json == 0 and "help_seeking" in json.loads(raw)
+    assert via_ledger.rstrip("\n") == costs
     assert (
         "PER EXERCISE\nfns/sum_evens\n  calls 5  answered 4 (model 3, offline 1)  refused 1" in text
     )

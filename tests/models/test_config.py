@@ -9,6 +9,7 @@ import pytest
 from eduproject.errors import ConfigError
 from eduproject.models.config import (
     SMOLLM2_LABEL,
+    CompleteConfig,
     Timeouts,
     find_bundled_smollm2,
     load_config,
@@ -91,6 +92,22 @@ def test_course_file(tmp_path: Path) -> None:
     assert config.ledger_path == course / "state/ledger.sqlite3"
     assert config.other == {"grading": {"anything": "belongs to the grading area"}}
     assert config.sources == (course / "eduproject.toml",)
+    # Inline completion: the benchmark's code-model routes unless [complete] names others.
+    assert config.routes_for("complete") == ("sc2-local-vllm",)
+    assert config.complete == CompleteConfig()
+
+
+def test_complete_table(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        COURSE + '\n[complete]\nroutes = ["eden"]\ncontext_chars = 300\nmax_tokens = 16\n',
+    )
+    config = load_config(tmp_path)
+    assert config.routes_for("complete") == ("eden",)
+    assert config.complete == CompleteConfig(context_chars=300, max_tokens=16)
+    write(tmp_path, "[complete]\nmax_tokens = 0\n")
+    with pytest.raises(ConfigError, match=r"\[complete\]: key 'max_tokens' must be from 1 to 2048"):
+        load_config(tmp_path)
 
 
 def test_defaults_without_files_define_the_bundled_model_but_tutor_offline(

@@ -31,6 +31,9 @@ def test_registry_names_match_the_configuration_names() -> None:
         "wizardcoder",
         "qwen2.5-coder-instruct",
         "smollm2-instruct",
+        "qwen2.5-coder",
+        "codellama",
+        "deepseek-coder",
     }
 
 
@@ -45,6 +48,42 @@ def test_starcoder2_fim_and_plain_completion() -> None:
     )
     plain = sc2.render(ModelRequest(task="completion", prefix="def add(a, b):\n", stop=("\ndef ",)))
     assert plain.prompt == "def add(a, b):\n" and "\ndef " in plain.stop and not plain.code_block
+
+
+@pytest.mark.parametrize(
+    ("family", "prompt", "stop"),
+    [
+        (
+            "qwen2.5-coder",
+            "<|fim_prefix|>a = <|fim_suffix|>\nprint(a)<|fim_middle|>",
+            "<|fim_pad|>",
+        ),
+        # Meta's reference infilling format: spaces around the sentinel tokens.
+        ("codellama", "<PRE> a =  <SUF>\nprint(a) <MID>", "<EOT>"),
+        (
+            "deepseek-coder",
+            "<\uff5cfim\u2581begin\uff5c>a = <\uff5cfim\u2581hole\uff5c>\nprint(a)"
+            "<\uff5cfim\u2581end\uff5c>",
+            "<\uff5cend\u2581of\u2581sentence\uff5c>",
+        ),
+    ],
+)
+def test_base_code_models_get_their_own_fim_template(family: str, prompt: str, stop: str) -> None:
+    for task in ("completion", "complete"):
+        rendered = FAMILIES[family].render(
+            ModelRequest(task=task, prefix="a = ", suffix="\nprint(a)")  # type: ignore[arg-type]
+        )
+        assert (rendered.prompt, rendered.code_block) == (prompt, False)
+        assert stop in rendered.stop
+
+
+def test_instruction_models_complete_with_the_cursor_marked() -> None:
+    rendered = FAMILIES["qwen2.5-coder-instruct"].render(
+        ModelRequest(task="complete", prefix="a = ", suffix="\nprint(a)"), chat=False
+    )
+    assert rendered.code_block and rendered.prompt is not None
+    assert "a = <CURSOR>\nprint(a)" in rendered.prompt
+    assert rendered.prompt.startswith("<|im_start|>system\n")
 
 
 def test_starcoder2_questions_are_issue_shaped() -> None:

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
+from llama_server import running_llama_server
 
 from eduproject.errors import AllRoutesFailed
 from eduproject.models.config import SMOLLM2_LABEL, Timeouts, load_config
@@ -86,45 +84,8 @@ def test_long_prompt_is_trimmed_with_the_real_tokenizer(
 @pytest.fixture(scope="module")
 def llama_server(smollm2_path: Path) -> Iterator[str]:
     """``python -m llama_cpp.server`` serving the bundled GGUF on a free loopback port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(smollm2_path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "1024",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (
-                "llama_cpp.server exited (is llama-cpp-python[server] installed?)"
-            )
-            try:
-                if httpx.get(f"{base}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "llama_cpp.server did not start in 120 s"
-            time.sleep(0.2)
+    with running_llama_server(smollm2_path) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 async def test_llama_cpp_server_through_the_openai_provider(

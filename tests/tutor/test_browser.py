@@ -20,13 +20,8 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import re
-import secrets
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -34,23 +29,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from jupyterlab_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    running_jupyterlab,
+    shut_down_kernels,
+    wait_for_kernel,
+)
 
 from eduproject.authoring.release import release
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 LESSON = REPO / "exercises" / "01-functions"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 # The learner's attempt at exercise 1: right for names, wrong for the empty name.
 ATTEMPT = 'def greet(name):\n    """Say hello."""\n    return "Hello, " + name + "!"\n'
 # Exercise 2: fine for 0 and positive numbers; for a negative one the loop never ends.
@@ -125,12 +117,6 @@ path = "{ledger}"
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _learner_folder(out: Path) -> Path:
     result = release(LESSON, out, out / "grader")
     nb = json.loads(result.notebook.read_text(encoding="utf-8"))
@@ -153,76 +139,8 @@ def lab(
     (_learner_folder(root / "model") / "eduproject.toml").write_text(
         _model_config(slow_model, root / "ledger.sqlite3")
     )
-    home = tmp_path / "home"
-    settings = home / "lab-settings" / "@jupyterlab"
-    for plugin, values in (
-        # No "get notified about Jupyter news?" popup over the notebook.
-        ("apputils-extension/notification", {"fetchNews": "false"}),
-        # No "Select Kernel" dialog: the notebook names its kernel.
-        # All cells attached to the page, so that locators find cells out of view.
-        ("notebook-extension/tracker", {"autoStartDefaultKernel": True, "windowingMode": "none"}),
-    ):
-        path = settings / f"{plugin}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-    labconfig = home / "jupyter-config" / "labconfig"
-    labconfig.mkdir(parents=True)
-    # nbgrader (a dev dependency for the importers) adds menus a learner never sees.
-    (labconfig / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@jupyter/nbgrader": True}})
-    )
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_CACHE_HOME": str(home / "cache"),
-        "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"),
-    }
-    for name in ("EDUPROJECT_CONFIG", "EDUPROJECT_LEDGER", "EDUPROJECT_TUTOR_ROUTES"):
-        env.pop(name, None)
-    token, port = secrets.token_hex(16), _free_port()
-    log = (tmp_path / "lab.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            f"--ServerApp.token={token}",
-            "--ServerApp.ip=127.0.0.1",
-            f"--port={port}",
-            "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={root}",
-            f"--LabApp.user_settings_dir={home / 'lab-settings'}",
-            f"--LabApp.workspaces_dir={home / 'lab-workspaces'}",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (tmp_path / "lab.log").read_text()
-            try:
-                if httpx.get(f"{base}/api/status", params={"token": token}).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "JupyterLab did not start in 90 s"
-            time.sleep(0.3)
+    with running_jupyterlab(root, tmp_path) as (base, token):
         yield base, token, root
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _accepted(ledger: Path) -> list[int | None]:
@@ -230,23 +148,6 @@ def _accepted(ledger: Path) -> list[int | None]:
         return [
             row[0] for row in db.execute("SELECT accepted FROM attempts WHERE accepted IS NOT NULL")
         ]
-
-
-def _shut_down_kernels(base: str, token: str) -> None:
-    for session in httpx.get(f"{base}/api/sessions", params={"token": token}).json():
-        httpx.delete(f"{base}/api/sessions/{session['id']}", params={"token": token})
-
-
-def _wait_for_kernel(base: str, token: str) -> None:
-    """Until the notebook's kernel is idle with the page connected (Run All is lost before)."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        sessions = httpx.get(f"{base}/api/sessions", params={"token": token}).json()
-        kernels = [s["kernel"] for s in sessions if s.get("kernel")]
-        if any(k["execution_state"] == "idle" and k["connections"] > 0 for k in kernels):
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"the notebook's kernel did not become ready: {sessions}")
 
 
 @contextmanager
@@ -266,7 +167,7 @@ def _notebook(lab: tuple[str, str, Path], kind: str) -> Iterator[Any]:
             # `reset`: a fresh workspace, not the tabs the previous test left open.
             page.goto(f"{base}/lab/tree/{kind}/01-functions/01-functions.ipynb?reset&token={token}")
             page.wait_for_selector(".jp-Notebook .jp-Cell")
-            _wait_for_kernel(base, token)
+            wait_for_kernel(base, token)
             page.keyboard.press("Control+b")  # hide the file browser: more room for the notebook
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -278,7 +179,7 @@ def _notebook(lab: tuple[str, str, Path], kind: str) -> Iterator[Any]:
             raise
         finally:
             browser.close()
-            _shut_down_kernels(base, token)  # the next notebook gets both cores
+            shut_down_kernels(base, token)  # the next notebook gets both cores
 
 
 def _panel(page: Any, exercise: str) -> Any:
@@ -367,10 +268,10 @@ def test_offline_learner_day(lab: tuple[str, str, Path]) -> None:
         # Saved, kernel gone, page reloaded: a calm notebook that says what to do.
         page.keyboard.press("Control+s")
         expect(page.locator(".jp-mod-dirty")).to_have_count(0)
-        _shut_down_kernels(base, token)
+        shut_down_kernels(base, token)
         page.reload()
         page.wait_for_selector(".jp-Notebook .jp-Cell")
-        _wait_for_kernel(base, token)
+        wait_for_kernel(base, token)
         placeholders = page.get_by_text("Tutor panel: run the first cell of the notebook")
         expect(placeholders).to_have_count(4)
         assert page.get_by_text("Error displaying widget").count() == 0

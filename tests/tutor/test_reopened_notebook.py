@@ -64,7 +64,11 @@ def test_the_extension_is_switched_on_by_the_installed_config() -> None:
         for p in Path(folder, "jupyter_server_config.d").glob("eduproject.json")
     ]
     assert found, "eduproject.json is not in any jupyter_server_config.d folder"
-    assert found[0]["ServerApp"]["jpserver_extensions"] == {"eduproject.tutor.jupyter_server": True}
+    assert found[0]["ServerApp"]["jpserver_extensions"] == {"eduproject": True}
+    import eduproject
+
+    modules = [p["module"] for p in eduproject._jupyter_server_extension_points()]
+    assert "eduproject.tutor.jupyter_server" in modules
 
 
 def test_the_first_cell_says_the_tutor_is_ready(
