@@ -2,8 +2,10 @@
 
 This is the learner's quick self-check, not grading: it runs only the tests the learner can
 already see (``visible_source`` from ``lesson.json``; wholly hidden tests are listed by name as
-"checked when graded"), each in its own copy of the learner's namespace so that one failing test
-never stops the others and test variables never leak into the notebook. Failing comparisons are
+"checked when graded"), in the learner's own namespace as the test cells would run in the
+notebook (learner code sees what a test binds or deletes), one failing test never stopping the
+others; afterwards the names the tests bound or deleted are put back as they were, so a check
+leaves the notebook's variables as it found them. Failing comparisons are
 explained ("gave 4, expected 6"), and errors raised by learner code become one friendly line,
 never a traceback.
 
@@ -14,6 +16,7 @@ never a traceback.
 from __future__ import annotations
 
 import ast
+import dis
 import html
 import linecache
 import re
@@ -146,8 +149,9 @@ def check(
     """Run the visible tests of ``exercise`` against the learner's current definitions.
 
     As in the notebook and in grading, each test cell's shared code runs once, then its tests
-    in order, in one copy of the learner's namespace (a test sees what earlier ones bound;
-    nothing leaks back into the notebook). ``pack`` is the lesson pack (default: ``lesson.json``
+    in order, in the learner's namespace (a test sees what earlier ones bound, and learner
+    code sees the globals a test sets or deletes); the names the tests bound or deleted are
+    put back afterwards (:class:`_Scope`). ``pack`` is the lesson pack (default: ``lesson.json``
     found next to the notebook); ``namespace`` the learner's names (default: the IPython user
     namespace, or the calling module's globals outside IPython). With ``display`` the result is
     shown at once.
@@ -166,11 +170,26 @@ def check(
     if namespace is None:
         namespace = _learner_namespace()
 
+    scope = _Scope(namespace)
+    try:
+        results, hidden, partly = _run_tests(ex, exercise, scope)
+    finally:
+        scope.restore()
+
+    shown_in = _show_now(display)
+    result = CheckResult(exercise, tuple(results), tuple(hidden), tuple(partly), shown_in)
+    if display:
+        _show(result)
+    return result
+
+
+def _run_tests(
+    ex: Any, exercise: str, scope: _Scope
+) -> tuple[list[TestResult], list[str], list[str]]:
     results: list[TestResult] = []
     hidden: list[str] = []
     partly: list[str] = []
     interrupted = False
-    scope = dict(namespace)
     shared_ran: dict[str, str | None] = {}  # test cell -> why its shared code failed, or None
     for test in ex.tests:
         if not test.visible_source.strip():
@@ -199,12 +218,65 @@ def check(
             outcome = run_test(test.name, getattr(test, "body", test.visible_source), scope)
         interrupted = outcome.message.startswith("interrupted")
         results.append(outcome)
+    return results, hidden, partly
 
-    shown_in = _show_now(display)
-    result = CheckResult(exercise, tuple(results), tuple(hidden), tuple(partly), shown_in)
-    if display:
-        _show(result)
-    return result
+
+class _Scope:
+    """Where a check's tests run: the learner's own namespace, as in the notebook.
+
+    Before each test runs, the names its code can bind or delete (read from its bytecode:
+    assignments, imports, definitions, ``del``, ``global`` writes) are saved; :meth:`restore`
+    puts them back, so the learner's variables are as before the check. A namespace that is
+    not a dict (it cannot be a function's globals) is copied instead.
+    """
+
+    def __init__(self, namespace: Mapping[str, Any]) -> None:
+        self.names: dict[str, Any] = namespace if isinstance(namespace, dict) else dict(namespace)
+        self._saved: dict[str, Any] = {}
+        self._absent: set[str] = set()
+        self._cells = _cells_run()
+
+    def claim(self, code: Any) -> None:
+        for name in (*_bound_names(code), asserts.HELPER):
+            if name in self._saved or name in self._absent:
+                continue
+            if name in self.names:
+                self._saved[name] = self.names[name]
+            else:
+                self._absent.add(name)
+
+    def restore(self) -> None:
+        """Put the claimed names back. Idempotent, and retried when a Stop (an exception the
+        panel raises in this thread) lands in the middle. Skipped when the learner ran a cell
+        meanwhile (a test stuck in C finishing late): their new definitions win."""
+        if _cells_run() != self._cells:
+            return
+        while True:
+            try:
+                for name in self._absent:
+                    self.names.pop(name, None)
+                self.names.update(self._saved)
+                return
+            except BaseException:  # raised once by the panel's Stop: finish the job
+                continue
+
+
+def _cells_run() -> int | None:
+    """How many cells the learner's kernel has run (None outside IPython)."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return None if not shell else int(shell.execution_count)
+
+
+_BINDS = {"STORE_NAME", "DELETE_NAME", "STORE_GLOBAL", "DELETE_GLOBAL"}
+
+
+def _bound_names(code: Any) -> set[str]:
+    """Global names ``code`` (and functions it defines) may bind or delete."""
+    found = {i.argval for i in dis.get_instructions(code) if i.opname in _BINDS}
+    for const in code.co_consts:
+        if hasattr(const, "co_code"):
+            found |= _bound_names(const)
+    return found
 
 
 def readable_hidden(exercise: str, name: str, number: int) -> str:
@@ -215,15 +287,18 @@ def readable_hidden(exercise: str, name: str, number: int) -> str:
     return name
 
 
-def run_test(name: str, source: str, scope: dict[str, Any]) -> TestResult:
-    """Run one test's code in ``scope`` (a copy of the learner's names); never raises."""
+def run_test(name: str, source: str, scope: _Scope | dict[str, Any]) -> TestResult:
+    """Run one test's code in ``scope`` (a plain dict: those names, kept); never raises."""
+    if isinstance(scope, dict):
+        scope = _Scope(scope)
     try:
         code = _compile_test(source, f"{_TEST_FILENAME} {name}>")
     except SyntaxError as exc:
         return TestResult(name, False, f"the test code does not compile: {exc.msg}")
-    scope[asserts.HELPER] = asserts.compare
+    scope.claim(code)
+    scope.names[asserts.HELPER] = asserts.compare
     try:
-        exec(code, scope)
+        exec(code, scope.names)
     except asserts.ComparisonFailed as exc:
         return TestResult(name, False, str(exc))
     except KeyboardInterrupt:

@@ -1,12 +1,13 @@
 """The panel's Check: the visible tests under a time limit per test, stoppable.
 
 ``eduproject.check`` runs an exercise's visible tests in the learner's kernel. The panel
-runs the very same function -- so each test cell's shared code runs once and its tests share
-one copy of the learner's names, as in the notebook -- but on a worker thread, watched:
+runs the very same function -- so each test cell's shared code runs once and its tests run
+among the learner's names, as in the notebook (put back afterwards) -- but on a worker thread,
+watched:
 
 - a loop that never ends costs one test its time limit ("`count_up` did not finish within
-  5 s: does a loop never end?"); the tests after it then run in a second round (a fresh
-  copy of the learner's names, their cells' shared code run again);
+  5 s: does a loop never end?"); the tests after it then run in a second round (their
+  cells' shared code run again);
 - the panel's **Stop** button ends the running test at once (the widget callbacks return
   immediately, so the kernel stays free and the click arrives);
 - prints of learner code go to a buffer, not into whatever cell the learner runs meanwhile.

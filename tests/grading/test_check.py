@@ -86,7 +86,7 @@ def test_one_failing_test_does_not_stop_the_others_and_tests_do_not_leak_names()
     assert result.results[0].message == (
         "your code raised ValueError: negative numbers are not supported (in `double`, line 4)"
     )
-    assert "got" not in ns  # MESSAGE assigned `got` in its own copy of the namespace
+    assert "got" not in ns  # MESSAGE assigned `got`; the check put the namespace back
 
 
 def test_stub_and_missing_definition_get_friendly_lines() -> None:
@@ -233,3 +233,43 @@ def test_check_in_a_real_kernel_shows_one_table_and_clean_errors(tmp_path: Path)
     text = "\n".join(error["traceback"])
     assert "no exercise 'tripel' (it has: double)" in text
     assert "Traceback" not in text and "File " not in text
+
+
+def test_tests_run_in_the_learners_namespace_as_the_notebook_then_put_it_back() -> None:
+    """nbgrader's own example (ps1): a test deletes a learner function to prove another uses
+    it, then restores it; another sets a global the learner's code reads. In the notebook
+    both pass: learner code reads the notebook's globals, which the test cells change."""
+    ns = _namespace(
+        """
+        def squares(n):
+            return [i * i for i in range(1, n + 1)]
+        def sum_of_squares(n):
+            return sum(squares(n))
+        def scaled(x):
+            return FACTOR * x
+        """
+    )
+    uses = VisibleTest(
+        "uses_squares",
+        1,
+        False,
+        "orig = squares\ndel squares\ntry:\n    sum_of_squares(1)\nexcept NameError:\n    pass\n"
+        "else:\n    raise AssertionError('does not use squares')\nfinally:\n    squares = orig\n",
+    )
+    reads = VisibleTest("reads_factor", 1, False, "FACTOR = 3\nassert scaled(2) == 6\n")
+    before = dict(ns)
+    result = check("double", pack=_pack(uses, reads), namespace=ns, display=False)
+    assert [(r.name, r.passed, r.message) for r in result.results] == [
+        ("uses_squares", True, ""),
+        ("reads_factor", True, ""),
+    ]
+    assert ns == before  # `orig` and FACTOR gone, squares the learner's own again
+
+
+def test_a_deleted_learner_name_comes_back_even_when_the_test_fails() -> None:
+    ns = _namespace("def double(x):\n    return 2 * x\n")
+    learner_double = ns["double"]
+    gone = VisibleTest("gone", 1, False, "del double\nassert False\n")
+    result = check("double", pack=_pack(gone), namespace=ns, display=False)
+    assert not result.results[0].passed
+    assert ns["double"] is learner_double

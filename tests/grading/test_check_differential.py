@@ -1,6 +1,8 @@
 """``eduproject.check`` in a real kernel agrees with the grading engine, test by test.
 
-For the sample course and the idioms lesson, a simulated class (solved, partly solved, broken
+For the sample course, the idioms lesson and a real course notebook (nbgrader's own example
+problem set ps1, problem 1, shipped in the nbgrader wheel and imported as an instructor would),
+a simulated class (solved, partly solved, broken
 submissions) and the released stub run in a real Jupyter kernel as a learner runs them, top to
 bottom, with ``eduproject.check("<exercise>")`` where the tutor panel stands; the same
 notebooks are graded by the engine in the sandbox. Every visible test must get the same
@@ -15,12 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nbgrader
 import pytest
 from grading_support import bundle_lesson
 from idioms import IDIOMS
 from jupyter_client import KernelManager
 from lesson_files import notebook_json
 
+from eduproject.authoring.importers.nbgrader import import_nbgrader
 from eduproject.authoring.model import Lesson, Role
 from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.release import dumps, learner_notebook, learner_pack
@@ -40,6 +44,9 @@ def lessons(root: Path) -> Iterator[Path]:
     idioms.mkdir()
     (idioms / "idioms.ipynb").write_text(json.dumps(notebook_json(IDIOMS)), encoding="utf-8")
     yield idioms
+    ps1 = Path(nbgrader.__file__).parent / "docs" / "source" / "user_guide" / "source" / "ps1"
+    import_nbgrader(ps1 / "problem1.ipynb", root / "ps1-problem1")
+    yield root / "ps1-problem1"
 
 
 class Kernel:
