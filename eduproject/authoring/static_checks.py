@@ -69,8 +69,23 @@ def syntax_error(source: str) -> SyntaxError | None:
 
 
 def lesson_warnings(lesson: Lesson) -> list[str]:
-    """Legal but probably a mistake: files beside the notebook (release copies only data/)."""
+    """Legal but worth the author's attention: files beside the notebook (release copies only
+    data/); tests that mix visible and hidden lines (learners read only the visible part's
+    message)."""
     notes = []
+    mixed = [
+        f"{test.name!r} ({exercise.id})"
+        for exercise in lesson.exercises
+        for test in exercise.tests
+        if test.hidden and test.visible_source.strip() and test.open_lines
+    ]
+    if mixed:
+        notes.append(
+            f"{len(mixed)} test(s) mix visible and hidden lines: {', '.join(mixed)}. Learners "
+            "read the message of a failing visible line; a failing hidden line shows only as "
+            "'failed'. For its own verdict, points and message, give the hidden part its own "
+            "`### TEST name` line"
+        )
     folder = lesson.folder
     for path in sorted(folder.iterdir()):
         name = path.name

@@ -364,7 +364,8 @@ def test_release_warns_about_a_data_file_beside_the_notebook(
     (good_lesson / "weather.csv").write_text("day,temp\n")
     (good_lesson / "README.md").write_text("notes for the author")
     result = _release(good_lesson, tmp_path)
-    (warning,) = result.warnings
+    mixed, warning = result.warnings
+    assert mixed.startswith("1 test(s) mix visible and hidden lines: 'negatives' (sum_evens).")
     assert warning.startswith(f"{good_lesson / 'weather.csv'} sits next to the notebook")
     assert 'move it to data/weather.csv and read it as "data/weather.csv"' in warning
 
