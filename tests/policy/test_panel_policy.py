@@ -50,7 +50,8 @@ def test_hints_unlock_after_the_panels_checks() -> None:
         "Hint 1 of 2",
         "Hints unlock after 2 checks: press Check twice more.",
     )
-    assert controller.check() is not None
+    controller.check()
+    assert controller.last_check is not None
     assert state.policy.startswith("Hints unlock after 2 checks (1 to go).")
     controller.check()
     assert state.policy == "Hints go up to level 2."
@@ -83,6 +84,7 @@ def test_exam_mode_in_the_panel() -> None:
         replace(AiPolicy(), exam=True, hint=False, ask=False, explain_code=False)
     )
     assert controller.state.policy == "Exam mode: AI help is off. Check still works."
-    assert controller.check() is not None  # Check still works
+    controller.check()
+    assert controller.last_check is not None  # Check still works
     controller.hint()
     assert controller.state.error == "AI help is off during the exam. Check still works."

@@ -115,7 +115,8 @@ def _in_kernel(course: Course, lesson: str, exercise: str, action: Action) -> st
                 namespace=lambda: {},
                 spawn=lambda job: job(),
             )
-            return None if controller.check() is not None else controller.state.error
+            controller.check()
+            return None if controller.last_check is not None else controller.state.error
         if action == "hint":
             tutor.hint(exercise, CODE, (), 1)
         elif action == "explain_code":
