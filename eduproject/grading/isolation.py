@@ -27,9 +27,68 @@ import os
 import stat
 import struct
 
-__all__ = ["deny_shared_kernel_state", "remove_tree"]
+__all__ = ["deny_shared_kernel_state", "empty_folder", "mount_points_under", "remove_tree"]
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def mount_points_under(
+    folders: list[str], mountinfo: str = "/proc/self/mountinfo"
+) -> frozenset[str]:
+    """The mount points strictly inside ``folders`` (read from ``mountinfo``).
+
+    In the sandbox, a Python installed under ``/tmp`` (a virtual environment in a checkout
+    there) is bound read-only on top of the private ``/tmp``: emptying ``/tmp`` must leave it.
+    """
+    tops = [folder.rstrip("/") + "/" for folder in folders]
+    found: set[str] = set()
+    try:
+        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return frozenset()
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        point = _unescape_mount(fields[4])
+        if any(point.startswith(top) for top in tops):
+            found.add(point.rstrip("/"))
+    return frozenset(found)
+
+
+def _unescape_mount(text: str) -> str:
+    """mountinfo writes space, tab, newline and backslash in a path as octal escapes."""
+    for code in ("040", "011", "012", "134"):
+        text = text.replace("\\" + code, chr(int(code, 8)))
+    return text
+
+
+def empty_folder(folder: str, spare: frozenset[str] = frozenset()) -> bool:
+    """Remove everything in ``folder`` but the mount points in ``spare`` (and the folders
+    that lead to them); True when nothing else is left. Never raises, never follows a link."""
+    inner = [point for point in spare if point.startswith(folder.rstrip("/") + "/")]
+    if not inner:
+        return remove_tree(folder, keep=True)
+    clean = True
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return False
+    for entry in entries:
+        path = entry.path
+        if path in spare:
+            continue
+        leads_to_spare = any(point.startswith(path + "/") for point in inner)
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            is_dir = False
+        if leads_to_spare and is_dir:
+            clean = empty_folder(path, spare) and clean
+        else:
+            clean = remove_tree(path) and clean
+    return clean
 
 
 def remove_tree(path: str | os.PathLike[str], *, keep: bool = False) -> bool:

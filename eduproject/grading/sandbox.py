@@ -400,7 +400,9 @@ class Zygote:
                 self._control, [json.dumps({"op": "fork", "job": job}).encode()], [theirs.fileno()]
             )
         except OSError as exc:
-            raise SandboxError(f"the grading sandbox stopped ({exc})") from exc
+            log = self._log_tail(self._root) if self._root is not None else "no output"
+            self.close()
+            raise SandboxError(f"the grading sandbox stopped ({exc}); its log ends: {log}") from exc
         finally:
             theirs.close()
         started = self._recv(30.0)
@@ -419,6 +421,8 @@ class Zygote:
         if event is None or event.get("event") != "exited":
             self.close()  # the zygote is wedged: the next spawn starts a new one
             return ChildExit(None, signal.SIGKILL, kill)
+        if event.get("clean") is False:
+            self.close()  # the zygote could not empty /tmp and has ended: start a new one
         return ChildExit(event.get("code"), event.get("signal"), bool(event.get("requested")))
 
     def _kill_pid(self, pid: int) -> None:

@@ -102,9 +102,10 @@ def _reap() -> list[tuple[int, int]]:
         reaped.append((pid, status))
 
 
-def _kill_all_learner_processes(wipe: list[str]) -> bool:
+def _kill_all_learner_processes(wipe: list[str], spare: frozenset[str] = frozenset()) -> bool:
     """SIGKILL every process below the zygote (orphans re-parent to it: it is a subreaper),
-    then empty ``wipe``; False if something there could not be removed."""
+    then empty ``wipe`` but for the sandbox's own mounts in ``spare``; False if something
+    there could not be removed."""
     for _ in range(200):
         victims = _descendants(os.getpid())
         if not victims:
@@ -115,7 +116,7 @@ def _kill_all_learner_processes(wipe: list[str]) -> bool:
         _reap()
     _reap()
     # /tmp and /dev/shm of the sandbox: nothing carries to the next learner.
-    return all([isolation.remove_tree(folder, keep=True) for folder in wipe])
+    return all([isolation.empty_folder(folder, spare) for folder in wipe])
 
 
 def _limit(kind: int, value: int | None) -> None:
@@ -244,6 +245,7 @@ def zygote_main(config: dict[str, Any]) -> None:
     gc.collect()
     gc.freeze()  # children share the zygote's pages; no GC pass will touch (copy) them
     wipe = [d for d in config.get("wipe", []) if os.path.isdir(d)]
+    spare = isolation.mount_points_under(wipe)  # e.g. a Python bound under /tmp
     _send(control, {"event": "ready", "failed": failed, "pid": os.getpid()})
     while True:
         try:
@@ -251,7 +253,7 @@ def zygote_main(config: dict[str, Any]) -> None:
         except OSError:
             data, fds = b"", []
         if not data:
-            _kill_all_learner_processes(wipe)
+            _kill_all_learner_processes(wipe, spare)
             return
         msg = json.loads(data)
         if msg["op"] != "fork" or len(fds) != 1:
@@ -265,13 +267,15 @@ def zygote_main(config: dict[str, Any]) -> None:
             _child(shell, fds[0], msg["job"])
         os.close(fds[0])
         _send(control, {"event": "started", "pid": pid})
-        ended = _watch(control, pid, wipe)
+        ended = _watch(control, pid, wipe, spare)
         _send(control, ended)
         if not ended["clean"]:
             return  # leftovers we cannot remove: the grader starts a fresh sandbox
 
 
-def _watch(control: socket.socket, pid: int, wipe: list[str]) -> dict[str, Any]:
+def _watch(
+    control: socket.socket, pid: int, wipe: list[str], spare: frozenset[str]
+) -> dict[str, Any]:
     """Wait for the grader's "end", stop the child, then clean up after everything it left.
 
     The child may have ended long before: the snapshots it forked (``harness.serve``) must
@@ -302,7 +306,7 @@ def _watch(control: socket.socket, pid: int, wipe: list[str]) -> dict[str, Any]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
-    clean = _kill_all_learner_processes(wipe)
+    clean = _kill_all_learner_processes(wipe, spare)
     return {
         "event": "exited",
         "clean": clean,

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
+from eduproject.grading import isolation
 from eduproject.grading.isolation import remove_tree
 
 
@@ -60,3 +67,55 @@ def test_missing_paths_files_and_links_at_the_top(tmp_path: Path) -> None:
     link.symlink_to(target)
     assert remove_tree(link) is True  # the link goes, never what it points to
     assert not link.exists() and (target / "x").exists()
+
+
+def test_emptying_tmp_spares_a_python_bound_under_it(tmp_path: Path) -> None:
+    """A checkout under /tmp: the sandbox binds its virtual environment read-only on top of
+    the private /tmp, and the wipe after each learner must leave that mount (a fresh clone's
+    `make demo` in /tmp once failed with "the grading sandbox stopped (Broken pipe)").
+    Here a real read-only bind mount in a private mount namespace stands for it."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.fail("this test needs unshare(1) and root, as CI runs it")
+    tmp = tmp_path / "tmp"
+    venv = tmp / "checkout" / ".venv"
+    venv.mkdir(parents=True)
+    source = tmp_path / "python"
+    source.mkdir()
+    (source / "python3").write_text("#!/bin/sh\n")
+    (tmp / "checkout" / "left-by-learner").write_text("x")
+    (tmp / "learner").mkdir()
+    (tmp / "learner" / "notes.txt").write_text("x")
+    script = (
+        "import sys, json; sys.path.insert(0, sys.argv[1]); import isolation; "
+        "spare = isolation.mount_points_under([sys.argv[2]]); "
+        "print(json.dumps([sorted(spare), isolation.empty_folder(sys.argv[2], spare)]))"
+    )
+    code = (
+        f"mount --bind {source} {venv} && mount -o remount,bind,ro {venv} && "
+        f"{sys.executable} -c '{script}' {Path(isolation.__file__).parent} {tmp}"
+    )
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[str(venv)], True]
+    # Outside the namespace the mount is gone: what stood beside it was removed, and the
+    # folder leading to it is kept (empty), as is the bound Python itself.
+    assert sorted(p.name for p in tmp.rglob("*")) == [".venv", "checkout"]
+    assert (source / "python3").exists()
+
+
+def test_mount_points_are_read_with_their_escapes(tmp_path: Path) -> None:
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "22 1 0:21 / / rw - tmpfs tmpfs rw\n"
+        "30 22 0:23 / /tmp rw - tmpfs tmpfs rw\n"
+        "31 30 8:1 /x /tmp/my\\040course/.venv ro - ext4 /dev/vda rw\n"
+        "32 22 8:1 /y /work ro - ext4 /dev/vda rw\n"
+    )
+    assert isolation.mount_points_under(["/tmp"], str(info)) == {"/tmp/my course/.venv"}
+    assert isolation.mount_points_under(["/dev/shm"], str(info)) == frozenset()
