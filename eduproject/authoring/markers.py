@@ -214,7 +214,12 @@ def regions(
 
 
 def stub_solutions(source: str, where: CellRef) -> str:
-    """Replace every solution region by the stub, keeping the BEGIN line's indentation."""
+    """Replace every solution region by the stub, indented like the region's first line.
+
+    That is the BEGIN line's indentation in the usual layout; where a course put the marker
+    less indented than the code it wraps (``if ok:`` / ``### BEGIN SOLUTION`` / ``    x = 1``),
+    the first line's indentation keeps the learner copy valid Python (nbgrader's would not be).
+    """
     markers = scan(source, where)
     pairs = regions(markers, Marker.BEGIN_SOLUTION, Marker.END_SOLUTION, where)
     if not pairs:
@@ -234,7 +239,9 @@ def stub_solutions(source: str, where: CellRef) -> str:
                 "put the answer between the markers, or delete them",
             )
         out.extend(lines[position : begin.number - 1])
-        out.extend(begin.indent + stub for stub in STUB_LINES)
+        first = next(line for line in body if line.strip())
+        indent = first[: len(first) - len(first.lstrip())]
+        out.extend(indent + stub for stub in STUB_LINES)
         position = end.number
     out.extend(lines[position:])
     return "\n".join(out)

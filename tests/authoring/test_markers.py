@@ -48,6 +48,27 @@ def test_stub_is_valid_python() -> None:
     compile(stub_solutions(source, WHERE), "<stub>", "exec")
 
 
+def test_a_marker_less_indented_than_its_code_gives_a_stub_that_compiles() -> None:
+    """CS1302's lab 3a (an nbgrader course) puts the marker at the `if`'s level, inside it:
+    nbgrader's learner copy does not compile there; ours indents the stub like the code."""
+    source = (
+        "def get_roots(a, b, c):\n"
+        "    if d == 0:\n"
+        "    ### BEGIN SOLUTION\n"
+        "        roots = -b / 2 / a\n"
+        "    else:\n"
+        "        roots = None\n"
+        "    ### END SOLUTION\n"
+        "    return roots"
+    )
+    stub = stub_solutions(source, WHERE)
+    assert stub.split("\n")[2:4] == [
+        "        # YOUR CODE HERE",
+        "        raise NotImplementedError()",
+    ]
+    compile(stub, "<stub>", "exec")
+
+
 def test_scan_accepts_trailing_spaces_and_reads_test_lines() -> None:
     found = scan(
         "  ### BEGIN HIDDEN TESTS   \n### TEST t.1 points=2.5\n### END HIDDEN TESTS", WHERE
