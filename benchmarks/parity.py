@@ -239,7 +239,7 @@ def eduproject_side(
     if code != 0:
         return res
     code, out = run(
-        [eduproject, "validate", str(lesson), "--timeout", str(cell_timeout * 4)], work, 1800
+        [eduproject, "validate", str(lesson), "--cell-timeout", str(cell_timeout * 4)], work, 1800
     )
     res["validate"] = stage(code, out, 4000)
     lesson_nb = read_nb(lesson / f"{name}.ipynb")
