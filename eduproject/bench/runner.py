@@ -47,9 +47,8 @@ from eduproject.bench.tasks import (
 )
 from eduproject.errors import AllRoutesFailed, ConfigError, RouteError
 from eduproject.models.config import OFFLINE, Config, load_config
-from eduproject.models.families import default_families
 from eduproject.models.ledger import Attempt, Ledger
-from eduproject.models.providers import build_providers
+from eduproject.models.registry import registry_for
 from eduproject.models.router import Router
 from eduproject.models.types import ModelRequest, ModelResponse
 from eduproject.tutor.pack import ExerciseInfo
@@ -158,12 +157,13 @@ def bench_router(config: Config) -> Router:
     """A router on the configured ledger, without response cache and route cooldown."""
     routes = tuple(replace(r, cooldown_s=0.0) for r in config.routes)
     config = replace(config, routes=routes)
+    registry = registry_for(config)
     return Router(
         config,
         ledger=_TapLedger(config.ledger_path),
         cache=None,
-        families=default_families(),
-        providers=build_providers(config.routes),
+        families=registry.families,
+        providers=registry.build(config.routes),
     )
 
 

@@ -30,11 +30,13 @@ from eduproject.authoring.model import Lesson
 from eduproject.completion.context import CompletionInput
 from eduproject.completion.gate import decide, decide_anywhere
 from eduproject.completion.service import Completer, Completion
+from eduproject.config import read_section
 from eduproject.errors import ConfigError, EduprojectError, TutorError
 from eduproject.gateway.allowance import Allowance, Ticket
 from eduproject.gateway.db import Database
 from eduproject.gateway.records import AttributingLedger, CallLog, CallTag
 from eduproject.gateway.server_tutor import FencedCodeGate
+from eduproject.gateway.settings import SECTION as GATEWAY_SECTION
 from eduproject.gateway.settings import GatewaySettings
 from eduproject.gateway.tokens import Identity, TokenStore
 from eduproject.gateway.wire import CheckReport, Limits, RequestRejected, TutorCall, reply_json
@@ -125,25 +127,25 @@ class TutorService:
     ) -> TutorService:
         """The service for the course in ``course_dir`` (``eduproject.toml``, ``exercises/``)."""
         from eduproject.models.cache import ResponseCache
-        from eduproject.models.families import default_families
-        from eduproject.models.providers import build_providers
+        from eduproject.models.registry import registry_for
 
         config = config or load_config(course_dir)
-        settings = GatewaySettings.from_table(config.other.get("gateway", {}), course_dir)
+        settings = read_section(config.other, GATEWAY_SECTION, course_dir)
         if db_path is not None:
             settings = replace(settings, db=db_path, database=None)
         lessons = load_lessons(course_dir / "exercises")
         # With a PostgreSQL database the ledger and the cache live there too, so that every
         # gateway host sees (and the summary sums) the same rows.
         shared = settings.database
+        registry = registry_for(config)
         router = Router(
             config,
             ledger=AttributingLedger(shared or config.ledger_path),
             cache=ResponseCache(shared or config.cache_path, ttl_s=config.cache_ttl_s)
             if config.cache_enabled
             else None,
-            families=default_families(),
-            providers=build_providers(config.routes),
+            families=registry.families,
+            providers=registry.build(config.routes),
         )
         return cls(
             router=router,

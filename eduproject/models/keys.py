@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable
 
 from eduproject.errors import RouteError
-from eduproject.models.config import RouteConfig
+from eduproject.models.settings import RouteConfig
 
 REDACTED = "[redacted]"
 # Shorter values are not keys, and redacting them would garble ordinary text.

@@ -33,16 +33,11 @@ from eduproject.models.attempts import Progress, Recorder, classify
 from eduproject.models.cache import CachedAnswer, ResponseCache, cache_key
 from eduproject.models.checks import StopFilter, malformed_reason
 from eduproject.models.config import OFFLINE, Config, RouteConfig, load_config
-from eduproject.models.families import (
-    ModelFamily,
-    RenderedPrompt,
-    default_families,
-    extract_code_block,
-)
+from eduproject.models.families import ModelFamily, RenderedPrompt, extract_code_block
 from eduproject.models.fitting import DEFAULT_CHARS_PER_TOKEN, fit_request
 from eduproject.models.ledger import Ledger
-from eduproject.models.providers import Provider, build_providers
-from eduproject.models.providers.base import GenerationParams
+from eduproject.models.providers.base import GenerationParams, Provider
+from eduproject.models.registry import registry_for
 from eduproject.models.streams import Emit, LoopThread, ResponseStream, SyncResponseStream
 from eduproject.models.types import ModelRequest, ModelResponse, Usage
 
@@ -108,7 +103,7 @@ class Router:
                     hint=f"known families: {', '.join(sorted(self.families))}",
                 )
             if route.name not in self.providers:
-                raise ConfigError(f"route {route.name!r} has no provider", hint="build_providers()")
+                raise ConfigError(f"route {route.name!r} has no provider", hint="Registry.build()")
 
     @classmethod
     def from_config(
@@ -117,19 +112,21 @@ class Router:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> Router:
-        """The usual router: ledger and cache files from the config, built-in families.
+        """The usual router: ledger and cache files from the config; providers and families
+        from the registry the config was read with (built-ins and installed plugins).
 
         >>> router = Router.from_config()      # doctest: +SKIP
         """
         config = config or load_config()
+        registry = registry_for(config)
         return cls(
             config,
             ledger=Ledger(config.ledger_path),
             cache=ResponseCache(config.cache_path, ttl_s=config.cache_ttl_s)
             if config.cache_enabled
             else None,
-            families=default_families(),
-            providers=build_providers(config.routes, transport=transport),
+            families=registry.families,
+            providers=registry.build(config.routes, transport=transport),
         )
 
     # ------------------------------------------------------------------ public API
