@@ -45,7 +45,7 @@ from eduproject.bench.tasks import (
     phung_accepts,
     repair_request,
 )
-from eduproject.errors import AllRoutesFailed, ConfigError, RouteError
+from eduproject.errors import AllRoutesFailed, ConfigError, RouteError, RouteErrorKind
 from eduproject.models.config import OFFLINE, Config, load_config
 from eduproject.models.ledger import Attempt, Ledger
 from eduproject.models.registry import registry_for
@@ -55,7 +55,7 @@ from eduproject.tutor.pack import ExerciseInfo
 
 __all__ = ["BenchOptions", "BenchReport", "Progress", "RouteInfo", "bench_router", "run_bench"]
 
-_TIMEOUT_KINDS = ("timeout", "first_token_timeout")
+_TIMEOUT_KINDS = (RouteErrorKind.TIMEOUT, RouteErrorKind.FIRST_TOKEN_TIMEOUT)
 # RouteError's text is "route 'name': kind: message"; the ledger keeps only that text.
 _KIND = re.compile(r"^route '[^']*': ([a-z_]+):")
 
@@ -378,7 +378,7 @@ def _failure(errors: Sequence[RouteError]) -> tuple[Outcome, str]:
     text = "; ".join(str(e).splitlines()[0] for e in errors)[:500]
     if any(k in _TIMEOUT_KINDS for k in kinds):
         return "timeout", text
-    if kinds and all(k == "malformed" for k in kinds):
+    if kinds and all(k == RouteErrorKind.MALFORMED for k in kinds):
         return "malformed", text
     return "error", text
 

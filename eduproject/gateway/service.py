@@ -20,7 +20,7 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,7 +44,7 @@ from eduproject.models.config import OFFLINE, TUTOR_TASKS, Config, TutorConfig, 
 from eduproject.models.router import Router
 from eduproject.policy import Action, AiPolicy, PolicyLayer, course_layer, resolve
 from eduproject.tutor.pack import ExerciseInfo, LessonPack
-from eduproject.tutor.tutor import Tutor, TutorReply
+from eduproject.tutor.tutor import Reply, Tutor, TutorReply
 
 if TYPE_CHECKING:
     from eduproject.tutor.passcheck import HintRunner
@@ -311,7 +311,7 @@ class TutorService:
             check_counts=lambda exercise: self.calls.checks(learner, call.lesson, exercise),
         )
 
-    def reply_stream(self, prepared: Prepared) -> Generator[str, None, TutorReply]:
+    def reply_stream(self, prepared: Prepared) -> Reply:
         tutor, call = self.tutor_for(prepared), prepared.call
         if call.kind == "hint":
             assert call.exercise is not None
@@ -434,24 +434,20 @@ class CallRun:
         answer: TutorReply | None = None
         try:
             with tag.active():
-                gen = service.reply_stream(prepared)
+                stream = service.reply_stream(prepared)
                 gate = FencedCodeGate()
-                try:
+                with stream:  # leaving it (cancelled, or an error) closes the model call
                     while True:
                         if self.cancelled.is_set():
-                            gen.close()
                             outcome = "cancelled"
                             return
-                        try:
-                            delta = next(gen)
-                        except StopIteration as stop:
-                            reply: TutorReply = stop.value
+                        delta = next(stream, None)
+                        if delta is None:
                             break
                         shown = gate.feed(delta)
                         if shown:
                             self._push(("delta", shown))
-                finally:
-                    gen.close()
+                reply = stream.finish()
             if ticket is not None:
                 ticket.settle()
             outcome, source, answer = "answered", reply.source, reply

@@ -137,7 +137,7 @@ def ask(
             for delta in stream:
                 sys.stdout.write(delta)
                 sys.stdout.flush()
-        response = stream.response
+        response = stream.result
     assert response is not None
     sys.stdout.write(f"\n\n-- {response.label}\n")
     err = Console(stderr=True, highlight=False)

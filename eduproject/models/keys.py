@@ -15,7 +15,7 @@ import importlib
 import os
 from collections.abc import Iterable
 
-from eduproject.errors import RouteError
+from eduproject.errors import RouteError, RouteErrorKind
 from eduproject.models.settings import RouteConfig
 
 REDACTED = "[redacted]"
@@ -48,7 +48,7 @@ def missing_key_error(route: RouteConfig) -> RouteError:
     )
     return RouteError(
         route.name,
-        "unavailable",
+        RouteErrorKind.UNAVAILABLE,
         f"no API key in {where}",
         hint=f"set {route.api_key_env or 'the key'} before starting Jupyter; "
         "never write the key in eduproject.toml",

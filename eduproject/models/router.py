@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from eduproject.errors import AllRoutesFailed, ConfigError, RouteError
+from eduproject.errors import AllRoutesFailed, ConfigError, RouteError, RouteErrorKind
 from eduproject.models.attempts import Progress, Recorder, classify
 from eduproject.models.cache import CachedAnswer, ResponseCache, cache_key
 from eduproject.models.checks import StopFilter, malformed_reason
@@ -156,7 +156,7 @@ class Router:
     def stream(
         self, request: ModelRequest, *, routes: Sequence[str] | None = None
     ) -> ResponseStream:
-        """Text deltas as they arrive; ``.response`` holds the :class:`ModelResponse` after."""
+        """Text deltas as they arrive; ``.result`` holds the :class:`ModelResponse` after."""
         return ResponseStream(lambda emit: self._run(request, routes, emit))
 
     def complete_sync(
@@ -168,7 +168,7 @@ class Router:
     def stream_sync(
         self, request: ModelRequest, *, routes: Sequence[str] | None = None
     ) -> SyncResponseStream:
-        """:meth:`stream` for synchronous code: iterate for deltas, then read ``.response``."""
+        """:meth:`stream` for synchronous code: iterate for deltas, then read ``.result``."""
         return SyncResponseStream(self._loop, lambda: self.stream(request, routes=routes))
 
     def mark_accepted(self, attempt_id: int, accepted: bool) -> None:
@@ -230,7 +230,7 @@ class Router:
                 errors.append(
                     RouteError(
                         name,
-                        "unavailable",
+                        RouteErrorKind.UNAVAILABLE,
                         f"cooling down for {wait:.0f} s more after: {state.last_error}",
                     )
                 )
@@ -301,7 +301,7 @@ class Router:
             except asyncio.CancelledError:
                 # The caller stopped reading (a tutor guard cut a leaking answer off): the
                 # attempt still happened and cost tokens, so it keeps its ledger row.
-                stopped = RouteError(name, "cancelled", "stopped by the caller")
+                stopped = RouteError(name, RouteErrorKind.CANCELLED, "stopped by the caller")
                 if progress.parts:
                     record.partial(stopped, progress, prompt_tokens, retries, request_started)
                 else:
@@ -345,7 +345,7 @@ class Router:
             text = extract_code_block(text)
         usage, usage_estimated = self._usage(progress, prompt_tokens, estimated, state, rendered)
         if problem is not None and not progress.shown:
-            error = RouteError(name, "malformed", problem)
+            error = RouteError(name, RouteErrorKind.MALFORMED, problem)
             record.failure(error, progress, retries=retries, usage=usage)
             raise error
         response = record.success(
@@ -425,11 +425,11 @@ class Router:
             if progress.ttft_s is None and first_deadline < total_deadline:
                 raise RouteError(
                     route.name,
-                    "first_token_timeout",
+                    RouteErrorKind.FIRST_TOKEN_TIMEOUT,
                     f"no first token within {limits.first_token} s",
                 ) from None
             raise RouteError(
-                route.name, "timeout", f"not finished within {limits.total} s"
+                route.name, RouteErrorKind.TIMEOUT, f"not finished within {limits.total} s"
             ) from None
         finally:
             await stream.aclose()
@@ -445,16 +445,18 @@ class Router:
         """Seconds to wait before retrying the same route, or None to fall back now."""
         if retries >= route.retries:
             return None
-        retryable = error.kind in ("connect", "rate_limited", "stream_broken") or (
-            error.kind == "http" and error.status_code in _RETRYABLE_STATUS
-        )
+        retryable = error.kind in (
+            RouteErrorKind.CONNECT,
+            RouteErrorKind.RATE_LIMITED,
+            RouteErrorKind.STREAM_BROKEN,
+        ) or (error.kind == RouteErrorKind.HTTP and error.status_code in _RETRYABLE_STATUS)
         if not retryable:
             return None
         delay = error.retry_after if error.retry_after is not None else route.backoff_s * 2**retries
         return delay if delay <= route.max_retry_wait_s else None
 
     def _cool_down(self, name: str, state: _RouteState, error: RouteError) -> None:
-        if error.kind in ("malformed",):
+        if error.kind in (RouteErrorKind.MALFORMED,):
             return
         route = self._routes[name]
         seconds = max(route.cooldown_s, error.retry_after or 0.0)
