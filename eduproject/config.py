@@ -174,6 +174,20 @@ class Table:
     def has(self, key: str) -> bool:
         return key in self._data
 
+    def empty(self) -> bool:
+        """Nothing (left) in the table."""
+        return not self._data
+
+    def reject_unknown(self, known: Sequence[str]) -> None:
+        """Reject keys outside ``known`` before reading any: a typo is then reported as
+        itself, not as the value it leaves missing."""
+        for key in self._data:
+            if key not in known:
+                raise ConfigError(
+                    f"{self.where}: unknown key {key!r}",
+                    hint=f"known keys here: {', '.join(known)}",
+                )
+
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
         self._know(key)
         if key not in self._data:
