@@ -138,6 +138,7 @@ class TutorService:
         # gateway host sees (and the summary sums) the same rows.
         shared = settings.database
         registry = registry_for(config)
+        providers = registry.build(config.routes)  # before any database is opened
         router = Router(
             config,
             ledger=AttributingLedger(shared or config.ledger_path),
@@ -145,7 +146,7 @@ class TutorService:
             if config.cache_enabled
             else None,
             families=registry.families,
-            providers=registry.build(config.routes),
+            providers=providers,
         )
         return cls(
             router=router,

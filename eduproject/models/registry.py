@@ -198,12 +198,20 @@ class Registry:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> dict[str, Provider]:
         """One provider per route, keyed by route name (keys are read here, nowhere else)."""
-        from eduproject.models.keys import resolve_api_key
+        from eduproject.models.keys import redact, resolve_api_key
 
         providers: dict[str, Provider] = {}
         for route in routes:
             spec = self.provider(route.provider, where=f"route {route.name!r}")
-            providers[route.name] = spec.factory(route, resolve_api_key(route), transport=transport)
+            key = resolve_api_key(route)
+            try:
+                providers[route.name] = spec.factory(route, key, transport=transport)
+            except Exception as exc:  # a plugin's factory: its message, never its traceback
+                raise ConfigError(
+                    f"route {route.name!r}: provider {spec.name!r} cannot be set up: "
+                    f"{redact(f'{type(exc).__name__}: {exc}', [key] if key else [])}",
+                    hint="check the route's settings, or report it to the provider's authors",
+                ) from None
         return providers
 
 

@@ -119,6 +119,8 @@ class Router:
         """
         config = config or load_config()
         registry = registry_for(config)
+        # Providers first: a route that cannot be set up leaves no ledger file open.
+        providers = registry.build(config.routes, transport=transport)
         return cls(
             config,
             ledger=Ledger(config.ledger_path),
@@ -126,7 +128,7 @@ class Router:
             if config.cache_enabled
             else None,
             families=registry.families,
-            providers=registry.build(config.routes, transport=transport),
+            providers=providers,
         )
 
     # ------------------------------------------------------------------ public API

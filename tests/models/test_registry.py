@@ -148,3 +148,22 @@ def test_registering_a_taken_name_is_refused() -> None:
         registry.add_provider(ProviderSpec("openai", Reverse))
     with pytest.raises(ConfigError, match="family 'starcoder2' is registered twice"):
         registry.add_family(default_families()["starcoder2"])
+
+
+def test_a_factory_that_fails_is_a_config_error_without_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(route: RouteConfig, api_key: str | None, **_: Any) -> Reverse:
+        raise ValueError(f"cannot log in with {api_key}")
+
+    registry = Registry.builtin()
+    register_reverse(registry)
+    registry.add_provider(ProviderSpec("broken", broken))
+    monkeypatch.setenv("BROKEN_KEY", "sk-BROKEN-93d1f0a7")
+    route = ROUTE.replace('"reverse"', '"broken"') + 'api_key_env = "BROKEN_KEY"\n'
+    config = load_config(write(tmp_path / "course", route), registry=registry)
+    with pytest.raises(ConfigError) as info:
+        Router.from_config(config)
+    message = str(info.value)
+    assert "route 'rev': provider 'broken' cannot be set up: ValueError" in message
+    assert "sk-BROKEN" not in message and "[redacted]" in message
