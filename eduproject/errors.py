@@ -16,7 +16,7 @@ The CLI maps each family to an exit code (see ``EXIT_CODES``) and prints only
     +-- SandboxError                the sandbox cannot be set up
     +-- GradebookError              the gradebook cannot be opened, read or written
     +-- ModelError                  model access failed
-    |   +-- RouteError              one attempt on one route failed (kind says how)
+    |   +-- RouteError              one attempt on one route failed (kind: RouteErrorKind)
     |   +-- AllRoutesFailed         every route of a task failed
     +-- TutorError
     |   +-- QuotaExceeded           the learner's allowance is used up
@@ -28,6 +28,7 @@ The CLI maps each family to an exit code (see ``EXIT_CODES``) and prints only
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 
@@ -131,18 +132,31 @@ class ModelError(EduprojectError):
     pass
 
 
-class RouteError(ModelError):
-    """One attempt on one route failed.
+class RouteErrorKind(StrEnum):
+    """How one attempt on one route failed (a string: ``kind == "http"`` holds)."""
 
-    ``kind`` is one of: ``connect``, ``timeout``, ``first_token_timeout``, ``http``,
-    ``rate_limited``, ``malformed``, ``stream_broken``, ``unavailable``, ``cancelled`` (the
-    caller stopped reading).
+    CONNECT = "connect"
+    TIMEOUT = "timeout"  # not finished within timeouts.total
+    FIRST_TOKEN_TIMEOUT = "first_token_timeout"
+    HTTP = "http"  # an error status or an error the server sent
+    RATE_LIMITED = "rate_limited"  # 429, or a server that says it is overloaded
+    MALFORMED = "malformed"  # an answer that fails the output checks
+    STREAM_BROKEN = "stream_broken"
+    UNAVAILABLE = "unavailable"  # no key, no model file, cooling down
+    CANCELLED = "cancelled"  # the caller stopped reading
+
+
+class RouteError(ModelError):
+    """One attempt on one route failed; ``kind`` (:class:`RouteErrorKind`) says how.
+
+    A string naming a kind is accepted (a plugin's provider may write ``"http"``); any
+    other string is a ValueError.
     """
 
     def __init__(
         self,
         route: str,
-        kind: str,
+        kind: RouteErrorKind | str,
         message: str,
         *,
         status_code: int | None = None,
@@ -150,10 +164,10 @@ class RouteError(ModelError):
         hint: str | None = None,
     ) -> None:
         self.route = route
-        self.kind = kind
+        self.kind = RouteErrorKind(kind)
         self.status_code = status_code
         self.retry_after = retry_after
-        super().__init__(f"route {route!r}: {kind}: {message}", hint=hint)
+        super().__init__(f"route {route!r}: {self.kind}: {message}", hint=hint)
 
 
 class AllRoutesFailed(ModelError):

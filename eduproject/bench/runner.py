@@ -45,18 +45,17 @@ from eduproject.bench.tasks import (
     phung_accepts,
     repair_request,
 )
-from eduproject.errors import AllRoutesFailed, ConfigError, RouteError
+from eduproject.errors import AllRoutesFailed, ConfigError, RouteError, RouteErrorKind
 from eduproject.models.config import OFFLINE, Config, load_config
-from eduproject.models.families import default_families
 from eduproject.models.ledger import Attempt, Ledger
-from eduproject.models.providers import build_providers
+from eduproject.models.registry import registry_for
 from eduproject.models.router import Router
 from eduproject.models.types import ModelRequest, ModelResponse
 from eduproject.tutor.pack import ExerciseInfo
 
 __all__ = ["BenchOptions", "BenchReport", "Progress", "RouteInfo", "bench_router", "run_bench"]
 
-_TIMEOUT_KINDS = ("timeout", "first_token_timeout")
+_TIMEOUT_KINDS = (RouteErrorKind.TIMEOUT, RouteErrorKind.FIRST_TOKEN_TIMEOUT)
 # RouteError's text is "route 'name': kind: message"; the ledger keeps only that text.
 _KIND = re.compile(r"^route '[^']*': ([a-z_]+):")
 
@@ -158,12 +157,13 @@ def bench_router(config: Config) -> Router:
     """A router on the configured ledger, without response cache and route cooldown."""
     routes = tuple(replace(r, cooldown_s=0.0) for r in config.routes)
     config = replace(config, routes=routes)
+    registry = registry_for(config)
     return Router(
         config,
         ledger=_TapLedger(config.ledger_path),
         cache=None,
-        families=default_families(),
-        providers=build_providers(config.routes),
+        families=registry.families,
+        providers=registry.build(config.routes),
     )
 
 
@@ -378,7 +378,7 @@ def _failure(errors: Sequence[RouteError]) -> tuple[Outcome, str]:
     text = "; ".join(str(e).splitlines()[0] for e in errors)[:500]
     if any(k in _TIMEOUT_KINDS for k in kinds):
         return "timeout", text
-    if kinds and all(k == "malformed" for k in kinds):
+    if kinds and all(k == RouteErrorKind.MALFORMED for k in kinds):
         return "malformed", text
     return "error", text
 

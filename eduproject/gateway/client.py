@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -27,6 +27,7 @@ import httpx
 
 from eduproject.errors import GatewayError, PolicyRefused, TutorError
 from eduproject.gateway.wire import TutorCall, as_results, reply_from_json, sse_parse
+from eduproject.streaming import TextStream
 from eduproject.tutor.pack import LessonPack
 from eduproject.tutor.tutor import Reply, TestResult, Tutor, TutorCalls, TutorReply
 
@@ -186,6 +187,11 @@ class GatewayTutor(TutorCalls):
         return answer(Tutor(self.pack, setup_notice=notice))
 
     def _stream(self, call: TutorCall, offline: Callable[[Tutor], Reply]) -> Reply:
+        return TextStream(self._generate(call, offline))
+
+    def _generate(
+        self, call: TutorCall, offline: Callable[[Tutor], Reply]
+    ) -> Generator[str, None, TutorReply]:
         started = time.monotonic()
         notice = UNREACHABLE
         try:
@@ -215,7 +221,7 @@ class GatewayTutor(TutorCalls):
         except (httpx.HTTPError, GatewayError, ValueError, KeyError, TypeError):
             notice = UNREACHABLE
         # Whatever the gateway could not do, the learner still gets help.
-        return (yield from self._offline(notice, offline))
+        return (yield from self._offline(notice, offline).relay())
 
     def _refusal(self, response: httpx.Response) -> str:
         """The notice for a refused call; TutorError for what the learner can fix."""

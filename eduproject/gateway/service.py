@@ -20,7 +20,7 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,11 +30,13 @@ from eduproject.authoring.model import Lesson
 from eduproject.completion.context import CompletionInput
 from eduproject.completion.gate import decide, decide_anywhere
 from eduproject.completion.service import Completer, Completion
+from eduproject.config import read_section
 from eduproject.errors import ConfigError, EduprojectError, TutorError
 from eduproject.gateway.allowance import Allowance, Ticket
 from eduproject.gateway.db import Database
 from eduproject.gateway.records import AttributingLedger, CallLog, CallTag
 from eduproject.gateway.server_tutor import FencedCodeGate
+from eduproject.gateway.settings import SECTION as GATEWAY_SECTION
 from eduproject.gateway.settings import GatewaySettings
 from eduproject.gateway.tokens import Identity, TokenStore
 from eduproject.gateway.wire import CheckReport, Limits, RequestRejected, TutorCall, reply_json
@@ -42,7 +44,7 @@ from eduproject.models.config import OFFLINE, TUTOR_TASKS, Config, TutorConfig, 
 from eduproject.models.router import Router
 from eduproject.policy import Action, AiPolicy, PolicyLayer, course_layer, resolve
 from eduproject.tutor.pack import ExerciseInfo, LessonPack
-from eduproject.tutor.tutor import Tutor, TutorReply
+from eduproject.tutor.tutor import Reply, Tutor, TutorReply
 
 if TYPE_CHECKING:
     from eduproject.tutor.passcheck import HintRunner
@@ -125,25 +127,26 @@ class TutorService:
     ) -> TutorService:
         """The service for the course in ``course_dir`` (``eduproject.toml``, ``exercises/``)."""
         from eduproject.models.cache import ResponseCache
-        from eduproject.models.families import default_families
-        from eduproject.models.providers import build_providers
+        from eduproject.models.registry import registry_for
 
         config = config or load_config(course_dir)
-        settings = GatewaySettings.from_table(config.other.get("gateway", {}), course_dir)
+        settings = read_section(config.other, GATEWAY_SECTION, course_dir)
         if db_path is not None:
             settings = replace(settings, db=db_path, database=None)
         lessons = load_lessons(course_dir / "exercises")
         # With a PostgreSQL database the ledger and the cache live there too, so that every
         # gateway host sees (and the summary sums) the same rows.
         shared = settings.database
+        registry = registry_for(config)
+        providers = registry.build(config.routes)  # before any database is opened
         router = Router(
             config,
             ledger=AttributingLedger(shared or config.ledger_path),
             cache=ResponseCache(shared or config.cache_path, ttl_s=config.cache_ttl_s)
             if config.cache_enabled
             else None,
-            families=default_families(),
-            providers=build_providers(config.routes),
+            families=registry.families,
+            providers=providers,
         )
         return cls(
             router=router,
@@ -309,7 +312,7 @@ class TutorService:
             check_counts=lambda exercise: self.calls.checks(learner, call.lesson, exercise),
         )
 
-    def reply_stream(self, prepared: Prepared) -> Generator[str, None, TutorReply]:
+    def reply_stream(self, prepared: Prepared) -> Reply:
         tutor, call = self.tutor_for(prepared), prepared.call
         if call.kind == "hint":
             assert call.exercise is not None
@@ -432,24 +435,20 @@ class CallRun:
         answer: TutorReply | None = None
         try:
             with tag.active():
-                gen = service.reply_stream(prepared)
+                stream = service.reply_stream(prepared)
                 gate = FencedCodeGate()
-                try:
+                with stream:  # leaving it (cancelled, or an error) closes the model call
                     while True:
                         if self.cancelled.is_set():
-                            gen.close()
                             outcome = "cancelled"
                             return
-                        try:
-                            delta = next(gen)
-                        except StopIteration as stop:
-                            reply: TutorReply = stop.value
+                        delta = next(stream, None)
+                        if delta is None:
                             break
                         shown = gate.feed(delta)
                         if shown:
                             self._push(("delta", shown))
-                finally:
-                    gen.close()
+                reply = stream.finish()
             if ticket is not None:
                 ticket.settle()
             outcome, source, answer = "answered", reply.source, reply

@@ -21,11 +21,11 @@ stay in ``[tutor]`` (the same for the in-kernel tutor and the gateway)::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eduproject.errors import ConfigError
+from eduproject.config import Section, Table, read_section
 from eduproject.storage import is_database_url, redact
 
 DB_NAME = "gateway.sqlite"
@@ -36,9 +36,7 @@ def default_db(course_dir: Path) -> Path:
     from eduproject.models.config import load_config
 
     course_dir = course_dir.resolve()
-    return GatewaySettings.from_table(
-        load_config(course_dir).other.get("gateway", {}), course_dir
-    ).db
+    return read_section(load_config(course_dir).other, SECTION, course_dir).db
 
 
 @dataclass(frozen=True)
@@ -61,70 +59,52 @@ class GatewaySettings:
         return self.database if self.database is not None else self.db
 
     @classmethod
+    def read(cls, t: Table, course_dir: Path) -> GatewaySettings:
+        """The gateway's section (:data:`SECTION`): typed reads of the ``[gateway]`` table."""
+        d = cls()
+        db = t.get("db", str, DB_NAME)
+        if not db:
+            t.fail(
+                "db", f"must be a file name, not {db!r}", hint='for example db = "gateway.sqlite"'
+            )
+        database = t.get("database", str)
+        if database is not None and not is_database_url(database):
+            t.fail(
+                "database",
+                f"must be a postgresql:// URL, not {redact(database)!r}",
+                hint='for example database = "postgresql://tutor@db.internal/course" '
+                "(an SQLite file goes in db = ...)",
+            )
+        groups = t.strings("admin_groups")
+        if groups is not None and not all(groups):
+            t.fail(
+                "admin_groups",
+                "must be a list of JupyterHub group names",
+                hint='for example admin_groups = ["instructors"]',
+            )
+        return cls(
+            db=(course_dir / db).expanduser(),
+            database=database,
+            max_body_bytes=t.integer("max_body_bytes", d.max_body_bytes),
+            max_code_chars=t.integer("max_code_chars", d.max_code_chars),
+            workers=t.integer("workers", d.workers),
+            run_tests=t.get("run_tests", bool, d.run_tests),
+            admin_groups=groups if groups is not None else d.admin_groups,
+            header_timeout_s=t.seconds("header_timeout_s", d.header_timeout_s),
+            max_connections=t.integer("max_connections", d.max_connections),
+            max_connections_per_address=t.integer(
+                "max_connections_per_address", d.max_connections_per_address, minimum=0
+            ),
+            max_pending_per_address=t.integer(
+                "max_pending_per_address", d.max_pending_per_address, minimum=0
+            ),
+        )
+
+    @classmethod
     def from_table(cls, table: Mapping[str, Any], course_dir: Path) -> GatewaySettings:
         """Read a ``[gateway]`` table; unknown keys and wrong types are ConfigErrors."""
-        known = {f.name for f in fields(cls)}
-        for key in table:
-            if key not in known:
-                raise ConfigError(
-                    f"[gateway]: unknown key {key!r}",
-                    hint=f"known keys: {', '.join(sorted(known))}",
-                )
-        values: dict[str, Any] = {"db": course_dir / DB_NAME}
-        for key in ("max_body_bytes", "max_code_chars", "workers", "max_connections"):
-            if key in table:
-                values[key] = _integer(table[key], key, lowest=1)
-        for key in ("max_connections_per_address", "max_pending_per_address"):
-            if key in table:
-                values[key] = _integer(table[key], key, lowest=0)
-        if "header_timeout_s" in table:
-            value = table["header_timeout_s"]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(
-                    f"[gateway]: key 'header_timeout_s' must be a positive number of seconds, "
-                    f"not {value!r}",
-                    hint="fix the value in eduproject.toml, e.g. header_timeout_s = 10",
-                )
-            values["header_timeout_s"] = float(value)
-        if "run_tests" in table:
-            if not isinstance(table["run_tests"], bool):
-                raise ConfigError(
-                    f"[gateway]: key 'run_tests' must be true or false, not {table['run_tests']!r}",
-                    hint="fix the value in eduproject.toml",
-                )
-            values["run_tests"] = table["run_tests"]
-        if "db" in table:
-            if not isinstance(table["db"], str) or not table["db"]:
-                raise ConfigError(
-                    f"[gateway]: key 'db' must be a file name, not {table['db']!r}",
-                    hint='for example db = "gateway.sqlite"',
-                )
-            values["db"] = (course_dir / table["db"]).expanduser()
-        if "database" in table:
-            url = table["database"]
-            if not is_database_url(url):
-                raise ConfigError(
-                    f"[gateway]: key 'database' must be a postgresql:// URL, not {redact(str(url))!r}",
-                    hint='for example database = "postgresql://tutor@db.internal/course" '
-                    "(an SQLite file goes in db = ...)",
-                )
-            values["database"] = url
-        if "admin_groups" in table:
-            groups = table["admin_groups"]
-            if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
-                raise ConfigError(
-                    "[gateway]: key 'admin_groups' must be a list of JupyterHub group names",
-                    hint='for example admin_groups = ["instructors"]',
-                )
-            values["admin_groups"] = tuple(groups)
-        return cls(**values)
+        return read_section({"gateway": table}, SECTION, course_dir)
 
 
-def _integer(value: Any, key: str, *, lowest: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
-        what = "a positive integer" if lowest == 1 else "an integer, 0 or more"
-        raise ConfigError(
-            f"[gateway]: key {key!r} must be {what}, not {value!r}",
-            hint="fix the value in eduproject.toml",
-        )
-    return value
+# The gateway's table of eduproject.toml (eduproject.config reads it for the gateway).
+SECTION = Section("gateway", GatewaySettings.read)

@@ -159,11 +159,12 @@ def course_stores(course_dir: Path, db: Path | None = None) -> tuple[Path | str,
 
     A missing database file is a GatewayError saying where to run the command.
     """
-    from eduproject.gateway.settings import GatewaySettings
+    from eduproject.config import read_section
+    from eduproject.gateway.settings import SECTION as GATEWAY_SECTION
     from eduproject.models.config import load_config
 
     config = load_config(course_dir)
-    settings = GatewaySettings.from_table(config.other.get("gateway", {}), course_dir)
+    settings = read_section(config.other, GATEWAY_SECTION, course_dir)
     target: Path | str = db if db is not None else settings.target
     if isinstance(target, Path) and not target.is_file():
         raise GatewayError(

@@ -23,7 +23,7 @@ from typing import Any
 
 from eduproject.errors import GatewayError
 from eduproject.tutor.guards import GuardVerdict
-from eduproject.tutor.tutor import TestResult, TutorReply
+from eduproject.tutor.tutor import ReplySource, TestResult, TutorReply
 
 # Endpoint kind -> router task (whose routes decide whether a model, and so the allowance,
 # is involved).
@@ -251,7 +251,7 @@ def reply_from_json(data: Any) -> tuple[TutorReply, int | None]:
         guard = data.get("guard")
         reply = TutorReply(
             text=str(data["text"]),
-            source=str(data["source"]),
+            source=ReplySource(str(data["source"])),
             label=str(data["label"]),
             model=data.get("model"),
             route=data.get("route"),

@@ -55,14 +55,15 @@ def lti_sync(
     """Send a lesson's grades to the LMS (LTI 1.3 Assignment and Grade Services)."""
     from dataclasses import replace
 
+    from eduproject.config import read_section
     from eduproject.lti.keys import load_signing_key
     from eduproject.lti.platform import Platform
-    from eduproject.lti.settings import LtiSettings
+    from eduproject.lti.settings import SECTION
     from eduproject.lti.sync import report_text, sync_lesson
     from eduproject.models.config import load_config
 
     course_dir = (course or Path.cwd()).resolve()
-    settings = LtiSettings.from_table(load_config(course_dir).other.get("lti", {}), course_dir)
+    settings = read_section(load_config(course_dir).other, SECTION, course_dir)
     if roster is not None:
         settings = replace(settings, roster=roster)
     key = load_signing_key(settings.key)

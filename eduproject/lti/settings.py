@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from eduproject.config import Section, Table, read_section
 from eduproject.errors import ConfigError
 
 _URLS = ("token_url", "lineitems", "memberships", "audience", "feedback_url")
 _TEXT = ("client_id", "match")
 _PATHS = ("key", "roster", "state")
-_KNOWN = {*_URLS, *_TEXT, *_PATHS, "match_local_part"}
+_KNOWN = sorted({*_URLS, *_TEXT, *_PATHS, "match_local_part"})
 
 
 @dataclass(frozen=True)
@@ -51,44 +52,33 @@ class LtiSettings:
         return self.audience or self.token_url
 
     @classmethod
-    def from_table(cls, table: Mapping[str, Any], course_dir: Path) -> LtiSettings:
-        """Read ``[lti]``: unknown keys, wrong types and missing values are ConfigErrors."""
-        if not table:
+    def read(cls, t: Table, course_dir: Path) -> LtiSettings:
+        """The LMS's section (:data:`SECTION`): typed reads of ``[lti]``; every value the
+        LMS gives is required, so an empty table is an error of its own."""
+        if t.empty():
             raise ConfigError(
                 "eduproject.toml has no [lti] table",
                 hint="add client_id, token_url, lineitems and key from your LMS (docs/classroom.md)",
             )
-        for key in table:
-            if key not in _KNOWN:
-                raise ConfigError(
-                    f"[lti]: unknown key {key!r}", hint=f"known keys: {', '.join(sorted(_KNOWN))}"
-                )
+        t.reject_unknown(_KNOWN)
         values: dict[str, Any] = {}
         for key in (*_URLS, *_TEXT, *_PATHS):
-            if key not in table:
+            if not t.has(key):
                 continue
-            value = table[key]
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(
-                    f"[lti]: key {key!r} must be a non-empty string, not {value!r}",
-                    hint="fix the value in eduproject.toml",
-                )
-            value = value.strip()
+            value = t.get(key, str).strip()
+            if not value:
+                t.fail(key, "must be a non-empty string", hint="fix the value in eduproject.toml")
             if key in _URLS:
                 parts = urlsplit(value)
                 if parts.scheme not in ("https", "http") or not parts.netloc:
-                    raise ConfigError(
-                        f"[lti]: key {key!r} must be an http(s) URL, not {value!r}",
+                    t.fail(
+                        key,
+                        f"must be an http(s) URL, not {value!r}",
                         hint="copy it from the LMS's tool settings (docs/classroom.md)",
                     )
             values[key] = (course_dir / value).expanduser() if key in _PATHS else value
-        if "match_local_part" in table:
-            if not isinstance(table["match_local_part"], bool):
-                raise ConfigError(
-                    "[lti]: key 'match_local_part' must be true or false",
-                    hint="fix the value in eduproject.toml",
-                )
-            values["match_local_part"] = table["match_local_part"]
+        if t.has("match_local_part"):
+            values["match_local_part"] = t.get("match_local_part", bool)
         missing = [k for k in ("client_id", "token_url", "lineitems", "key") if k not in values]
         if missing:
             raise ConfigError(
@@ -96,3 +86,12 @@ class LtiSettings:
                 hint="the LMS shows them when you register the tool (docs/classroom.md)",
             )
         return cls(**values)
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], course_dir: Path) -> LtiSettings:
+        """Read ``[lti]``: unknown keys, wrong types and missing values are ConfigErrors."""
+        return read_section({"lti": table}, SECTION, course_dir)
+
+
+# The LMS's table of eduproject.toml (eduproject.config reads it for eduproject.lti).
+SECTION = Section("lti", LtiSettings.read)

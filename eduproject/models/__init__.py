@@ -6,7 +6,8 @@
     answer = router.complete_sync(ModelRequest(task="hint", instruction="...", context=code))
     print(answer.text, answer.label)
 
-See docs/models.md for configuration, providers, families and the ledger.
+See docs/models.md for configuration, providers, families, the ledger, and how to write a
+provider (a :class:`ProviderSpec` registered through the ``eduproject.providers`` entry point).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from eduproject.models.config import (
 )
 from eduproject.models.families import ModelFamily, RenderedPrompt, default_families
 from eduproject.models.ledger import Attempt, Ledger, SummaryRow
+from eduproject.models.registry import ProviderSpec, Registry, default_registry
 from eduproject.models.router import Router
 from eduproject.models.streams import ResponseStream, SyncResponseStream
 from eduproject.models.types import ModelRequest, ModelResponse, Usage
@@ -34,6 +36,8 @@ __all__ = [
     "ModelFamily",
     "ModelRequest",
     "ModelResponse",
+    "ProviderSpec",
+    "Registry",
     "RenderedPrompt",
     "ResponseStream",
     "RouteConfig",
@@ -44,6 +48,7 @@ __all__ = [
     "TutorConfig",
     "Usage",
     "default_families",
+    "default_registry",
     "find_bundled_smollm2",
     "load_config",
 ]

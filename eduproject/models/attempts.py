@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from eduproject.errors import RouteError
+from eduproject.errors import RouteError, RouteErrorKind
 from eduproject.models.cache import CachedAnswer
 from eduproject.models.checks import StopFilter
 from eduproject.models.config import RouteConfig
@@ -26,11 +26,11 @@ from eduproject.models.types import ModelRequest, ModelResponse, Usage
 
 log = logging.getLogger("eduproject.models")
 
-LEDGER_STATUS: dict[str, Status] = {
-    "timeout": "timeout",
-    "first_token_timeout": "timeout",
-    "rate_limited": "rate_limited",
-    "malformed": "malformed",
+LEDGER_STATUS: dict[RouteErrorKind, Status] = {
+    RouteErrorKind.TIMEOUT: "timeout",
+    RouteErrorKind.FIRST_TOKEN_TIMEOUT: "timeout",
+    RouteErrorKind.RATE_LIMITED: "rate_limited",
+    RouteErrorKind.MALFORMED: "malformed",
 }
 
 
@@ -56,17 +56,19 @@ def classify(
     elif isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
         error = RouteError(
             route.name,
-            "connect",
+            RouteErrorKind.CONNECT,
             f"cannot connect to {route.base_url}: {exc}",
             hint="is the server running? check base_url",
         )
     elif isinstance(exc, httpx.TimeoutException):
-        error = RouteError(route.name, "timeout", f"timed out: {exc}")
+        error = RouteError(route.name, RouteErrorKind.TIMEOUT, f"timed out: {exc}")
     elif isinstance(exc, httpx.TransportError | OSError):
-        kind = "stream_broken" if progress.ttft_s is not None else "connect"
+        kind = (
+            RouteErrorKind.STREAM_BROKEN if progress.ttft_s is not None else RouteErrorKind.CONNECT
+        )
         error = RouteError(route.name, kind, f"connection failed: {exc or type(exc).__name__}")
     else:
-        error = RouteError(route.name, "http", f"{type(exc).__name__}: {exc}")
+        error = RouteError(route.name, RouteErrorKind.HTTP, f"{type(exc).__name__}: {exc}")
     error.message = redact(error.message, secrets)
     error.hint = redact(error.hint, secrets) if error.hint else None
     error.args = (error.message,)

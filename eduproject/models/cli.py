@@ -21,10 +21,10 @@ from rich.table import Table
 
 from eduproject.errors import ConfigError, ModelError
 from eduproject.models.config import OFFLINE, load_config, local_route_for
-from eduproject.models.families import default_families
 from eduproject.models.ledger import Ledger, SummaryRow
 from eduproject.models.probe import RouteCheck, check_routes
 from eduproject.models.pull import KNOWN_MODELS, QUANTS, pull_model
+from eduproject.models.registry import registry_for
 from eduproject.models.router import Router
 from eduproject.models.types import ModelRequest, Task
 from eduproject.storage import is_database_url
@@ -116,9 +116,10 @@ def ask(
                 markup=False,
             )
     if model_path is not None:
-        if family not in default_families():
+        families = registry_for(config).families
+        if family not in families:
             raise ConfigError(
-                f"unknown family {family!r}", hint=f"use one of {', '.join(default_families())}"
+                f"unknown family {family!r}", hint=f"use one of {', '.join(families)}"
             )
         local = local_route_for(model_path, family=family)
         config = replace(config, routes=(local,))
@@ -136,7 +137,7 @@ def ask(
             for delta in stream:
                 sys.stdout.write(delta)
                 sys.stdout.flush()
-        response = stream.response
+        response = stream.result
     assert response is not None
     sys.stdout.write(f"\n\n-- {response.label}\n")
     err = Console(stderr=True, highlight=False)

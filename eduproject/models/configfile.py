@@ -1,111 +1,26 @@
 """Reading one TOML file of model-access configuration into a validated :class:`Layer`.
 
-Every table is read through :class:`_Table`, which type-checks each key it is asked for
-and rejects whatever is left, naming the file, the table and the key. Merging layers
-(user file, course file, environment) is :func:`eduproject.models.config.load_config`'s job.
+Every table is read through :class:`eduproject.config.Table`, which type-checks each key it
+is asked for and rejects whatever is left, naming the file, the table and the key. A route's
+provider is looked up in the :class:`~eduproject.models.registry.Registry` (plugins
+included): the provider's spec says which keys the route needs and which ``extra`` options
+it takes. Merging layers (user file, course file, environment) is
+:func:`eduproject.models.config.load_config`'s job.
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eduproject.config import TABLES, Table, read_toml
 from eduproject.errors import ConfigError
-from eduproject.models.families import default_families
-from eduproject.models.settings import ALL_TASKS, PROVIDERS, RouteConfig, Timeouts
+from eduproject.models.registry import ProviderSpec, Registry
+from eduproject.models.settings import ALL_TASKS, RouteConfig, Timeouts
 
 # Tables that belong to other areas of eduproject: passed through, not interpreted here.
-OTHER_TABLES = ("course", "authoring", "grading", "sandbox", "gateway", "lti", "policy")
-
-_DEFAULT_BASE_URLS = {
-    "edenai": "https://api.edenai.run/v3",
-    "replicate": "https://api.replicate.com/v1",
-}
-# Provider-specific keys allowed under a route's `extra` table, with their types.
-_EXTRA_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "openai": {"stream_options": bool, "max_stop_strings": int},
-    "edenai": {"fallbacks": list, "path": str, "max_stop_strings": int},
-    "tgi": {"max_stop_strings": int},
-    "replicate": {
-        "input": dict,
-        "max_tokens_key": str,
-        "stop_key": str,
-        "wait_s": int,
-        "poll_s": (int, float),
-    },
-    "local": {"n_ctx": int, "n_threads": int, "n_gpu_layers": int},
-}
-
-
-class _Table:
-    """Typed reads from one TOML table; whatever is left unread is an unknown key."""
-
-    def __init__(self, data: Mapping[str, Any], where: str) -> None:
-        self._data = dict(data)
-        self.where = where
-
-    def has(self, key: str) -> bool:
-        return key in self._data
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
-        if key not in self._data:
-            return default
-        value = self._data.pop(key)
-        # bool is an int in Python; do not let `retries = true` through.
-        wrong_bool = isinstance(value, bool) and bool not in _as_tuple(kind)
-        if wrong_bool or not isinstance(value, kind):
-            raise ConfigError(
-                f"{self.where}: key {key!r} must be {_kind_name(kind)}, not {value!r}",
-                hint="fix the value in that file",
-            )
-        return value
-
-    def number(self, key: str, default: float | None = None, *, minimum: float = 0.0) -> Any:
-        value = self.get(key, (int, float), default)
-        if value is not None and value < minimum:
-            raise ConfigError(
-                f"{self.where}: key {key!r} must be at least {minimum}, not {value!r}",
-                hint="fix the value in that file",
-            )
-        return None if value is None else float(value)
-
-    def strings(self, key: str) -> tuple[str, ...] | None:
-        value = self.get(key, list)
-        if value is None:
-            return None
-        if not all(isinstance(v, str) for v in value):
-            raise ConfigError(
-                f"{self.where}: key {key!r} must be a list of strings", hint="fix the list"
-            )
-        return tuple(value)
-
-    def done(self, known: Sequence[str]) -> None:
-        if self._data:
-            key = next(iter(self._data))
-            raise ConfigError(
-                f"{self.where}: unknown key {key!r}",
-                hint=f"known keys here: {', '.join(known)}",
-            )
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-        bool: "true or false",
-        list: "a list",
-        dict: "a table",
-    }
-    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
-
+OTHER_TABLES = tuple(name for name, owner in TABLES.items() if not owner.startswith("models"))
 
 _ROUTE_KEYS = (
     "name",
@@ -133,37 +48,33 @@ _ROUTE_KEYS = (
 )
 
 
-def _parse_route(raw: Any, path: Path, index: int) -> RouteConfig:
+def _parse_route(raw: Any, path: Path, index: int, registry: Registry) -> RouteConfig:
     where = f"{path}: [[routes]] entry {index + 1}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table", hint="write it as [[routes]] with keys")
-    t = _Table(raw, where)
+    t = Table(raw, where)
     name = t.get("name", str)
     if not name:
         raise ConfigError(f"{where}: missing key 'name'", hint='add name = "my-route"')
     t.where = where = f"{path}: [[routes]] {name!r}"
     provider = t.get("provider", str)
-    if provider not in PROVIDERS:
-        raise ConfigError(
-            f"{where}: key 'provider' must be one of {', '.join(PROVIDERS)}, not {provider!r}",
-            hint="pick the provider that matches the server's API",
-        )
-    families = default_families()
+    spec = registry.provider(provider, where=where)
+    families = registry.families
     family = t.get("family", str, "")
     if family not in families:
         raise ConfigError(
             f"{where}: key 'family' must be one of {', '.join(families)}, not {family!r}",
             hint="name the model family so prompts are rendered in its own template",
         )
-    base_url = t.get("base_url", str, _DEFAULT_BASE_URLS.get(provider))
-    if provider in ("openai", "tgi") and not base_url:
+    base_url = t.get("base_url", str, spec.default_base_url)
+    if "base_url" in spec.requires and not base_url:
         raise ConfigError(
             f"{where}: missing key 'base_url'",
             hint='for example base_url = "http://127.0.0.1:8000/v1"',
         )
     model_path_raw = t.get("model_path", str)
     model_path = (path.parent / model_path_raw).expanduser() if model_path_raw else None
-    if provider == "local" and model_path is None:
+    if "model_path" in spec.requires and model_path is None:
         raise ConfigError(
             f"{where}: missing key 'model_path' (a .gguf file)",
             hint="download one with `eduproject model pull starcoder2-3b`",
@@ -176,7 +87,7 @@ def _parse_route(raw: Any, path: Path, index: int) -> RouteConfig:
             f"{where}: missing key 'model'", hint='for example model = "bigcode/starcoder2-3b"'
         )
     timeouts = _parse_timeouts(t.get("timeouts", dict, {}), where)
-    extra = _parse_extra(provider, t.get("extra", dict, {}), where)
+    extra = _parse_extra(spec, t.get("extra", dict, {}), where)
     retries = t.get("retries", int, 2)
     context_window = t.get("context_window", int)
     route = RouteConfig(
@@ -214,7 +125,7 @@ def _parse_route(raw: Any, path: Path, index: int) -> RouteConfig:
 
 
 def _parse_timeouts(raw: dict[str, Any], where: str) -> Timeouts:
-    t = _Table(raw, f"{where}, table 'timeouts'")
+    t = Table(raw, f"{where}, table 'timeouts'")
     defaults = Timeouts()
     result = Timeouts(
         connect=t.number("connect", defaults.connect, minimum=0.001),
@@ -225,19 +136,13 @@ def _parse_timeouts(raw: dict[str, Any], where: str) -> Timeouts:
     return result
 
 
-def _parse_extra(provider: str, raw: dict[str, Any], where: str) -> dict[str, Any]:
-    allowed = _EXTRA_KEYS[provider]
-    t = _Table(raw, f"{where}, table 'extra' (provider {provider})")
-    extra = {key: t.get(key, kind) for key, kind in allowed.items() if t.has(key)}
-    t.done(tuple(allowed))
-    fallbacks = extra.get("fallbacks")
-    if fallbacks is not None and (
-        len(fallbacks) > 3 or not all(isinstance(f, str) for f in fallbacks)
-    ):
-        raise ConfigError(
-            f"{where}: extra.fallbacks must list at most 3 model names",
-            hint='Eden AI accepts up to 3 fallbacks, e.g. ["openai/gpt-4o-mini"]',
-        )
+def _parse_extra(spec: ProviderSpec, raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """The route's ``extra`` table, checked against the provider's own option schema."""
+    t = Table(raw, f"{where}, table 'extra' (provider {spec.name})")
+    extra = {key: t.get(key, kind) for key, kind in spec.options.items() if t.has(key)}
+    t.done(tuple(spec.options))
+    if spec.check_options is not None:
+        spec.check_options(extra, where)
     return extra
 
 
@@ -255,31 +160,26 @@ class Layer:
     other: dict[str, Any] = field(default_factory=dict)
 
 
-_TOP_KEYS = ("routes", "tasks", "tutor", "bench", "complete", "cache", "ledger", *OTHER_TABLES)
+_TOP_KEYS = tuple(TABLES)
 
 
-def read_layer(path: Path) -> Layer:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the syntax") from None
+def read_layer(path: Path, registry: Registry) -> Layer:
+    data = read_toml(path)
     layer = Layer(path)
-    top = _Table(data, f"{path}: top level")
+    top = Table(data, f"{path}: top level")
     routes = top.get("routes", list, [])
-    layer.routes = [_parse_route(r, path, i) for i, r in enumerate(routes)]
+    layer.routes = [_parse_route(r, path, i, registry) for i, r in enumerate(routes)]
     names = [r.name for r in layer.routes]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise ConfigError(f"{path}: two [[routes]] are named {duplicate!r}", hint="rename one")
-    tasks = _Table(top.get("tasks", dict, {}), f"{path}: table [tasks]")
+    tasks = Table(top.get("tasks", dict, {}), f"{path}: table [tasks]")
     for task in ALL_TASKS:
         value = tasks.strings(task)
         if value is not None:
             layer.tasks[task] = value
     tasks.done(ALL_TASKS)
-    tutor = _Table(top.get("tutor", dict, {}), f"{path}: table [tutor]")
+    tutor = Table(top.get("tutor", dict, {}), f"{path}: table [tutor]")
     if tutor.has("routes"):
         layer.tutor["routes"] = tutor.strings("routes")
     if tutor.has("allowance"):
@@ -290,11 +190,11 @@ def read_layer(path: Path) -> Layer:
     if tutor.has("max_input_chars"):
         layer.tutor["max_input_chars"] = tutor.get("max_input_chars", int)
     tutor.done(("routes", "allowance", "refill_seconds", "max_input_chars"))
-    bench = _Table(top.get("bench", dict, {}), f"{path}: table [bench]")
+    bench = Table(top.get("bench", dict, {}), f"{path}: table [bench]")
     if bench.has("routes"):
         layer.tasks.setdefault("completion", bench.strings("routes") or ())
     bench.done(("routes",))
-    complete = _Table(top.get("complete", dict, {}), f"{path}: table [complete]")
+    complete = Table(top.get("complete", dict, {}), f"{path}: table [complete]")
     if complete.has("routes"):
         layer.tasks.setdefault("complete", complete.strings("routes") or ())
     for key, low, high in (("context_chars", 100, 100_000), ("max_tokens", 1, 2048)):
@@ -308,7 +208,7 @@ def read_layer(path: Path) -> Layer:
                 )
             layer.complete[key] = value
     complete.done(("routes", "context_chars", "max_tokens"))
-    cache = _Table(top.get("cache", dict, {}), f"{path}: table [cache]")
+    cache = Table(top.get("cache", dict, {}), f"{path}: table [cache]")
     if cache.has("enabled"):
         layer.cache["enabled"] = cache.get("enabled", bool)
     if cache.has("ttl_s"):
@@ -316,7 +216,7 @@ def read_layer(path: Path) -> Layer:
     if cache.has("path"):
         layer.cache["path"] = (path.parent / cache.get("path", str)).expanduser()
     cache.done(("enabled", "ttl_s", "path"))
-    ledger = _Table(top.get("ledger", dict, {}), f"{path}: table [ledger]")
+    ledger = Table(top.get("ledger", dict, {}), f"{path}: table [ledger]")
     if ledger.has("path"):
         layer.ledger_path = (path.parent / ledger.get("path", str)).expanduser()
     ledger.done(("path",))

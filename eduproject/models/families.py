@@ -20,9 +20,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from eduproject.models.types import ModelRequest
+
+if TYPE_CHECKING:
+    from eduproject.models.registry import Registry
 
 Role = Literal["system", "user", "assistant"]
 
@@ -375,6 +378,12 @@ def extract_code_block(text: str) -> str:
     """
     match = _FENCE.search(text)
     return match.group(1) if match else text
+
+
+def register(registry: Registry) -> None:
+    """The built-in families (part of eduproject's own ``eduproject.providers`` hook)."""
+    for family in default_families().values():
+        registry.add_family(family)
 
 
 def family_names(families: Mapping[str, ModelFamily]) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from eduproject.errors import RouteError
+from eduproject.errors import RouteError, RouteErrorKind
 from eduproject.models.families import ModelFamily, RenderedPrompt
 from eduproject.models.types import ModelRequest
 
@@ -74,7 +74,7 @@ async def fit_request(
         request = shrunk
     raise RouteError(
         route,
-        "unavailable",
+        RouteErrorKind.UNAVAILABLE,
         f"the prompt does not fit the context window of {window} tokens "
         f"with {request.max_tokens} tokens kept for the answer",
         hint="shorten the question or the code, or use a route with a larger context_window",

@@ -15,8 +15,8 @@ import importlib
 import os
 from collections.abc import Iterable
 
-from eduproject.errors import RouteError
-from eduproject.models.config import RouteConfig
+from eduproject.errors import RouteError, RouteErrorKind
+from eduproject.models.settings import RouteConfig
 
 REDACTED = "[redacted]"
 # Shorter values are not keys, and redacting them would garble ordinary text.
@@ -48,7 +48,7 @@ def missing_key_error(route: RouteConfig) -> RouteError:
     )
     return RouteError(
         route.name,
-        "unavailable",
+        RouteErrorKind.UNAVAILABLE,
         f"no API key in {where}",
         hint=f"set {route.api_key_env or 'the key'} before starting Jupyter; "
         "never write the key in eduproject.toml",

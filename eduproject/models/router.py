@@ -28,21 +28,16 @@ from dataclasses import dataclass
 
 import httpx
 
-from eduproject.errors import AllRoutesFailed, ConfigError, RouteError
+from eduproject.errors import AllRoutesFailed, ConfigError, RouteError, RouteErrorKind
 from eduproject.models.attempts import Progress, Recorder, classify
 from eduproject.models.cache import CachedAnswer, ResponseCache, cache_key
 from eduproject.models.checks import StopFilter, malformed_reason
 from eduproject.models.config import OFFLINE, Config, RouteConfig, load_config
-from eduproject.models.families import (
-    ModelFamily,
-    RenderedPrompt,
-    default_families,
-    extract_code_block,
-)
+from eduproject.models.families import ModelFamily, RenderedPrompt, extract_code_block
 from eduproject.models.fitting import DEFAULT_CHARS_PER_TOKEN, fit_request
 from eduproject.models.ledger import Ledger
-from eduproject.models.providers import Provider, build_providers
-from eduproject.models.providers.base import GenerationParams
+from eduproject.models.providers.base import GenerationParams, Provider
+from eduproject.models.registry import registry_for
 from eduproject.models.streams import Emit, LoopThread, ResponseStream, SyncResponseStream
 from eduproject.models.types import ModelRequest, ModelResponse, Usage
 
@@ -108,7 +103,7 @@ class Router:
                     hint=f"known families: {', '.join(sorted(self.families))}",
                 )
             if route.name not in self.providers:
-                raise ConfigError(f"route {route.name!r} has no provider", hint="build_providers()")
+                raise ConfigError(f"route {route.name!r} has no provider", hint="Registry.build()")
 
     @classmethod
     def from_config(
@@ -117,19 +112,23 @@ class Router:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> Router:
-        """The usual router: ledger and cache files from the config, built-in families.
+        """The usual router: ledger and cache files from the config; providers and families
+        from the registry the config was read with (built-ins and installed plugins).
 
         >>> router = Router.from_config()      # doctest: +SKIP
         """
         config = config or load_config()
+        registry = registry_for(config)
+        # Providers first: a route that cannot be set up leaves no ledger file open.
+        providers = registry.build(config.routes, transport=transport)
         return cls(
             config,
             ledger=Ledger(config.ledger_path),
             cache=ResponseCache(config.cache_path, ttl_s=config.cache_ttl_s)
             if config.cache_enabled
             else None,
-            families=default_families(),
-            providers=build_providers(config.routes, transport=transport),
+            families=registry.families,
+            providers=providers,
         )
 
     # ------------------------------------------------------------------ public API
@@ -159,7 +158,7 @@ class Router:
     def stream(
         self, request: ModelRequest, *, routes: Sequence[str] | None = None
     ) -> ResponseStream:
-        """Text deltas as they arrive; ``.response`` holds the :class:`ModelResponse` after."""
+        """Text deltas as they arrive; ``.result`` holds the :class:`ModelResponse` after."""
         return ResponseStream(lambda emit: self._run(request, routes, emit))
 
     def complete_sync(
@@ -171,7 +170,7 @@ class Router:
     def stream_sync(
         self, request: ModelRequest, *, routes: Sequence[str] | None = None
     ) -> SyncResponseStream:
-        """:meth:`stream` for synchronous code: iterate for deltas, then read ``.response``."""
+        """:meth:`stream` for synchronous code: iterate for deltas, then read ``.result``."""
         return SyncResponseStream(self._loop, lambda: self.stream(request, routes=routes))
 
     def mark_accepted(self, attempt_id: int, accepted: bool) -> None:
@@ -233,7 +232,7 @@ class Router:
                 errors.append(
                     RouteError(
                         name,
-                        "unavailable",
+                        RouteErrorKind.UNAVAILABLE,
                         f"cooling down for {wait:.0f} s more after: {state.last_error}",
                     )
                 )
@@ -304,7 +303,7 @@ class Router:
             except asyncio.CancelledError:
                 # The caller stopped reading (a tutor guard cut a leaking answer off): the
                 # attempt still happened and cost tokens, so it keeps its ledger row.
-                stopped = RouteError(name, "cancelled", "stopped by the caller")
+                stopped = RouteError(name, RouteErrorKind.CANCELLED, "stopped by the caller")
                 if progress.parts:
                     record.partial(stopped, progress, prompt_tokens, retries, request_started)
                 else:
@@ -348,7 +347,7 @@ class Router:
             text = extract_code_block(text)
         usage, usage_estimated = self._usage(progress, prompt_tokens, estimated, state, rendered)
         if problem is not None and not progress.shown:
-            error = RouteError(name, "malformed", problem)
+            error = RouteError(name, RouteErrorKind.MALFORMED, problem)
             record.failure(error, progress, retries=retries, usage=usage)
             raise error
         response = record.success(
@@ -428,11 +427,11 @@ class Router:
             if progress.ttft_s is None and first_deadline < total_deadline:
                 raise RouteError(
                     route.name,
-                    "first_token_timeout",
+                    RouteErrorKind.FIRST_TOKEN_TIMEOUT,
                     f"no first token within {limits.first_token} s",
                 ) from None
             raise RouteError(
-                route.name, "timeout", f"not finished within {limits.total} s"
+                route.name, RouteErrorKind.TIMEOUT, f"not finished within {limits.total} s"
             ) from None
         finally:
             await stream.aclose()
@@ -448,16 +447,18 @@ class Router:
         """Seconds to wait before retrying the same route, or None to fall back now."""
         if retries >= route.retries:
             return None
-        retryable = error.kind in ("connect", "rate_limited", "stream_broken") or (
-            error.kind == "http" and error.status_code in _RETRYABLE_STATUS
-        )
+        retryable = error.kind in (
+            RouteErrorKind.CONNECT,
+            RouteErrorKind.RATE_LIMITED,
+            RouteErrorKind.STREAM_BROKEN,
+        ) or (error.kind == RouteErrorKind.HTTP and error.status_code in _RETRYABLE_STATUS)
         if not retryable:
             return None
         delay = error.retry_after if error.retry_after is not None else route.backoff_s * 2**retries
         return delay if delay <= route.max_retry_wait_s else None
 
     def _cool_down(self, name: str, state: _RouteState, error: RouteError) -> None:
-        if error.kind in ("malformed",):
+        if error.kind in (RouteErrorKind.MALFORMED,):
             return
         route = self._routes[name]
         seconds = max(route.cooldown_s, error.retry_after or 0.0)

@@ -9,29 +9,32 @@ environment, and tests build them directly::
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from eduproject.config import data_home
 from eduproject.errors import ConfigError
 
+if TYPE_CHECKING:
+    from eduproject.models.registry import Registry
+
+__all__ = [
+    "ALL_TASKS",
+    "OFFLINE",
+    "TUTOR_TASKS",
+    "CompleteConfig",
+    "Config",
+    "RouteConfig",
+    "Timeouts",
+    "TutorConfig",
+    "data_home",
+]
+
 OFFLINE = "offline"
-PROVIDERS = ("openai", "tgi", "edenai", "replicate", "local")
 TUTOR_TASKS = ("hint", "explain", "ask", "repair")
 ALL_TASKS = (*TUTOR_TASKS, "completion", "complete")
-
-
-def data_home(kind: str) -> Path:
-    """Per-user folder of eduproject for ``kind`` (cache, data, config), XDG-style."""
-    env, default = {
-        "cache": ("XDG_CACHE_HOME", ".cache"),
-        "data": ("XDG_DATA_HOME", ".local/share"),
-        "config": ("XDG_CONFIG_HOME", ".config"),
-    }[kind]
-    base = os.environ.get(env) or str(Path.home() / default)
-    return Path(base) / "eduproject"
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,9 @@ class Config:
     ledger_path: Path = field(default_factory=lambda: data_home("data") / "ledger.sqlite3")
     sources: tuple[Path, ...] = ()
     other: Mapping[str, Any] = field(default_factory=dict)
+    # The providers and families this configuration was checked against (plugins included);
+    # None: the default registry (Router.from_config builds it).
+    registry: Registry | None = field(default=None, compare=False, repr=False)
 
     def route(self, name: str) -> RouteConfig:
         for route in self.routes:

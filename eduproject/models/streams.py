@@ -4,8 +4,12 @@ A Jupyter kernel already runs an asyncio loop, so ``asyncio.run`` cannot be used
 cell. The sync API therefore runs the router's coroutines on its own loop in a daemon
 thread and hands results back through thread-safe queues::
 
-    for delta in router.stream_sync(request):   # works in a notebook cell
+    stream = router.stream_sync(request)       # works in a notebook cell
+    for delta in stream:
         print(delta, end="")
+    stream.result.label
+
+Both streams have the one shape of :mod:`eduproject.streaming`: deltas, then ``.result``.
 """
 
 from __future__ import annotations
@@ -27,11 +31,11 @@ _DONE = object()
 
 
 class ResponseStream:
-    """Async iterator of text deltas; ``.response`` holds the :class:`ModelResponse` after.
+    """Async iterator of text deltas; ``.result`` holds the :class:`ModelResponse` after.
 
     >>> stream = router.stream(request)          # doctest: +SKIP
     >>> async for delta in stream: ...            # doctest: +SKIP
-    >>> stream.response.label                     # doctest: +SKIP
+    >>> stream.result.label                       # doctest: +SKIP
     """
 
     def __init__(self, run: Callable[[Emit], Awaitable[ModelResponse]]) -> None:
@@ -39,7 +43,7 @@ class ResponseStream:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._task: asyncio.Future[ModelResponse] | None = None
         self._finished = False
-        self.response: ModelResponse | None = None
+        self.result: ModelResponse | None = None
 
     def __aiter__(self) -> ResponseStream:
         return self
@@ -54,7 +58,7 @@ class ResponseStream:
         item = await self._queue.get()
         if item is _DONE:
             self._finished = True
-            self.response = self._task.result()
+            self.result = self._task.result()
             raise StopAsyncIteration
         return str(item)
 
@@ -114,7 +118,7 @@ _CLOSE_WAIT_S = 10.0
 
 
 class SyncResponseStream:
-    """Iterator of text deltas for synchronous code; ``.response`` after the last one.
+    """Iterator of text deltas for synchronous code; ``.result`` after the last one.
 
     Stop early with ``close()`` (or by leaving a ``with`` block).
     """
@@ -125,7 +129,7 @@ class SyncResponseStream:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._future: Any = None
         self._finished = False
-        self.response: ModelResponse | None = None
+        self.result: ModelResponse | None = None
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -138,7 +142,7 @@ class SyncResponseStream:
         item = self._queue.get()
         if item is _DONE:
             self._finished = True
-            self.response = self._future.result()
+            self.result = self._future.result()
             raise StopIteration
         return str(item)
 
@@ -147,7 +151,7 @@ class SyncResponseStream:
         try:
             async for delta in stream:
                 self._queue.put(delta)
-            return stream.response
+            return stream.result
         finally:
             await stream.aclose()
             self._queue.put(_DONE)

@@ -24,13 +24,14 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from eduproject.errors import EduprojectError, TutorError
 from eduproject.grading.check import CheckResult
 from eduproject.policy import Action, AiPolicy
+from eduproject.streaming import Stream
 from eduproject.tutor.learner_code import latest_code, stub_names
 from eduproject.tutor.markdown_html import render_markdown
 from eduproject.tutor.offline import HINT_LEVELS
@@ -214,7 +215,7 @@ class ResponseController:
     def stream(
         self,
         heading: str,
-        call: Callable[[], Generator[str, None, Any]],
+        call: Callable[[], Stream[Any]],
         *,
         on_reply: Callable[[Any], None] | None = None,
     ) -> None:
@@ -225,7 +226,7 @@ class ResponseController:
 
     def _consume(
         self,
-        call: Callable[[], Generator[str, None, Any]],
+        call: Callable[[], Stream[Any]],
         on_reply: Callable[[Any], None] | None,
         stop: threading.Event,
     ) -> None:
@@ -250,7 +251,7 @@ class ResponseController:
 
     def _answer(
         self,
-        call: Callable[[], Generator[str, None, Any]],
+        call: Callable[[], Stream[Any]],
         on_reply: Callable[[Any], None] | None,
         stop: threading.Event,
     ) -> None:
@@ -284,15 +285,14 @@ class ResponseController:
                 self._refresh_remaining()
                 self.changed()
 
-    def _drain(self, gen: Generator[str, None, Any], stop: threading.Event) -> Any:
+    def _drain(self, stream: Stream[Any], stop: threading.Event) -> Any:
         """The reply of a tutor stream, showing its (checked) text as it grows; None if stopped."""
         s = self.state
         s.streaming = True
         text: list[str] = []
         last = 0.0
-        result = _Result()
         try:
-            for delta in _deltas(gen, result):
+            for delta in stream:
                 if stop.is_set():
                     return None
                 first = bool(delta) and not text
@@ -312,8 +312,8 @@ class ResponseController:
                     last = now
                     self.changed()
         finally:
-            gen.close()  # stopped: this ends the model call and frees its place in the queue
-        return result.value
+            stream.close()  # stopped: this ends the model call and frees its place in the queue
+        return stream.result
 
     def feedback(self, accepted: bool) -> None:
         """Thumbs up/down on the last reply (the ledger's accepted flag)."""
@@ -353,15 +353,6 @@ def _refresh_everywhere() -> None:
             controller.refresh()
         except Exception:  # a closed view must not stop the others
             log.exception("panel refresh failed")
-
-
-class _Result:
-    value: Any = None
-
-
-def _deltas(gen: Generator[str, None, Any], result: _Result) -> Iterator[str]:
-    """Iterate a generator's yields and keep its return value (the final TutorReply)."""
-    result.value = yield from gen
 
 
 def _can_rate(reply: Any) -> bool:

@@ -30,8 +30,8 @@ def test_complete_sync_and_stream_sync_in_a_kernel(wire: WireServer, tmp_path: P
         whole = router.complete_sync(request)
         stream = router.stream_sync(request)
         deltas = list(stream)
-        router.mark_accepted(stream.response.attempt_id, True)
-        print(json.dumps([whole.text, deltas, stream.response.label, router.routes_for("hint")]))
+        router.mark_accepted(stream.result.attempt_id, True)
+        print(json.dumps([whole.text, deltas, stream.result.label, router.routes_for("hint")]))
         router.close()
         """
     )

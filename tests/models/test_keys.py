@@ -111,7 +111,7 @@ async def test_planted_key_appears_nowhere(
 
     stream = router.stream(ModelRequest(task="ask", instruction="hi"), routes=names)
     shown = "".join([d async for d in stream])
-    assert stream.response is not None and stream.response.route == "echo-answer"
+    assert stream.result is not None and stream.result.route == "echo-answer"
     assert "[redacted]" in shown and "ok." in shown
     again = await router.complete(
         ModelRequest(task="ask", instruction="hi"), routes=["echo-answer"]
@@ -126,7 +126,7 @@ async def test_planted_key_appears_nowhere(
         "files": artefacts,
         "logs": caplog.text,
         "errors": "\n".join(errors),
-        "answer": shown + again.text + repr(stream.response),
+        "answer": shown + again.text + repr(stream.result),
     }.items():
         assert KEY not in text, f"the key leaked into {where}"
         assert KEY[4:14] not in text, f"part of the key leaked into {where}"

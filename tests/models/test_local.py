@@ -50,7 +50,7 @@ def test_bundled_model_answers_in_process(routers: RouterKit, isolated_env: Path
         replace(YES_NO, instruction="Answer yes or no: is 9 a prime number?")
     )
     deltas = list(stream)
-    assert stream.response is not None and "".join(deltas) == stream.response.text
+    assert stream.result is not None and "".join(deltas) == stream.result.text
     assert len(deltas) >= 2  # it really streamed, token by token
 
 
@@ -100,7 +100,7 @@ async def test_llama_cpp_server_through_the_openai_provider(
     via_raw = await router.complete(YES_NO, routes=["llama-raw"])
     stream = router.stream(YES_NO, routes=["llama-chat"])
     deltas = [d async for d in stream]
-    via_chat = stream.response
+    via_chat = stream.result
     assert via_chat is not None and "".join(deltas) == via_chat.text
 
     for response in (via_raw, via_chat):

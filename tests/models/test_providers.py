@@ -118,7 +118,7 @@ async def test_tgi_streams_tokens_and_maps_details(wire: WireServer, arouters: R
     )
     text = "".join([d async for d in stream])
     assert text == "def f():"
-    response = stream.response
+    response = stream.result
     assert response is not None and response.malformed == "cut at the length limit"
     assert response.usage.completion_tokens == 3
     (call,) = wire.calls_to(url)
@@ -276,7 +276,7 @@ async def test_replicate_streams_over_sse(
     stream = router.stream(ModelRequest(task="completion", prefix="# loop\n", max_tokens=16))
     text = "".join([d async for d in stream])
     assert text == "A loop repeats\nsteps."  # multi-line data joined with newlines
-    response = stream.response
+    response = stream.result
     assert response is not None and response.cost_usd == pytest.approx(2.5 * 0.001)
     assert response.usage.prompt_tokens == 11
     assert seen == [

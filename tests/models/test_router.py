@@ -168,7 +168,7 @@ async def test_first_token_timeout_falls_back(wire: WireServer, arouters: Router
     stream = router.stream(ASK, routes=["slow", "b"])
     deltas = [d async for d in stream]
     assert "".join(deltas) == "A list holds items."
-    assert stream.response is not None and stream.response.route == "b"
+    assert stream.result is not None and stream.result.route == "b"
     row = router.ledger.attempts()[0]  # type: ignore[union-attr]
     assert (row.status, row.ttft_s) == ("timeout", None)
     assert "first_token_timeout" in (row.error or "")
@@ -184,7 +184,7 @@ async def test_stream_breaking_after_first_token_is_partial(
 
     stream = router.stream(ASK, routes=["a", "b"])
     deltas = [d async for d in stream]
-    response = stream.response
+    response = stream.result
     assert response is not None and response.partial and response.route == "a"
     assert response.text.startswith("The answer") and "".join(deltas) == response.text
     assert len(wire.calls_to(good)) == 0  # text was shown: no silent switch of answer
@@ -212,7 +212,7 @@ async def test_total_timeout_after_first_token(wire: WireServer, arouters: Route
     router = arouters([route("a", stalled, timeouts=timeouts)])
     stream = router.stream(ASK)
     deltas = [d async for d in stream]
-    assert stream.response is not None and stream.response.partial
+    assert stream.result is not None and stream.result.partial
     assert "".join(deltas) == "Start "
     row = router.ledger.attempts()[0]  # type: ignore[union-attr]
     assert row.status == "partial" and "not finished within 0.5 s" in (row.error or "")
@@ -224,7 +224,7 @@ async def test_drop_before_first_token_falls_back(wire: WireServer, arouters: Ro
     router = arouters([route("a", dropped), route("b", good)])
     stream = router.stream(ASK, routes=["a", "b"])
     assert "".join([d async for d in stream]) == "A list holds items."
-    assert stream.response is not None and stream.response.route == "b"
+    assert stream.result is not None and stream.result.route == "b"
 
 
 @pytest.mark.parametrize(
@@ -281,8 +281,8 @@ async def test_malformed_after_text_was_shown_is_flagged(
     router = arouters([route("a", cut), route("b", good)])
     stream = router.stream(ASK, routes=["a", "b"])
     assert "".join([d async for d in stream]) == "A list is a"
-    assert stream.response is not None
-    assert stream.response.malformed == "cut at the length limit" and stream.response.route == "a"
+    assert stream.result is not None
+    assert stream.result.malformed == "cut at the length limit" and stream.result.route == "a"
     assert router.ledger.attempts()[0].status == "malformed"  # type: ignore[union-attr]
 
 
@@ -294,7 +294,7 @@ async def test_stop_strings_cut_client_side(wire: WireServer, arouters: RouterKi
     deltas = [d async for d in stream]
     assert "".join(deltas) == "Hello "
     assert all("<|im" not in d for d in deltas)
-    assert stream.response is not None and stream.response.finish_reason == "stop"
+    assert stream.result is not None and stream.result.finish_reason == "stop"
 
 
 async def test_all_routes_failing_raises(wire: WireServer, arouters: RouterKit) -> None:
@@ -328,7 +328,7 @@ async def test_cache_answers_repeats(wire: WireServer, arouters: RouterKit) -> N
     assert len(wire.calls_to(url)) == 1
     stream = router.stream(ASK)
     assert "".join([d async for d in stream]) == first.text
-    assert stream.response is not None and stream.response.cached
+    assert stream.result is not None and stream.result.cached
 
     await router.complete(
         ModelRequest(task="ask", instruction="What is a list?", max_tokens=32, use_cache=False)
@@ -397,9 +397,9 @@ async def test_sync_api_inside_a_running_loop(wire: WireServer, routers: RouterK
     assert response.text == "A list holds items."
     stream = router.stream_sync(ASK)
     assert "".join(stream) == "A list holds items."
-    assert stream.response is not None and stream.response.attempt_id is not None
+    assert stream.result is not None and stream.result.attempt_id is not None
 
-    router.mark_accepted(stream.response.attempt_id, True)
+    router.mark_accepted(stream.result.attempt_id, True)
     router.mark_accepted(response.attempt_id or 0, False)
     (row,) = router.ledger.summary()  # type: ignore[union-attr]
     assert (row.requests, row.accepted, row.accepted_rate) == (2, 1, 0.5)

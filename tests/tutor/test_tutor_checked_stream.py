@@ -8,7 +8,6 @@ what streamed, what the final reply is, and what the question cost.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from eduproject.models.providers import build_providers
 from eduproject.models.router import Router
 from eduproject.tutor.malformed import claims_correct, content_free
 from eduproject.tutor.quota import Quota
-from eduproject.tutor.tutor import TestResult, Tutor, TutorReply, release_point
+from eduproject.tutor.tutor import Reply, TestResult, Tutor, TutorReply, release_point
 
 PACK = sample_pack("03-lists-dicts")
 CODE = (
@@ -49,13 +48,9 @@ LEAK_AFTER_A_GOOD_START = (
 )
 
 
-def run(gen: Generator[str, None, TutorReply]) -> tuple[str, TutorReply]:
-    shown: list[str] = []
-    while True:
-        try:
-            shown.append(next(gen))
-        except StopIteration as stop:
-            return "".join(shown), stop.value
+def run(stream: Reply) -> tuple[str, TutorReply]:
+    shown = list(stream)
+    return "".join(shown), stream.finish()
 
 
 def router_for(tmp: Path, base_url: str, *, cache: bool = False) -> Router:

@@ -8,7 +8,6 @@ offline tutor.
 from __future__ import annotations
 
 import socket
-from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from eduproject.models.router import Router
 from eduproject.tutor.offline import OFFLINE_LABEL
 from eduproject.tutor.prompts import STRICT
 from eduproject.tutor.quota import Quota
-from eduproject.tutor.tutor import TestResult, Tutor, TutorReply
+from eduproject.tutor.tutor import Reply, TestResult, Tutor, TutorReply
 
 PACK = sample_pack("03-lists-dicts")
 CODE = (
@@ -58,13 +57,9 @@ SPANISH = (
 )
 
 
-def run_stream(gen: Generator[str, None, TutorReply]) -> tuple[list[str], TutorReply]:
-    deltas: list[str] = []
-    while True:
-        try:
-            deltas.append(next(gen))
-        except StopIteration as stop:
-            return deltas, stop.value
+def run_stream(stream: Reply) -> tuple[list[str], TutorReply]:
+    deltas = list(stream)
+    return deltas, stream.finish()
 
 
 def tutor_for(router: Router, *, quota: Quota | None = None) -> Tutor:

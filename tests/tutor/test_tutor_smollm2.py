@@ -90,13 +90,10 @@ def assert_useful(reply: TutorReply, exercise_hints: tuple[str, ...]) -> None:
 def test_hint_from_the_real_model_is_useful_whatever_it_says(router: Router) -> None:
     info = PACK.exercise("sum_evens")
     deltas: list[str] = []
-    gen = Tutor(PACK, router=router).hint_stream("sum_evens", CODE, RESULTS, 2)
-    while True:
-        try:
-            deltas.append(next(gen))
-        except StopIteration as stop:
-            reply: TutorReply = stop.value
-            break
+    stream = Tutor(PACK, router=router).hint_stream("sum_evens", CODE, RESULTS, 2)
+    for delta in stream:
+        deltas.append(delta)
+    reply: TutorReply = stream.finish()
     assert_useful(reply, info.hints)
     if reply.source == "model":
         assert "".join(deltas).strip() == reply.text  # streamed, then accepted as is

@@ -17,6 +17,7 @@ from eduproject.models.families import default_families
 from eduproject.models.ledger import Ledger
 from eduproject.models.providers import build_providers
 from eduproject.models.router import Router
+from eduproject.streaming import TextStream
 from eduproject.tutor.pack import ExerciseInfo, LessonPack, VisibleTest
 from eduproject.tutor.panel_controller import PanelController, PanelState, response_html
 from eduproject.tutor.quota import Quota
@@ -171,7 +172,10 @@ def test_bad_questions_get_clear_messages(learner: Learner) -> None:
 class _Exploding:
     """A tutor whose stream breaks mid-answer: the narrow corner a real tutor cannot be made to show."""
 
-    def hint_stream(self, *args: Any) -> Generator[str, None, TutorReply]:
+    def hint_stream(self, *args: Any) -> TextStream[TutorReply]:
+        return TextStream(self._broken())
+
+    def _broken(self) -> Generator[str, None, TutorReply]:
         yield "Think about "
         raise RuntimeError("internal bug")
 

@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol, cast
 
 import httpx
 
-from eduproject.errors import RouteError
+from eduproject.errors import RouteError, RouteErrorKind
 from eduproject.models.config import RouteConfig
 from eduproject.models.families import RenderedPrompt
 from eduproject.models.keys import missing_key_error, redact
@@ -175,7 +175,7 @@ class HttpProvider:
         if client is not None:
             await client.aclose()
 
-    def error(self, kind: str, message: str, **kwargs: Any) -> RouteError:
+    def error(self, kind: RouteErrorKind | str, message: str, **kwargs: Any) -> RouteError:
         return RouteError(self.route.name, kind, redact(message, self.secrets()), **kwargs)
 
     async def raise_for_status(self, response: httpx.Response) -> None:
@@ -188,7 +188,7 @@ class HttpProvider:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if code == 429:
             raise self.error(
-                "rate_limited",
+                RouteErrorKind.RATE_LIMITED,
                 f"HTTP 429: {detail}",
                 status_code=code,
                 retry_after=retry_after,
@@ -200,14 +200,18 @@ class HttpProvider:
         elif code == 404:
             hint = f"check base_url and model of route {self.route.name!r}"
         raise self.error(
-            "http", f"HTTP {code}: {detail}", status_code=code, retry_after=retry_after, hint=hint
+            RouteErrorKind.HTTP,
+            f"HTTP {code}: {detail}",
+            status_code=code,
+            retry_after=retry_after,
+            hint=hint,
         )
 
     def parse_json(self, text: str, what: str) -> Any:
         try:
             return json.loads(text)
         except ValueError:
-            kind = "stream_broken" if what == "stream" else "http"
+            kind = RouteErrorKind.STREAM_BROKEN if what == "stream" else RouteErrorKind.HTTP
             raise self.error(kind, f"the server sent invalid JSON in its {what}") from None
 
 

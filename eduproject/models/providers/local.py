@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from eduproject.errors import RouteError
+from eduproject.errors import RouteError, RouteErrorKind
 from eduproject.models.config import RouteConfig
 from eduproject.models.families import RenderedPrompt
 from eduproject.models.providers.base import Chunk, EndpointKind, GenerationParams
@@ -78,7 +78,7 @@ class LocalProvider:
         if path is None or not path.is_file():
             raise RouteError(
                 self.route.name,
-                "unavailable",
+                RouteErrorKind.UNAVAILABLE,
                 f"model file {path} not found",
                 hint="download one with `eduproject model pull starcoder2-3b` or fix model_path",
             )
@@ -95,14 +95,14 @@ class LocalProvider:
                 except ImportError:
                     raise RouteError(
                         self.route.name,
-                        "unavailable",
+                        RouteErrorKind.UNAVAILABLE,
                         "llama-cpp-python is not installed",
                         hint="pip install 'eduproject[local]'",
                     ) from None
                 except (ValueError, RuntimeError) as exc:
                     raise RouteError(
                         self.route.name,
-                        "unavailable",
+                        RouteErrorKind.UNAVAILABLE,
                         f"llama.cpp cannot load {path.name}: {exc}",
                         hint="check that the file is a complete GGUF model",
                     ) from None
@@ -144,7 +144,9 @@ class LocalProvider:
                 if item is _END:
                     break
                 if isinstance(item, Exception):
-                    raise RouteError(self.route.name, "unavailable", f"llama.cpp failed: {item}")
+                    raise RouteError(
+                        self.route.name, RouteErrorKind.UNAVAILABLE, f"llama.cpp failed: {item}"
+                    )
                 text, finish_part = _part_text(item)
                 finish = finish_part or finish
                 if text:

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from eduproject.errors import RouteErrorKind
 from eduproject.models.families import RenderedPrompt
 from eduproject.models.providers.base import (
     Chunk,
@@ -86,10 +87,13 @@ class OpenAIProvider(HttpProvider):
                     obj = self.parse_json(data, "stream")
                     if not isinstance(obj, dict):
                         raise self.error(
-                            "stream_broken", "the server sent a non-object stream event"
+                            RouteErrorKind.STREAM_BROKEN,
+                            "the server sent a non-object stream event",
                         )
                     if obj.get("error"):
-                        raise self.error("http", f"error in stream: {_message(obj['error'])}")
+                        raise self.error(
+                            RouteErrorKind.HTTP, f"error in stream: {_message(obj['error'])}"
+                        )
                     text, chunk_finish = _choice(obj)
                     finish = chunk_finish or finish
                     usage = usage_from(obj.get("usage")) or usage
@@ -99,7 +103,7 @@ class OpenAIProvider(HttpProvider):
                 if done:
                     await drain(events)
             if not done and finish is None:
-                raise self.error("stream_broken", "the stream ended before [DONE]")
+                raise self.error(RouteErrorKind.STREAM_BROKEN, "the stream ended before [DONE]")
             yield self._final(meta, finish, usage)
 
     def _final(self, data: dict[str, Any], finish: str | None, usage: Usage | None) -> Chunk:

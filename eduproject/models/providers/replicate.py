@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from eduproject.errors import RouteError
+from eduproject.errors import RouteError, RouteErrorKind
 from eduproject.models.families import RenderedPrompt
 from eduproject.models.providers.base import (
     Chunk,
@@ -101,9 +101,11 @@ class ReplicateProvider(HttpProvider):
     def _prediction(self, text: str) -> dict[str, Any]:
         data = self.parse_json(text, "response")
         if not isinstance(data, dict):
-            raise self.error("http", "the prediction is not a JSON object")
+            raise self.error(RouteErrorKind.HTTP, "the prediction is not a JSON object")
         if data.get("status") in ("failed", "canceled"):
-            raise self.error("http", f"prediction {data.get('status')}: {data.get('error')}")
+            raise self.error(
+                RouteErrorKind.HTTP, f"prediction {data.get('status')}: {data.get('error')}"
+            )
         return data
 
     async def _stream_events(self, url: str) -> AsyncIterator[Chunk]:
@@ -117,21 +119,23 @@ class ReplicateProvider(HttpProvider):
                         if data:
                             yield Chunk(text=data)
                     elif event == "error":
-                        raise self.error("http", f"prediction failed: {_detail(self, data)}")
+                        raise self.error(
+                            RouteErrorKind.HTTP, f"prediction failed: {_detail(self, data)}"
+                        )
                     elif event == "done":
                         reason = _reason(self, data)
                         if reason in ("error", "canceled"):
-                            raise self.error("http", f"prediction ended: {reason}")
+                            raise self.error(RouteErrorKind.HTTP, f"prediction ended: {reason}")
                         await drain(events)
                         return
-        raise self.error("stream_broken", "the stream ended before its done event")
+        raise self.error(RouteErrorKind.STREAM_BROKEN, "the stream ended before its done event")
 
     async def _wait(self, prediction: dict[str, Any]) -> dict[str, Any]:
         poll_s = float(self.route.extra.get("poll_s", 0.5))
         while prediction.get("status") not in _TERMINAL:
             get_url = (prediction.get("urls") or {}).get("get")
             if not get_url:
-                raise self.error("http", "the prediction has no urls.get to poll")
+                raise self.error(RouteErrorKind.HTTP, "the prediction has no urls.get to poll")
             await asyncio.sleep(poll_s)
             poll_s = min(poll_s * 1.5, 5.0)
             response = await self.client().get(

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from eduproject.errors import RouteErrorKind
 from eduproject.models.families import RenderedPrompt
 from eduproject.models.providers.base import (
     Chunk,
@@ -57,7 +58,7 @@ class TGIProvider(HttpProvider):
             await self.raise_for_status(response)
             data = self.parse_json(response.text, "response")
             if not isinstance(data, dict) or not isinstance(data.get("generated_text"), str):
-                raise self.error("http", "the response has no generated_text")
+                raise self.error(RouteErrorKind.HTTP, "the response has no generated_text")
             if data["generated_text"]:
                 yield Chunk(text=data["generated_text"])
             yield _final(data.get("details"))
@@ -71,10 +72,15 @@ class TGIProvider(HttpProvider):
                     obj = self.parse_json(data, "stream")
                     if not isinstance(obj, dict):
                         raise self.error(
-                            "stream_broken", "the server sent a non-object stream event"
+                            RouteErrorKind.STREAM_BROKEN,
+                            "the server sent a non-object stream event",
                         )
                     if obj.get("error"):
-                        kind = "rate_limited" if obj.get("error_type") == "overloaded" else "http"
+                        kind = (
+                            RouteErrorKind.RATE_LIMITED
+                            if obj.get("error_type") == "overloaded"
+                            else RouteErrorKind.HTTP
+                        )
                         raise self.error(kind, f"error in stream: {obj['error']}")
                     token = obj.get("token") or {}
                     if isinstance(token, dict) and not token.get("special") and token.get("text"):
@@ -83,7 +89,9 @@ class TGIProvider(HttpProvider):
                         await drain(events)
                         yield _final(obj["details"])
                         return
-            raise self.error("stream_broken", "the stream ended before its final details")
+            raise self.error(
+                RouteErrorKind.STREAM_BROKEN, "the stream ended before its final details"
+            )
 
 
 def _final(details: Any) -> Chunk:
