@@ -44,6 +44,7 @@ def test_nbgrader_manual_answers_tasks_and_untested_answers(tmp_path: Path) -> N
                 solution=True,
                 points=2,
             ),
+            nbg("code", "assert why", "why_tests", grade=True, points=1),
             md("## Double"),
             nbg("code", SOLUTION, "double", solution=True),
             nbg("code", "assert double(2) == 4", "double_tests", grade=True, points=1),
@@ -64,7 +65,8 @@ def test_nbgrader_manual_answers_tasks_and_untested_answers(tmp_path: Path) -> N
         "cell 3: its saved output in the source is an error: tagged `raises-exception`" in problems
     )
     assert "cell 4: written answer 'why': the text around its solution region" in problems
-    assert "cell 8: task 'plot' (3 points) becomes the manual exercise 'plot'" in problems
+    assert "cell 5: test cell 'why_tests' (1 point) follows a manually graded answer" in problems
+    assert "cell 9: task 'plot' (3 points) becomes the manual exercise 'plot'" in problems
     lesson = load_lesson(tmp_path / "out")
     helper, why, double, plot = lesson.exercises
     assert (helper.manual, helper.max_score) == (True, 0)

@@ -158,6 +158,13 @@ class NbgraderImporter:
             out.problem(
                 cell.index, f"test cell {cell.grade_id!r} ({_pts(cell.points)}) {_codeless(text)}"
             )
+        elif cell.role == "tests" and cell.index in plan.tests_after_manual:
+            out.problem(
+                cell.index,
+                f"test cell {cell.grade_id!r} ({_pts(cell.points)}) follows a manually graded "
+                "answer with no autograded answer between: it tests nothing learners write "
+                "here, so it is left out; put it after the autograded answer it checks",
+            )
         elif cell.role == "tests" and cell.index in plan.orphan_tests:
             out.problem(
                 cell.index,
@@ -231,6 +238,7 @@ class _Plan:
     orphan_tests: set[int]
     manual: dict[int, float] = field(default_factory=dict)  # start -> points, manual exercises
     manual_ids: dict[str, float] = field(default_factory=dict)  # the same by exercise id
+    tests_after_manual: set[int] = field(default_factory=set)  # no answer of theirs to test
 
     @classmethod
     def make(cls, cells: list[_Cell]) -> _Plan:
@@ -244,10 +252,12 @@ class _Plan:
                 else:
                     last.members.append(cell.index)
             elif cell.role == "tests":
-                if last is not None and not last.manual:
-                    last.tested = True
-                else:
+                if last is None:
                     plan.orphan_tests.add(cell.index)
+                elif last.manual:
+                    plan.tests_after_manual.add(cell.index)
+                else:
+                    last.tested = True
             elif cell.role in ("manual", "task"):
                 groups.append(_Group(cell.index, [cell.index], manual=True, points=cell.points))
         kept: list[_Group] = []
