@@ -312,6 +312,10 @@ def _grade_url(exercise: str, learner: str) -> str:
     return "/grade?" + urlencode({"q": exercise, "l": learner})
 
 
+def _points(value: float) -> str:
+    return f"{value:g} point" + ("" if value == 1 else "s")
+
+
 def _question_url(exercise: str) -> str:
     """A question's page: it opens at its first answer left to grade."""
     return "/grade?" + urlencode({"q": exercise})
@@ -455,7 +459,7 @@ def _desk_body(
     return (
         f"{header}<main class='desk'><section>"
         f"<p class='muted qhead'>Question {q_index + 1} of {len(desk.questions)} &middot; "
-        f"{answer.max_points:g} points</p><div class='prompt-box' id='prompt'>{prompt}</div>"
+        f"{_points(answer.max_points)}</p><div class='prompt-box' id='prompt'>{prompt}</div>"
         f"{who}"
         f"<div class='answer-box' id='answer'>{cells}</div></section>"
         f"<aside class='key'>{form}{key}</aside></main>"
