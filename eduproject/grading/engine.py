@@ -594,14 +594,13 @@ class Engine:
     ) -> ExerciseResult:
         if exercise.manual:
             # Graded by hand on the manual-grading page; the points wait in the gradebook.
-            # (An error in the answer's code is for the grader to judge: no status of its own.)
-            reasons = matched.tampered.get(exercise.id, []) + matched.tampered.get(None, [])
+            # An error in the answer's code is for the grader to judge, and a test or setup
+            # cell edited elsewhere is the other exercises' status: the answer stays gradable.
             return ExerciseResult(
                 exercise.id,
                 0.0,
                 exercise.max_score,
-                Status.TAMPERED if reasons else Status.GRADED,
-                "; ".join(dict.fromkeys(reasons)),
+                Status.GRADED,
                 manual=True,
                 answer_hash=answer_hash(answer_cells(executed, exercise.id)),
             )

@@ -179,3 +179,18 @@ def test_a_lesson_without_manual_exercises_has_nothing_to_grade_by_hand(
     Gradebook(tmp_path / "gb.sqlite").close()
     with pytest.raises(Exception, match="has no manual exercises"):
         ManualDesk(lesson, tmp_path / "gb.sqlite")
+
+
+def test_an_edited_test_cell_elsewhere_leaves_the_manual_answers_gradable(
+    manual_lesson: Lesson, zygote: Zygote
+) -> None:
+    nb = json.loads(answered(manual_lesson, "Once.", "print(1)"))
+    for cell in nb["cells"]:
+        if cell["metadata"].get("eduproject", {}).get("role") == "tests":
+            cell["source"] = "assert True"
+    result = grade(manual_lesson, zygote, json.dumps(nb).encode())
+    assert [(e.exercise, e.status) for e in result.exercises] == [
+        ("double", Status.TAMPERED),
+        ("explain", Status.GRADED),
+        ("squares", Status.GRADED),
+    ]
