@@ -151,8 +151,11 @@ def tool_bin(tool: str, cache: Path, given: dict[str, str]) -> Path:
 
 
 def lesson_layout(lesson_nb: dict[str, Any]) -> dict[str, Any]:
-    """Exercises in order, each with its solution-cell ids, test origins and solution origins."""
+    """Auto-graded exercises in order, each with its solution-cell ids, test origins and solution
+    origins; ``manual`` lists the manually graded ones (left out of the comparison, as the
+    tools' manual questions are)."""
     exercises: list[str] = []
+    manual: list[str] = []
     solutions: dict[str, list[str]] = {}
     origins: dict[str, list[str]] = {}  # tool ids of the solution cells of each exercise
     test_exercise: dict[str, str] = {}  # tool id of a test cell -> exercise
@@ -161,11 +164,14 @@ def lesson_layout(lesson_nb: dict[str, Any]) -> dict[str, Any]:
     for cell in lesson_nb["cells"]:
         tags = cell.get("metadata", {}).get("tags", [])
         origin = cell.get("metadata", {}).get("eduproject", {}).get("origin")
-        for tag in tags:
-            if tag.startswith("exercise="):
-                current = tag.split("=", 1)[1]
-                exercises.append(current)
-                solutions[current], origins[current] = [], []
+        started = next((t.split("=", 1)[1] for t in tags if t.startswith("exercise=")), None)
+        if started is not None and "manual" in tags:
+            manual.append(started)
+            current = None  # its answer cells are graded by hand: nothing to compare
+        elif started is not None:
+            current = started
+            exercises.append(current)
+            solutions[current], origins[current] = [], []
         if current is None:
             continue
         if "solution" in tags or "solution-cell" in tags:
@@ -178,6 +184,7 @@ def lesson_layout(lesson_nb: dict[str, Any]) -> dict[str, Any]:
                 test_exercise[origin] = current
     return {
         "exercises": exercises,
+        "manual": manual,
         "solutions": solutions,
         "origins": origins,
         "test_exercise": test_exercise,
@@ -186,7 +193,7 @@ def lesson_layout(lesson_nb: dict[str, Any]) -> dict[str, Any]:
             (c.get("metadata", {}).get("eduproject", {}).get("origin")): t.split("=", 1)[1]
             for c in lesson_nb["cells"]
             for t in c.get("metadata", {}).get("tags", [])
-            if t.startswith("exercise=")
+            if t.startswith("exercise=") and "manual" not in c["metadata"]["tags"]
         },
     }
 
@@ -270,6 +277,8 @@ def eduproject_side(
         for result in gb.results(name):
             per: dict[str, Any] = {}
             for ex in result.exercises:
+                if ex.manual:
+                    continue  # graded by hand (pending here), as the tools' manual questions
                 failing = [
                     {"test": t.name, "hidden": t.hidden, "message": t.message[:400]}
                     for t in ex.tests

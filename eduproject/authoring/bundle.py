@@ -82,6 +82,10 @@ def lesson_to_json(lesson: Lesson) -> dict[str, Any]:
                 "solution": e.solution,
                 "stub": e.stub,
                 "origin": e.origin,
+                "manual": e.manual,
+                "points": e.points,
+                "rubric": e.rubric,
+                "model_answer": e.model_answer,
             }
             for e in lesson.exercises
         ],
@@ -121,6 +125,11 @@ def lesson_from_json(data: dict[str, Any], folder: Path) -> Lesson:
             solution=e["solution"],
             stub=e["stub"],
             origin=e["origin"],
+            # Bundles released before manual exercises existed have none.
+            manual=e.get("manual", False),
+            points=e.get("points", 0.0),
+            rubric=e.get("rubric", ""),
+            model_answer=e.get("model_answer", ""),
         )
         for e in data["exercises"]
     )

@@ -29,6 +29,8 @@ class Role(StrEnum):
     CONTEXT = "context"
     PANEL = "panel"  # the tutor panel cell that release inserts
     POLICY = "ai-policy"  # AI policy settings of the lesson or one exercise (not released)
+    ANSWER = "answer"  # where a learner answers a manually graded exercise
+    RUBRIC = "rubric"  # how to grade a manual exercise (grader bundle only, not released)
 
 
 @dataclass(frozen=True)
@@ -124,9 +126,17 @@ class Exercise:
     origin: str | None = None
     # The exercise's own ``ai-policy`` settings (docs/format.md); not part of grading.
     policy: PolicyLayer = field(default_factory=PolicyLayer, compare=False)
+    # A manually graded exercise (tag `manual`): no tests; a person gives 0..points on the
+    # manual-grading page, reading the model answer and the rubric (grader bundle only).
+    manual: bool = False
+    points: float = 0.0
+    rubric: str = ""
+    model_answer: str = ""
 
     @property
     def max_score(self) -> float:
+        if self.manual:
+            return self.points
         return sum(t.points for t in self.tests)
 
 

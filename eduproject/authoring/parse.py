@@ -60,10 +60,14 @@ ROLE_TAGS = {
     "hints": Role.HINTS,
     "setup": Role.SETUP,
     "ai-policy": Role.POLICY,
+    "answer": Role.ANSWER,
+    "rubric": Role.RUBRIC,
 }
 # Tags allowed above the first exercise (they apply to the whole lesson there).
 LESSON_TAGS = ("setup", "ai-policy")
-FLAG_TAGS = ("all-or-nothing",)
+FLAG_TAGS = ("all-or-nothing", "manual")
+# What a learner finds in a markdown `answer` cell (nbgrader's words, so imports read the same).
+MARKDOWN_ANSWER_STUB = "YOUR ANSWER HERE"
 FOREIGN_TAGS = (
     "parameters",
     "raises-exception",
@@ -212,8 +216,13 @@ class _Draft:
     prompt: str
     all_or_nothing: bool
     origin: str | None
+    manual: bool = False
+    points: float = 1.0  # a manual exercise's points
     tests: list[TestCase] = field(default_factory=list)
     test_cells: list[int] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)  # manual: the instructor's answers
+    rubric: str = ""
+    rubric_cell: int | None = None
     solutions: list[str] = field(default_factory=list)
     stubs: list[str] = field(default_factory=list)
     hints: tuple[str, ...] = ()
@@ -253,16 +262,24 @@ class _Builder:
                 f"a `{tag}` cell before any exercise",
                 "add a markdown cell tagged `exercise=ID` above it, or move the cell below one",
             )
-        if points is not None and tag not in ("tests", "hidden-tests"):
+        manual = "manual" in flags
+        if points is not None and tag not in ("tests", "hidden-tests") and not manual:
             raise where.error(
                 "a `points=` tag on a cell that is not a test cell",
-                "put `points=N` on a cell tagged `tests` or `hidden-tests`",
+                "put `points=N` on a cell tagged `tests` or `hidden-tests` (or on the "
+                "`exercise=` cell of a `manual` exercise)",
             )
         if flags and exercise_id is None:
             raise where.error(
-                "the `all-or-nothing` tag is only allowed on an `exercise=` cell",
+                f"the `{flags[0]}` tag is only allowed on an `exercise=` cell",
                 "move the tag to the exercise's prompt cell",
             )
+        if manual and "all-or-nothing" in flags:
+            raise where.error(
+                "a `manual` exercise cannot be `all-or-nothing` (it has no tests)",
+                "keep one of the two tags",
+            )
+        self._check_manual(tag, where)
         self._check_kind(kind, tag, exercise_id, where)
         if kind != "code" and scan(source, where):
             raise where.error(
@@ -274,13 +291,22 @@ class _Builder:
         cell_points: float | None = None
         if exercise_id is not None:
             role = Role.PROMPT
-            self._start_exercise(exercise_id, source, bool(flags), origin, where)
+            self._start_exercise(exercise_id, source, "all-or-nothing" in flags, origin, where)
+            if manual:
+                assert self.current is not None
+                self.current.manual = True
+                self.current.points = 1.0 if points is None else points
         elif tag in ("solution", "solution-cell"):
             role, learner = Role.SOLUTION, self._solution(tag, source, where)
         elif tag in ("tests", "hidden-tests"):
             role = Role.TESTS if tag == "tests" else Role.HIDDEN_TESTS
             cell_points = points
             learner = self._tests(cell_id, source, points, tag == "hidden-tests", origin, where)
+        elif tag == "answer":
+            role, learner = Role.ANSWER, self._answer(kind, source, where)
+        elif tag == "rubric":
+            role = Role.RUBRIC
+            self._rubric(source, where)
         elif tag == "hints":
             role = Role.HINTS
             self._hints(source, where)
@@ -304,7 +330,7 @@ class _Builder:
                 exercise=self.current.id if self.current else None,
                 source=source,
                 learner_source=None
-                if role in (Role.HIDDEN_TESTS, Role.HINTS, Role.POLICY)
+                if role in (Role.HIDDEN_TESTS, Role.HINTS, Role.POLICY, Role.RUBRIC)
                 else learner,
                 points=cell_points,
                 foreign_tags=tuple(foreign),
@@ -380,7 +406,13 @@ class _Builder:
     def _check_kind(
         self, kind: str, tag: str | None, exercise_id: str | None, where: CellRef
     ) -> None:
-        want = "markdown" if exercise_id is not None or tag in ("hints", "ai-policy") else "code"
+        want = (
+            "markdown"
+            if exercise_id is not None or tag in ("hints", "ai-policy", "rubric")
+            else "code"
+        )
+        if tag == "answer" and kind in ("code", "markdown"):
+            return  # a written answer or code
         if (exercise_id is not None or tag is not None) and kind != want:
             shown = f"exercise={exercise_id}" if exercise_id is not None else tag
             raise where.error(
@@ -405,6 +437,54 @@ class _Builder:
         self._finish_current()
         self.current = _Draft(exercise_id, where.index, where.label, source, all_or_nothing, origin)
         self.drafts[exercise_id] = self.current
+
+    def _check_manual(self, tag: str | None, where: CellRef) -> None:
+        """Tests and solutions belong to auto-graded exercises, answers and rubrics to manual ones."""
+        draft = self.current
+        if draft is None or tag is None:
+            return
+        if draft.manual and tag in ("solution", "solution-cell", "tests", "hidden-tests"):
+            raise where.error(
+                f"a `{tag}` cell in the manual exercise {draft.id!r}",
+                "a manual exercise is graded by hand: tag the cell learners answer in "
+                "`answer`, or remove the `manual` tag from the exercise to grade it by tests",
+            )
+        if not draft.manual and tag in ("answer", "rubric"):
+            raise where.error(
+                f"an `{tag}` cell in exercise {draft.id!r}, which is not manual",
+                "add the tag `manual` to the exercise's `exercise=` cell (graded by hand), "
+                "or tag the cell `solution` and add tests",
+            )
+
+    def _answer(self, kind: str, source: str, where: CellRef) -> str:
+        """A manual exercise's answer cell: the instructor's answer stays in the bundle."""
+        assert self.current is not None
+        if kind == "markdown":
+            self.current.answers.append(source)
+            learner = MARKDOWN_ANSWER_STUB
+        else:
+            markers = scan(source, where)
+            check_allowed(markers, {Marker.BEGIN_SOLUTION, Marker.END_SOLUTION}, where, "answer")
+            check_compiles(source, where, "the answer cell")
+            if markers:
+                learner = stub_solutions(source, where)
+                check_compiles(learner, where, "the learner copy of the answer cell")
+                self.current.answers.append(without_markers(source, where))
+            else:
+                learner = whole_cell_stub()
+                self.current.answers.append(source)
+        self.current.stubs.append(learner)
+        return learner
+
+    def _rubric(self, source: str, where: CellRef) -> None:
+        draft = self.current
+        assert draft is not None
+        if draft.rubric_cell is not None:
+            raise where.error(
+                f"exercise {draft.id!r} already has a rubric cell (cell {draft.rubric_cell})",
+                "merge the rubric into one cell tagged `rubric`",
+            )
+        draft.rubric, draft.rubric_cell = source, where.index
 
     def _solution(self, tag: str, source: str, where: CellRef) -> str:
         assert self.current is not None
@@ -528,6 +608,8 @@ class _Builder:
         if draft is None:
             return
         where = CellRef(self.path, draft.index, draft.label)
+        if draft.manual:
+            return  # answers are optional: learners may answer in cells they add
         if not draft.tests:
             raise where.error(
                 f"exercise {draft.id!r} has no tests",
@@ -554,6 +636,10 @@ class _Builder:
                 stub="\n\n".join(d.stubs),
                 origin=d.origin,
                 policy=d.policy,
+                manual=d.manual,
+                points=d.points if d.manual else 0.0,
+                rubric=d.rubric,
+                model_answer="\n\n".join(d.answers),
             )
             for d in self.drafts.values()
         )

@@ -170,8 +170,9 @@ def learner_notebook(lesson: Lesson) -> dict[str, Any]:
 
 
 def solution_notebook(lesson: Lesson, code: dict[str, str] | None = None) -> dict[str, Any]:
-    """The released learner notebook with the instructor's solutions in place: what a learner
-    who solved everything hands in. ``code`` replaces chosen solution cells (by cell id)."""
+    """The released learner notebook with the instructor's solutions (and the model answers of
+    manual exercises) in place: what a learner who solved everything hands in. ``code``
+    replaces chosen solution cells (by cell id)."""
     from eduproject.authoring.markers import CellRef, without_markers
 
     notebook = learner_notebook(lesson)
@@ -180,12 +181,12 @@ def solution_notebook(lesson: Lesson, code: dict[str, str] | None = None) -> dic
         if any(line.strip() == "### BEGIN SOLUTION" for line in c.source.split("\n"))
         else c.source
         for c in lesson.cells
-        if c.role == Role.SOLUTION
+        if c.role in (Role.SOLUTION, Role.ANSWER)
     }
     sources.update(code or {})
     for cell in notebook["cells"]:
         cell_id = cell.get("metadata", {}).get("eduproject", {}).get("cell")
-        if cell_id in sources and cell.get("cell_type") == "code":
+        if cell_id in sources:
             cell["source"] = _lines(sources[cell_id])
     return notebook
 
@@ -250,7 +251,12 @@ def learner_pack(lesson: Lesson, course_policy: PolicyLayer | None = None) -> di
 
 
 def _exercise_pack(exercise: Exercise) -> dict[str, Any]:
+    manual: dict[str, Any] = {}
+    if exercise.manual:
+        # Points given by hand (its model answer and rubric stay in the grader bundle).
+        manual = {"manual": True, "max_score": exercise.max_score}
     return {
+        **manual,
         "id": exercise.id,
         "title": exercise.title,
         "prompt": exercise.prompt,
@@ -324,7 +330,9 @@ def _may_raise(cell: Cell) -> bool:
     """Test cells, and solution cells whose stub raises as soon as the cell runs."""
     if cell.role is Role.TESTS:
         return True
-    if cell.role is not Role.SOLUTION or cell.learner_source is None:
+    if cell.role not in (Role.SOLUTION, Role.ANSWER) or cell.learner_source is None:
+        return False
+    if cell.kind != "code":
         return False
     return STUB_LINES[-1] in cell.learner_source.split("\n")  # an unindented stub line
 

@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
     _register_grade(app)
     _register_outputs(app)
     app.command("collect")(collect_command)
+    app.command("manual")(manual_command)
 
 
 # -- grade: run the grading engine --------------------------------------------------------------
@@ -292,3 +293,43 @@ def collect_command(
     for row in report.refused:
         typer.echo(f"  refused {row.learner}: {row.reason} ({row.source})", err=True)
     typer.echo(f"manifest: {report.manifest}")
+
+
+# -- manual: the manual-grading page -------------------------------------------------------------
+
+
+def manual_command(
+    lesson: Annotated[Path, typer.Argument(help="The lesson folder, e.g. exercises/01-functions.")],
+    db: Annotated[Path, typer.Option("--db", help="The gradebook `eduproject grade` wrote.")],
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on (default: this machine only)."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8766,
+) -> None:
+    """Grade the manual exercises of a lesson in the browser, answer after answer.
+
+    Prints the page's address and a one-time sign-in token; points and comments go into the
+    gradebook at once (exports, feedback pages and the report show them). Ctrl+C stops it.
+    """
+    from eduproject.grading.manual import ManualDesk
+    from eduproject.grading.manual_page import serve_manual
+    from eduproject.grading.pipeline import lesson_for_grading
+
+    bundled, _ = lesson_for_grading(lesson)
+    desk = ManualDesk(bundled, db)
+
+    def ready(url: str, token: str) -> None:
+        progress = desk.answers()
+        left = sum(a.pending for a in progress)
+        _say(
+            f"manual grading of {bundled.id}: {len(desk.questions)} question(s), "
+            f"{left} of {len(progress)} answers left"
+        )
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            _say(f"warning: listening on {host}: anyone who reaches it may try to sign in")
+        _say(f"open {url}/login#token={token}")
+        _say(f"(or open {url}/ and paste the one-time token {token})")
+        _say("Ctrl+C stops the page; everything saved is in the gradebook")
+
+    serve_manual(desk, host=host, port=port, on_ready=ready)

@@ -45,6 +45,7 @@ from eduproject.grading.executed import (
     tests_cell,
 )
 from eduproject.grading.judges import JudgeRun, JudgeServer
+from eduproject.grading.manual import answer_cells, answer_hash
 from eduproject.grading.namespace import bindings, global_reads, judge_code
 from eduproject.grading.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 from eduproject.grading.sandbox import ChildExit, Limits, SandboxedChild
@@ -66,6 +67,7 @@ _PRECEDENCE = (
     Status.KILLED,
     Status.TIMEOUT,
     Status.ERROR,
+    Status.PENDING,
     Status.GRADED,
 )
 # Modules never imported ahead of time by the zygote (side effects on import).
@@ -125,7 +127,8 @@ def invalid_result(
 ) -> SubmissionResult:
     """The result of a submission that could not be read: every exercise ``invalid``."""
     exercises = tuple(
-        ExerciseResult(e.id, 0.0, e.max_score, Status.INVALID, reason) for e in lesson.exercises
+        ExerciseResult(e.id, 0.0, e.max_score, Status.INVALID, reason, manual=e.manual)
+        for e in lesson.exercises
     )
     return SubmissionResult(
         learner=learner,
@@ -270,7 +273,7 @@ class Engine:
                 add(Step("run", cell, mine[0] if mine else None, cell.source), cell.exercise)
             elif cell.role in (Role.TESTS, Role.HIDDEN_TESTS):
                 add(Step("tests", cell, None), cell.exercise)
-            elif cell.role in (Role.SOLUTION, Role.CONTEXT) and cell.kind == "code":
+            elif cell.role in (Role.SOLUTION, Role.CONTEXT, Role.ANSWER) and cell.kind == "code":
                 for s in mine:
                     add(Step("run", cell, s, s.source), cell.exercise)
             elif cell.role != Role.HINTS:
@@ -425,8 +428,9 @@ class Engine:
         if attempt.judge_failure:
             details.append(f"the grader's judge failed: {attempt.judge_failure}")
         details.extend(f"a setup cell failed in the grader: {p}" for p in attempt.setup_problems)
+        executed = notebook(self.lesson, learner, nb_cells)
         exercises = tuple(
-            self._exercise_result(e, outcomes, problems, matched, attempt)
+            self._exercise_result(e, outcomes, problems, matched, attempt, executed)
             for e in self.lesson.exercises
         )
         return SubmissionResult(
@@ -439,7 +443,7 @@ class Engine:
             status=worst([e.status for e in exercises]),
             detail="; ".join(dict.fromkeys(details)),
             sandbox=self.sandbox,
-            executed_notebook=notebook(self.lesson, learner, nb_cells),
+            executed_notebook=executed,
         )
 
     def _cell(
@@ -586,7 +590,20 @@ class Engine:
         problems: dict[str, list[tuple[Status, str]]],
         matched: Matched,
         attempt: _Attempt,
+        executed: dict[str, Any],
     ) -> ExerciseResult:
+        if exercise.manual:
+            # Graded by hand on the manual-grading page; the points wait in the gradebook.
+            # An error in the answer's code is for the grader to judge, and a test or setup
+            # cell edited elsewhere is the other exercises' status: the answer stays gradable.
+            return ExerciseResult(
+                exercise.id,
+                0.0,
+                exercise.max_score,
+                Status.GRADED,
+                manual=True,
+                answer_hash=answer_hash(answer_cells(executed, exercise.id)),
+            )
         # Test names are unique within an exercise, not across exercises.
         found = {(o.exercise, o.name): o for o, _ in outcomes.values()}
         tests = tuple(

@@ -6,7 +6,8 @@
 Formats (see docs/gradebook.md for every assumption):
 
 - ``csv``: one row per exercise of each learner's latest submission, columns exactly
-  ``learner,lesson,exercise,score,max_score,status``.
+  ``learner,lesson,exercise,score,max_score,status``. A manual exercise nobody has graded
+  yet has status ``pending`` and an empty score (not 0: it is not known yet).
 - ``canvas``: a Canvas "Import" gradebook CSV: ``Student,ID,SIS User ID,SIS Login ID,Section``,
   then one column per lesson (the total score), a ``Points Possible`` row, one row per
   learner. Learners are matched by name (the learner id is written in ``Student``).
@@ -33,7 +34,7 @@ from typing import Any, TextIO
 
 from eduproject.errors import ConfigError, GradebookError
 from eduproject.grading.gradebook import Gradebook
-from eduproject.grading.results import ExerciseResult, SubmissionResult, TestOutcome
+from eduproject.grading.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "Exported", "export", "file_stem", "gradescope_results"]
 
@@ -125,11 +126,12 @@ def _write_csv(results: list[SubmissionResult], out: Path) -> Exported:
                 ExerciseResult(exercise="", score=0.0, max_score=0.0, status=r.status),
             )
             for e in exercises:
+                score = "" if e.pending else _num(e.score)
                 _row(
                     fh,
                     (
                         *map(_text, (r.learner, r.lesson, e.exercise)),
-                        *(_num(e.score), _num(e.max_score), e.status),
+                        *(score, _num(e.max_score), e.status),
                     ),
                 )
                 rows += 1
@@ -187,6 +189,22 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
     """
     tests: list[dict[str, Any]] = []
     for i, e in enumerate(result.exercises, start=1):
+        if e.manual and e.status in (Status.GRADED, Status.PENDING):
+            # Graded by hand: the instructor's points and comment, or that they wait.
+            tests.append(
+                {
+                    "name": f"{e.exercise} (graded by hand)",
+                    "number": str(i),
+                    "score": 0.0 if e.pending else e.score,
+                    "max_score": e.max_score,
+                    "status": "failed" if e.pending or e.score < e.max_score else "passed",
+                    "output": "waiting for the instructor's grading" if e.pending else e.comment,
+                    "output_format": "text",
+                    "tags": [e.exercise, "manual"],
+                    "visibility": "visible",
+                }
+            )
+            continue
         if not e.tests:
             # No test ran (invalid, timeout before the tests...): one line per exercise so
             # that the learner sees why the points are missing.
@@ -220,6 +238,8 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
                 entry.update(output=_test_output(e, t), visibility="visible")
             tests.append(entry)
     summary = [f"{result.lesson}: {_num(result.score)} / {_num(result.max_score)} points"]
+    if result.pending_points:
+        summary.append(f"{_num(result.pending_points)} points wait for grading by hand")
     summary.append(f"status: {result.status}" + (f" ({result.detail})" if result.detail else ""))
     for e in result.exercises:
         if e.detail and e.tests:

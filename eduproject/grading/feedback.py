@@ -49,6 +49,7 @@ STATUS_TEXT = {
     Status.INVALID: "the notebook could not be read",
     Status.TAMPERED: "test or read-only cells were changed",
     Status.REVIEW: "waiting for your instructor to check a test",
+    Status.PENDING: "waiting for your instructor's grading",
 }
 STATUS_COLORS = {
     Status.GRADED: "#2e7d32",
@@ -58,6 +59,7 @@ STATUS_COLORS = {
     Status.INVALID: "#616161",
     Status.TAMPERED: "#ad1457",
     Status.REVIEW: "#1565c0",
+    Status.PENDING: "#9a6700",
 }
 MAX_OUTPUT_CHARS = 20_000  # per output; the grader caps output size too, this keeps pages light
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
@@ -90,11 +92,12 @@ pre { white-space: pre-wrap; word-break: break-word; margin: 0; font: 13px/1.4 u
 """
 
 
-def html_page(title: str, body: str, *, extra_css: str = "") -> str:
-    """A complete, script-free HTML page around ``body`` (which must already be safe)."""
+def html_page(title: str, body: str, *, extra_css: str = "", csp: str = _CSP) -> str:
+    """A complete HTML page around ``body`` (which must already be safe); ``csp`` is its
+    Content Security Policy (by default: no script at all)."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_CSS}{extra_css}</style></head>"
         f"<body>\n{body}\n</body></html>\n"
@@ -177,14 +180,35 @@ def _exercise_tests(e: ExerciseResult) -> str:
     )
 
 
+def _manual(e: ExerciseResult) -> str:
+    """A manually graded exercise: its points and the instructor's comment, or that they wait."""
+    if e.pending:
+        text = "Graded by hand: your instructor has not graded this answer yet."
+        return f"<p class='note'>{escape(text)}</p>"
+    if not e.manual or e.status is not Status.GRADED:
+        return "<p class='note'>This answer could not be graded by hand (see the status).</p>"
+    comment = (
+        f"<p><b>Your instructor's comment:</b></p><pre>{escape(_clip(e.comment))}</pre>"
+        if e.comment
+        else ""
+    )
+    return f"<p>Graded by hand: {_num(e.score)} / {_num(e.max_score)} points.</p>{comment}"
+
+
 def feedback_page(result: SubmissionResult) -> str:
     """The feedback page of one submission (its ``executed_notebook`` is rendered if set)."""
     explain = ""
     if result.status is not Status.GRADED:
         explain = f" <span class='muted'>{escape(STATUS_TEXT[result.status])}</span>"
+    waiting = ""
+    if result.pending_points:
+        waiting = (
+            f" <span class='muted'>({_num(result.pending_points)} more points wait for your "
+            "instructor's grading)</span>"
+        )
     parts = [
         f"<h1>{escape(result.lesson)}: feedback for {escape(result.learner)}</h1>",
-        f"<p><b>Score: {_num(result.score)} / {_num(result.max_score)}</b> &nbsp; "
+        f"<p><b>Score: {_num(result.score)} / {_num(result.max_score)}</b>{waiting} &nbsp; "
         f"{_badge(result.status)}{explain}</p>",
     ]
     if result.detail:
@@ -195,13 +219,19 @@ def feedback_page(result: SubmissionResult) -> str:
     )
     for e in result.exercises:
         detail = f"<pre>{escape(_clip(e.detail))}</pre>" if e.detail else ""
+        if e.pending:
+            detail = escape(STATUS_TEXT[Status.PENDING])
+        score = "&ndash;" if e.pending else _num(e.score)
         parts.append(
-            f"<tr><td>{escape(e.exercise)}</td><td class='num'>{_num(e.score)} / "
+            f"<tr><td>{escape(e.exercise)}</td><td class='num'>{score} / "
             f"{_num(e.max_score)}</td><td>{_badge(e.status)}</td><td>{detail}</td></tr>"
         )
     parts.append("</table>")
     for e in result.exercises:
-        parts.append(f"<h2>Tests of {escape(e.exercise)}</h2>{_exercise_tests(e)}")
+        if e.manual:
+            parts.append(f"<h2>{escape(e.exercise)}: graded by hand</h2>{_manual(e)}")
+        else:
+            parts.append(f"<h2>Tests of {escape(e.exercise)}</h2>{_exercise_tests(e)}")
     parts.append("<h2>Your notebook, as it ran</h2>")
     if result.executed_notebook is None:
         parts.append("<p class='note'>The executed notebook is not available.</p>")

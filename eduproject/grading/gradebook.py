@@ -25,7 +25,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,17 +33,34 @@ from typing import Any
 from eduproject.errors import GradebookError
 from eduproject.grading.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 
-__all__ = ["SCHEMA_VERSION", "Gradebook", "RunInfo"]
+__all__ = ["SCHEMA_VERSION", "Gradebook", "ManualGrade", "RunInfo"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # What each schema version adds to the one before (run in order on an older gradebook).
+_MANUAL_GRADES = """
+CREATE TABLE IF NOT EXISTS manual_grades (
+    lesson TEXT NOT NULL,
+    learner TEXT NOT NULL,
+    exercise TEXT NOT NULL,
+    answer_hash TEXT NOT NULL,
+    points REAL,
+    comment TEXT NOT NULL,
+    graded_at REAL NOT NULL,
+    PRIMARY KEY (lesson, learner, exercise, answer_hash)
+)"""
 _MIGRATIONS = {
     2: ["ALTER TABLE tests ADD COLUMN review TEXT NOT NULL DEFAULT ''"],
+    3: [
+        "ALTER TABLE exercises ADD COLUMN manual INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE exercises ADD COLUMN answer_hash TEXT NOT NULL DEFAULT ''",
+        _MANUAL_GRADES,
+    ],
 }
 
 # Kept in one string so that the whole layout reads at a glance. ``submissions.id`` grows
 # monotonically (AUTOINCREMENT), so "latest result" is simply the highest id.
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS schema_version (
     version INTEGER NOT NULL
 );
@@ -82,6 +99,8 @@ CREATE TABLE IF NOT EXISTS exercises (
     max_score REAL NOT NULL,
     status TEXT NOT NULL,
     detail TEXT NOT NULL,
+    manual INTEGER NOT NULL DEFAULT 0,
+    answer_hash TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (submission_id, position)
 );
 CREATE TABLE IF NOT EXISTS tests (
@@ -103,8 +122,12 @@ CREATE TABLE IF NOT EXISTS notebooks (
     data BLOB NOT NULL
 );
 """
+    + _MANUAL_GRADES
+    + ";\n"
+)
 
 MAX_MESSAGE = 4000  # characters of a test's message kept (a learner value can be huge)
+MAX_COMMENT = 4000  # characters of an instructor's comment on a manual answer
 
 _LATEST = """
 SELECT MAX(id) AS id FROM submissions {where} GROUP BY learner, lesson
@@ -127,6 +150,20 @@ class RunInfo:
     finished_at: float | None
     status: str
     submissions: int
+
+
+@dataclass(frozen=True)
+class ManualGrade:
+    """A person's grade of one manual answer: ``points`` None keeps only the comment (the
+    answer still waits for its points)."""
+
+    lesson: str
+    learner: str
+    exercise: str
+    answer_hash: str
+    points: float | None
+    comment: str
+    graded_at: float
 
 
 class Gradebook:
@@ -378,12 +415,14 @@ class Gradebook:
                 )
                 sid = cur.lastrowid
                 db.executemany(
-                    "INSERT INTO exercises VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO exercises (submission_id, position, exercise, score, max_score,"
+                    " status, detail, manual, answer_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
-                        (sid, i, e.exercise, e.score, e.max_score, str(e.status), e.detail)
+                        (sid, i, e.exercise, e.score, e.max_score, str(e.status), e.detail,
+                         int(e.manual), e.answer_hash)
                         for i, e in enumerate(result.exercises)
                     ],
-                )
+                )  # fmt: skip
                 db.executemany(
                     "INSERT INTO tests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
@@ -422,8 +461,8 @@ class Gradebook:
             ).fetchall()
             exercise_rows: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
             for row in db.execute(
-                "SELECT submission_id, position, exercise, score, max_score, status, detail"
-                f" FROM exercises WHERE submission_id IN ({latest})"
+                "SELECT submission_id, position, exercise, score, max_score, status, detail,"
+                f" manual, answer_hash FROM exercises WHERE submission_id IN ({latest})"
                 " ORDER BY submission_id, position",
                 args,
             ):
@@ -447,17 +486,25 @@ class Gradebook:
                         review=row[9],
                     )
                 )
+            grades = self._grades(db, lesson)
         for sid, learner, les, version, path, shash, status, detail, duration, sandbox in subs:
             exercises = tuple(
-                ExerciseResult(
-                    exercise=name,
-                    score=score,
-                    max_score=max_score,
-                    status=self._status(ex_status),
-                    detail=ex_detail,
-                    tests=tuple(test_rows.get((sid, position), ())),
+                self._with_grade(
+                    ExerciseResult(
+                        exercise=name,
+                        score=score,
+                        max_score=max_score,
+                        status=self._status(ex_status),
+                        detail=ex_detail,
+                        tests=tuple(test_rows.get((sid, position), ())),
+                        manual=bool(manual),
+                        answer_hash=answer,
+                    ),
+                    grades.get((les, learner, name, answer)),
                 )
-                for position, name, score, max_score, ex_status, ex_detail in exercise_rows[sid]
+                for position, name, score, max_score, ex_status, ex_detail, manual, answer in (
+                    exercise_rows[sid]
+                )
             )
             yield SubmissionResult(
                 learner=learner,
@@ -472,6 +519,91 @@ class Gradebook:
                 sandbox=sandbox,
                 executed_notebook=self._notebook(sid) if with_notebooks else None,
             )
+
+    # -- manual grading -------------------------------------------------------------------
+
+    @staticmethod
+    def _grades(
+        db: sqlite3.Connection, lesson: str | None
+    ) -> dict[tuple[str, str, str, str], ManualGrade]:
+        where, args = ("WHERE lesson = ?", (lesson,)) if lesson is not None else ("", ())
+        rows = db.execute(
+            "SELECT lesson, learner, exercise, answer_hash, points, comment, graded_at"
+            f" FROM manual_grades {where}",
+            args,
+        )
+        return {(r[0], r[1], r[2], r[3]): ManualGrade(*r) for r in rows}
+
+    @staticmethod
+    def _with_grade(result: ExerciseResult, grade: ManualGrade | None) -> ExerciseResult:
+        """A manual exercise as graded by a person so far (pending until points are in)."""
+        if not result.manual or result.status not in (Status.GRADED, Status.PENDING):
+            return result  # unreadable, tampered...: nothing to grade by hand
+        if grade is None or grade.points is None:
+            comment = grade.comment if grade is not None else ""
+            return replace(result, score=0.0, status=Status.PENDING, comment=comment)
+        return replace(result, score=grade.points, status=Status.GRADED, comment=grade.comment)
+
+    def manual_grades(self, lesson: str) -> list[ManualGrade]:
+        """Every grade given by hand in ``lesson`` (of current and earlier answers)."""
+        with self._read() as db:
+            return sorted(self._grades(db, lesson).values(), key=lambda g: (g.learner, g.exercise))
+
+    def set_manual_grade(
+        self,
+        lesson: str,
+        learner: str,
+        exercise: str,
+        answer_hash: str,
+        points: float | None,
+        comment: str = "",
+    ) -> ManualGrade:
+        """Give ``points`` (None: none yet) and ``comment`` to ``learner``'s answer.
+
+        ``answer_hash`` must be that of the learner's latest graded answer (what the
+        instructor read); the points must lie between 0 and the exercise's maximum.
+        """
+        comment = comment[:MAX_COMMENT]
+        with self._write() as db:
+            row = db.execute(
+                "SELECT e.max_score, e.answer_hash, e.status FROM exercises e WHERE e.manual = 1"
+                " AND e.exercise = ? AND e.submission_id = (SELECT MAX(id) FROM submissions"
+                " WHERE learner = ? AND lesson = ?)",
+                (exercise, learner, lesson),
+            ).fetchone()
+            if row is None:
+                raise GradebookError(
+                    self.path,
+                    f"{learner!r} has no graded answer to the manual exercise {exercise!r} "
+                    f"of lesson {lesson!r}",
+                    hint="grade the submissions first (`eduproject grade`)",
+                )
+            if row[2] != Status.GRADED:
+                raise GradebookError(
+                    self.path,
+                    f"{learner!r}'s notebook was not graded normally ({row[2]}): its answer to "
+                    f"{exercise!r} cannot earn points",
+                    hint="the report says why; grade a corrected submission",
+                )
+            if row[1] != answer_hash:
+                raise GradebookError(
+                    self.path,
+                    f"{learner!r}'s answer to {exercise!r} changed since it was shown "
+                    "(a newer submission was graded)",
+                    hint="reload the page and grade the new answer",
+                )
+            if points is not None and not 0 <= points <= row[0]:
+                raise GradebookError(
+                    self.path,
+                    f"{points:g} points is outside 0..{row[0]:g} for {exercise!r}",
+                    hint=f"give between 0 and {row[0]:g} points",
+                )
+            graded_at = time.time()
+            db.execute(
+                "INSERT OR REPLACE INTO manual_grades VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (lesson, learner, exercise, answer_hash, points, comment, graded_at),
+            )
+        return ManualGrade(lesson, learner, exercise, answer_hash, points, comment, graded_at)
 
     def executed_notebook(self, learner: str, lesson: str) -> dict[str, Any] | None:
         """The executed notebook of ``learner``'s latest ``lesson`` submission, if stored."""

@@ -29,11 +29,12 @@ from rich.text import Text
 from eduproject.errors import GradebookError
 from eduproject.grading.feedback import STATUS_COLORS, html_page
 from eduproject.grading.gradebook import Gradebook
-from eduproject.grading.results import Status, SubmissionResult
+from eduproject.grading.results import ExerciseResult, Status, SubmissionResult
 
 __all__ = [
     "CourseSummary",
     "ExerciseStats",
+    "ManualStats",
     "SubmissionLine",
     "TestFailures",
     "is_rlimits_only",
@@ -95,6 +96,18 @@ class ReviewItem:
 
 
 @dataclass(frozen=True)
+class ManualStats:
+    """How far grading by hand has come on one manual exercise."""
+
+    lesson: str
+    exercise: str
+    graded: int
+    pending: int
+    mean_points: float  # over the graded answers
+    max_score: float
+
+
+@dataclass(frozen=True)
 class SubmissionLine:
     """One submission as the report lists it."""
 
@@ -105,6 +118,7 @@ class SubmissionLine:
     status: str
     duration_s: float
     sandbox: str
+    pending: float = 0.0  # points of manual answers not graded yet (not in score)
 
     @property
     def percent(self) -> float:
@@ -122,6 +136,12 @@ class CourseSummary:
     exercises: tuple[ExerciseStats, ...]
     most_failed: tuple[TestFailures, ...]
     review: tuple[ReviewItem, ...] = ()
+    manual: tuple[ManualStats, ...] = ()
+
+    @property
+    def manual_pending(self) -> int:
+        """Manual answers nobody has graded yet."""
+        return sum(m.pending for m in self.manual)
 
     @property
     def submissions(self) -> int:
@@ -184,15 +204,25 @@ def summarize(results: Iterable[SubmissionResult]) -> CourseSummary:
     tests: dict[tuple[str, str, str], list[int]] = {}  # -> [failed, ran, hidden]
     reasons: dict[tuple[str, str, str], Counter[str]] = {}
     review: list[ReviewItem] = []
+    manual: dict[tuple[str, str], list[ExerciseResult]] = {}
     for r in results:
         lines.append(
             SubmissionLine(
-                r.learner, r.lesson, r.score, r.max_score, str(r.status), r.duration_s, r.sandbox
+                r.learner,
+                r.lesson,
+                r.score,
+                r.max_score,
+                str(r.status),
+                r.duration_s,
+                r.sandbox,
+                r.pending_points,
             )
         )
         statuses[str(r.status)] += 1
         for e in r.exercises:
             exercise_statuses[str(e.status)] += 1
+            if e.manual and e.status in (Status.GRADED, Status.PENDING):
+                manual.setdefault((r.lesson, e.exercise), []).append(e)
             per_exercise.setdefault((r.lesson, e.exercise), []).append(
                 (e.score, e.max_score, str(e.status))
             )
@@ -243,6 +273,17 @@ def summarize(results: Iterable[SubmissionResult]) -> CourseSummary:
         exercises=exercises,
         most_failed=tuple(failures[:TOP_FAILED]),
         review=tuple(review),
+        manual=tuple(
+            ManualStats(
+                lesson,
+                exercise,
+                graded=sum(not e.pending for e in rows),
+                pending=sum(e.pending for e in rows),
+                mean_points=statistics.fmean([e.score for e in rows if not e.pending] or [0.0]),
+                max_score=max(e.max_score for e in rows),
+            )
+            for (lesson, exercise), rows in manual.items()
+        ),
     )
 
 
@@ -484,11 +525,20 @@ def render_report(
         [str(st), str(s.statuses.get(str(st), 0)), str(s.exercise_statuses.get(str(st), 0))]
         for st in Status
     ]
+    manual_rows = [
+        [
+            _label(m.lesson, m.exercise, many),
+            str(m.graded),
+            str(m.pending),
+            f"{m.mean_points:.2f} / {m.max_score:g}" if m.graded else "",
+        ]
+        for m in s.manual
+    ]
     line_rows = [
         [
             x.learner,
             x.lesson,
-            f"{x.score:g} / {x.max_score:g}",
+            f"{x.score:g} / {x.max_score:g}" + (f" ({x.pending:g} pending)" if x.pending else ""),
             x.status,
             f"{x.duration_s:.2f}",
             x.sandbox or "unknown",
@@ -518,6 +568,22 @@ def render_report(
                 _table(["learner", "exercise", "test", "why"], review_rows, set()),
             ]
             if review_rows
+            else []
+        ),
+        *(
+            [
+                "<h2>Graded by hand</h2><p class='note'>"
+                + (
+                    f"{s.manual_pending} answers wait for your points (not in the scores "
+                    "above): grade them with <code>eduproject manual exercises/&lt;lesson&gt; "
+                    "--db GRADEBOOK</code>."
+                    if s.manual_pending
+                    else "Every manual answer is graded."
+                )
+                + "</p>",
+                _table(["exercise", "graded", "pending", "mean points"], manual_rows, {1, 2, 3}),
+            ]
+            if manual_rows
             else []
         ),
         "<h2>Statuses</h2>",
@@ -591,6 +657,26 @@ def print_summary(s: CourseSummary, console: Console | None = None) -> None:
         for x in s.review:
             _row(review, x.learner, _label(x.lesson, x.exercise, many), x.test, x.reason)
         console.print(review)
+    if s.manual:
+        manual = Table(title="Graded by hand", title_justify="left")
+        for col in ("exercise", "graded", "pending", "mean points"):
+            manual.add_column(col, justify="left" if col == "exercise" else "right")
+        for m in s.manual:
+            _row(
+                manual,
+                _label(m.lesson, m.exercise, many),
+                str(m.graded),
+                str(m.pending),
+                f"{m.mean_points:.2f} / {m.max_score:g}" if m.graded else "",
+            )
+        console.print(manual)
+        if s.manual_pending:
+            console.print(
+                f"{s.manual_pending} manual answers wait for points: "
+                "`eduproject manual exercises/<lesson> --db GRADEBOOK`",
+                markup=False,
+                highlight=False,
+            )
     statuses = Table(title="Statuses", title_justify="left")
     statuses.add_column("status")
     statuses.add_column("submissions", justify="right")

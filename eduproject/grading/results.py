@@ -20,6 +20,9 @@ class Status(StrEnum):
     # A test passed only because learner code decided it (its __eq__ against a plain expected
     # value...), or the grader itself failed: a person must look; points are withheld until then.
     REVIEW = "review"
+    # A manually graded exercise whose points a person has not entered yet (the gradebook
+    # says so when it reads results; the grader records such exercises as graded).
+    PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,17 @@ class ExerciseResult:
     status: Status
     detail: str = ""
     tests: tuple[TestOutcome, ...] = ()
+    # A manual exercise (graded by hand): the sha256 of the learner's answer, which the
+    # instructor's points belong to (a changed answer waits for grading again), and the
+    # instructor's comment once graded.
+    manual: bool = False
+    answer_hash: str = ""
+    comment: str = ""
+
+    @property
+    def pending(self) -> bool:
+        """A manual exercise still waiting for its points."""
+        return self.status is Status.PENDING
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,11 @@ class SubmissionResult:
     @property
     def max_score(self) -> float:
         return sum(e.max_score for e in self.exercises)
+
+    @property
+    def pending_points(self) -> float:
+        """Points of manual exercises nobody has graded yet (not in :attr:`score`)."""
+        return sum(e.max_score for e in self.exercises if e.pending)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -27,7 +27,7 @@ NBGRADER = FIXTURES / "nbgrader" / "ps1.ipynb"
 OTTER = FIXTURES / "otter" / "hw01.ipynb"
 ALLOWED_TAG = re.compile(
     r"(exercise=[A-Za-z0-9_-]+|solution|solution-cell|tests|hidden-tests|hints|setup"
-    r"|all-or-nothing|points=\d+(\.\d+)?)"
+    r"|all-or-nothing|manual|answer|rubric|raises-exception|points=\d+(\.\d+)?)"
 )
 
 
@@ -132,14 +132,24 @@ def test_nbgrader_ids_points_and_hidden_flags_survive(
     expected = _nbgrader_expected()
     lesson = load_lesson(folder)
 
-    assert report.exercises == list(expected) == [e.id for e in lesson.exercises]
+    auto = [e for e in lesson.exercises if not e.manual]
+    assert list(expected) == [e.id for e in auto]
+    assert report.exercises == [e.id for e in lesson.exercises]
     assert report.notebook_path == folder / "ps1.ipynb"
     assert report.lesson_id == "ps1"
-    for exercise in lesson.exercises:
+    for exercise in auto:
         assert exercise.origin == exercise.id
         got = {t.origin: (t.points, t.hidden) for t in exercise.tests}
         assert got == expected[exercise.id]
-    assert lesson.max_score == sum(p for tests in expected.values() for p, _ in tests.values())
+    assert sum(e.max_score for e in auto) == sum(
+        p for tests in expected.values() for p, _ in tests.values()
+    )
+    # The manually graded answer and the task: manual exercises worth their nbgrader points.
+    manual = {e.id: (e.max_score, e.model_answer) for e in lesson.exercises if e.manual}
+    assert manual == {
+        "sum_of_squares_equation": (1, "$\\sum_{i=1}^n i^2$"),
+        "sum_of_squares_application": (2, ""),
+    }
 
 
 def test_nbgrader_cells_keep_their_grade_ids_and_only_allowed_tags(
@@ -178,8 +188,9 @@ def test_nbgrader_reports_the_manual_answer_and_the_task(
     assert len(report.problems) == 2
     manual, task = report.problems
     assert manual.startswith("cell 15: manually graded answer 'sum_of_squares_equation' (1 point)")
-    assert "cannot be graded automatically" in manual
+    assert "becomes the manual exercise 'sum_of_squares_equation'" in manual
     assert task.startswith("cell 19: task 'sum_of_squares_application' (2 points)")
+    assert "learners answer in cells they add below it" in task
     assert "cell 15" in report.summary() and str(report.notebook_path) in report.summary()
 
 
@@ -254,15 +265,20 @@ def test_otter_names_points_and_hidden_flags_survive(
     expected = _otter_expected()
     lesson = load_lesson(folder)
 
-    assert report.exercises == list(expected) == [e.id for e in lesson.exercises]
-    for exercise in lesson.exercises:
+    auto = [e for e in lesson.exercises if not e.manual]
+    assert list(expected) == [e.id for e in auto]
+    assert report.exercises == [e.id for e in lesson.exercises] == [*expected, "q4"]
+    q4 = lesson.exercise("q4")  # `manual: true`, points 2, a written answer
+    assert (q4.manual, q4.max_score) == (True, 2)
+    assert "crossed out by a smaller prime" in q4.model_answer
+    for exercise in auto:
         assert exercise.origin == exercise.id
         assert all(t.origin == exercise.id for t in exercise.tests)
         want = expected[exercise.id]
         assert [t.hidden for t in exercise.tests] == [hidden for _, hidden in want]
         assert [t.points for t in exercise.tests] == pytest.approx([p for p, _ in want])
     # the question totals of the YAML (2, [1, 1, 2], 4) are kept exactly
-    totals = {e.id: e.max_score for e in lesson.exercises}
+    totals = {e.id: e.max_score for e in auto}
     assert totals == pytest.approx({"q1": 2, "q2": 4, "q3": 4})
 
 
@@ -292,9 +308,10 @@ def test_otter_reports_config_keys_messages_and_the_manual_question(
     assert (
         "cell 22: question 'q2', test 3: success_message 'Negative numbers work too!'" in problems
     )
-    assert "cell 37: question 'q4' is not an exercise (it is graded by hand in otter)" in problems
-    assert "cell 40: question 'q4': the written answer is left out" in problems
-    assert len(report.problems) == 6
+    assert (
+        "cell 37: question 'q4' is graded by hand: it becomes the manual exercise 'q4'" in problems
+    )
+    assert len(report.problems) == 5
 
 
 def test_otter_learner_copy_holds_no_answer_and_no_hidden_test(

@@ -250,7 +250,7 @@ def test_nbgrader_layouts_that_convert_with_a_report(tmp_path: Path) -> None:
         ],
     )
     report = import_nbgrader(src, tmp_path / "out")
-    assert report.exercises == ["double", "half"]
+    assert report.exercises == ["double", "half", "plot"]
     assert report.problems == [
         "cell 0: test cell 'early' (3 points) comes before any solution cell, so it belongs to "
         "no exercise: left out of the imported lesson; move it below the solution it tests and "
@@ -261,9 +261,11 @@ def test_nbgrader_layouts_that_convert_with_a_report(tmp_path: Path) -> None:
         "the prompt of exercise 'half'; write the task there",
         "cell 7: solution cell 'third' has no test cell after it: it joins exercise 'half' as "
         "one more solution cell",
-        "cell 8: manually graded answer 'plot' (2 points) cannot be graded automatically: kept as "
-        "a context cell holding the learner's placeholder ('pass  # YOUR CODE HERE'); the "
-        "instructor answer and the points are not in the imported lesson",
+        "cell 8: no markdown prompt just above manually graded answer 'plot': inserted a "
+        "heading cell as the prompt of exercise 'plot'; write the task there",
+        "cell 8: manually graded answer 'plot' (2 points) becomes the manual exercise 'plot' "
+        "(the instructor's answer stays in the grader bundle); grade the answers with "
+        "`eduproject manual`",
     ]
     lesson = load_lesson(tmp_path / "out")
     half = lesson.exercise("half")
@@ -272,7 +274,16 @@ def test_nbgrader_layouts_that_convert_with_a_report(tmp_path: Path) -> None:
     double_cell = next(c for c in lesson.cells if c.origin == "double" and c.kind == "code")
     assert double_cell.foreign_tags == ("hide-input",)
     manual = next(c for c in lesson.cells if "def plot" in c.source)
-    assert manual.source == "def plot():\n    pass  # YOUR CODE HERE"
+    assert (
+        manual.learner_source
+        == "def plot():\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    )
+    plot = lesson.exercise("plot")
+    assert (plot.manual, plot.max_score, plot.model_answer) == (
+        True,
+        2,
+        "def plot():\n    return 1",
+    )
 
 
 def test_nbgrader_ids_are_sanitised_and_kept_unique(tmp_path: Path) -> None:

@@ -174,7 +174,8 @@ CELL_ERRORS = {
         1,
         "unknown tag 'solutoin' (did you mean `solution`?)",
         "use one of the eduproject tags `exercise=ID`, `solution`, `solution-cell`, `tests`, "
-        "`hidden-tests`, `hints`, `setup`, `ai-policy`, `points=N`, `all-or-nothing`, or a tag "
+        "`hidden-tests`, `hints`, `setup`, `ai-policy`, `answer`, `rubric`, `points=N`, "
+        "`all-or-nothing`, `manual`, or a tag "
         "other tools "
         "understand: `parameters`, `raises-exception`",
     ),

@@ -158,7 +158,23 @@ def foreign_tags(
                 f"tag {tag!r} dropped: eduproject rejects tags it does not know "
                 "(docs/format.md lists the allowed ones)",
             )
+    if "raises-exception" not in kept and _saved_error(cell):
+        # "Run this and see what happens": the source notebook shows the error on purpose,
+        # and validation must not call the lesson broken for it.
+        kept.append("raises-exception")
+        conversion.problem(
+            index,
+            "its saved output in the source is an error: tagged `raises-exception`, so the "
+            "lesson runs on past it (remove the tag if the error was a mistake)",
+        )
     return kept
+
+
+def _saved_error(cell: dict[str, Any]) -> bool:
+    outputs = cell.get("outputs") if cell.get("cell_type") == "code" else None
+    return isinstance(outputs, list) and any(
+        isinstance(o, dict) and o.get("output_type") == "error" for o in outputs
+    )
 
 
 def sanitize_id(raw: str) -> str:

@@ -11,15 +11,19 @@ autograded answer           ``solution`` (``### BEGIN SOLUTION`` region kept) or
 autograder tests            ``tests`` + ``points=N`` (hidden-test regions kept)
 (grade, code)
 read-only (locked)          ``setup`` (code) or context (markdown)
-manually graded answer      context cell holding the learner's placeholder; reported
-(grade + solution)
-task (markdown)             context cell, unchanged; reported (graded by hand)
+manually graded answer      ``answer`` cell of a ``manual`` exercise worth its points;
+(grade + solution)          the instructor's answer stays in the grader bundle
+task (markdown)             the prompt of a ``manual`` exercise worth its points
 ==========================  =====================================================
 
 nbgrader has no exercises: an exercise starts at a solution cell and takes the test cells
 after it; a further solution cell before any test joins the same exercise. The exercise id
 is the first solution cell's ``grade_id``; its prompt is the nearest markdown cell above the
-solution (only code cells in between), else an inserted heading cell. Each converted
+solution (only code cells in between), else an inserted heading cell. A manually graded
+answer starts a manual exercise of its own (its prompt is found the same way), a task is one;
+answers with no test after them and no exercise to join become a manual exercise worth 0
+points (nbgrader gives them none), so the instructor copy keeps their code and learners get
+the stub. Each converted
 solution, test and read-only cell keeps its ``grade_id`` in ``metadata.eduproject.origin``.
 
     >>> report = import_nbgrader(Path("source/ps1/problem1.ipynb"), Path("exercises/ps1"))
@@ -28,7 +32,7 @@ solution, test and read-only cell keeps its ``grade_id`` in ``metadata.eduprojec
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +51,6 @@ from eduproject.authoring.importers.base import (
 # nbgrader's defaults (ClearSolutions / ClearHiddenTests): a line *containing* the delimiter.
 BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
-CODE_PLACEHOLDER = "pass  # YOUR CODE HERE"
 TEXT_PLACEHOLDER = "YOUR ANSWER HERE"
 _INDENT = re.compile(r"\s*")
 _AUTOTEST = re.compile(r"^\s*### (HASHED )?AUTOTEST\b", re.MULTILINE)
@@ -99,14 +102,15 @@ class NbgraderImporter:
                 new_cell(
                     "markdown",
                     f"## {exercise}",
-                    tags=[f"exercise={exercise}"],
+                    tags=plan.prompt_tags(exercise),
                     origin=cell.grade_id,
                 ),
                 f"{exercise}-prompt",
             )
+            what = "manually graded answer" if cell.role == "manual" else "solution cell"
             out.problem(
                 cell.index,
-                f"no markdown prompt just above solution cell {cell.grade_id!r}: inserted a "
+                f"no markdown prompt just above {what} {cell.grade_id!r}: inserted a "
                 f"heading cell as the prompt of exercise {exercise!r}; write the task there",
             )
         if cell.index in plan.prompts:
@@ -115,19 +119,29 @@ class NbgraderImporter:
                 new_cell(
                     cell.kind,
                     text,
-                    tags=[f"exercise={ex_id}", *tags],
+                    tags=[*plan.prompt_tags(ex_id), *tags],
                     origin=origin,
                     attachments=attachments,
                 ),
                 cell.grade_id or cell.raw.get("id"),
             )
+            if cell.role == "task":
+                out.problem(
+                    cell.index,
+                    f"task {cell.grade_id!r} ({_pts(cell.points)}) becomes the manual exercise "
+                    f"{ex_id!r}: learners answer in cells they add below it; grade the answers "
+                    "with `eduproject manual`",
+                )
         elif cell.role == "solution" and cell.index in plan.orphan_solutions:
-            out.add(new_cell("code", _placeholder_code(text), tags=tags), None)
+            out.add(
+                new_cell("code", text, tags=["answer", *tags], origin=cell.grade_id),
+                cell.grade_id,
+            )
             out.problem(
                 cell.index,
-                f"solution cell {cell.grade_id!r} has no test cell anywhere after it, and no "
-                "exercise to join: kept as a context cell with a placeholder; the instructor "
-                "answer is not in the imported lesson",
+                f"solution cell {cell.grade_id!r} has no test cell after it and no exercise to "
+                "join: it is an answer of a manual exercise worth 0 points (nbgrader gives it "
+                "none); the instructor copy keeps the code, learners get the stub",
             )
         elif cell.role == "solution":
             role_tag = "solution" if regions else "solution-cell"
@@ -143,6 +157,13 @@ class NbgraderImporter:
         elif cell.role == "codeless_tests":
             out.problem(
                 cell.index, f"test cell {cell.grade_id!r} ({_pts(cell.points)}) {_codeless(text)}"
+            )
+        elif cell.role == "tests" and cell.index in plan.tests_after_manual:
+            out.problem(
+                cell.index,
+                f"test cell {cell.grade_id!r} ({_pts(cell.points)}) follows a manually graded "
+                "answer with no autograded answer between: it tests nothing learners write "
+                "here, so it is left out; put it after the autograded answer it checks",
             )
         elif cell.role == "tests" and cell.index in plan.orphan_tests:
             out.problem(
@@ -169,26 +190,31 @@ class NbgraderImporter:
                 ),
                 cell.grade_id,
             )
-        elif cell.role == "manual":
-            placeholder = (
-                _placeholder_code(text) if cell.kind == "code" else _placeholder_text(cell.source)
-            )
-            out.add(new_cell(cell.kind, placeholder, tags=tags), cell.grade_id)
-            out.problem(
-                cell.index,
-                f"manually graded answer {cell.grade_id!r} ({_pts(cell.points)}) cannot be graded "
-                "automatically: kept as a context cell holding the learner's placeholder "
-                f"({TEXT_PLACEHOLDER if cell.kind != 'code' else CODE_PLACEHOLDER!r}); the "
-                "instructor answer and the points are not in the imported lesson",
-            )
-        elif cell.role == "task":
+        elif cell.role == "manual" and cell.kind == "code":
             out.add(
-                new_cell(cell.kind, cell.source, tags=tags, attachments=attachments), cell.grade_id
+                new_cell("code", text, tags=["answer", *tags], origin=cell.grade_id), cell.grade_id
             )
-            out.problem(
-                cell.index,
-                f"task {cell.grade_id!r} ({_pts(cell.points)}) is graded by hand in nbgrader: kept "
-                "as a context cell; its points are not in the imported lesson",
+            out.problem(cell.index, _manual_note(cell, exercise or ""))
+        elif cell.role == "manual":
+            out.problem(cell.index, _manual_note(cell, exercise or ""))
+            around, answer = _split_written(cell.source)
+            if around.strip():
+                out.add(new_cell("markdown", around, attachments=attachments), None)
+                out.problem(
+                    cell.index,
+                    f"written answer {cell.grade_id!r}: the text around its solution region is "
+                    "now a context cell above the answer cell (learners get "
+                    f"{TEXT_PLACEHOLDER!r} in place of the region)",
+                )
+            out.add(
+                new_cell(
+                    "markdown",
+                    answer,
+                    tags=["answer", *tags],
+                    origin=cell.grade_id,
+                    attachments=attachments,
+                ),
+                cell.grade_id,
             )
         elif cell.role == "locked" and cell.kind == "code":
             out.add(
@@ -208,48 +234,91 @@ class _Plan:
     prompts: dict[int, tuple[str, str | None]]  # markdown cell -> (exercise id, origin)
     inserted_prompts: set[int]  # start cells that need an inserted prompt
     joined_back: dict[int, str]  # trailing solution cells without tests -> exercise joined
-    orphan_solutions: set[int]
+    orphan_solutions: set[int]  # answers without tests: a manual exercise worth 0 points
     orphan_tests: set[int]
+    manual: dict[int, float] = field(default_factory=dict)  # start -> points, manual exercises
+    manual_ids: dict[str, float] = field(default_factory=dict)  # the same by exercise id
+    tests_after_manual: set[int] = field(default_factory=set)  # no answer of theirs to test
 
     @classmethod
     def make(cls, cells: list[_Cell]) -> _Plan:
         plan = cls([], {}, {}, set(), {}, set(), set())
-        groups: list[tuple[int, list[int], bool]] = []  # (start, solution cells, has tests)
+        groups: list[_Group] = []
         for cell in cells:
+            last = groups[-1] if groups else None
             if cell.role == "solution":
-                if not groups or groups[-1][2]:
-                    groups.append((cell.index, [cell.index], False))
+                if last is None or last.closed:
+                    groups.append(_Group(cell.index, [cell.index]))
                 else:
-                    groups[-1][1].append(cell.index)
+                    last.members.append(cell.index)
             elif cell.role == "tests":
-                if groups:
-                    start, members, _ = groups[-1]
-                    groups[-1] = (start, members, True)
-                else:
+                if last is None:
                     plan.orphan_tests.add(cell.index)
-        trailing: list[int] = []
-        if groups and not groups[-1][2]:
-            # Solution cells after the last test: join the exercise before, if there is one.
-            trailing = groups.pop()[1]
-            if not groups:
-                plan.orphan_solutions.update(trailing)
-                trailing = []
+                elif last.manual:
+                    plan.tests_after_manual.add(cell.index)
+                else:
+                    last.tested = True
+            elif cell.role in ("manual", "task"):
+                groups.append(_Group(cell.index, [cell.index], manual=True, points=cell.points))
+        kept: list[_Group] = []
+        joined: dict[int, int] = {}  # answer cell -> start of the exercise it joins
+        for position, group in enumerate(groups):
+            previous = groups[position - 1] if position else None
+            if group.manual or group.tested:
+                kept.append(group)
+            elif previous is not None and previous.tested:
+                # Answers after an exercise's last test: one more solution cell of it.
+                joined.update(dict.fromkeys(group.members, previous.start))
+            else:
+                # No test, no exercise to join: graded by nobody in nbgrader either.
+                plan.orphan_solutions.update(group.members)
+                group.manual, group.points = True, 0.0
+                kept.append(group)
         used: set[str] = set()
         by_index = {c.index: c for c in cells}
-        for start, _, _ in groups:
+        for group in kept:
+            start = group.start
+            if group.manual:
+                plan.manual[start] = group.points or 0.0
             plan.starts.append(start)
             plan.exercise_ids[start] = _unique(
                 sanitize_id(by_index[start].grade_id or "exercise"), used
             )
-            prompt = _prompt_for(cells, start)
             origin = by_index[start].grade_id
+            if by_index[start].role == "task":
+                plan.prompts[start] = (plan.exercise_ids[start], origin)  # the task is its prompt
+                continue
+            prompt = _prompt_for(cells, start)
             if prompt is None:
                 plan.inserted_prompts.add(start)
             else:
                 plan.prompts[prompt] = (plan.exercise_ids[start], origin)
-        if trailing:
-            plan.joined_back = dict.fromkeys(trailing, plan.exercise_ids[plan.starts[-1]])
+        plan.joined_back = {i: plan.exercise_ids[start] for i, start in joined.items()}
+        plan.manual_ids = {plan.exercise_ids[start]: pts for start, pts in plan.manual.items()}
         return plan
+
+    def prompt_tags(self, exercise: str) -> list[str]:
+        """The tags of an exercise's prompt cell."""
+        tags = [f"exercise={exercise}"]
+        if exercise in self.manual_ids:
+            tags += ["manual", f"points={points_text(self.manual_ids[exercise])}"]
+        return tags
+
+
+@dataclass
+class _Group:
+    """Cells that become one exercise: answers, and whether tests follow them."""
+
+    start: int
+    members: list[int]
+    manual: bool = False
+    points: float | None = None
+    tested: bool = False
+
+    @property
+    def closed(self) -> bool:
+        """A further answer starts an exercise of its own."""
+        return self.manual or self.tested
 
 
 def _prompt_for(cells: list[_Cell], start: int) -> int | None:
@@ -457,43 +526,30 @@ def _rewrite(
     return "\n".join(out), regions
 
 
-def _placeholder_code(text: str) -> str:
-    """What learners get in place of an answer we cannot stub: regions become ``pass``.
-
-    Unlike nbgrader's ``raise NotImplementedError()``, this lets the instructor notebook run
-    through (the cell is ordinary context code here, not a solution cell).
-    """
-    lines = text.split("\n")
-    if not any(line.strip() == "### BEGIN SOLUTION" for line in lines):
-        return "# YOUR CODE HERE"
-    out: list[str] = []
-    inside = False
-    for line in lines:
-        if line.strip() == "### BEGIN SOLUTION":
-            inside = True
-            out.append(line[: len(line) - len(line.lstrip())] + CODE_PLACEHOLDER)
-        elif line.strip() == "### END SOLUTION":
-            inside = False
-        elif not inside:
-            out.append(line)
-    return "\n".join(out)
+def _manual_note(cell: _Cell, exercise: str) -> str:
+    return (
+        f"manually graded answer {cell.grade_id!r} ({_pts(cell.points)}) becomes the manual "
+        f"exercise {exercise!r} (the instructor's answer stays in the grader bundle); grade the "
+        "answers with `eduproject manual`"
+    )
 
 
-def _placeholder_text(text: str) -> str:
-    """nbgrader's learner version of a written answer: regions (or the whole cell) replaced."""
+def _split_written(text: str) -> tuple[str, str]:
+    """A written answer's text outside its solution regions, and the instructor's answer
+    (the regions; the whole cell when it has none: nbgrader then replaces it all)."""
     if BEGIN_SOLUTION not in text:
-        return TEXT_PLACEHOLDER
-    out: list[str] = []
+        return "", text
+    around: list[str] = []
+    answer: list[str] = []
     inside = False
     for line in text.split("\n"):
         if BEGIN_SOLUTION in line:
             inside = True
-            out.append(TEXT_PLACEHOLDER)
         elif END_SOLUTION in line:
             inside = False
-        elif not inside:
-            out.append(line)
-    return "\n".join(out)
+        else:
+            (answer if inside else around).append(line)
+    return "\n".join(around).strip("\n"), "\n".join(answer).strip("\n")
 
 
 def _is_code(line: str) -> bool:

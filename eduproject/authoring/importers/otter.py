@@ -117,9 +117,17 @@ class _Emitter:
         ]
         tests = q.cells_in("tests")
         graded = bool(tests) and bool(solutions)
-        if not graded:
+        if not graded and not (q.manual and not tests):
             self._ungraded(solutions, tests)
             return
+        ex_id = self._exercise_id(used)
+        if graded:
+            self._graded(ex_id, solutions, tests)
+        else:
+            self._manual(ex_id)
+
+    def _exercise_id(self, used: dict[str, int]) -> str:
+        q = self.q
         ex_id = sanitize_id(q.name)
         if ex_id in used:
             raise self.source.error(
@@ -133,6 +141,10 @@ class _Emitter:
                 q.index,
                 f"question name {q.name!r} becomes exercise id {ex_id!r} (ids use [A-Za-z0-9_-])",
             )
+        return ex_id
+
+    def _graded(self, ex_id: str, solutions: list[int], tests: list[int]) -> None:
+        q = self.q
         if q.manual:
             self.out.problem(
                 q.index, f"question {q.name!r} is marked manual: only its tests are graded"
@@ -295,15 +307,78 @@ class _Emitter:
                 raise self.error(index, exc) from None
         return read
 
+    def _manual(self, ex_id: str) -> None:
+        """A manually graded question: a manual exercise whose written answers and marked
+        code are `answer` cells (the instructor's versions stay in the grader bundle)."""
+        q = self.q
+        points = q.config.get("points", 1)
+        if isinstance(points, bool) or not isinstance(points, int | float) or points < 0:
+            self.out.problem(
+                q.index, f"question {q.name!r}: points {points!r} is not one number: 1 point"
+            )
+            points = 1
+        self.out.problem(
+            q.index,
+            f"question {q.name!r} is graded by hand: it becomes the manual exercise {ex_id!r} "
+            f"({points_text(points)} points); grade the answers with `eduproject manual`",
+        )
+        tags = [f"exercise={ex_id}", "manual", f"points={points_text(points)}"]
+        prompt = self._prompt_index()
+        if prompt is None:
+            self.out.add(new_cell("markdown", f"## {q.name}", tags=tags, origin=q.name), None)
+        written = any(
+            self.source.cells[i]["cell_type"] == "markdown" and not _included(self.source.cells[i])
+            for i in q.cells_in("solution")
+        )
+        for block, index in q.members:
+            cell = self.source.cells[index]
+            kind = cell["cell_type"]
+            own = foreign_tags(cell, index, self.out, frozenset({INCLUDE_TAG}))
+            attachments = cell.get("attachments")
+            if index == prompt:
+                self.out.add(
+                    new_cell(
+                        "markdown",
+                        self._cell(index),
+                        tags=[*tags, *own],
+                        origin=q.name,
+                        attachments=attachments,
+                    ),
+                    f"{ex_id}-prompt",
+                )
+            elif block == "prompt" and written:
+                # otter's placeholder for the written answer: the answer cell's stub replaces it.
+                continue
+            elif block == "solution" and kind == "markdown" and not _included(cell):
+                self.out.add(
+                    new_cell(
+                        "markdown",
+                        self._cell(index),
+                        tags=["answer", *own],
+                        origin=q.name,
+                        attachments=attachments,
+                    ),
+                    f"{ex_id}-answer",
+                )
+            elif block == "solution" and kind == "code" and self._solution(index).regions:
+                converted = self._solution(index)
+                for note in converted.notes:
+                    self.out.problem(index, f"question {q.name!r}: {note}")
+                self.out.add(
+                    new_cell("code", converted.code, tags=["answer", *own], origin=q.name),
+                    f"{ex_id}-answer",
+                )
+            else:  # descriptions, and code otter gives learners as it is
+                self.out.add(
+                    new_cell(kind, self._cell(index), tags=own, attachments=attachments),
+                    cell.get("id"),
+                )
+        self.out.exercises.append(ex_id)
+
     def _ungraded(self, solutions: list[int], tests: list[int]) -> None:
         """A question eduproject cannot grade: keep what learners see, report the rest."""
         q = self.q
-        if tests:
-            why = "it has tests but no solution code cell to stub"
-        elif q.manual:
-            why = "it is graded by hand in otter"
-        else:
-            why = "it has no tests"
+        why = "it has tests but no solution code cell to stub" if tests else "it has no tests"
         lost = []
         if q.config.get("points") is not None:
             lost.append(f"its points ({q.config['points']}) are not in the lesson")
