@@ -8,8 +8,6 @@ validate_lesson(lesson.folder)         # raises LessonValidationError when broke
 
 from __future__ import annotations
 
-from eduproject.authoring.bundle import read_bundle, write_bundle
-from eduproject.authoring.model import Cell, Exercise, Lesson, Role, TestCase
 from eduproject.authoring.parse import find_lessons, load_lesson
 from eduproject.authoring.release import (
     ReleaseResult,
@@ -19,6 +17,8 @@ from eduproject.authoring.release import (
     stale_files,
 )
 from eduproject.authoring.validate import ValidationReport, validate_lesson, validate_lessons
+from eduproject.core.bundle import read_bundle, write_bundle
+from eduproject.core.lesson import Cell, Exercise, Lesson, Role, TestCase
 
 __all__ = [
     "Cell",

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eduproject.authoring.bundle import BUNDLE_NAME, default_grader_dir, write_bundle
 from eduproject.authoring.markers import STUB_LINES
-from eduproject.authoring.model import FORMAT_VERSION, Cell, Exercise, Lesson, Role
 from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.static_checks import lesson_warnings
-from eduproject.policy import PolicyLayer, course_layer, lesson_policies
+from eduproject.core.bundle import BUNDLE_NAME, default_grader_dir, write_bundle
+from eduproject.core.lesson import FORMAT_VERSION, Cell, Exercise, Lesson, Role
+from eduproject.core.policy import PolicyLayer, course_layer, lesson_policies
 from eduproject.tutor.guards import guard_data
 
 PACK_NAME = "lesson.json"

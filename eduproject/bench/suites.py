@@ -28,8 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from eduproject.authoring.markers import CellRef, Marker, regions, scan, without_markers
-from eduproject.authoring.model import Cell, Exercise, Lesson, Role
 from eduproject.authoring.parse import find_lessons, load_lesson
+from eduproject.core.lesson import Cell, Exercise, Lesson, Role
 from eduproject.errors import ConfigError, LessonError
 
 HUMANEVAL = "humaneval"

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from eduproject.authoring.model import Exercise, Lesson
+from eduproject.core.lesson import Exercise, Lesson
+from eduproject.core.results import Status
 from eduproject.errors import GradebookError, LessonError
 from eduproject.grading.gradebook import Gradebook, ManualGrade
-from eduproject.grading.results import Status
 
 __all__ = ["Answer", "ManualDesk", "Progress", "answer_cells", "answer_hash"]
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from eduproject.gateway.client import GatewayTutor
-    from eduproject.tutor.pack import LessonPack
+    from eduproject.core.pack import LessonPack
+    from eduproject.learner.gateway_client import GatewayTutor
     from eduproject.tutor.tutor import Tutor
 
 __all__ = ["make_tutor"]
@@ -28,11 +28,11 @@ __all__ = ["make_tutor"]
 def make_tutor(
     pack: LessonPack | None = None, course_dir: Path | None = None
 ) -> Tutor | GatewayTutor:
-    """A :class:`~eduproject.gateway.client.GatewayTutor` when a gateway is found
-    (:func:`eduproject.gateway.client.find_gateway`), else ``Tutor.from_config(pack,
+    """A :class:`~eduproject.learner.gateway_client.GatewayTutor` when a gateway is found
+    (:func:`eduproject.learner.gateway_client.find_gateway`), else ``Tutor.from_config(pack,
     course_dir)``. Both have the same methods and return the same replies."""
     if os.environ.get("EDUPROJECT_TUTOR_URL") or os.environ.get("JUPYTERHUB_API_TOKEN"):
-        from eduproject.gateway.client import GatewayTutor, find_gateway
+        from eduproject.learner.gateway_client import GatewayTutor, find_gateway
 
         found = find_gateway()
         if found is not None:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from eduproject.tutor.codetext import (
+from eduproject.core.codetext import (
     Token,
     canonical,
     fragments,
@@ -46,7 +46,7 @@ from eduproject.tutor.codetext import (
 from eduproject.tutor.malformed import reply_problem
 
 if TYPE_CHECKING:
-    from eduproject.authoring.model import Exercise
+    from eduproject.core.lesson import Exercise
 
 GUARD_SCHEME = 1
 NGRAM = 5

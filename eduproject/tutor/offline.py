@@ -20,7 +20,7 @@ from eduproject.tutor.error_help import explain_error, explain_syntax, parse_err
 from eduproject.tutor.static_checks import Finding, static_findings, syntax_problem
 
 if TYPE_CHECKING:
-    from eduproject.tutor.pack import ExerciseInfo, VisibleTest
+    from eduproject.core.pack import ExerciseInfo, VisibleTest
     from eduproject.tutor.tutor import TestResult
 
 OFFLINE_LABEL = "Offline tutor (no model)"

@@ -19,6 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eduproject.core.pack import ExerciseInfo, LessonPack
+from eduproject.core.policy import Action, AiPolicy, course_layer, resolve
 from eduproject.errors import (
     AllRoutesFailed,
     ConfigError,
@@ -31,12 +33,10 @@ from eduproject.errors import (
 )
 from eduproject.models.config import OFFLINE
 from eduproject.models.types import ModelRequest, ModelResponse
-from eduproject.policy import Action, AiPolicy, course_layer, resolve
 from eduproject.streaming import TextStream
 from eduproject.tutor import offline, prompts
 from eduproject.tutor.guards import PASSES_TESTS, GuardVerdict, check_leak, check_reply
 from eduproject.tutor.offline import HINT_LEVELS
-from eduproject.tutor.pack import ExerciseInfo, LessonPack
 from eduproject.tutor.quota import Quota, default_store
 
 if TYPE_CHECKING:

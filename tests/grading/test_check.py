@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from eduproject.core.pack import ExerciseInfo, LessonPack, VisibleTest
 from eduproject.errors import TutorError
-from eduproject.grading.check import CheckResult, check, friendly_error, run_test
-from eduproject.tutor.pack import ExerciseInfo, LessonPack, VisibleTest
+from eduproject.learner.check import CheckResult, check, friendly_error, run_test
 from eduproject.tutor.tutor import TestResult as Outcome
 
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 from tutor_support import sample_lesson, sample_pack
 
+from eduproject.core.pack import ExerciseInfo, VisibleTest
 from eduproject.tutor.offline import (
     explain_test,
     instructor_hint,
@@ -15,7 +16,6 @@ from eduproject.tutor.offline import (
     offline_explain_error,
     offline_hint,
 )
-from eduproject.tutor.pack import ExerciseInfo, VisibleTest
 from eduproject.tutor.tutor import TestResult, Tutor
 
 PACK = sample_pack("03-lists-dicts")

@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 from tutor_support import route_config, scripted_server
 
+from eduproject.core.pack import ExerciseInfo, LessonPack, VisibleTest
+from eduproject.learner.errorhook import ErrorHelp
+from eduproject.learner.panel_controller import AnswerQueue, PanelController, PanelState
+from eduproject.learner.widgets import PLACEHOLDER, Panel
 from eduproject.models.config import Config, TutorConfig
 from eduproject.models.families import default_families
 from eduproject.models.providers import build_providers
 from eduproject.models.router import Router
-from eduproject.tutor.errorhook import ErrorHelp
-from eduproject.tutor.pack import ExerciseInfo, LessonPack, VisibleTest
-from eduproject.tutor.panel_controller import AnswerQueue, PanelController, PanelState
 from eduproject.tutor.quota import Quota
 from eduproject.tutor.tutor import Tutor
-from eduproject.tutor.widgets import PLACEHOLDER, Panel
 
 STUB = "def count_up(n):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
 PACK = LessonPack(
@@ -231,8 +231,8 @@ def test_enter_in_the_question_box_sends_it() -> None:
 def test_explain_this_error_in_a_test_cell_knows_its_exercise(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import eduproject.tutor.errorhook as errorhook
-    from eduproject.tutor import widgets
+    import eduproject.learner.errorhook as errorhook
+    from eduproject.learner import widgets
 
     learner = Learner("def count_up(n):\n    return list(range(n))\n")
     test_cell = "assert count_up(3) == [1, 2, 3]\n"
@@ -257,8 +257,8 @@ def test_explain_this_error_in_a_test_cell_knows_its_exercise(
 
 
 def test_the_panel_runs_tests_as_check_does_when_nothing_is_slow() -> None:
-    from eduproject.grading.check import check
-    from eduproject.tutor.timed_check import TimedCheck
+    from eduproject.learner.check import check
+    from eduproject.learner.timed_check import TimedCheck
 
     info = PACK.exercise("count_up")
     shared = VisibleTest(
@@ -276,7 +276,7 @@ def test_the_panel_runs_tests_as_check_does_when_nothing_is_slow() -> None:
 
 
 def test_code_blocked_in_c_is_left_running_and_the_next_test_still_runs() -> None:
-    from eduproject.tutor.timed_check import TimedCheck
+    from eduproject.learner.timed_check import TimedCheck
 
     learner = Learner(
         "import time\ndef count_up(n):\n    if n:\n        time.sleep(3)\n    return []\n"

@@ -1,0 +1,1 @@
+"""The core layer: the lesson model, its file formats, result types, the course policy."""

@@ -1,0 +1,1 @@
+"""The runner layer: the sandboxed execution engine shared by every caller."""
