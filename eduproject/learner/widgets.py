@@ -159,7 +159,7 @@ def tutor_session() -> tuple[Any, Any]:
     """The lesson pack next to the notebook and one tutor for this kernel (built on first use):
     the class gateway when JupyterHub configured one, else the in-kernel tutor."""
     from eduproject.core.pack import LessonPack
-    from eduproject.tutor import make_tutor
+    from eduproject.learner.tutoring import make_tutor
 
     pack = LessonPack.find()
     return pack, make_tutor(pack)
@@ -168,7 +168,7 @@ def tutor_session() -> tuple[Any, Any]:
 @functools.cache
 def general_tutor() -> Any:
     """A tutor without a lesson (errors in notebooks outside a released lesson folder)."""
-    from eduproject.tutor import make_tutor
+    from eduproject.learner.tutoring import make_tutor
 
     return make_tutor(None)
 
