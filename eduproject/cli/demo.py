@@ -216,7 +216,8 @@ def _tutor_examples(
     con: Console, db: Path, learner_dir: Path, submissions: Path, *, limit: int
 ) -> None:
     from eduproject.core.pack import LessonPack
-    from eduproject.tutor.tutor import TestResult, Tutor
+    from eduproject.core.results import TestResult
+    from eduproject.tutor.tutor import Tutor
 
     tutors: dict[str, Tutor] = {}
     shown = 0

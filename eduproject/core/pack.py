@@ -95,7 +95,7 @@ class ExerciseInfo:
         cls, exercise: Exercise, *, salt: str = "", policy: AiPolicy | None = None
     ) -> ExerciseInfo:
         """The learner view of an instructor-side exercise (server side: check-hint, demo)."""
-        from eduproject.tutor.guards import guard_data
+        from eduproject.core.fingerprints import guard_data
 
         return cls(
             id=exercise.id,

@@ -1,4 +1,5 @@
-"""Typed grading results, shared by the grader, the gradebook, exports, feedback and report."""
+"""Typed results: a test as ``check`` ran it in the learner's kernel, and the grader's results
+shared by the gradebook, exports, feedback and report."""
 
 from __future__ import annotations
 
@@ -8,6 +9,17 @@ from typing import Any
 
 # The start of a hidden test's message when its visible first part failed (learners see it).
 VISIBLE_PART = "in its visible part: "
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One visible test as ``check`` ran it; ``message`` explains a failure in one line."""
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    name: str
+    passed: bool
+    message: str = ""
 
 
 class Status(StrEnum):

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from eduproject.core.results import TestResult
 from eduproject.runner import asserts
-from eduproject.tutor.tutor import TestResult
 
 __all__ = ["CheckResult", "check"]
 

@@ -5,7 +5,7 @@ returns the same :class:`~eduproject.tutor.tutor.TutorReply`, so the panel canno
 apart. Each call goes to the gateway (streaming over SSE); whatever the gateway cannot do --
 unreachable, allowance used up, lesson unknown, token refused -- ends in the offline tutor,
 which runs here on ``lesson.json``, with a one-line notice, exactly like the in-kernel tutor
-when its model is down. ``eduproject.tutor.make_tutor`` picks it when ``EDUPROJECT_TUTOR_URL``
+when its model is down. ``eduproject.learner.make_tutor`` picks it when ``EDUPROJECT_TUTOR_URL``
 and ``EDUPROJECT_TUTOR_TOKEN`` are set::
 
     tutor = GatewayTutor(LessonPack.find(), url="http://tutor.internal:8765", token=token)
@@ -26,9 +26,10 @@ from typing import Any
 import httpx
 
 from eduproject.core.pack import LessonPack
+from eduproject.core.results import TestResult
 from eduproject.errors import GatewayError, PolicyRefused, TutorError
 from eduproject.streaming import TextStream
-from eduproject.tutor.tutor import Reply, TestResult, Tutor, TutorCalls, TutorReply
+from eduproject.tutor.tutor import Reply, Tutor, TutorCalls, TutorReply
 from eduproject.tutor.wire import TutorCall, as_results, reply_from_json, sse_parse
 
 __all__ = ["DEFAULT_SERVICE", "GatewayTutor", "find_gateway"]

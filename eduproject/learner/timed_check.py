@@ -35,10 +35,10 @@ from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Any
 
+from eduproject.core.results import TestResult
 from eduproject.learner import check as check_module
 from eduproject.learner.check import CheckResult, check, readable_hidden
 from eduproject.tutor.learner_code import stub_names
-from eduproject.tutor.tutor import TestResult
 
 __all__ = ["DEFAULT_TIME_LIMIT_S", "TimedCheck"]
 

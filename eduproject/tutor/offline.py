@@ -21,7 +21,7 @@ from eduproject.tutor.static_checks import Finding, static_findings, syntax_prob
 
 if TYPE_CHECKING:
     from eduproject.core.pack import ExerciseInfo, VisibleTest
-    from eduproject.tutor.tutor import TestResult
+    from eduproject.core.results import TestResult
 
 OFFLINE_LABEL = "Offline tutor (no model)"
 HINT_LEVELS = 3

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eduproject.core.codetext import fragments, parse_code
+from eduproject.core.fingerprints import guard_data
 from eduproject.core.lesson import Exercise, Lesson, Role
 from eduproject.core.pack import ExerciseInfo
 from eduproject.errors import TutorError
-from eduproject.tutor.guards import GuardVerdict, check_leak, guard_data
+from eduproject.tutor.guards import GuardVerdict, check_leak
 
 if TYPE_CHECKING:
     from eduproject.runner.engine import Engine

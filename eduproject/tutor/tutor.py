@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from eduproject.core.pack import ExerciseInfo, LessonPack
 from eduproject.core.policy import Action, AiPolicy, course_layer, resolve
+from eduproject.core.results import TestResult
 from eduproject.errors import (
     AllRoutesFailed,
     ConfigError,
@@ -42,20 +43,9 @@ from eduproject.tutor.quota import Quota, default_store
 if TYPE_CHECKING:
     from eduproject.models.router import Router
 
-__all__ = ["GuardVerdict", "TestResult", "Tutor", "TutorReply"]
+__all__ = ["GuardVerdict", "Tutor", "TutorReply"]
 
 log = logging.getLogger("eduproject.tutor")
-
-
-@dataclass(frozen=True)
-class TestResult:
-    """One visible test as ``check`` ran it; ``message`` explains a failure in one line."""
-
-    __test__ = False  # not a pytest test class, despite its name
-
-    name: str
-    passed: bool
-    message: str = ""
 
 
 class ReplySource(StrEnum):

@@ -21,9 +21,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eduproject.core.results import TestResult
 from eduproject.errors import GatewayError
 from eduproject.tutor.guards import GuardVerdict
-from eduproject.tutor.tutor import ReplySource, TestResult, TutorReply
+from eduproject.tutor.tutor import ReplySource, TutorReply
 
 # Endpoint kind -> router task (whose routes decide whether a model, and so the allowance,
 # is involved).
