@@ -159,7 +159,7 @@ class ErrorHelp:
     def __init__(self, error: BaseException, code: str, *, spawn: Spawn | None = None) -> None:
         import ipywidgets as w
 
-        from eduproject.learner.widgets import ResponseView, _button, style_tag
+        from eduproject.learner.view import ResponseView, button, style_tag
 
         self.error = error
         self.text = error_text(error)
@@ -167,7 +167,7 @@ class ErrorHelp:
         self.spawn = spawn
         self.pack: Any = None
         self.controller: Any = None
-        self.button = _button(
+        self.button = button(
             "Explain this error",
             "question-circle",
             "The tutor explains this error",
@@ -194,7 +194,7 @@ class ErrorHelp:
         )
 
     def _controller(self) -> Any:
-        from eduproject.learner.panel_controller import (
+        from eduproject.learner.responses import (
             PanelState,
             ResponseController,
             in_thread,
@@ -217,7 +217,7 @@ class ErrorHelp:
     def _context(self) -> tuple[str | None, str, str]:
         """The exercise this error belongs to (if any), the code to show the tutor, and the
         error as the tutor should read it."""
-        from eduproject.learner.widgets import executed_cells
+        from eduproject.learner.view import executed_cells
         from eduproject.tutor.learner_code import defined_names, latest_code, stub_names
 
         exercises = self.pack.exercises if self.pack is not None else ()
@@ -242,7 +242,7 @@ class ErrorHelp:
 def _session() -> tuple[Any, Any]:
     """The lesson's pack and tutor; outside a lesson folder, no pack and a general tutor."""
     from eduproject.core.pack import PACK_NAME
-    from eduproject.learner.widgets import general_tutor, tutor_session
+    from eduproject.learner.view import general_tutor, tutor_session
 
     try:
         return tutor_session()

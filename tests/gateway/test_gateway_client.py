@@ -14,7 +14,8 @@ from gateway_support import CLEAN, CODE, LESSON, StartGateway
 from eduproject.authoring.parse import load_lesson
 from eduproject.core.pack import LessonPack
 from eduproject.learner.gateway_client import UNREACHABLE, GatewayTutor
-from eduproject.learner.panel_controller import PanelController, PanelState
+from eduproject.learner.panel_controller import PanelController
+from eduproject.learner.responses import PanelState
 from eduproject.learner.tutoring import make_tutor
 from eduproject.models.config import Config, RouteConfig, Timeouts, TutorConfig
 from eduproject.models.families import default_families

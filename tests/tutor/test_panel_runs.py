@@ -20,7 +20,8 @@ from tutor_support import route_config, scripted_server
 
 from eduproject.core.pack import ExerciseInfo, LessonPack, VisibleTest
 from eduproject.learner.errorhook import ErrorHelp
-from eduproject.learner.panel_controller import AnswerQueue, PanelController, PanelState
+from eduproject.learner.panel_controller import PanelController
+from eduproject.learner.responses import AnswerQueue, PanelState
 from eduproject.learner.widgets import PLACEHOLDER, Panel
 from eduproject.models.config import Config, TutorConfig
 from eduproject.models.families import default_families
@@ -232,7 +233,7 @@ def test_explain_this_error_in_a_test_cell_knows_its_exercise(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import eduproject.learner.errorhook as errorhook
-    from eduproject.learner import widgets
+    from eduproject.learner import view
 
     learner = Learner("def count_up(n):\n    return list(range(n))\n")
     test_cell = "assert count_up(3) == [1, 2, 3]\n"
@@ -243,7 +244,7 @@ def test_explain_this_error_in_a_test_cell_knows_its_exercise(
         # left out by error_text; here the test's own frame is).
         error = exc.with_traceback(exc.__traceback__.tb_next if exc.__traceback__ else None)
     monkeypatch.setattr(errorhook, "_session", lambda: (PACK, Tutor(PACK)))
-    monkeypatch.setattr(widgets, "executed_cells", lambda: learner.cells)
+    monkeypatch.setattr(view, "executed_cells", lambda: learner.cells)
     box = ErrorHelp(error, test_cell, spawn=lambda job: job())
     box.controller = box._controller()
     exercise, code, text = box._context()

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from eduproject.core.pack import ExerciseInfo, LessonPack, VisibleTest
-from eduproject.learner.panel_controller import PanelController, PanelState, response_html
+from eduproject.learner.panel_controller import PanelController
+from eduproject.learner.responses import PanelState, response_html
 from eduproject.models.config import Config, RouteConfig, Timeouts
 from eduproject.models.families import default_families
 from eduproject.models.ledger import Ledger

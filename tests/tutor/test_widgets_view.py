@@ -14,7 +14,8 @@ import pytest
 from eduproject.core.pack import LessonPack
 from eduproject.learner.errorhook import ErrorHelp, error_text
 from eduproject.learner.panel_controller import PanelController
-from eduproject.learner.widgets import Panel, general_tutor, tutor_session
+from eduproject.learner.view import general_tutor
+from eduproject.learner.widgets import Panel, tutor_session
 from eduproject.tutor.tutor import Tutor
 
 LESSON = {
