@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import eduproject
 from eduproject.errors import SandboxError
 from eduproject.runner.backends import Backend, prepare_root, python_roots, scrubbed_env
 from eduproject.runner.channel import Channel, ChannelClosed, ChannelTimeout, WireError
@@ -38,7 +37,7 @@ __all__ = ["JudgeRun", "JudgeServer"]
 def _package_outside(roots: list[str]) -> list[str]:
     """The eduproject package folder, when the Python installation does not hold it (an
     editable install in a checkout): the judge imports it from there."""
-    package = str(Path(eduproject.__file__).resolve().parent)
+    package = str(Path(__file__).resolve().parents[1])  # .../eduproject
     return [] if any(package.startswith(root.rstrip("/") + "/") for root in roots) else [package]
 
 
