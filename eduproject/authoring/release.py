@@ -22,8 +22,8 @@ from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.static_checks import lesson_warnings
 from eduproject.core.bundle import BUNDLE_NAME, default_grader_dir, write_bundle
 from eduproject.core.fingerprints import guard_data
-from eduproject.core.lesson import FORMAT_VERSION, Cell, Exercise, Lesson, Role
-from eduproject.core.policy import PolicyLayer, course_layer, lesson_policies
+from eduproject.core.lesson import FORMAT_VERSION, Cell, Exercise, Lesson, Role, lesson_policies
+from eduproject.core.policy import PolicyLayer, course_layer
 
 PACK_NAME = "lesson.json"
 _TEST_ROLES = (Role.TESTS, Role.HIDDEN_TESTS)

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from eduproject.core.policy.model import PolicyLayer
+from eduproject.core.policy.model import AiPolicy, PolicyLayer, resolve
 
 FORMAT_VERSION = 1
 BUNDLE_SCHEMA = 1
@@ -167,3 +167,16 @@ class Lesson:
     @property
     def max_score(self) -> float:
         return sum(e.max_score for e in self.exercises)
+
+
+def exercise_policy(lesson: Lesson, exercise: Exercise, course: PolicyLayer) -> AiPolicy:
+    """The policy in force for ``exercise``: course, then lesson, then exercise settings."""
+    return resolve(course, lesson.policy, exercise.policy, graded=exercise.max_score > 0)
+
+
+def lesson_policies(lesson: Lesson, course: PolicyLayer) -> tuple[AiPolicy, dict[str, AiPolicy]]:
+    """The lesson-wide policy (cells outside exercises) and one policy per exercise."""
+    return (
+        resolve(course, lesson.policy, graded=False),
+        {e.id: exercise_policy(lesson, e, course) for e in lesson.exercises},
+    )

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eduproject.core.policy import AiPolicy, PolicyLayer, exercise_policy, resolve
+from eduproject.core.lesson import exercise_policy
+from eduproject.core.policy import AiPolicy, PolicyLayer, resolve
 from eduproject.errors import TutorError
 
 if TYPE_CHECKING:
