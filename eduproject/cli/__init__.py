@@ -1,6 +1,8 @@
 """The ``eduproject`` command: a thin shell over the library.
 
-Each area registers its own commands (explicitly, here -- no import-time registry).
+Each area registers its own commands (explicitly, here -- no import-time registry); their
+modules live in this package (``cli/authoring.py``, ``cli/grading.py``, ...), the top layer:
+a command parses its options and calls the library, nothing below imports a command.
 Every command parses its options, calls one library function, and maps
 :class:`~eduproject.errors.EduprojectError` to a one-paragraph message and an exit code.
 """
@@ -16,6 +18,8 @@ from rich.console import Console
 
 from eduproject import __version__
 from eduproject.errors import EduprojectError
+
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="eduproject",

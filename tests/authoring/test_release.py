@@ -11,7 +11,8 @@ from typing import Any
 import nbformat
 import pytest
 
-from eduproject.authoring import load_lesson, read_bundle, release, stale_files
+from eduproject.authoring import load_lesson, release, stale_files
+from eduproject.core import read_bundle
 from eduproject.core.policy import AiPolicy
 from eduproject.errors import LessonFormatError
 
