@@ -65,6 +65,15 @@ PUBLIC_API: dict[str, list[str]] = {
         "layer_from_table",
         "resolve",
     ],
+    "eduproject.models.providers": [
+        "Chunk",
+        "EndpointKind",
+        "GenerationParams",
+        "Provider",
+        "ProviderFactory",
+        "build_providers",
+        "register",
+    ],
     "eduproject.runner": [
         "Backend",
         "DaskExecutor",
