@@ -34,10 +34,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from eduproject.core.answers import answer_cells, answer_hash
 from eduproject.core.lesson import Exercise, Lesson, Role, TestCase
 from eduproject.core.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 from eduproject.errors import SandboxError, SubmissionError
-from eduproject.grading.manual import answer_cells, answer_hash
 from eduproject.runner.executed import (
     OutputBudget,
     Step,
