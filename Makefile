@@ -36,6 +36,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check eduproject tests benchmarks
 	$(BIN)/ruff format --check eduproject tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 pytest: $(VENV)/.dev system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -46,4 +47,4 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
-	rm -rf build demo-output bench-output test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build demo-output bench-output test-artifacts .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -19,19 +19,19 @@ __all__ = ["__version__", "check", "enable_error_help", "panel", "start"]
 
 def __getattr__(name: str) -> Any:
     if name == "check":
-        from eduproject.grading.check import check
+        from eduproject.learner.check import check
 
         return check
     if name == "enable_error_help":
-        from eduproject.tutor.errorhook import enable_error_help
+        from eduproject.learner.errorhook import enable_error_help
 
         return enable_error_help
     if name == "panel":
-        from eduproject.tutor.widgets import panel
+        from eduproject.learner.widgets import panel
 
         return panel
     if name == "start":
-        from eduproject.tutor.widgets import start
+        from eduproject.learner.widgets import start
 
         return start
     raise AttributeError(f"module 'eduproject' has no attribute {name!r}")
@@ -41,8 +41,8 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
     """eduproject's Jupyter Server extensions: the inline completer's handlers, and the
     pre-save hook that keeps a reopened notebook's tutor outputs calm."""
     return [
-        {"module": "eduproject.completion.server"},
-        {"module": "eduproject.tutor.jupyter_server"},
+        {"module": "eduproject.learner.completion_server"},
+        {"module": "eduproject.learner.jupyter_server"},
     ]
 
 

@@ -100,7 +100,7 @@ class SubmissionError(EduprojectError):
 
 
 class LearnerIdError(EduprojectError):
-    """A learner id that could be mistaken for another (see ``eduproject.learner_ids``).
+    """A learner id that could be mistaken for another (see ``eduproject.core.learner_ids``).
 
     ``raw`` is the id as given, ``shown`` the same with every character outside printable
     ASCII written as ``<U+XXXX>``, ``problem`` what is wrong with it.
@@ -192,7 +192,7 @@ class QuotaExceeded(TutorError):
 
 
 class PolicyRefused(TutorError):
-    """The course's AI policy does not allow ``action`` here (see eduproject.policy).
+    """The course's AI policy does not allow ``action`` here (see eduproject.core.policy).
 
     The message is the learner-facing reason ("Hints unlock after 2 checks: ...").
     """

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from eduproject.core.learner_ids import look_alikes, normalize_learner_id, shown
 from eduproject.errors import LearnerIdError
-from eduproject.learner_ids import look_alikes, normalize_learner_id, shown
 
 
 @pytest.mark.parametrize(

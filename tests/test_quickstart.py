@@ -11,9 +11,9 @@ import pytest
 
 from eduproject.authoring import find_lessons, load_lesson, release
 from eduproject.cli import main
+from eduproject.cli.quickstart import quickstart, sample_course
 from eduproject.errors import ConfigError
 from eduproject.models.config import load_config
-from eduproject.quickstart import quickstart, sample_course
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,4 +89,4 @@ def test_a_built_wheel_carries_the_sample_course(tmp_path: Path) -> None:
     for lesson in find_lessons([ROOT / "exercises"]):
         assert f"eduproject/sample_course/{lesson.name}/{lesson.name}.ipynb" in names
     assert "eduproject/sample_course/04-pandas-intro/data/weather.csv" in names
-    assert "eduproject/tutor/static/panel.css" in names
+    assert "eduproject/learner/static/panel.css" in names

@@ -1,4 +1,7 @@
-"""Authoring: the exercise format, importers, release and validate.
+"""Authoring: read lesson notebooks, import nbgrader/otter lessons, release and validate.
+
+The lesson model and its files are the core's (:mod:`eduproject.core`: ``Lesson``,
+``read_bundle``, ...); validate runs solutions and stubs in the runner.
 
 from eduproject.authoring import load_lesson, release, validate_lesson
 lesson = load_lesson(Path("exercises/01-functions"))
@@ -8,8 +11,6 @@ validate_lesson(lesson.folder)         # raises LessonValidationError when broke
 
 from __future__ import annotations
 
-from eduproject.authoring.bundle import read_bundle, write_bundle
-from eduproject.authoring.model import Cell, Exercise, Lesson, Role, TestCase
 from eduproject.authoring.parse import find_lessons, load_lesson
 from eduproject.authoring.release import (
     ReleaseResult,
@@ -21,21 +22,14 @@ from eduproject.authoring.release import (
 from eduproject.authoring.validate import ValidationReport, validate_lesson, validate_lessons
 
 __all__ = [
-    "Cell",
-    "Exercise",
-    "Lesson",
     "ReleaseResult",
-    "Role",
-    "TestCase",
     "ValidationReport",
     "find_lessons",
     "learner_notebook",
     "learner_pack",
     "load_lesson",
-    "read_bundle",
     "release",
     "stale_files",
     "validate_lesson",
     "validate_lessons",
-    "write_bundle",
 ]

@@ -1,6 +1,6 @@
 """Do a lesson's tests catch the slips learners make? Mutation testing of the solution.
 
-Each solution region of an exercise is changed in one small way (``grading/mutants.py``: an
+Each solution region of an exercise is changed in one small way (``runner/mutants.py``: an
 off-by-one bound, ``<`` for ``<=``, ``and`` for ``or``, a dropped statement...), and the
 changed notebook is graded like a submission, by the grading engine in its sandbox. A mutant
 the exercise's tests all pass *survives*: the tests accept that slip. No grader offers this.
@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eduproject.authoring.markers import CellRef, Marker, regions, scan, without_markers
-from eduproject.authoring.model import Lesson, Role
 from eduproject.authoring.release import dumps, solution_notebook
-from eduproject.grading.mutants import Mutant, mutants
+from eduproject.core.lesson import Lesson, Role
+from eduproject.runner.mutants import Mutant, mutants
 
 if TYPE_CHECKING:
-    from eduproject.grading.engine import Engine
+    from eduproject.runner.engine import Engine
 
 __all__ = ["ExerciseAdequacy", "Survivor", "mutation_report"]
 

@@ -1,4 +1,4 @@
-"""Read a lesson folder into a :class:`~eduproject.authoring.model.Lesson` (docs/format.md).
+"""Read a lesson folder into a :class:`~eduproject.core.lesson.Lesson` (docs/format.md).
 
 Every way a lesson can break the format ends in :class:`LessonFormatError` naming the file,
 the cell index (0-based, as JupyterLab counts) and what to change.
@@ -36,7 +36,6 @@ from eduproject.authoring.markers import (
     whole_cell_stub,
     without_markers,
 )
-from eduproject.authoring.model import Cell, Exercise, Lesson, Role, TestCase
 from eduproject.authoring.notebook import (
     cell_source,
     data_files_in,
@@ -45,8 +44,9 @@ from eduproject.authoring.notebook import (
     read_notebook,
 )
 from eduproject.authoring.static_checks import check_compiles
+from eduproject.core.lesson import Cell, Exercise, Lesson, Role, TestCase
+from eduproject.core.policy import PolicyLayer, PolicyProblem, layer_from_cell
 from eduproject.errors import LessonFormatError
-from eduproject.policy import PolicyLayer, PolicyProblem, layer_from_cell
 
 LESSON_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 EXERCISE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,48}")  # short enough for "panel-<id>" cell ids

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eduproject.authoring.bundle import BUNDLE_NAME, default_grader_dir, write_bundle
 from eduproject.authoring.markers import STUB_LINES
-from eduproject.authoring.model import FORMAT_VERSION, Cell, Exercise, Lesson, Role
 from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.static_checks import lesson_warnings
-from eduproject.policy import PolicyLayer, course_layer, lesson_policies
-from eduproject.tutor.guards import guard_data
+from eduproject.core.bundle import BUNDLE_NAME, default_grader_dir, write_bundle
+from eduproject.core.fingerprints import guard_data
+from eduproject.core.lesson import FORMAT_VERSION, Cell, Exercise, Lesson, Role, lesson_policies
+from eduproject.core.policy import PolicyLayer, course_layer
 
 PACK_NAME = "lesson.json"
 _TEST_ROLES = (Role.TESTS, Role.HIDDEN_TESTS)

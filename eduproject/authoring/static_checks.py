@@ -16,7 +16,7 @@ import re
 import warnings
 
 from eduproject.authoring.markers import CellRef
-from eduproject.authoring.model import Lesson
+from eduproject.core.lesson import Lesson
 
 __all__ = ["check_compiles", "lesson_warnings"]
 

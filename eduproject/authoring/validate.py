@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eduproject.authoring.adequacy import ExerciseAdequacy, mutation_report
-from eduproject.authoring.model import Cell, Lesson, Role, TestCase
 from eduproject.authoring.parse import find_lessons, load_lesson
+from eduproject.core.lesson import Cell, Lesson, Role, TestCase
 from eduproject.errors import LessonValidationError
 
 if TYPE_CHECKING:
-    from eduproject.grading.results import SubmissionResult
+    from eduproject.core.results import SubmissionResult
 
 KERNEL_NAME = "python3"
 VERDICT_MIME = "application/vnd.eduproject.verdict+json"
@@ -269,8 +269,8 @@ def _grade_copies(
     """Grade the instructor copy and the released learner copy as submissions (and, with
     ``mutants``, the solution's mutants)."""
     from eduproject.authoring.release import dumps, learner_notebook, solution_notebook
-    from eduproject.grading.engine import Engine, preload_for
-    from eduproject.grading.sandbox import Limits, Zygote, detect_backend
+    from eduproject.runner.engine import Engine, preload_for
+    from eduproject.runner.sandbox import Limits, Zygote, detect_backend
 
     limits = Limits(cell_timeout=timeout, timeout=max(300.0, 10 * timeout))
     data = {rel.as_posix(): (lesson.folder / rel).read_bytes() for rel in lesson.data_files}

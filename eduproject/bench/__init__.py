@@ -17,7 +17,7 @@ from typing import Any
 _EXPORTS = {
     "BenchItem": "eduproject.bench.suites",
     "load_suite": "eduproject.bench.suites",
-    "humaneval_items": "eduproject.bench.humaneval",
+    "humaneval_items": "eduproject.bench.suites",
     "SandboxGrader": "eduproject.bench.grade",
     "Grade": "eduproject.bench.grade",
     "BenchOptions": "eduproject.bench.runner",

@@ -3,7 +3,7 @@
 Model output is never executed in this process. A candidate solution becomes a learner
 notebook of the item's exercise (its solution cell replaced), and the grading engine grades
 it like any submission: the code runs in a fresh sandboxed process forked by a
-:class:`~eduproject.grading.sandbox.Zygote`, the tests run in the trusted grader, and only
+:class:`~eduproject.runner.sandbox.Zygote`, the tests run in the trusted grader, and only
 plain data crosses back. One zygote per set of pre-imported modules is kept for the whole
 benchmark, so each candidate costs one fork, not one interpreter start.
 
@@ -19,12 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eduproject.authoring.model import Lesson
 from eduproject.authoring.release import dumps, solution_notebook
 from eduproject.bench.suites import BenchItem, sub_lesson
-from eduproject.grading.engine import Engine, preload_for
-from eduproject.grading.results import Status, TestOutcome
-from eduproject.grading.sandbox import Backend, Limits, Zygote, detect_backend
+from eduproject.core.lesson import Lesson
+from eduproject.core.results import Status, TestOutcome
+from eduproject.runner.engine import Engine, preload_for
+from eduproject.runner.sandbox import Backend, Limits, Zygote, detect_backend
 
 # Candidates are short functions: a stuck one should cost seconds, not the grader's minutes.
 BENCH_LIMITS = Limits(cell_timeout=10.0, timeout=30.0, memory_mb=1024)

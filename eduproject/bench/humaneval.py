@@ -10,7 +10,7 @@ exercise of a lesson notebook written in our format and read back with ``load_le
 * a ``hidden-tests`` cell holding one test ``check``: the problem's ``check(candidate)``
   function called on the entry point.
 
-    >>> items = humaneval_items(limit=2)        # doctest: +SKIP
+    >>> items = eduproject.bench.humaneval_items(limit=2)   # doctest: +SKIP
     >>> items[0].id, items[0].function
     ('humaneval/HumanEval_0', 'has_close_elements')
 """
@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from eduproject.bench.suites import HUMANEVAL, BenchItem, item_for
+from eduproject.core.lesson import Lesson
 from eduproject.errors import ConfigError
 
 LESSON_ID = "humaneval"
@@ -113,8 +113,9 @@ def lesson_notebook(problems: list[dict[str, str]]) -> dict[str, Any]:
     }
 
 
-def humaneval_items(*, limit: int | None = None) -> list[BenchItem]:
-    """The HumanEval problems as bench items, parsed by the lesson reader itself."""
+def humaneval_lesson(*, limit: int | None = None) -> Lesson:
+    """The first ``limit`` HumanEval problems as one lesson, parsed by the lesson reader itself
+    (:func:`eduproject.bench.suites.humaneval_items` makes bench items of it)."""
     from eduproject.authoring.parse import load_lesson
 
     problems = read_problems()[:limit]
@@ -124,6 +125,4 @@ def humaneval_items(*, limit: int | None = None) -> list[BenchItem]:
         notebook = folder / f"{LESSON_ID}.ipynb"
         notebook.write_text(json.dumps(lesson_notebook(problems), indent=1), encoding="utf-8")
         # The lesson has no data files, so nothing refers to the folder once it is read.
-        lesson = load_lesson(folder)
-    items = [item_for(exercise, lesson, HUMANEVAL) for exercise in lesson.exercises]
-    return [item for item in items if item is not None]
+        return load_lesson(folder)

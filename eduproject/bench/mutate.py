@@ -1,4 +1,4 @@
-"""Known-wrong learner attempts for the hint task: mutants (``grading/mutants.py``) of a
+"""Known-wrong learner attempts for the hint task: mutants (``runner/mutants.py``) of a
 reference solution that really fail the exercise's tests in the sandbox."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from eduproject.bench.grade import Grade, SandboxGrader
 from eduproject.bench.suites import BenchItem
-from eduproject.grading.mutants import Mutant, mutants
+from eduproject.runner.mutants import Mutant, mutants
 
 __all__ = ["MAX_TRIES", "Mutant", "WrongAttempt", "mutants", "wrong_attempts"]
 

@@ -45,13 +45,13 @@ from eduproject.bench.tasks import (
     phung_accepts,
     repair_request,
 )
+from eduproject.core.pack import ExerciseInfo
 from eduproject.errors import AllRoutesFailed, ConfigError, RouteError, RouteErrorKind
 from eduproject.models.config import OFFLINE, Config, load_config
 from eduproject.models.ledger import Attempt, Ledger
 from eduproject.models.registry import registry_for
 from eduproject.models.router import Router
 from eduproject.models.types import ModelRequest, ModelResponse
-from eduproject.tutor.pack import ExerciseInfo
 
 __all__ = ["BenchOptions", "BenchReport", "Progress", "RouteInfo", "bench_router", "run_bench"]
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from eduproject.authoring.markers import CellRef, Marker, regions, scan, without_markers
-from eduproject.authoring.model import Cell, Exercise, Lesson, Role
 from eduproject.authoring.parse import find_lessons, load_lesson
+from eduproject.core.lesson import Cell, Exercise, Lesson, Role
 from eduproject.errors import ConfigError, LessonError
 
 HUMANEVAL = "humaneval"
@@ -192,13 +192,20 @@ def course_items(path: Path, suite: str | None = None) -> list[BenchItem]:
     return items
 
 
+def humaneval_items(*, limit: int | None = None) -> list[BenchItem]:
+    """The HumanEval problems as bench items, parsed by the lesson reader itself."""
+    from eduproject.bench.humaneval import humaneval_lesson
+
+    lesson = humaneval_lesson(limit=limit)
+    items = [item_for(exercise, lesson, HUMANEVAL) for exercise in lesson.exercises]
+    return [item for item in items if item is not None]
+
+
 def load_suite(spec: str, *, limit: int | None = None) -> list[BenchItem]:
     """The items of suite ``spec`` (``humaneval`` or a folder), the first ``limit`` of them."""
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, not {limit}", hint="e.g. --limit 20")
     if spec.strip().lower() == HUMANEVAL:
-        from eduproject.bench.humaneval import humaneval_items
-
         items = humaneval_items(limit=limit)
     else:
         path = Path(spec).expanduser()

@@ -21,17 +21,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from eduproject.authoring.model import Role
 from eduproject.bench.grade import Grade, SandboxGrader
 from eduproject.bench.identifiers import check_identifiers, vocabulary
 from eduproject.bench.mutate import WrongAttempt
 from eduproject.bench.suites import BenchItem
+from eduproject.core.lesson import Role
+from eduproject.core.pack import ExerciseInfo
+from eduproject.core.results import TestResult
 from eduproject.models.families import extract_code_block
 from eduproject.models.types import ModelRequest
 from eduproject.tutor.guards import check_malformed, check_reply
-from eduproject.tutor.pack import ExerciseInfo
 from eduproject.tutor.prompts import hint_request
-from eduproject.tutor.tutor import TestResult
 
 TASKS = ("completion", "hint", "explain")
 HINT_LEVEL = 2  # "what the failing test shows": the hint most tied to the wrong attempt

@@ -2,7 +2,7 @@
 
 The front end is a JupyterLab extension shipped prebuilt in ``labextension/`` (its sources are
 in the repository's ``labextension/`` folder); it asks the Jupyter server extension
-(:mod:`eduproject.completion.server`), which answers with the course's router or forwards to the
+(:mod:`eduproject.learner.completion_server`), which answers with the course's router or forwards to the
 class gateway. ``context`` builds the model request and cuts the answer at the block's end,
 ``gate`` applies the policy, ``service`` makes the call, ``backends`` chooses where::
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from eduproject.completion.context import CompletionInput
-from eduproject.policy import AiPolicy
+from eduproject.core.pack import LessonPack
+from eduproject.core.policy import AiPolicy
 from eduproject.tutor.learner_code import defined_names, stub_names
-from eduproject.tutor.pack import LessonPack
 
 
 @dataclass(frozen=True)

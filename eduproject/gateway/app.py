@@ -68,8 +68,8 @@ from eduproject.gateway.hub import (
 from eduproject.gateway.service import CallRun, TutorService
 from eduproject.gateway.summary import build_summary, summary_text
 from eduproject.gateway.tokens import TOKEN_PREFIX, Identity
-from eduproject.gateway.wire import KINDS, RequestRejected, parse_call, parse_check, sse
 from eduproject.grading.feedback import html_page
+from eduproject.tutor.wire import KINDS, RequestRejected, parse_call, parse_check, sse
 
 IDENTITY = "eduproject.identity"
 ADMIN_COOKIE = "eduproject_admin"

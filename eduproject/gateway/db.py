@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eduproject.storage import Rows, is_database_url, open_store
+from eduproject.core.storage import Rows, is_database_url, open_store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -74,7 +74,7 @@ CALL_COLUMNS = (
 
 
 class Database:
-    """The gateway's tables on a :class:`~eduproject.storage.Store`: an SQLite file (the
+    """The gateway's tables on a :class:`~eduproject.core.storage.Store`: an SQLite file (the
     default) or a PostgreSQL URL shared by several gateway hosts.
 
     ``execute`` runs one statement, ``transaction()`` several at once; ``with db.lock:`` keeps

@@ -26,11 +26,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eduproject.authoring.model import Lesson
 from eduproject.completion.context import CompletionInput
 from eduproject.completion.gate import decide, decide_anywhere
 from eduproject.completion.service import Completer, Completion
 from eduproject.config import read_section
+from eduproject.core.lesson import Lesson
+from eduproject.core.pack import ExerciseInfo, LessonPack
+from eduproject.core.policy import Action, AiPolicy, PolicyLayer, course_layer, resolve
 from eduproject.errors import ConfigError, EduprojectError, TutorError
 from eduproject.gateway.allowance import Allowance, Ticket
 from eduproject.gateway.db import Database
@@ -39,12 +41,10 @@ from eduproject.gateway.server_tutor import FencedCodeGate
 from eduproject.gateway.settings import SECTION as GATEWAY_SECTION
 from eduproject.gateway.settings import GatewaySettings
 from eduproject.gateway.tokens import Identity, TokenStore
-from eduproject.gateway.wire import CheckReport, Limits, RequestRejected, TutorCall, reply_json
 from eduproject.models.config import OFFLINE, TUTOR_TASKS, Config, TutorConfig, load_config
 from eduproject.models.router import Router
-from eduproject.policy import Action, AiPolicy, PolicyLayer, course_layer, resolve
-from eduproject.tutor.pack import ExerciseInfo, LessonPack
 from eduproject.tutor.tutor import Reply, Tutor, TutorReply
+from eduproject.tutor.wire import CheckReport, Limits, RequestRejected, TutorCall, reply_json
 
 if TYPE_CHECKING:
     from eduproject.tutor.passcheck import HintRunner
@@ -494,7 +494,7 @@ class CallRun:
 
 def _require_sandbox() -> None:
     """The test-run leak check runs model-written code: only in the grading sandbox."""
-    from eduproject.grading.sandbox import detect_backend
+    from eduproject.runner.sandbox import detect_backend
 
     backend = detect_backend()
     if backend.name != "bwrap":

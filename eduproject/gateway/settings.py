@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from eduproject.config import Section, Table, read_section
-from eduproject.storage import is_database_url, redact
+from eduproject.core.storage import is_database_url, redact
 
 DB_NAME = "gateway.sqlite"
 

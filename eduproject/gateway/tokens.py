@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from eduproject.core.learner_ids import look_alikes, normalize_learner_id, shown
 from eduproject.errors import ConfigError, LearnerIdError
 from eduproject.gateway.db import Database
-from eduproject.learner_ids import look_alikes, normalize_learner_id, shown
 
 Role = Literal["learner", "admin"]
 TOKEN_PREFIX = "edut_"  # makes a pasted token recognisable (and findable by secret scanners)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eduproject.errors import CollectError
-from eduproject.grading.submissions import MAX_NOTEBOOK_BYTES
+from eduproject.runner.submissions import MAX_NOTEBOOK_BYTES
 
 __all__ = ["CollectReport", "Collected", "collect"]
 

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from eduproject.core.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 from eduproject.errors import ConfigError, GradebookError
 from eduproject.grading.gradebook import Gradebook
-from eduproject.grading.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "Exported", "export", "file_stem", "gradescope_results"]
 

@@ -27,10 +27,10 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
+from eduproject.core.results import ExerciseResult, Status, SubmissionResult
 from eduproject.errors import GradebookError
 from eduproject.grading.export import file_stem
 from eduproject.grading.gradebook import Gradebook
-from eduproject.grading.results import ExerciseResult, Status, SubmissionResult
 
 __all__ = [
     "STATUS_COLORS",

@@ -30,8 +30,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from eduproject.core.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 from eduproject.errors import GradebookError
-from eduproject.grading.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 
 __all__ = ["SCHEMA_VERSION", "Gradebook", "ManualGrade", "RunInfo"]
 

@@ -14,67 +14,17 @@ added there, and the exercise's context cells).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from eduproject.authoring.model import Exercise, Lesson
+from eduproject.core.answers import answer_cells
+from eduproject.core.lesson import Exercise, Lesson
+from eduproject.core.results import Status
 from eduproject.errors import GradebookError, LessonError
 from eduproject.grading.gradebook import Gradebook, ManualGrade
-from eduproject.grading.results import Status
 
-__all__ = ["Answer", "ManualDesk", "Progress", "answer_cells", "answer_hash"]
-
-# Cells of an exercise that are not part of a learner's answer.
-_NOT_ANSWER = ("prompt", "panel", "tests", "hidden-tests", "hints", "rubric", "ai-policy")
-
-
-def answer_cells(notebook: dict[str, Any] | None, exercise: str) -> list[dict[str, Any]]:
-    """The cells of ``notebook`` (an executed notebook) that answer manual ``exercise``.
-
-    >>> [c["source"] for c in answer_cells(executed, "explain")]   # doctest: +SKIP
-    ['A loop runs its body once per item.', 'print(sum_evens([2, 4]))']
-    """
-    cells = notebook.get("cells") if isinstance(notebook, dict) else None
-    if not isinstance(cells, list):
-        return []
-    current: object = None
-    out: list[dict[str, Any]] = []
-    for cell in cells:
-        if not isinstance(cell, dict):
-            continue
-        meta = cell.get("metadata")
-        ours = meta.get("eduproject") if isinstance(meta, dict) else None
-        if isinstance(ours, dict) and "cell" in ours:
-            current = ours.get("exercise")  # a cell of the lesson: it says where we are
-            if ours.get("role") in _NOT_ANSWER:
-                continue
-        if current == exercise:
-            out.append(cell)  # a lesson cell of the exercise, or one the learner added there
-    return out
-
-
-def answer_hash(cells: list[dict[str, Any]]) -> str:
-    """A fingerprint of what a learner wrote (cell types, sources and pasted images).
-
-    Outputs are left out: they come from running the answer, so regrading the same answer
-    keeps its hash (and its points).
-    """
-    text = json.dumps(
-        [[c.get("cell_type"), _text(c.get("source")), c.get("attachments") or {}] for c in cells],
-        sort_keys=True,
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _text(value: object) -> str:
-    if isinstance(value, list):
-        return "".join(str(v) for v in value)
-    return value if isinstance(value, str) else ""
-
+__all__ = ["Answer", "ManualDesk", "Progress"]
 
 # -- the grading desk: what is left to grade, one answer at a time ------------------------------
 

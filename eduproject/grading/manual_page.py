@@ -37,7 +37,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from eduproject.authoring.model import Exercise, Role
+from eduproject.core.lesson import Exercise, Role
 from eduproject.errors import ConfigError, EduprojectError
 from eduproject.grading.feedback import html_page, render_notebook
 from eduproject.grading.manual import Answer, ManualDesk

@@ -31,14 +31,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from eduproject.authoring.bundle import default_grader_dir, read_bundle, write_bundle
-from eduproject.authoring.model import Lesson
 from eduproject.authoring.parse import load_lesson
+from eduproject.core.bundle import default_grader_dir, read_bundle, write_bundle
+from eduproject.core.lesson import Lesson
 from eduproject.errors import BundleError, SandboxError, SubmissionError
-from eduproject.grading.executors import GradeFailure, GradeJob, Outcome, make_executor
 from eduproject.grading.gradebook import Gradebook
-from eduproject.grading.sandbox import Limits
-from eduproject.grading.submissions import discover, read_notebook, submission_hash
+from eduproject.runner.executors import GradeFailure, GradeJob, Outcome, make_executor
+from eduproject.runner.sandbox import Limits
+from eduproject.runner.submissions import discover, read_notebook, submission_hash
 
 __all__ = ["GradeRunSummary", "grade_lesson", "lesson_for_grading"]
 

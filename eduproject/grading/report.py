@@ -26,10 +26,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from eduproject.core.results import ExerciseResult, Status, SubmissionResult
 from eduproject.errors import GradebookError
 from eduproject.grading.feedback import STATUS_COLORS, html_page
 from eduproject.grading.gradebook import Gradebook
-from eduproject.grading.results import ExerciseResult, Status, SubmissionResult
 
 __all__ = [
     "CourseSummary",

@@ -41,8 +41,8 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from eduproject.authoring.model import Lesson, Role
 from eduproject.authoring.release import dumps, release
+from eduproject.core.lesson import Lesson, Role
 from eduproject.errors import LessonError
 
 MANIFEST_NAME = "_manifest.json"

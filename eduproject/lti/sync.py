@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from eduproject.core.results import Status, SubmissionResult
+from eduproject.core.storage import open_store
 from eduproject.errors import ConfigError, GradebookError, LtiError
-from eduproject.grading.results import Status, SubmissionResult
 from eduproject.lti.platform import Platform
 from eduproject.lti.settings import LtiSettings
-from eduproject.storage import open_store
 
 TAG = "eduproject"
 LEARNER_ROLE = "Learner"

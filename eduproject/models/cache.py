@@ -18,9 +18,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from eduproject.core.storage import open_store
 from eduproject.models.families import RenderedPrompt
 from eduproject.models.providers.base import GenerationParams
-from eduproject.storage import open_store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (

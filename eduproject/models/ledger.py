@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from eduproject.core.storage import open_store
 from eduproject.errors import ModelError
-from eduproject.storage import open_store
 
 _HINT = (
     "choose a writable place ([ledger] path, or EDUPROJECT_LEDGER), or a reachable "

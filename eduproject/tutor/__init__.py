@@ -1,42 +1,50 @@
 """The tutor: hints, explanations and answers with guards, quotas and an offline tutor.
 
-``make_tutor`` is how the panel gets its tutor: the class gateway when one is configured
-(``EDUPROJECT_TUTOR_URL`` and ``EDUPROJECT_TUTOR_TOKEN``), or when the kernel runs on a
-JupyterHub that has the gateway as its ``eduproject-tutor`` service (found through the hub's
-API, with the server's own hub token), else the in-kernel tutor and router from
-``eduproject.toml``::
+The in-kernel tutor and the class gateway both answer with :class:`Tutor` (``tutor.py``): the
+model through the router, checked by the guards (``guards.py``, over the solution
+fingerprints of :mod:`eduproject.core.fingerprints`), else the instructor's hints, else the
+offline tutor (``offline.py``). ``wire.py`` is the tutor protocol between the gateway and its
+client. The learner's kernel picks a tutor with :func:`eduproject.learner.make_tutor`::
 
-    from eduproject.tutor import make_tutor
-    tutor = make_tutor(LessonPack.find())
+    from eduproject.tutor import Tutor
+    tutor = Tutor.from_config(LessonPack.find())
     reply = tutor.hint("sum_evens", code, results, level=1)
+
+Nothing here grades: the tutor reads ``lesson.json`` and runs a hint's code only through the
+runner. Modules not named here are internal. Names are imported on first use.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from eduproject.gateway.client import GatewayTutor
-    from eduproject.tutor.pack import LessonPack
-    from eduproject.tutor.tutor import Tutor
+    from eduproject.tutor.guards import GuardVerdict, check_leak, check_reply
+    from eduproject.tutor.quota import Quota
+    from eduproject.tutor.tutor import Tutor, TutorReply
 
-__all__ = ["make_tutor"]
+_EXPORTS = {
+    "GuardVerdict": "eduproject.tutor.guards",
+    "Quota": "eduproject.tutor.quota",
+    "Tutor": "eduproject.tutor.tutor",
+    "TutorReply": "eduproject.tutor.tutor",
+    "check_leak": "eduproject.tutor.guards",
+    "check_reply": "eduproject.tutor.guards",
+}
+
+__all__ = [
+    "GuardVerdict",
+    "Quota",
+    "Tutor",
+    "TutorReply",
+    "check_leak",
+    "check_reply",
+]
 
 
-def make_tutor(
-    pack: LessonPack | None = None, course_dir: Path | None = None
-) -> Tutor | GatewayTutor:
-    """A :class:`~eduproject.gateway.client.GatewayTutor` when a gateway is found
-    (:func:`eduproject.gateway.client.find_gateway`), else ``Tutor.from_config(pack,
-    course_dir)``. Both have the same methods and return the same replies."""
-    if os.environ.get("EDUPROJECT_TUTOR_URL") or os.environ.get("JUPYTERHUB_API_TOKEN"):
-        from eduproject.gateway.client import GatewayTutor, find_gateway
-
-        found = find_gateway()
-        if found is not None:
-            return GatewayTutor(pack, url=found[0], token=found[1])
-    from eduproject.tutor.tutor import Tutor
-
-    return Tutor.from_config(pack, course_dir)
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'eduproject.tutor' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

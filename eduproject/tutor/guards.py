@@ -1,8 +1,8 @@
 """Guards on model-written text: the leak guard and the malformed/off-topic checks.
 
 The learner's kernel never holds the reference solution. At release time
-:func:`guard_data` turns it into salted hashes (salt = lesson version) of normalized
-features, stored in the learner pack ``lesson.json``:
+:func:`eduproject.core.fingerprints.guard_data` turns it into salted hashes (salt = lesson
+version) of normalized features, stored in the learner pack ``lesson.json``:
 
 - ``ngrams``: token windows of the solution region with identifiers renamed per window,
   so verbatim *and* renamed code match;
@@ -24,18 +24,15 @@ callable also rejects any code block that passes the exercise's tests.
 from __future__ import annotations
 
 import ast
-import difflib
-import re
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from eduproject.tutor.codetext import (
+from eduproject.core.codetext import (
     Token,
     canonical,
     fragments,
-    is_structural,
     normalized_code_tokens,
     parse_code,
     salted,
@@ -43,21 +40,16 @@ from eduproject.tutor.codetext import (
     tokens,
     windows,
 )
+from eduproject.core.fingerprints import (
+    NGRAM,
+    avoid_words,
+    defined_functions,
+    guard_data,
+)
 from eduproject.tutor.malformed import reply_problem
 
-if TYPE_CHECKING:
-    from eduproject.authoring.model import Exercise
-
-GUARD_SCHEME = 1
-NGRAM = 5
 # Share of the solution's code windows a reply may repeat before it counts as a leak.
 NGRAM_LEAK_SHARE = 0.4
-# A key expression shorter than this many tokens (``a * b``, ``len(s)``) is too generic
-# to call a leak when a hint mentions it.
-MIN_EXPR_TOKENS = 5
-
-_BEGIN = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*$", re.MULTILINE)
-_END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -74,137 +66,8 @@ class GuardVerdict:
     reason: str
 
 
-# -- release side -------------------------------------------------------------------------
-
-
 # The reason of a rejection found by RUNNING a reply's code against the tests.
 PASSES_TESTS = "contains code that passes the exercise's tests"
-
-
-def solution_region(solution: str, stub: str = "") -> str:
-    """The code a learner must write: the marked regions, else the lines not in the stub."""
-    starts = list(_BEGIN.finditer(solution))
-    if starts:
-        parts = []
-        for begin in starts:
-            end = _END.search(solution, begin.end())
-            stop = end.start() if end else len(solution)
-            parts.append(textwrap.dedent(solution[begin.end() : stop]).strip("\n"))
-        return "\n".join(parts)
-    if not stub:
-        return solution
-    stub_lines = {line.strip() for line in stub.splitlines()}
-    diff = difflib.ndiff(stub.splitlines(), solution.splitlines())
-    added = [d[2:] for d in diff if d.startswith("+ ") and d[2:].strip() not in stub_lines]
-    return textwrap.dedent("\n".join(added))
-
-
-def guard_data(exercise: Exercise, salt: str = "") -> dict[str, Any]:
-    """Salted hashes of the solution's features, for the learner pack.
-
-    ``salt`` is the lesson version, so hashes differ from one lesson release to another.
-
-        >>> data = guard_data(lesson.exercise("sum_evens"), salt=lesson.version)  # doctest: +SKIP
-        >>> sorted(data)
-        ['avoid', 'exprs', 'functions', 'ngrams', 'salt', 'scheme']
-    """
-    region = solution_region(exercise.solution, exercise.stub)
-    toks = normalized_code_tokens(region)
-    ngrams = sorted({salted(salt, "ngram", canonical(w)) for w in _code_windows(toks)})
-    exprs = sorted(
-        {(len(t), salted(salt, "expr", canonical(t))) for t in _key_expressions(region)},
-        key=lambda x: (x[0], x[1]),
-    )
-    avoid = sorted(
-        {(len(w), salted(salt, "avoid", " ".join(w))) for w in map(_words, exercise.avoid) if w}
-    )
-    return {
-        "scheme": GUARD_SCHEME,
-        "salt": salt,
-        "ngrams": ngrams,
-        "exprs": [list(e) for e in exprs],
-        "avoid": [list(a) for a in avoid],
-        "functions": _defined_functions(exercise.solution),
-        "params": _parameters(exercise.solution),
-    }
-
-
-def _code_windows(toks: list[Token]) -> Iterable[tuple[Token, ...]]:
-    if 0 < len(toks) < NGRAM:
-        return [tuple(toks)] if is_structural(toks) else []
-    return [w for w in windows(toks, NGRAM) if is_structural(w)]
-
-
-_COMPOUND = (
-    ast.BinOp,
-    ast.BoolOp,
-    ast.Compare,
-    ast.UnaryOp,
-    ast.IfExp,
-    ast.Lambda,
-    ast.ListComp,
-    ast.SetComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-    ast.Slice,
-)
-
-
-def _key_expressions(region: str) -> list[list[Token]]:
-    tree = parse_code(region)
-    if tree is None:
-        return []
-    roots: list[ast.expr] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Return | ast.Assign | ast.AugAssign | ast.AnnAssign) and node.value:
-            roots.append(node.value)
-        elif isinstance(node, ast.If | ast.While):
-            roots.append(node.test)
-    found: list[list[Token]] = []
-    for root in roots:
-        for sub in ast.walk(root):
-            if not isinstance(sub, ast.expr) or not any(
-                isinstance(n, _COMPOUND) for n in ast.walk(sub)
-            ):
-                continue
-            toks = tokens(ast.unparse(sub))
-            if len(toks) >= MIN_EXPR_TOKENS:
-                found.append(toks)
-    return found
-
-
-def _defined_functions(solution: str) -> list[str]:
-    tree = parse_code(solution)
-    if tree is None:
-        return sorted(set(re.findall(r"^\s*def\s+(\w+)", solution, re.MULTILINE)))
-    return sorted(
-        {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
-    )
-
-
-def _parameters(solution: str) -> list[str]:
-    tree = parse_code(solution)
-    if tree is None:
-        return []
-    return sorted(
-        {
-            a.arg
-            for n in ast.walk(tree)
-            if isinstance(n, ast.FunctionDef)
-            for a in n.args.args + n.args.kwonlyargs
-        }
-    )
-
-
-def _words(text: str) -> tuple[str, ...]:
-    """Lower-cased tokens with a light plural stem, for words-to-avoid matching."""
-    out = []
-    for tok in tokens(text.lower()):
-        word = tok.text
-        if tok.kind == "name" and len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        out.append(word)
-    return tuple(out)
 
 
 # -- kernel side --------------------------------------------------------------------------
@@ -309,7 +172,7 @@ def _share_score(share: float) -> float:
 
 
 def _avoid_hit(text: str, salt: str, avoid: set[tuple[int, str]]) -> bool:
-    words = list(_words(strip_markdown(text)))
+    words = list(avoid_words(strip_markdown(text)))
     for length in {n for n, _ in avoid}:
         for i in range(len(words) - length + 1):
             if (length, salted(salt, "avoid", " ".join(words[i : i + length]))) in avoid:
@@ -450,7 +313,7 @@ def check_reply(
         verdict = check_leak(text, info, run_tests=run_tests, code=code)
         if not verdict.ok:
             return verdict
-    own = set(_defined_functions(code)) if code.strip() else set()
+    own = set(defined_functions(code)) if code.strip() else set()
     name = _writes_function(text, own) if own else None
     if name:
         return GuardVerdict(False, True, 0.9, f"rewrites your function `{name}` in full")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from eduproject.tutor.codetext import fragments, parse_code
+from eduproject.core.codetext import fragments, parse_code
 
 
 def _wordset(words: str) -> frozenset[str]:

@@ -20,8 +20,8 @@ from eduproject.tutor.error_help import explain_error, explain_syntax, parse_err
 from eduproject.tutor.static_checks import Finding, static_findings, syntax_problem
 
 if TYPE_CHECKING:
-    from eduproject.tutor.pack import ExerciseInfo, VisibleTest
-    from eduproject.tutor.tutor import TestResult
+    from eduproject.core.pack import ExerciseInfo, VisibleTest
+    from eduproject.core.results import TestResult
 
 OFFLINE_LABEL = "Offline tutor (no model)"
 HINT_LEVELS = 3

@@ -3,7 +3,7 @@
 Only where the instructor's lesson is at hand (``eduproject tutor check-hint``, the gateway,
 the demo) can a hint's code be run against the visible *and* hidden tests. Model-written code
 is untrusted: it is graded like a learner's submission, by the grading engine in the grading
-sandbox (``grading/engine.py``, ``grading/sandbox.py``): a fresh sandboxed process with
+sandbox (``runner/engine.py``, ``runner/sandbox.py``): a fresh sandboxed process with
 nothing mounted but the lesson's data files, a scrubbed environment, no network, rlimits and
 an unprivileged uid, the tests in the judge. Without bubblewrap it does not run at all::
 
@@ -22,15 +22,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eduproject.authoring.model import Exercise, Lesson, Role
+from eduproject.core.codetext import fragments, parse_code
+from eduproject.core.fingerprints import guard_data
+from eduproject.core.lesson import Exercise, Lesson, Role
+from eduproject.core.pack import ExerciseInfo
 from eduproject.errors import TutorError
-from eduproject.tutor.codetext import fragments, parse_code
-from eduproject.tutor.guards import GuardVerdict, check_leak, guard_data
-from eduproject.tutor.pack import ExerciseInfo
+from eduproject.tutor.guards import GuardVerdict, check_leak
 
 if TYPE_CHECKING:
-    from eduproject.grading.engine import Engine
-    from eduproject.grading.sandbox import Backend, Zygote
+    from eduproject.runner.engine import Engine
+    from eduproject.runner.sandbox import Backend, Zygote
 
 RUN_TIMEOUT_S = 20.0
 _STUB = re.compile(
@@ -67,7 +68,7 @@ class HintRunner:
     def __init__(
         self, lesson: Lesson, *, timeout_s: float = RUN_TIMEOUT_S, backend: Backend | None = None
     ) -> None:
-        from eduproject.grading.sandbox import Limits, detect_backend
+        from eduproject.runner.sandbox import Limits, detect_backend
 
         self.lesson = lesson
         self.backend = backend or detect_backend()
@@ -119,8 +120,8 @@ class HintRunner:
         return lambda code: self.passes(exercise, code)
 
     def _engine_for(self) -> Engine:
-        from eduproject.grading.engine import Engine, preload_for
-        from eduproject.grading.sandbox import Zygote
+        from eduproject.runner.engine import Engine, preload_for
+        from eduproject.runner.sandbox import Zygote
 
         if self._engine is None:
             self._zygote = Zygote(

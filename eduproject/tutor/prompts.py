@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 from eduproject.models.types import ModelRequest
 
 if TYPE_CHECKING:
-    from eduproject.tutor.pack import ExerciseInfo
-    from eduproject.tutor.tutor import TestResult
+    from eduproject.core.pack import ExerciseInfo
+    from eduproject.core.results import TestResult
 
 # Character budgets keep prompts small enough for an 8k-context tiny model with room to answer.
 MAX_PROMPT_CHARS = 900

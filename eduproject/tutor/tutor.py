@@ -19,6 +19,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eduproject.core.pack import ExerciseInfo, LessonPack
+from eduproject.core.policy import Action, AiPolicy, course_layer, resolve
+from eduproject.core.results import TestResult
 from eduproject.errors import (
     AllRoutesFailed,
     ConfigError,
@@ -31,31 +34,18 @@ from eduproject.errors import (
 )
 from eduproject.models.config import OFFLINE
 from eduproject.models.types import ModelRequest, ModelResponse
-from eduproject.policy import Action, AiPolicy, course_layer, resolve
 from eduproject.streaming import TextStream
 from eduproject.tutor import offline, prompts
 from eduproject.tutor.guards import PASSES_TESTS, GuardVerdict, check_leak, check_reply
 from eduproject.tutor.offline import HINT_LEVELS
-from eduproject.tutor.pack import ExerciseInfo, LessonPack
 from eduproject.tutor.quota import Quota, default_store
 
 if TYPE_CHECKING:
     from eduproject.models.router import Router
 
-__all__ = ["GuardVerdict", "TestResult", "Tutor", "TutorReply"]
+__all__ = ["GuardVerdict", "Tutor", "TutorReply"]
 
 log = logging.getLogger("eduproject.tutor")
-
-
-@dataclass(frozen=True)
-class TestResult:
-    """One visible test as ``check`` ran it; ``message`` explains a failure in one line."""
-
-    __test__ = False  # not a pytest test class, despite its name
-
-    name: str
-    passed: bool
-    message: str = ""
 
 
 class ReplySource(StrEnum):

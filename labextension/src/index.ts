@@ -9,7 +9,7 @@
  * the server and the gateway refuse such requests anyway. Tab accepts a suggestion, and the
  * server marks its ledger row accepted.
  *
- * The Python side is eduproject/completion/server.py; see docs/completion.md.
+ * The Python side is eduproject/learner/completion_server.py; see docs/completion.md.
  */
 import {
   JupyterFrontEnd,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from eduproject.authoring import load_lesson, release, validate_lesson
-from eduproject.policy import PolicyLayer
+from eduproject.core.policy import PolicyLayer
 
 from .lessons import all_text, secret_lines
 

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from eduproject.authoring.importers import import_nbgrader, import_otter
-from eduproject.authoring.model import Role
 from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.release import learner_notebook
+from eduproject.core.lesson import Role
 
 from .test_importers_bad import SOLUTION, code, md, nbg, q, raw, write
 

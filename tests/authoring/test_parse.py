@@ -6,8 +6,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from eduproject.authoring import Role, find_lessons, load_lesson
+from eduproject.authoring import find_lessons, load_lesson
 from eduproject.authoring.notebook import lesson_version
+from eduproject.core import Role
 
 from .lessons import GOOD, GOOD_DATA
 

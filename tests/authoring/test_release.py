@@ -11,9 +11,10 @@ from typing import Any
 import nbformat
 import pytest
 
-from eduproject.authoring import load_lesson, read_bundle, release, stale_files
+from eduproject.authoring import load_lesson, release, stale_files
+from eduproject.core import read_bundle
+from eduproject.core.policy import AiPolicy
 from eduproject.errors import LessonFormatError
-from eduproject.policy import AiPolicy
 
 from .lessons import GOOD, GOOD_DATA, all_text, secret_lines
 
@@ -351,8 +352,8 @@ def test_code_like_words_to_avoid_stay_out_of_lesson_json(
     text = result.pack.read_text()
     assert "range(2, n + 1)" not in text and "x[::-1]" not in text
     # The tutor still refuses them: they are in the hashed guard data.
+    from eduproject.core.pack import LessonPack
     from eduproject.tutor.guards import check_leak
-    from eduproject.tutor.pack import LessonPack
 
     info = LessonPack.load(result.pack).exercise("f")
     assert check_leak("Try `range(2, n + 1)` here.", info).leak

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from eduproject.bench.grade import SandboxGrader
-from eduproject.bench.humaneval import PROBLEM_COUNT, humaneval_items, read_problems
-from eduproject.bench.suites import load_suite
+from eduproject.bench.humaneval import PROBLEM_COUNT, read_problems
+from eduproject.bench.suites import humaneval_items, load_suite
 
 
 def test_conversion_keeps_prompt_solution_and_tests() -> None:

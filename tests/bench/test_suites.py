@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from eduproject.authoring.model import Role
 from eduproject.bench.suites import BenchItem, load_suite, sub_lesson
+from eduproject.core.lesson import Role
 from eduproject.errors import ConfigError, LessonError
 
 

@@ -13,9 +13,9 @@ from eduproject.completion.context import (
     trim_to_block,
 )
 from eduproject.completion.gate import decide, decide_anywhere, notebook_policy
+from eduproject.core.pack import ExerciseInfo, LessonPack
+from eduproject.core.policy import AiPolicy, PolicyLayer
 from eduproject.models.families import default_families
-from eduproject.policy import AiPolicy, PolicyLayer
-from eduproject.tutor.pack import ExerciseInfo, LessonPack
 
 
 def test_the_cells_around_the_cursor_become_one_fim_prompt() -> None:

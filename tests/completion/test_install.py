@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from eduproject import _jupyter_labextension_paths, _jupyter_server_extension_points
-from eduproject.completion.backends import Inflight, is_instructor_source
 from eduproject.completion.install import NAME, SOURCE, install
+from eduproject.learner.completion_backends import Inflight, is_instructor_source
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,8 +22,8 @@ def test_the_built_extension_is_committed_and_current() -> None:
     assert (SOURCE / built["jupyterlab"]["_build"]["load"]).is_file()
     assert _jupyter_labextension_paths() == [{"src": "completion/labextension", "dest": NAME}]
     assert _jupyter_server_extension_points() == [
-        {"module": "eduproject.completion.server"},
-        {"module": "eduproject.tutor.jupyter_server"},
+        {"module": "eduproject.learner.completion_server"},
+        {"module": "eduproject.learner.jupyter_server"},
     ]
 
 

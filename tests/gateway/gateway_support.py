@@ -303,6 +303,6 @@ def bearer(token: str) -> dict[str, str]:
 
 def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     """The events of a finished SSE response, data decoded."""
-    from eduproject.gateway.wire import sse_parse
+    from eduproject.tutor.wire import sse_parse
 
     return [(e, json.loads(d)) for e, d in sse_parse(iter(response.text.splitlines()))]

@@ -12,15 +12,16 @@ import pytest
 from gateway_support import CLEAN, CODE, LESSON, StartGateway
 
 from eduproject.authoring.parse import load_lesson
-from eduproject.gateway.client import UNREACHABLE, GatewayTutor
+from eduproject.core.pack import LessonPack
+from eduproject.learner.gateway_client import UNREACHABLE, GatewayTutor
+from eduproject.learner.panel_controller import PanelController
+from eduproject.learner.responses import PanelState
+from eduproject.learner.tutoring import make_tutor
 from eduproject.models.config import Config, RouteConfig, Timeouts, TutorConfig
 from eduproject.models.families import default_families
 from eduproject.models.ledger import Ledger
 from eduproject.models.providers import build_providers
 from eduproject.models.router import Router
-from eduproject.tutor import make_tutor
-from eduproject.tutor.pack import LessonPack
-from eduproject.tutor.panel_controller import PanelController, PanelState
 from eduproject.tutor.quota import Quota
 from eduproject.tutor.tutor import Tutor
 

@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 
 from eduproject.errors import ConfigError
 from eduproject.gateway.app import create_app
-from eduproject.gateway.client import find_gateway
 from eduproject.gateway.hub import HubEnvironment, HubLogin
+from eduproject.learner.gateway_client import find_gateway
 
 ENV = {
     "JUPYTERHUB_SERVICE_NAME": "tutor-cs101",

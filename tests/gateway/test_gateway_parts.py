@@ -11,7 +11,7 @@ from eduproject.errors import ConfigError, GatewayError
 from eduproject.gateway.server import bind
 from eduproject.gateway.server_tutor import FencedCodeGate
 from eduproject.gateway.settings import GatewaySettings
-from eduproject.gateway.wire import reply_from_json, sse, sse_parse
+from eduproject.tutor.wire import reply_from_json, sse, sse_parse
 
 
 def feed_all(pieces: list[str]) -> list[str]:

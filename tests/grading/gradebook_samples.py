@@ -13,7 +13,7 @@ import struct
 import zlib
 from typing import Any
 
-from eduproject.grading.results import ExerciseResult, Status, SubmissionResult, TestOutcome
+from eduproject.core.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 
 L1 = "01-functions"
 L2 = "02-loops"

@@ -10,16 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from eduproject.authoring.bundle import read_bundle, write_bundle
-from eduproject.authoring.model import Lesson, Role
 from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.release import learner_notebook
-from eduproject.grading.channel import ChannelClosed
-from eduproject.grading.engine import Engine
+from eduproject.core.bundle import read_bundle, write_bundle
+from eduproject.core.lesson import Lesson, Role
+from eduproject.core.results import SubmissionResult
 from eduproject.grading.gradebook import Gradebook
 from eduproject.grading.pipeline import grade_lesson, lesson_for_grading
-from eduproject.grading.results import SubmissionResult
-from eduproject.grading.sandbox import ChildExit, Limits, Zygote
+from eduproject.runner.channel import ChannelClosed
+from eduproject.runner.engine import Engine
+from eduproject.runner.sandbox import ChildExit, Limits, Zygote
 
 CellSpec = tuple[str, str]
 

@@ -57,15 +57,15 @@ from grading_support import (
     write_submission,
 )
 
-from eduproject.authoring.model import Lesson, Role
-from eduproject.grading.backends import TMPFS_MB
-from eduproject.grading.engine import Engine, preload_for
+from eduproject.core.learner_ids import shown
+from eduproject.core.lesson import Lesson, Role
+from eduproject.core.results import ExerciseResult, Status, SubmissionResult
 from eduproject.grading.export import export
 from eduproject.grading.gradebook import Gradebook
 from eduproject.grading.pipeline import lesson_for_grading
-from eduproject.grading.results import ExerciseResult, Status, SubmissionResult
-from eduproject.grading.sandbox import Limits, Zygote
-from eduproject.learner_ids import shown
+from eduproject.runner.backends import TMPFS_MB
+from eduproject.runner.engine import Engine, preload_for
+from eduproject.runner.sandbox import Limits, Zygote
 
 EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 

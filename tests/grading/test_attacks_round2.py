@@ -18,11 +18,11 @@ from grading_support import (
     submission,
 )
 
-from eduproject.authoring.model import Lesson
-from eduproject.grading.engine import Engine
-from eduproject.grading.executors import GradeJob, LocalPool
-from eduproject.grading.results import Status
-from eduproject.grading.sandbox import Limits, Zygote
+from eduproject.core.lesson import Lesson
+from eduproject.core.results import Status
+from eduproject.runner.engine import Engine
+from eduproject.runner.executors import GradeJob, LocalPool
+from eduproject.runner.sandbox import Limits, Zygote
 
 # -- 2. grader-side resource amplification ----------------------------------------------------
 
@@ -54,7 +54,7 @@ def test_a_forged_array_header_is_refused_before_it_is_allocated() -> None:
     import numpy as np
     import pytest
 
-    from eduproject.grading.wire import Codec, Protocol
+    from eduproject.runner.wire import Codec, Protocol
 
     codec = Codec(None, None)
     for header in (["<U100000000", [1], ["x"]], ["<i8", [10**9, 10**9], [1]]):

@@ -19,7 +19,7 @@ import pytest
 from attack_corpus import DEEP_TREES
 from grading_support import BASIC, BASIC_ANSWERS, WriteLesson, grade_course, write_submission
 
-from eduproject.grading.sandbox import ROOT_PREFIX
+from eduproject.runner.sandbox import ROOT_PREFIX
 
 
 def _roots() -> set[Path]:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from eduproject.core.pack import ExerciseInfo, LessonPack, VisibleTest
+from eduproject.core.results import TestResult as Outcome
 from eduproject.errors import TutorError
-from eduproject.grading.check import CheckResult, check, friendly_error, run_test
-from eduproject.tutor.pack import ExerciseInfo, LessonPack, VisibleTest
-from eduproject.tutor.tutor import TestResult as Outcome
+from eduproject.learner.check import CheckResult, check, friendly_error, run_test
 
 
 def _pack(*tests: VisibleTest) -> LessonPack:

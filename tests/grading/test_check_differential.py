@@ -25,12 +25,12 @@ from jupyter_client import KernelManager
 from lesson_files import notebook_json
 
 from eduproject.authoring.importers.nbgrader import import_nbgrader
-from eduproject.authoring.model import Lesson, Role
 from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.release import dumps, learner_notebook, learner_pack
-from eduproject.grading.engine import Engine, preload_for
-from eduproject.grading.sandbox import Backend, Limits, Zygote
+from eduproject.core.lesson import Lesson, Role
 from eduproject.grading.simulate import read_manifest, simulate_class
+from eduproject.runner.engine import Engine, preload_for
+from eduproject.runner.sandbox import Backend, Limits, Zygote
 
 pytestmark = pytest.mark.slow
 COURSE = Path(__file__).resolve().parents[2] / "exercises"

@@ -13,7 +13,7 @@ import pytest
 
 from eduproject.errors import CollectError
 from eduproject.grading.collect import collect
-from eduproject.grading.submissions import discover
+from eduproject.runner.submissions import discover
 
 LESSON = "01-functions"
 DEADLINE = datetime.datetime(2026, 12, 1, 23, 59, tzinfo=datetime.UTC)

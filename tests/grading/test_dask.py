@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from grading_support import BASIC, BASIC_ANSWERS, WriteLesson, bundle_lesson, submission
 
-from eduproject.grading.executors import DaskExecutor, GradeJob, LocalPool
-from eduproject.grading.results import SubmissionResult
-from eduproject.grading.sandbox import Limits
+from eduproject.core.results import SubmissionResult
+from eduproject.runner.executors import DaskExecutor, GradeJob, LocalPool
+from eduproject.runner.sandbox import Limits
 
 
 @pytest.mark.slow

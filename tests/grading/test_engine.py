@@ -19,10 +19,10 @@ from grading_support import (
     submission,
 )
 
-from eduproject.authoring.model import Lesson
-from eduproject.grading.engine import preload_for
-from eduproject.grading.results import Status
-from eduproject.grading.sandbox import Limits, Zygote
+from eduproject.core.lesson import Lesson
+from eduproject.core.results import Status
+from eduproject.runner.engine import preload_for
+from eduproject.runner.sandbox import Limits, Zygote
 
 
 def test_correct_submission_earns_every_point(basic_lesson: Lesson, zygote: Zygote) -> None:

@@ -10,11 +10,11 @@ import jsonschema
 import pytest
 
 from eduproject.cli import main
+from eduproject.core import results
+from eduproject.core.results import ExerciseResult, Status
 from eduproject.errors import ConfigError, GradebookError
-from eduproject.grading import results
 from eduproject.grading.export import CSV_COLUMNS, export, file_stem
 from eduproject.grading.gradebook import Gradebook
-from eduproject.grading.results import ExerciseResult, Status
 
 try:  # tests/grading is a package in some layouts, a plain folder on sys.path in others
     from .gradebook_samples import (

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from eduproject.core.results import Status
 from eduproject.errors import GradebookError
 from eduproject.grading.gradebook import SCHEMA_VERSION, Gradebook
-from eduproject.grading.results import Status
 
 try:  # tests/grading is a package in some layouts, a plain folder on sys.path in others
     from .gradebook_samples import L1, L2, V1, make_class, notebook, numbered, submission

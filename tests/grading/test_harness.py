@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from grading_support import stdout
 
-from eduproject.grading.channel import ChannelClosed
-from eduproject.grading.sandbox import Zygote
+from eduproject.runner.channel import ChannelClosed
+from eduproject.runner.sandbox import Zygote
 
 
 def cells(zygote: Zygote, *codes: str) -> list[dict[str, Any]]:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from eduproject.grading import isolation
-from eduproject.grading.isolation import remove_tree
+from eduproject.runner import isolation
+from eduproject.runner.isolation import remove_tree
 
 
 def _deep(top: Path, levels: int, name: str = "d") -> int:

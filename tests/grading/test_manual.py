@@ -12,16 +12,17 @@ import pytest
 from grading_support import WriteLesson, bundle_lesson, grade
 from manual_lesson import MANUAL
 
-from eduproject.authoring.model import Lesson
 from eduproject.authoring.release import learner_notebook
+from eduproject.core.answers import answer_cells
+from eduproject.core.lesson import Lesson
+from eduproject.core.results import Status
 from eduproject.errors import GradebookError
 from eduproject.grading.export import export, gradescope_results
 from eduproject.grading.feedback import feedback_page
 from eduproject.grading.gradebook import SCHEMA_VERSION, Gradebook
-from eduproject.grading.manual import ManualDesk, answer_cells
+from eduproject.grading.manual import ManualDesk
 from eduproject.grading.report import summarize
-from eduproject.grading.results import Status
-from eduproject.grading.sandbox import Zygote
+from eduproject.runner.sandbox import Zygote
 
 
 @pytest.fixture

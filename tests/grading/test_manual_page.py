@@ -12,11 +12,11 @@ from manual_lesson import MANUAL
 from starlette.testclient import TestClient
 from test_manual import answered
 
-from eduproject.authoring.model import Lesson
+from eduproject.core.lesson import Lesson
 from eduproject.grading.gradebook import Gradebook
 from eduproject.grading.manual import ManualDesk
 from eduproject.grading.manual_page import create_manual_app
-from eduproject.grading.sandbox import Zygote
+from eduproject.runner.sandbox import Zygote
 
 ORIGIN = "http://127.0.0.1:8766"
 TOKEN = "one-time-token-for-tests"

@@ -186,7 +186,7 @@ def test_the_instructor_sees_why_tests_failed_and_what_needs_review() -> None:
 
 
 def test_tests_that_never_ran_are_neither_failed_nor_ran() -> None:
-    from eduproject.grading.results import ExerciseResult, Status, TestOutcome
+    from eduproject.core.results import ExerciseResult, Status, TestOutcome
 
     def stopped(learner: str) -> object:
         tests = (

@@ -11,7 +11,7 @@ import pytest
 from conftest import TEST_LIMITS
 from grading_support import Listener, run, stdout
 
-from eduproject.grading.sandbox import (
+from eduproject.runner.sandbox import (
     Backend,
     ChildExit,
     Limits,
@@ -217,7 +217,7 @@ def test_a_python_under_tmp_stays_visible_in_the_sandbox(
     import subprocess
     import tempfile
 
-    from eduproject.grading import backends
+    from eduproject.runner import backends
 
     with (
         tempfile.TemporaryDirectory(dir="/tmp") as prefix,

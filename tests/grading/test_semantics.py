@@ -26,11 +26,11 @@ from idioms import (
 )
 from lesson_files import notebook_json
 
-from eduproject.authoring.model import Lesson
 from eduproject.authoring.validate import validate_lesson
-from eduproject.grading.engine import preload_for
-from eduproject.grading.results import Status, SubmissionResult, TestOutcome
-from eduproject.grading.sandbox import Backend, Limits, Zygote
+from eduproject.core.lesson import Lesson
+from eduproject.core.results import Status, SubmissionResult, TestOutcome
+from eduproject.runner.engine import preload_for
+from eduproject.runner.sandbox import Backend, Limits, Zygote
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ from grading_support import BASIC_ANSWERS, bundle_lesson, cells_with_role, submi
 
 from eduproject.authoring.importers.nbgrader import import_nbgrader
 from eduproject.authoring.importers.otter import import_otter
-from eduproject.authoring.model import Lesson
 from eduproject.authoring.release import learner_notebook
+from eduproject.core.lesson import Lesson
 from eduproject.errors import SubmissionError
-from eduproject.grading.submissions import discover, match_cells, parse_notebook
+from eduproject.runner.submissions import discover, match_cells, parse_notebook
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eduproject.grading import harness
-from eduproject.grading.channel import Channel
-from eduproject.grading.namespace import Owners, TestNamespace, bindings, judge_code
-from eduproject.grading.proxy import Link, Proxy, learner_exception
-from eduproject.grading.verdict import TestRun, compiled, run_code
+from eduproject.runner import harness
+from eduproject.runner.channel import Channel
+from eduproject.runner.namespace import Owners, TestNamespace, bindings, judge_code
+from eduproject.runner.proxy import Link, Proxy, learner_exception
+from eduproject.runner.verdict import TestRun, compiled, run_code
 
 
 class Learner:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eduproject.grading.wire import Codec, Protocol, Refused
+from eduproject.runner.wire import Codec, Protocol, Refused
 
 CODEC = Codec(make_ref=None, resolve_ref=None)
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from platform_sim import INSTRUCTOR, LEARNER, Platform, running_platform
 
+from eduproject.core.results import ExerciseResult, Status, SubmissionResult
 from eduproject.errors import ConfigError, LtiError
 from eduproject.grading.gradebook import Gradebook
-from eduproject.grading.results import ExerciseResult, Status, SubmissionResult
 from eduproject.lti.keys import load_signing_key, make_keys, thumbprint
 from eduproject.lti.platform import Platform as Client
 from eduproject.lti.settings import LtiSettings

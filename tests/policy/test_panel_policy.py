@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from eduproject.policy import AiPolicy
-from eduproject.tutor.pack import ExerciseInfo, LessonPack, VisibleTest
-from eduproject.tutor.panel_controller import PanelController
+from eduproject.core.pack import ExerciseInfo, LessonPack, VisibleTest
+from eduproject.core.policy import AiPolicy
+from eduproject.learner.panel_controller import PanelController
+from eduproject.learner.widgets import Panel
 from eduproject.tutor.tutor import Tutor
-from eduproject.tutor.widgets import Panel
 
 STUB = "def double(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
 CODE = "def double(x):\n    return x + x\n"

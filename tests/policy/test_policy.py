@@ -10,9 +10,8 @@ import pytest
 
 from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.release import release
-from eduproject.errors import ConfigError, LessonFormatError
-from eduproject.models.config import load_config
-from eduproject.policy import (
+from eduproject.core.pack import LessonPack
+from eduproject.core.policy import (
     AiPolicy,
     PolicyLayer,
     PolicyProblem,
@@ -21,8 +20,9 @@ from eduproject.policy import (
     layer_from_table,
     resolve,
 )
+from eduproject.errors import ConfigError, LessonFormatError
+from eduproject.models.config import load_config
 from eduproject.tutor.offline import HINT_LEVELS
-from eduproject.tutor.pack import LessonPack
 
 PROMPT = ("md exercise=double", "# Double\nWrite `double(x)`.")
 SOLUTION = (

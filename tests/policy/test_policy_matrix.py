@@ -22,13 +22,13 @@ from gateway.gateway_support import running_gateway
 from lesson_files import notebook_json
 
 from eduproject.authoring.release import release
-from eduproject.completion.backends import LocalCompletions
 from eduproject.completion.context import CompletionInput
+from eduproject.core.pack import LessonPack
+from eduproject.core.policy import ACTION_LABELS, ACTIONS, Action
 from eduproject.errors import PolicyRefused
 from eduproject.gateway.service import TutorService
-from eduproject.policy import ACTION_LABELS, ACTIONS, Action
-from eduproject.tutor.pack import LessonPack
-from eduproject.tutor.panel_controller import PanelController
+from eduproject.learner.completion_backends import LocalCompletions
+from eduproject.learner.panel_controller import PanelController
 from eduproject.tutor.tutor import Tutor
 
 ALL_OFF = "\n".join(f"{action} = false" for action in ACTIONS)

@@ -7,16 +7,11 @@ import json
 import pytest
 from tutor_support import sample_lesson, sample_pack
 
-from eduproject.authoring.model import Exercise, TestCase
-from eduproject.tutor.codetext import canonical, fragments, tokens
-from eduproject.tutor.guards import (
-    check_leak,
-    check_malformed,
-    check_reply,
-    guard_data,
-    solution_region,
-)
-from eduproject.tutor.pack import ExerciseInfo
+from eduproject.core.codetext import canonical, fragments, tokens
+from eduproject.core.fingerprints import guard_data, solution_region
+from eduproject.core.lesson import Exercise, TestCase
+from eduproject.core.pack import ExerciseInfo
+from eduproject.tutor.guards import check_leak, check_malformed, check_reply
 
 LESSONS = ("01-functions", "02-loops-strings", "03-lists-dicts", "04-pandas-intro")
 SUM_EVENS = sample_pack("03-lists-dicts").exercise("sum_evens")

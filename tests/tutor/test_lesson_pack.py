@@ -10,9 +10,9 @@ import pytest
 from tutor_support import EXERCISES, sample_pack
 
 from eduproject.authoring.release import release
+from eduproject.core.pack import PACK_NAME, LessonPack
 from eduproject.errors import TutorError
 from eduproject.tutor.guards import check_leak
-from eduproject.tutor.pack import PACK_NAME, LessonPack
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ from dataclasses import replace
 import pytest
 from tutor_support import sample_lesson, sample_pack
 
+from eduproject.core.pack import ExerciseInfo, VisibleTest
+from eduproject.core.results import TestResult
 from eduproject.tutor.offline import (
     explain_test,
     instructor_hint,
@@ -15,8 +17,7 @@ from eduproject.tutor.offline import (
     offline_explain_error,
     offline_hint,
 )
-from eduproject.tutor.pack import ExerciseInfo, VisibleTest
-from eduproject.tutor.tutor import TestResult, Tutor
+from eduproject.tutor.tutor import Tutor
 
 PACK = sample_pack("03-lists-dicts")
 SUM_EVENS = PACK.exercise("sum_evens")

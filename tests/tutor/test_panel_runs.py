@@ -18,16 +18,17 @@ from typing import Any
 import pytest
 from tutor_support import route_config, scripted_server
 
+from eduproject.core.pack import ExerciseInfo, LessonPack, VisibleTest
+from eduproject.learner.errorhook import ErrorHelp
+from eduproject.learner.panel_controller import PanelController
+from eduproject.learner.responses import AnswerQueue, PanelState
+from eduproject.learner.widgets import PLACEHOLDER, Panel
 from eduproject.models.config import Config, TutorConfig
 from eduproject.models.families import default_families
 from eduproject.models.providers import build_providers
 from eduproject.models.router import Router
-from eduproject.tutor.errorhook import ErrorHelp
-from eduproject.tutor.pack import ExerciseInfo, LessonPack, VisibleTest
-from eduproject.tutor.panel_controller import AnswerQueue, PanelController, PanelState
 from eduproject.tutor.quota import Quota
 from eduproject.tutor.tutor import Tutor
-from eduproject.tutor.widgets import PLACEHOLDER, Panel
 
 STUB = "def count_up(n):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
 PACK = LessonPack(
@@ -231,8 +232,8 @@ def test_enter_in_the_question_box_sends_it() -> None:
 def test_explain_this_error_in_a_test_cell_knows_its_exercise(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import eduproject.tutor.errorhook as errorhook
-    from eduproject.tutor import widgets
+    import eduproject.learner.errorhook as errorhook
+    from eduproject.learner import view
 
     learner = Learner("def count_up(n):\n    return list(range(n))\n")
     test_cell = "assert count_up(3) == [1, 2, 3]\n"
@@ -243,7 +244,7 @@ def test_explain_this_error_in_a_test_cell_knows_its_exercise(
         # left out by error_text; here the test's own frame is).
         error = exc.with_traceback(exc.__traceback__.tb_next if exc.__traceback__ else None)
     monkeypatch.setattr(errorhook, "_session", lambda: (PACK, Tutor(PACK)))
-    monkeypatch.setattr(widgets, "executed_cells", lambda: learner.cells)
+    monkeypatch.setattr(view, "executed_cells", lambda: learner.cells)
     box = ErrorHelp(error, test_cell, spawn=lambda job: job())
     box.controller = box._controller()
     exercise, code, text = box._context()
@@ -257,8 +258,8 @@ def test_explain_this_error_in_a_test_cell_knows_its_exercise(
 
 
 def test_the_panel_runs_tests_as_check_does_when_nothing_is_slow() -> None:
-    from eduproject.grading.check import check
-    from eduproject.tutor.timed_check import TimedCheck
+    from eduproject.learner.check import check
+    from eduproject.learner.timed_check import TimedCheck
 
     info = PACK.exercise("count_up")
     shared = VisibleTest(
@@ -276,7 +277,7 @@ def test_the_panel_runs_tests_as_check_does_when_nothing_is_slow() -> None:
 
 
 def test_code_blocked_in_c_is_left_running_and_the_next_test_still_runs() -> None:
-    from eduproject.tutor.timed_check import TimedCheck
+    from eduproject.learner.timed_check import TimedCheck
 
     learner = Learner(
         "import time\ndef count_up(n):\n    if n:\n        time.sleep(3)\n    return []\n"

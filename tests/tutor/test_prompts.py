@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 from tutor_support import sample_lesson, sample_pack
 
+from eduproject.core.results import TestResult
 from eduproject.models.families import default_families
 from eduproject.tutor.prompts import (
     LEVELS,
@@ -17,7 +18,6 @@ from eduproject.tutor.prompts import (
     explain_error_request,
     hint_request,
 )
-from eduproject.tutor.tutor import TestResult
 
 INFO = sample_pack("03-lists-dicts").exercise("sum_evens")
 CODE = "def sum_evens(numbers):\n    total = 0\n    for n in numbers:\n        total += n\n    return total\n"

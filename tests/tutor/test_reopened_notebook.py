@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from eduproject.tutor.jupyter_server import (
+from eduproject.learner.jupyter_server import (
     ERROR_HELP_MARKER,
     PLACEHOLDER,
     WIDGET_VIEW,
@@ -68,14 +68,14 @@ def test_the_extension_is_switched_on_by_the_installed_config() -> None:
     import eduproject
 
     modules = [p["module"] for p in eduproject._jupyter_server_extension_points()]
-    assert "eduproject.tutor.jupyter_server" in modules
+    assert "eduproject.learner.jupyter_server" in modules
 
 
 def test_the_first_cell_says_the_tutor_is_ready(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from eduproject.authoring.release import release
-    from eduproject.tutor import widgets
+    from eduproject.learner import widgets
 
     root = Path(__file__).resolve().parents[2]
     result = release(root / "exercises" / "01-functions", tmp_path / "nb", tmp_path / "gr")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tutor_support import CUT_OFF, route_config, sample_pack, scripted_server
 
+from eduproject.core.results import TestResult
 from eduproject.models.cache import ResponseCache
 from eduproject.models.config import Config, TutorConfig
 from eduproject.models.families import default_families
@@ -21,7 +22,7 @@ from eduproject.models.providers import build_providers
 from eduproject.models.router import Router
 from eduproject.tutor.malformed import claims_correct, content_free
 from eduproject.tutor.quota import Quota
-from eduproject.tutor.tutor import Reply, TestResult, Tutor, TutorReply, release_point
+from eduproject.tutor.tutor import Reply, Tutor, TutorReply, release_point
 
 PACK = sample_pack("03-lists-dicts")
 CODE = (

@@ -120,7 +120,7 @@ def test_text_from_stdin() -> None:
 
 def test_model_code_is_never_run_without_the_grading_sandbox() -> None:
     from eduproject.errors import TutorError
-    from eduproject.grading.sandbox import rlimits_backend
+    from eduproject.runner.sandbox import rlimits_backend
 
     with pytest.raises(TutorError, match="grading sandbox is not available") as info:
         HintRunner(sample_lesson("03-lists-dicts"), backend=rlimits_backend("test"))

@@ -20,12 +20,13 @@ from tutor_support import (
     scripted_server,
 )
 
+from eduproject.core.results import TestResult
 from eduproject.errors import TutorError
 from eduproject.models.router import Router
 from eduproject.tutor.offline import OFFLINE_LABEL
 from eduproject.tutor.prompts import STRICT
 from eduproject.tutor.quota import Quota
-from eduproject.tutor.tutor import Reply, TestResult, Tutor, TutorReply
+from eduproject.tutor.tutor import Reply, Tutor, TutorReply
 
 PACK = sample_pack("03-lists-dicts")
 CODE = (

@@ -14,6 +14,7 @@ from dataclasses import replace
 import pytest
 from tutor_support import sample_pack
 
+from eduproject.core.results import TestResult
 from eduproject.models.config import (
     Config,
     Timeouts,
@@ -27,7 +28,7 @@ from eduproject.models.providers import build_providers
 from eduproject.models.router import Router
 from eduproject.tutor.guards import check_reply
 from eduproject.tutor.offline import OFFLINE_LABEL
-from eduproject.tutor.tutor import TestResult, Tutor, TutorReply
+from eduproject.tutor.tutor import Tutor, TutorReply
 
 MODEL = find_bundled_smollm2()
 pytestmark = [

@@ -12,14 +12,15 @@ from typing import Any
 
 import pytest
 
+from eduproject.core.pack import ExerciseInfo, LessonPack, VisibleTest
+from eduproject.learner.panel_controller import PanelController
+from eduproject.learner.responses import PanelState, response_html
 from eduproject.models.config import Config, RouteConfig, Timeouts
 from eduproject.models.families import default_families
 from eduproject.models.ledger import Ledger
 from eduproject.models.providers import build_providers
 from eduproject.models.router import Router
 from eduproject.streaming import TextStream
-from eduproject.tutor.pack import ExerciseInfo, LessonPack, VisibleTest
-from eduproject.tutor.panel_controller import PanelController, PanelState, response_html
 from eduproject.tutor.quota import Quota
 from eduproject.tutor.tutor import Tutor, TutorReply
 

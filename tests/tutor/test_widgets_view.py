@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from eduproject.tutor.errorhook import ErrorHelp, error_text
-from eduproject.tutor.pack import LessonPack
-from eduproject.tutor.panel_controller import PanelController
+from eduproject.core.pack import LessonPack
+from eduproject.learner.errorhook import ErrorHelp, error_text
+from eduproject.learner.panel_controller import PanelController
+from eduproject.learner.view import general_tutor
+from eduproject.learner.widgets import Panel, tutor_session
 from eduproject.tutor.tutor import Tutor
-from eduproject.tutor.widgets import Panel, general_tutor, tutor_session
 
 LESSON = {
     "format": 1,
@@ -171,7 +172,7 @@ def test_error_hook_in_a_real_kernel(lesson_dir: Path) -> None:
     from nbclient import NotebookClient
 
     cells = [
-        "from eduproject.tutor.errorhook import enable_error_help\nassert enable_error_help()",
+        "from eduproject.learner.errorhook import enable_error_help\nassert enable_error_help()",
         "1/0",
         "def broken(:\n    pass",
         "print('fine')",

@@ -19,14 +19,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from eduproject.authoring.model import Lesson
 from eduproject.authoring.parse import load_lesson
+from eduproject.core.lesson import Lesson
+from eduproject.core.pack import LessonPack
 from eduproject.models.config import Config, RouteConfig, Timeouts, TutorConfig
 from eduproject.models.families import default_families
 from eduproject.models.ledger import Ledger
 from eduproject.models.providers import build_providers
 from eduproject.models.router import Router
-from eduproject.tutor.pack import LessonPack
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = ROOT / "exercises"

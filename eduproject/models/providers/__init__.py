@@ -22,10 +22,11 @@ from eduproject.models.settings import RouteConfig
 if TYPE_CHECKING:
     import httpx
 
-    from eduproject.models.providers.base import Chunk, GenerationParams, Provider
+    from eduproject.models.providers.base import Chunk, EndpointKind, GenerationParams, Provider
 
 __all__ = [
     "Chunk",
+    "EndpointKind",
     "GenerationParams",
     "Provider",
     "ProviderFactory",
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 # Names re-exported from .base on first use (base imports httpx).
-_FROM_BASE = ("Chunk", "GenerationParams", "Provider")
+_FROM_BASE = ("Chunk", "EndpointKind", "GenerationParams", "Provider")
 
 
 def __getattr__(name: str) -> Any:

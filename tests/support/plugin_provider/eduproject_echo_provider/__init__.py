@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 from eduproject.errors import RouteError
-from eduproject.models.families import ModelFamily, RenderedPrompt
-from eduproject.models.providers.base import Chunk, EndpointKind, GenerationParams
-from eduproject.models.registry import ProviderSpec, Registry
-from eduproject.models.settings import RouteConfig
-from eduproject.models.types import Usage
+from eduproject.models import (
+    ModelFamily,
+    ProviderSpec,
+    Registry,
+    RenderedPrompt,
+    RouteConfig,
+    Usage,
+)
+from eduproject.models.providers import Chunk, EndpointKind, GenerationParams
 
 __all__ = ["EchoProvider", "register"]
 

@@ -1,0 +1,164 @@
+"""The ``eduproject`` command: a thin shell over the library.
+
+Each area registers its own commands (explicitly, here -- no import-time registry); their
+modules live in this package (``cli/authoring.py``, ``cli/grading.py``, ...), the top layer:
+a command parses its options and calls the library, nothing below imports a command.
+Every command parses its options, calls one library function, and maps
+:class:`~eduproject.errors.EduprojectError` to a one-paragraph message and an exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from eduproject import __version__
+from eduproject.errors import EduprojectError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="eduproject",
+    help="Teach programming in Jupyter: author, release, grade and tutor.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"eduproject {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Teach programming in Jupyter: author, release, grade and tutor."""
+
+
+def _register_all() -> None:
+    from eduproject.cli import authoring as authoring_cli
+    from eduproject.cli import bench as bench_cli
+    from eduproject.cli import demo, quickstart
+    from eduproject.cli import gateway as gateway_cli
+    from eduproject.cli import grading as grading_cli
+    from eduproject.cli import lti as lti_cli
+    from eduproject.cli import models as models_cli
+    from eduproject.cli import tutor as tutor_cli
+
+    modules = (
+        demo,
+        quickstart,
+        authoring_cli,
+        grading_cli,
+        models_cli,
+        tutor_cli,
+        bench_cli,
+        gateway_cli,
+    )
+    for module in (*modules, lti_cli):
+        module.register(app)
+
+
+_register_all()
+
+# Words for option values, by option name, where the type alone says too little.
+_VALUE_WORDS = (
+    (("timeout", "seconds", "refill"), "SECONDS"),
+    (("memory",), "MB"),
+    (("db", "ledger"), "FILE"),
+    (("output", "out", "grader_dir", "course", "dir"), "PATH"),
+)
+
+
+@functools.cache
+def command() -> Any:
+    """The click command tree of ``app``, readable as one tool.
+
+    Typer shows values as Python types (``<int>``, ``{lesson}``) and cuts command summaries
+    at the terminal's width; here every argument is named in capitals (``LESSON``), every
+    option value by what it is (``SECONDS``, ``N``, ``PATH``), and every command's summary
+    is its whole first sentence.
+    """
+    root = typer.main.get_command(app)
+    _readable(root)
+    return root
+
+
+def _readable(cmd: Any) -> None:
+    if cmd.help and not cmd.short_help:
+        cmd.short_help = cmd.help.strip().split("\n\n")[0].replace("\n", " ")
+    for param in cmd.params:
+        if param.metavar is not None or getattr(param, "is_flag", False):
+            continue
+        desc = getattr(param, "type_descriptor", None)
+        if desc is not None and desc.is_choice:
+            param.metavar = "|".join(str(getattr(c, "value", c)) for c in desc.choices or ())
+        elif param.param_type_name == "argument":
+            param.metavar = (param.name or "value").upper()
+            _plain_argument(param)
+        else:
+            name = param.name or ""
+            word = next((w for keys, w in _VALUE_WORDS if any(k in name for k in keys)), None)
+            kind = _annotation_word(desc)
+            param.metavar = word or kind
+    for sub in getattr(cmd, "commands", {}).values():
+        _readable(sub)
+
+
+def _plain_argument(param: Any) -> None:
+    """``LESSON`` (required), ``[LESSON]`` (optional), ``LESSONS...`` in usage and help, where
+    typer writes ``{lesson}`` and ``LESSONS <list[Path]>``."""
+    if not hasattr(param, "_usage_display_name"):
+        return  # not typer's own argument class: click's display is plain already
+
+    def usage() -> str:
+        name = f"{param.metavar}..." if param.nargs != 1 else str(param.metavar)
+        return name if param.required else f"[{name}]"
+
+    param._usage_display_name = usage
+    param._rich_display_name = usage
+    param.display_type_rich = lambda ctx=None: None
+
+
+def _annotation_word(desc: object) -> str:
+    """N, NUMBER, PATH or TEXT for an option's type (never a Python type name)."""
+    if desc is None:
+        return "VALUE"
+    if getattr(desc, "is_path", False):
+        return "PATH"
+    text = str(getattr(desc, "annotation", ""))
+    for python, word in (("int", "N"), ("float", "NUMBER"), ("Path", "PATH")):
+        if python in text:
+            return word
+    return "TEXT"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point.
+
+    Click (standalone mode) reports usage errors itself, with exit code 2; every
+    :class:`EduprojectError` becomes one message on stderr and the error's exit code.
+    Success returns normally, so that ``main([...])`` can be called in-process.
+    """
+    try:
+        command().main(args=argv, standalone_mode=True, prog_name="eduproject")
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise  # usage errors (2) and commands that exit non-zero
+    except EduprojectError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(exc.exit_code)

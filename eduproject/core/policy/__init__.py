@@ -1,0 +1,71 @@
+"""The course's AI policy: which help learners get, per course, lesson and exercise.
+
+Settings come from ``[policy]`` in ``eduproject.toml`` (the course) and from ``ai-policy``
+cells in a lesson's source notebook (the lesson, or one exercise); release writes the
+policy in force for each exercise into ``lesson.json``. See docs/format.md, "AI policy"::
+
+    from eduproject.core.lesson import lesson_policies
+    from eduproject.core.policy import course_layer
+    lesson_policy, per_exercise = lesson_policies(lesson, course_layer(config))
+    per_exercise["sum_evens"].refusal("hint", checks=0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from eduproject.core.policy.model import (
+    ACTION_LABELS,
+    ACTIONS,
+    AI_ACTIONS,
+    LAYER_KEYS,
+    MAX_HINT_LEVEL,
+    Action,
+    AiPolicy,
+    PolicyLayer,
+    resolve,
+)
+from eduproject.core.policy.parse import PolicyProblem, layer_from_cell, layer_from_table
+from eduproject.errors import ConfigError
+
+
+class CourseSettings(Protocol):
+    """What :func:`course_layer` reads of a course's settings (``eduproject.toml``): its other
+    tables, and the files they came from (for messages)."""
+
+    @property
+    def other(self) -> Mapping[str, Any]: ...
+
+    @property
+    def sources(self) -> Sequence[Path]: ...
+
+
+__all__ = [
+    "ACTIONS",
+    "ACTION_LABELS",
+    "AI_ACTIONS",
+    "LAYER_KEYS",
+    "MAX_HINT_LEVEL",
+    "Action",
+    "AiPolicy",
+    "CourseSettings",
+    "PolicyLayer",
+    "PolicyProblem",
+    "course_layer",
+    "layer_from_cell",
+    "layer_from_table",
+    "resolve",
+]
+
+
+def course_layer(config: CourseSettings | None) -> PolicyLayer:
+    """The course's ``[policy]`` table (ConfigError naming the setting when it is wrong)."""
+    table: Any = (config.other.get("policy") if config is not None else None) or {}
+    try:
+        return layer_from_table(table)
+    except PolicyProblem as exc:
+        where = ", ".join(str(p) for p in config.sources) if config and config.sources else ""
+        prefix = f"{where}: " if where else ""
+        raise ConfigError(f"{prefix}[policy]: {exc.problem}", hint=exc.fix) from None

@@ -1,0 +1,244 @@
+"""The grader's handle on the judge fork server of one worker (see ``judge.py``).
+
+:class:`JudgeServer` starts ``python -m eduproject.runner.judge`` once per worker, with the
+modules tests use pre-imported and the lesson's files in its working folder. :meth:`spawn`
+forks one judge per submission, hands it the learner process's socket and the plan, and
+returns a :class:`JudgeRun` whose :meth:`JudgeRun.events` yields what the judge reports.
+
+The judge is trusted code (the instructor's tests) working on untrusted data: it runs in the
+same kind of sandbox as learner code (``backends.py``: with bubblewrap, no network, a read-only
+system, nothing of the course but the lesson's files), as its own unprivileged uid when the
+grader is root, with a scrubbed environment and an address-space limit, so a value built to
+blow up in it costs that submission, not the grader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from eduproject.errors import SandboxError
+from eduproject.runner.backends import Backend, prepare_root, python_roots, scrubbed_env
+from eduproject.runner.channel import Channel, ChannelClosed, ChannelTimeout, WireError
+from eduproject.runner.isolation import remove_tree
+
+__all__ = ["JudgeRun", "JudgeServer"]
+
+
+def _package_outside(roots: list[str]) -> list[str]:
+    """The eduproject package folder, when the Python installation does not hold it (an
+    editable install in a checkout): the judge imports it from there."""
+    package = str(Path(__file__).resolve().parents[1])  # .../eduproject
+    return [] if any(package.startswith(root.rstrip("/") + "/") for root in roots) else [package]
+
+
+STARTUP_TIMEOUT = 120.0
+JUDGE_MEMORY_MB = 2048  # what one judge may allocate on top of its pre-imported modules
+
+
+class JudgeRun:
+    """One submission's judge: send the job, then read its events until it is done."""
+
+    def __init__(self, server: JudgeServer, pid: int, events: socket.socket) -> None:
+        self.server = server
+        self.pid = pid  # as the judge server sees it (its own pid namespace, with bubblewrap)
+        self.channel = Channel(events, max_message=256 << 20)
+        self.ended = False
+
+    def send_job(self, job: dict[str, Any]) -> None:
+        data = (json.dumps(job, allow_nan=False) + "\n").encode()
+        self.channel.sock.setblocking(True)
+        try:
+            self.channel.sock.sendall(data)
+        except OSError as exc:
+            raise SandboxError(f"the judge did not take its job ({exc.strerror})") from exc
+        finally:
+            self.channel.sock.setblocking(False)
+
+    def events(self, deadline: float) -> Iterator[dict[str, Any]]:
+        """The judge's events; ``{"ev": "lost", ...}`` if it ends, hangs or misbehaves."""
+        while True:
+            try:
+                line = self.channel._read_line(deadline)
+            except ChannelTimeout:
+                yield {"ev": "lost", "timeout": True, "detail": "the judge ran out of time"}
+                return
+            except (ChannelClosed, WireError) as exc:
+                yield {"ev": "lost", "timeout": False, "detail": str(exc)}
+                return
+            try:
+                event = json.loads(line)
+            except ValueError:
+                yield {"ev": "lost", "timeout": False, "detail": "the judge sent a malformed event"}
+                return
+            if type(event) is not dict:
+                continue
+            yield event
+            if event.get("ev") in ("done", "error"):
+                return
+
+    def end(self) -> None:
+        """Stop the judge and its checkpoints (one process group), whatever they were doing."""
+        if self.ended:
+            return
+        self.ended = True
+        self.server.kill(self.pid)
+        self.channel.close()
+
+
+class JudgeServer:
+    """A judge fork server for one worker: :meth:`start` once, :meth:`spawn` per submission."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        preload: list[str],
+        files: dict[str, bytes],
+        uid: int | None,
+        memory_mb: int = JUDGE_MEMORY_MB,
+    ) -> None:
+        self.backend = backend
+        self.preload = preload
+        self.files = files
+        self.uid = uid
+        self.memory_mb = memory_mb
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+        self._folder: Path | None = None
+        self.preload_failed: dict[str, str] = {}
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        root = Path(tempfile.mkdtemp(prefix="eduproject-judge-"))
+        (root / "owner.pid").write_text(str(os.getpid()))  # swept when this grader is gone
+        root = prepare_root(root, uid=None)
+        self._folder = root
+        folder = root / "lesson"
+        folder.mkdir(mode=0o755)
+        for rel, data in self.files.items():
+            path = folder / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(path.parent, 0o755)
+            path.write_bytes(data)
+            os.chmod(path, 0o644)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        config = {
+            "control_fd": theirs.fileno(),
+            "preload": self.preload,
+            "files": str(folder),
+            "memory_mb": self.memory_mb,
+            "uid": self.uid,
+        }
+        argv = [sys.executable, "-I", "-m", "eduproject.runner.judge", json.dumps(config)]
+        read_only = (str(folder), *_package_outside(python_roots()))
+        log = open(root / "judge.log", "wb")  # noqa: SIM115 -- kept open by the child
+        try:
+            self._proc = subprocess.Popen(
+                self.backend.wrap(root, argv, read_only=read_only),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(theirs.fileno(),),
+                env=scrubbed_env({"MPLBACKEND": "agg"}),
+                cwd=root / "work",
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise SandboxError(f"cannot start the judge ({exc})") from exc
+        finally:
+            theirs.close()
+            log.close()
+        self._control = ours
+        ready = self._recv(STARTUP_TIMEOUT)
+        if ready is None or ready.get("event") != "ready":
+            tail = self._log_tail()
+            self.close()
+            raise SandboxError(
+                f"the judge did not start: {tail}",
+                hint="run `eduproject grade` again; if it persists, the message above says why",
+            )
+        self.preload_failed = dict(ready.get("failed") or {})
+
+    def spawn(self, learner: socket.socket) -> JudgeRun:
+        """Fork a judge that talks to the learner process on ``learner`` (handed over)."""
+        if not self.alive:
+            self.close()
+            self.start()
+        assert self._control is not None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            socket.send_fds(
+                self._control,
+                [json.dumps({"op": "judge"}).encode()],
+                [learner.fileno(), theirs.fileno()],
+            )
+        except OSError as exc:
+            ours.close()
+            raise SandboxError(f"the judge server stopped ({exc})") from exc
+        finally:
+            theirs.close()
+            learner.close()
+        started = self._recv(30.0)
+        if started is None or started.get("event") != "started":
+            ours.close()
+            self.close()
+            raise SandboxError(f"the judge server did not fork a judge: {started}")
+        return JudgeRun(self, int(started["pid"]), ours)
+
+    def kill(self, pid: int) -> None:
+        """Kill one judge and its checkpoints (its process group), whatever they are doing."""
+        if self._control is not None:
+            with contextlib.suppress(OSError):
+                self._control.send(json.dumps({"op": "kill", "pid": pid}).encode())
+
+    def _recv(self, timeout: float) -> dict[str, Any] | None:
+        assert self._control is not None
+        self._control.settimeout(timeout)
+        try:
+            data = self._control.recv(65536)
+        except (TimeoutError, OSError):
+            return None
+        if not data:
+            return None
+        try:
+            msg = json.loads(data)
+        except ValueError:
+            return None
+        return msg if isinstance(msg, dict) else None
+
+    def _log_tail(self) -> str:
+        if self._folder is None:
+            return "no output"
+        try:
+            text = (self._folder / "judge.log").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        return text.strip()[-2000:] or "no output"
+
+    def close(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait()
+            self._proc = None
+        if self._folder is not None:
+            remove_tree(self._folder)
+            self._folder = None
