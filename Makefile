@@ -19,10 +19,16 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m eduproject.completion.install
 	@touch $@
 
-# Everything the tests need: dev tools, the in-process model (llama-cpp-python builds from
-# source on first install, ~8 min on 2 cores; pip caches the wheel afterwards).
+# llama-cpp-python has no wheel on the package index: it builds from source on first install
+# (pip caches the wheel afterwards). Only what the local provider uses is built: the llama and
+# ggml libraries for this machine's CPU -- not the multimodal (llava/mtmd) library, tests,
+# examples, tools, server binaries or OpenSSL. CMAKE_ARGS from the environment come after.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF -DGGML_NATIVE=ON
+
+# Everything the tests need: dev tools, the in-process model.
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev,local]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $$CMAKE_ARGS" $(BIN)/python -m pip install -q -e '.[dev,local]'
 	$(BIN)/python -m eduproject.completion.install
 	@touch $@ $(VENV)/.core
 

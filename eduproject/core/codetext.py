@@ -119,11 +119,119 @@ def strip_markdown(text: str) -> str:
 
 def fragments(text: str) -> list[Fragment]:
     """Code written in a reply: fenced blocks, inline code and unfenced code runs."""
-    found = [Fragment(m.group(2), m.group(1).lower()) for m in _FENCE.finditer(text)]
+    fenced, inline, loose = fragment_groups(text)
+    return fenced + inline + loose
+
+
+def fragment_groups(
+    text: str, *, mid_line: bool = False
+) -> tuple[list[Fragment], list[Fragment], list[Fragment]]:
+    """:func:`fragments` in its three groups: fenced blocks, inline code, unfenced runs.
+
+    ``mid_line``: ``text`` starts inside a line of prose (cut there by :func:`stable_cut`),
+    so its first line cannot start an unfenced code run.
+    """
+    fenced = [Fragment(m.group(2), m.group(1).lower()) for m in _FENCE.finditer(text)]
     prose = _FENCE.sub("\n", text)
-    found += [Fragment(m.group(1), "inline") for m in _INLINE.finditer(prose)]
-    found += [Fragment(run, "loose") for run in _loose_code_runs(prose)]
+    inline = [Fragment(m.group(1), "inline") for m in _INLINE.finditer(prose)]
+    loose = [Fragment(run, "loose") for run in _loose_code_runs(prose, skip_first=mid_line)]
+    return fenced, inline, loose
+
+
+def stable_cut(text: str, start: int = 0) -> int:
+    """The last position after ``start`` where ``text`` may be cut so that whatever follows,
+    the text before reads the same (its code fragments and tokens do not change), or
+    ``start`` when there is none yet. ``text[:start]`` must itself be such a cut.
+
+    A cut lies outside every code fence (all fences before it closed), either just after a
+    line that can neither start nor continue an unfenced code run (no backtick, no leading
+    blank, not code-like), or after a blank inside a line that cannot become code whatever
+    follows (its first word can start no statement :func:`fragments` looks for) and has no
+    backtick or quote before the cut. :func:`fragments`, :func:`strip_markdown` and
+    :func:`tokens` of the whole text are then those of the two parts put together (the
+    second read with ``fragment_groups(..., mid_line=True)`` when the cut is inside a line).
+
+    >>> stable_cut("Look at the loop.\\nIt stops one")
+    27
+    """
+    limit = len(text)
+    closed: list[tuple[int, int]] = []
+    for m in _FENCE.finditer(text, start):
+        if not text.endswith("```", 0, m.end()):  # open up to the end: nothing after is stable
+            limit = m.start()
+            break
+        closed.append((m.start(), m.end()))
+    stray = text.find("```", closed[-1][1] if closed else start, limit)
+    if stray != -1:  # a fence whose opening line is not complete yet
+        limit = stray
+    found = start
+    cut = text.rfind("\n", start, limit)
+    while cut != -1:
+        line = text[text.rfind("\n", 0, cut) + 1 : cut]
+        if (
+            not any(a < cut < b for a, b in closed)
+            and "`" not in line
+            and (line == "" or line.splitlines() == [line])
+            and not line.startswith((" ", "\t"))
+            and not _CODE_START.match(line)
+        ):
+            found = cut + 1
+            break
+        cut = text.rfind("\n", start, cut)
+    # Inside the last line: after its last blank before anything that could pair up later.
+    line_start = text.rfind("\n", 0, limit) + 1
+    line = text[line_start:limit]
+    bad = next((i for i, c in enumerate(line) if _pairs_later(line, i, c)), len(line))
+    blank = max(line.rfind(" ", 0, bad), line.rfind("\t", 0, bad))
+    mid = line_start + blank + 1
+    if (
+        blank > 0
+        and mid > found
+        and not any(a < mid < b for a, b in closed)
+        and _never_code(line[: blank + 1])
+    ):
+        return mid
     return found
+
+
+# Characters that end a line for str.splitlines (besides \n).
+_BREAKS = frozenset("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_STATEMENT_WORDS = frozenset({"def", "class", "for", "while", "if", "return", "import", "from"})
+_FIRST_WORD = re.compile(r"[A-Za-z_]\w*")
+_TARGET = re.compile(r"[A-Za-z_][\w.\[\]]*\s*")
+
+
+def _pairs_later(line: str, i: int, c: str) -> bool:
+    """Whether ``line[i]`` may pair with text still to come (a backtick or a quote; an
+    apostrophe between letters is dropped by :func:`tokens`), or breaks the line."""
+    if c in _BREAKS or c == "`" or c == '"':
+        return True
+    if c == "'" or c == "\u2019":
+        between = (
+            0 < i < len(line) - 1 and _ascii_letter(line[i - 1]) and _ascii_letter(line[i + 1])
+        )
+        return c == "'" and not between
+    return False
+
+
+def _ascii_letter(c: str) -> bool:
+    return "a" <= c <= "z" or "A" <= c <= "Z"
+
+
+def _never_code(prefix: str) -> bool:
+    """A line starting with ``prefix`` is no unfenced code whatever follows (see
+    ``_CODE_START``): no leading blank, no statement word first, and no assignment after
+    a first name."""
+    if not prefix or prefix[0].isspace() or re.match(r"\s", prefix[0]):
+        return False
+    first = _FIRST_WORD.match(prefix)
+    if first is None:
+        return True  # starts with no name: no pattern of _CODE_START can match
+    if first.group() in _STATEMENT_WORDS:
+        return False
+    target = _TARGET.match(prefix)
+    assert target is not None
+    return target.end() < len(prefix) and prefix[target.end()] not in "-+*/%="
 
 
 _CODE_START = re.compile(
@@ -132,15 +240,16 @@ _CODE_START = re.compile(
 )
 
 
-def _loose_code_runs(prose: str) -> list[str]:
+def _loose_code_runs(prose: str, *, skip_first: bool = False) -> list[str]:
     """Unfenced code: a line that starts like code, with the indented lines after it.
 
     Small models often write code without fences, or run a sentence on after it
     ("return (2*n)+1 is all you need"); those runs must be read as code too.
+    ``skip_first``: the first line is the end of a line of prose.
     """
     runs: list[str] = []
     lines = prose.splitlines()
-    i = 0
+    i = 1 if skip_first else 0
     while i < len(lines):
         head = _code_head(lines[i]) if _CODE_START.match(lines[i]) else None
         if head is None:

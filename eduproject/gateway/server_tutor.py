@@ -21,23 +21,39 @@ class FencedCodeGate:
     """
 
     def __init__(self) -> None:
-        self.text = ""
-        self.sent = 0
+        self.sent = 0  # characters passed through
+        self.held = ""  # text not passed through yet: trailing backticks, or all from a fence
+        self.fenced = False  # a fence was seen: nothing more passes
+        self._pieces: list[str] = []
+        self._after: list[str] = []  # fed after the held part once fenced
+
+    @property
+    def text(self) -> str:
+        """Everything fed so far."""
+        return self._shown + self.held + "".join(self._after)
 
     def feed(self, delta: str) -> str:
-        """The part of the text so far that may be shown now (not shown before)."""
-        self.text += delta
-        end = self._visible_end()
-        if end <= self.sent:
+        """The part of the text so far that may be shown now (not shown before).
+
+        Only the held-back tail (a few backticks) is looked at again, never the whole text.
+        """
+        if self.fenced:
+            self._after.append(delta)
             return ""
-        out = self.text[self.sent : end]
-        self.sent = end
+        self.held += delta
+        # Everything from the first fence on waits for the verdict (shown whole at the end).
+        end = self.held.find(FENCE)
+        if end != -1:
+            self.fenced = True
+        else:
+            end = len(self.held.rstrip("`"))  # trailing backticks may start a fence
+        out, self.held = self.held[:end], self.held[end:]
+        self.sent += len(out)
+        self._pieces.append(out)
         return out
 
-    def _visible_end(self) -> int:
-        # Everything from the first fence on waits for the verdict (shown whole at the end).
-        fence = self.text.find(FENCE, self.sent)
-        if fence != -1:
-            return fence
-        # Trailing backticks may be the start of a fence.
-        return len(self.text.rstrip("`"))
+    @property
+    def _shown(self) -> str:
+        if len(self._pieces) > 1:
+            self._pieces[:] = ["".join(self._pieces)]
+        return self._pieces[0] if self._pieces else ""

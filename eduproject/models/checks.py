@@ -47,17 +47,22 @@ class StopFilter:
     stopped: bool = False
     leaked: str | None = None
     _pending: str = ""
-    _emitted: str = ""
 
     def __post_init__(self) -> None:
         self._markers = [(s, False) for s in self.stops if s]
         self._markers += [(t, True) for t in self.leaks if t and t not in self.stops]
         self._secrets = [k for k in self.secrets if len(k) >= MIN_SECRET_LEN]
+        # What could still grow into a marker or a secret (their proper prefixes).
+        self._prefixes = [m for m, _ in self._markers] + self._secrets
+        # The emitted pieces, joined when read: a delta costs its own length, not the text's.
+        self._emitted: list[str] = []
 
     @property
     def text(self) -> str:
         """Everything emitted so far."""
-        return self._emitted
+        if len(self._emitted) > 1:
+            self._emitted[:] = ["".join(self._emitted)]
+        return self._emitted[0] if self._emitted else ""
 
     def feed(self, delta: str) -> str:
         if self.stopped or not delta:
@@ -73,18 +78,20 @@ class StopFilter:
             # Hold back only a tail that could still grow into a marker.
             split = len(self._pending) - self._partial_marker(self._pending)
             out, self._pending = self._pending[:split], self._pending[split:]
-        self._emitted += out
+        if out:
+            self._emitted.append(out)
         return out
 
     def flush(self) -> str:
         out, self._pending = ("" if self.stopped else self._pending), ""
-        self._emitted += out
+        if out:
+            self._emitted.append(out)
         return out
 
     def _partial_marker(self, text: str) -> int:
         """Length of the longest tail of ``text`` that is a proper prefix of a marker."""
         longest = 0
-        for marker in [m for m, _ in self._markers] + self._secrets:
+        for marker in self._prefixes:
             for size in range(min(len(marker) - 1, len(text)), longest, -1):
                 if text.endswith(marker[:size]):
                     longest = size

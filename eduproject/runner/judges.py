@@ -122,6 +122,15 @@ class JudgeServer:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the judge server's process; :meth:`wait_ready` waits until it can fork.
+
+        Call both from a thread that outlives the server: bubblewrap's ``--die-with-parent``
+        kills the sandbox when the *thread* that started it ends.
+        """
         root = Path(tempfile.mkdtemp(prefix="eduproject-judge-"))
         (root / "owner.pid").write_text(str(os.getpid()))  # swept when this grader is gone
         root = prepare_root(root, uid=None)
@@ -162,6 +171,8 @@ class JudgeServer:
             theirs.close()
             log.close()
         self._control = ours
+
+    def wait_ready(self) -> None:
         ready = self._recv(STARTUP_TIMEOUT)
         if ready is None or ready.get("event") != "ready":
             tail = self._log_tail()

@@ -26,7 +26,6 @@ import socket
 import stat
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,6 +270,10 @@ class Zygote:
 
     def judges(self, files: dict[str, bytes]) -> JudgeServer:
         """The judge fork server for a lesson with these files (started on first use)."""
+        return self._judge_server(files, wait=True)
+
+    def _judge_server(self, files: dict[str, bytes], *, wait: bool) -> JudgeServer:
+        """The judge server for ``files``; a new one is launched, and waited for if ``wait``."""
         key = hashlib.sha256(
             b"".join(
                 hashlib.sha256(k.encode() + b"\0" + v).digest() for k, v in sorted(files.items())
@@ -282,8 +285,14 @@ class Zygote:
                 self._judges.pop(next(iter(self._judges))).close()
             uid = None if self.uid is None else self.uid + 1_100_000
             server = JudgeServer(self.backend, preload=self.preload, files=files, uid=uid)
-            server.start()
+            server.launch()
             self._judges[key] = server
+            if wait:
+                try:
+                    server.wait_ready()
+                except BaseException:
+                    self._judges.pop(key, None)
+                    raise
         return server
 
     def __enter__(self) -> Zygote:
@@ -301,24 +310,17 @@ class Zygote:
         if self.lesson_files is None:
             self._start()
             return
-        # The judge server starts while the zygote does (each takes a second or more).
-        failure: list[BaseException] = []
-
-        def judges() -> None:
-            try:
-                self.judges(self.lesson_files or {})
-            except BaseException as exc:
-                failure.append(exc)
-
-        thread = threading.Thread(target=judges, name="judge-server-start")
-        thread.start()
+        # The judge server starts while the zygote does (each takes a second or more). Both
+        # are launched from this thread, which outlives them: bubblewrap's --die-with-parent
+        # kills a sandbox when the thread that started it ends (a judge server started on a
+        # short-lived thread was killed at once and started again on the first submission).
         try:
+            server = self._judge_server(self.lesson_files, wait=False)
             self._start()
-        finally:
-            thread.join()
-        if failure:
+            server.wait_ready()
+        except BaseException:
             self.close()
-            raise failure[0]
+            raise
 
     def _start(self) -> None:
         _sweep_stale_roots()

@@ -8,6 +8,7 @@ that wrote it (the StarCoder2 licence requires the disclosure).
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import re
@@ -36,7 +37,13 @@ from eduproject.models.config import OFFLINE
 from eduproject.models.types import ModelRequest, ModelResponse
 from eduproject.streaming import TextStream
 from eduproject.tutor import offline, prompts
-from eduproject.tutor.guards import PASSES_TESTS, GuardVerdict, check_leak, check_reply
+from eduproject.tutor.guards import (
+    PASSES_TESTS,
+    GuardVerdict,
+    LeakWatch,
+    check_leak,
+    check_reply,
+)
 from eduproject.tutor.offline import HINT_LEVELS
 from eduproject.tutor.quota import Quota, default_store
 
@@ -499,42 +506,55 @@ class Tutor(TutorCalls):
         """
         assert self.router is not None
         stream = self.router.stream_sync(request, routes=routes)
-        parts: list[str] = []
+        text = ""
         checked = 0
         released = ""
+        # Leak checks read the text incrementally: one watch over the whole stream (the
+        # early stop), one over the candidate releases (a prefix that only grows).
+        watch = LeakWatch(info, code=code) if info is not None else None
+        candidate = LeakWatch(info, code=code) if info is not None else None
+        judged: tuple[int, GuardVerdict] | None = None  # the last release candidate judged
 
-        def judge(text: str) -> GuardVerdict:
-            return self._judge(text, info, task, request.system, code, failing)
+        def judge(upto: str) -> GuardVerdict:
+            leak = None
+            if candidate is not None and upto.startswith(candidate.text):
+                candidate.feed(upto[len(candidate.text) :])
+                leak = candidate.verdict()
+            return self._judge(upto, info, task, request.system, code, failing, leak)
 
         try:
             for delta in stream:
-                parts.append(delta)
-                text = "".join(parts)
-                if len(text) - checked >= _CHECK_EVERY or "\n" in delta:
-                    checked = len(text)
-                    early = check_leak(text, info, code=code) if info is not None else None
-                    if early is not None and early.leak:
-                        # Stop generating as soon as the solution starts to appear.
-                        stream.close()
-                        if released:
-                            return _Attempt(released, stream.result, _kept(), early.reason)
-                        return _Attempt(text, None, early)
+                text += delta
+                if watch is not None:
+                    watch.feed(delta)
+                    if len(text) - checked >= _CHECK_EVERY or "\n" in delta:
+                        checked = len(text)
+                        early = watch.verdict()
+                        if early.leak:
+                            # Stop generating as soon as the solution starts to appear.
+                            stream.close()
+                            if released:
+                                return _Attempt(released, stream.result, _kept(), early.reason)
+                            return _Attempt(text, None, early)
                 cut = release_point(text)
                 if (
                     cut > len(released)
+                    and (judged is None or judged[0] != cut)
                     and len(text[:cut].split()) >= _FIRST_RELEASE_WORDS
-                    and judge(text[:cut]).ok
                 ):
-                    shown[0] = True
-                    yield text[len(released) : cut]
-                    released = text[:cut]
-                else:
-                    # Nothing new to show, but the caller gets control back (to stop, say).
-                    yield ""
+                    # The same candidate is judged once (not again at every delta).
+                    judged = (cut, judge(text[:cut]))
+                    if judged[1].ok:
+                        shown[0] = True
+                        yield text[len(released) : cut]
+                        released = text[:cut]
+                        continue
+                # Nothing new to show, but the caller gets control back (to stop, say).
+                yield ""
         finally:
             stream.close()
         response = stream.result
-        text = response.text if response is not None else "".join(parts)
+        text = response.text if response is not None else text
         if response is not None and response.partial:
             verdict = GuardVerdict(False, False, 0.0, "the answer was cut off")
         elif response is not None and response.malformed:
@@ -558,10 +578,18 @@ class Tutor(TutorCalls):
         instructions: str,
         code: str,
         failing: bool,
+        leak: GuardVerdict | None = None,
     ) -> GuardVerdict:
-        """Every check a reply must pass before a learner sees any of it."""
+        """Every check a reply must pass before a learner sees any of it (``leak``: the
+        leak guard's verdict on ``text`` when already known, from a :class:`LeakWatch`)."""
         verdict = check_reply(
-            text, info, task=task, instructions=instructions, code=code, tests_failing=failing
+            text,
+            info,
+            task=task,
+            instructions=instructions,
+            code=code,
+            tests_failing=failing,
+            leak=leak,
         )
         if verdict.ok and self.runner is not None and info is not None:
             from eduproject.tutor.passcheck import tested_verdict
@@ -630,11 +658,16 @@ def release_point(text: str) -> int:
     17
     """
     best = 0
+    # Fences before each end (a fence counts before ``end`` when it ends by ``end``).
+    fences = [m.end() for m in _FENCE.finditer(text)]
     for match in _RELEASE_AT.finditer(text):
         end = match.end()
-        if text[:end].rstrip().endswith(":"):
+        last = end
+        while last > 0 and text[last - 1].isspace():
+            last -= 1
+        if last > 0 and text[last - 1] == ":":
             continue  # "Here is a function that does it:" announces what follows: wait for it
-        if len(_FENCE.findall(text, 0, end)) % 2 == 0:  # not inside an open ``` block
+        if bisect.bisect_right(fences, end) % 2 == 0:  # not inside an open ``` block
             best = end
     return best
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -232,3 +233,16 @@ def test_a_python_under_tmp_stays_visible_in_the_sandbox(
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "visible\n"
+
+
+def test_the_judge_server_started_with_the_zygote_stays_up(backend: Backend) -> None:
+    # bubblewrap's --die-with-parent ends a sandbox when the *thread* that started it ends:
+    # a judge server started on a helper thread was killed at once (and started again, a
+    # second later, by the first submission).
+    files = {"data/numbers.txt": b"1 2 3\n"}
+    with Zygote(backend, preload=[], limits=TEST_LIMITS, lesson_files=files) as z:
+        server = z.judges(files)
+        assert server._proc is not None
+        with pytest.raises(subprocess.TimeoutExpired):
+            server._proc.wait(timeout=2)
+        assert z.judges(files) is server and server.alive
