@@ -5,6 +5,7 @@ see them at the same relative paths, helper modules and packages import; links a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,36 @@ def test_release_removes_lesson_files_it_copied_before_and_keeps_the_rest(
     assert not (out / "totals" / "tables").exists()
     assert (out / "totals" / "my-notes.txt").exists() and (out / "totals" / "data.csv").exists()
     assert run(["release", str(lesson), "-o", str(out), "--check"], capsys)[0] == 0
+
+
+COUNTER = (
+    "_marks = set()\n\n\ndef mark(i):\n    _marks.add(i)\n\n\n"
+    "def marked(i):\n    return i in _marks\n\n\ndef reset():\n    _marks.clear()\n"
+)
+STATEFUL = [
+    ("md exercise=imports", "## Import `mark`, `marked` and `reset` from `counter`"),
+    (
+        "code solution",
+        "### BEGIN SOLUTION\nfrom counter import mark, marked, reset\n### END SOLUTION",
+    ),
+    ("code tests", "reset()\nmark(3)\nassert marked(3) and not marked(0)"),
+    ("md exercise=evens", "## Mark only 0 and 2"),
+    (
+        "code solution",
+        "### BEGIN SOLUTION\nreset()\nfor i in (0, 2):\n    mark(i)\n### END SOLUTION",
+    ),
+    ("code tests", "assert marked(0) and marked(2) and not marked(3)"),
+    ("code hidden-tests", "import counter\nassert counter.marked(2) and not counter.marked(1)"),
+]
+
+
+def test_a_helper_modules_state_is_the_learners_as_in_the_notebook(
+    write_lesson: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tests see the helper module learner code changed (CS1302 lab4's markposition), not a
+    fresh copy in the grader."""
+    lesson = write_lesson(STATEFUL, "marks")
+    (lesson / "counter.py").write_text(COUNTER)
+    code, stdout, stderr = run(["validate", str(lesson), "--cell-timeout", "60"], capsys)
+    assert code == 0, stdout + stderr
+    assert "│ 1/1 " in stdout and "│ 2/2 " in stdout  # graded in the sandbox as in the notebook
