@@ -120,3 +120,29 @@ def test_a_v0_nbgrader_cell_without_flags_is_an_ordinary_cell(tmp_path: Path) ->
     nb = json.loads(report.notebook_path.read_text())
     tags = {"".join(c["source"]): c["metadata"].get("tags", []) for c in nb["cells"]}
     assert tags["x = 1"] == [] and tags["assert double(2) == 4"] == ["tests", "points=2"]
+
+
+def test_a_cell_reading_the_keyboard_is_tagged_raises_exception_and_validates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cells = [
+        md("Type an expression, see its value."),
+        {**md(""), "cell_type": "code", "source": "print(eval(input()))", "outputs": [],
+         "execution_count": None},
+        {**md(""), "cell_type": "code", "source": "def ask():\n    return input('? ')",
+         "outputs": [], "execution_count": None},
+        md("## Double"),
+        nbg("code", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+            "double", solution=True),
+        nbg("code", "assert double(2) == 4", "t", grade=True, points=1),
+    ]  # fmt: skip
+    lesson = tmp_path / "exercises" / "keys"
+    code, stdout, _ = run(
+        ["import", "nbgrader", str(write(tmp_path, cells)), "-o", str(lesson)], capsys
+    )
+    assert code == 0
+    assert "imported cell 1 calls input(): tagged raises-exception" in stdout
+    nb = json.loads((lesson / "keys.ipynb").read_text())
+    assert [c["metadata"].get("tags", []) for c in nb["cells"][1:3]] == [["raises-exception"], []]
+    code, stdout, stderr = run(["validate", str(lesson), "--cell-timeout", "60"], capsys)
+    assert code == 0, stdout + stderr

@@ -8,6 +8,7 @@ source notebook, check the output folder, number the cells, write
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -139,7 +140,8 @@ def group_notes(notes: list[Note]) -> list[str]:
         for n in members:
             items.setdefault(n.item, []).extend([] if n.cell is None else [n.cell])
         listed = "; ".join(
-            f"{item} ({_cells(at)})" if item else _cells(at) for item, at in items.items()
+            (f"{item} ({_cells(at)})" if at else item) if item else _cells(at)
+            for item, at in items.items()
         )
         lines.append(f"{len(members)} {key}: {listed}")
     return lines
@@ -389,6 +391,7 @@ def run_import(
             None,
             f"notebook format 4.{minor} upgraded to 4.5 (cell ids added; nothing else changes)",
         )
+    _tag_keyboard_cells(conversion)
     text = _notebook_text(source, conversion, importer.tool)
     target = out_dir / f"{lesson_id}.ipynb"
     _check_target(src, out_dir, target, text, overwrite)
@@ -405,6 +408,50 @@ def run_import(
         files=beside,
         requirements=shell_lines(conversion.cells),
     )
+
+
+# Tags of the cells the format gives a role; other code cells are context.
+_ROLE_TAGS = frozenset({"solution", "solution-cell", "tests", "hidden-tests", "setup"})
+
+
+def _tag_keyboard_cells(conversion: Conversion) -> None:
+    """Tag ``raises-exception`` the context cells that read the keyboard (``input()`` at top
+    level, "type an expression and see"): validation and grading have no keyboard, so the
+    call raises there, which must not count as a broken lesson."""
+    for index, cell in enumerate(conversion.cells):
+        tags = cell["metadata"].get("tags", [])
+        if cell["cell_type"] != "code" or _ROLE_TAGS & set(tags) or "raises-exception" in tags:
+            continue
+        if _reads_keyboard(cell_source(cell)):
+            cell["metadata"]["tags"] = [*tags, "raises-exception"]
+            conversion.problem(
+                None,
+                f"imported cell {index} calls input(): tagged raises-exception (validation and "
+                "grading have no keyboard; the call raises there)",
+                group="cells calling input() tagged raises-exception (validation and grading "
+                "have no keyboard; the call raises there)",
+                item=f"imported cell {index}",
+            )
+
+
+def _reads_keyboard(source: str) -> bool:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue  # runs only when called
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "input"
+        ):
+            return True
+        pending.extend(ast.iter_child_nodes(node))
+    return False
 
 
 # `!cmd`, `%pip`/`%conda` installs, `%%bash`-style cells, `%system`/`%sx`: they start processes,
