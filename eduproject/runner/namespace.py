@@ -526,11 +526,20 @@ def test_builtins(namespace: TestNamespace, printed: io.StringIO) -> dict[str, A
     ) -> Any:
         env = namespace.env_modules
         if level == 0 and (name in env or name.split(".")[0] in env):
-            if fromlist:
-                return link.ask({"op": "import", "module": name})
-            top = name.split(".")[0]
-            return link.ask({"op": "import", "module": top})
-        return builtins.__import__(name, globals, locals, fromlist, level)
+            return learner_import(name, fromlist)
+        try:
+            return builtins.__import__(name, globals, locals, fromlist, level)
+        except ModuleNotFoundError:
+            if level:
+                raise
+            # A module only the learner's process finds: a lesson helper in a folder that
+            # notebook code put on sys.path (`sys.path.append("code/")`), as in the notebook.
+            return learner_import(name, fromlist)
+
+    def learner_import(name: str, fromlist: Any) -> Any:
+        if fromlist:
+            return link.ask({"op": "import", "module": name})
+        return link.ask({"op": "import", "module": name.split(".")[0]})
 
     table = dict(vars(builtins))
     table.update(

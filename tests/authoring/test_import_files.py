@@ -231,6 +231,7 @@ COUNTER = (
     "def marked(i):\n    return i in _marks\n\n\ndef reset():\n    _marks.clear()\n"
 )
 STATEFUL = [
+    ("code setup", "import sys\nsys.path.append('more')  # as courses reach code/my_utilities.py"),
     ("md exercise=imports", "## Import `mark`, `marked` and `reset` from `counter`"),
     (
         "code solution",
@@ -244,6 +245,7 @@ STATEFUL = [
     ),
     ("code tests", "assert marked(0) and marked(2) and not marked(3)"),
     ("code hidden-tests", "import counter\nassert counter.marked(2) and not counter.marked(1)"),
+    ("code hidden-tests", "from extra import three\nassert three() == 3"),
 ]
 
 
@@ -254,6 +256,8 @@ def test_a_helper_modules_state_is_the_learners_as_in_the_notebook(
     fresh copy in the grader."""
     lesson = write_lesson(STATEFUL, "marks")
     (lesson / "counter.py").write_text(COUNTER)
+    (lesson / "more").mkdir()
+    (lesson / "more" / "extra.py").write_text("def three():\n    return 3\n")
     code, stdout, stderr = run(["validate", str(lesson), "--cell-timeout", "60"], capsys)
     assert code == 0, stdout + stderr
-    assert "│ 1/1 " in stdout and "│ 2/2 " in stdout  # graded in the sandbox as in the notebook
+    assert "│ 1/1 " in stdout and "│ 3/3 " in stdout  # graded in the sandbox as in the notebook
