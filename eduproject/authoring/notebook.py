@@ -1,4 +1,4 @@
-"""Reading a lesson's files: the source notebook (with json), its data files, its version.
+"""Reading a lesson's files: the source notebook (with json), the files beside it, its version.
 
 ``nbformat.read`` is not used: importing nbformat's schema validator costs about 1.5 s, and
 the few structural facts eduproject relies on are checked here, each with a precise error.
@@ -140,20 +140,6 @@ def _symlink_error(folder: Path, path: Path) -> LessonFormatError:
         fix=f"replace the link by a copy of what it points to (cp -rL {path} ...), or move it "
         "out of the lesson folder",
     )
-
-
-def check_relative(rel: str, where: str) -> Path:
-    """``rel`` as a path inside a lesson folder, or a LessonFormatError when it leaves it
-    (absolute, ``..``), e.g. a file path read from a bundle or an otter config."""
-    path = Path(rel)
-    if not rel or path.is_absolute() or ".." in path.parts or "\\" in rel:
-        raise LessonFormatError(
-            Path(where),
-            f"the file path {rel!r} leaves the lesson folder",
-            fix="keep the file inside the lesson folder and name it by its relative path "
-            "(data/x.csv)",
-        )
-    return path
 
 
 def cell_source(cell: dict[str, Any]) -> str:
