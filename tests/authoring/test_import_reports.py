@@ -146,3 +146,19 @@ def test_a_cell_reading_the_keyboard_is_tagged_raises_exception_and_validates(
     assert [c["metadata"].get("tags", []) for c in nb["cells"][1:3]] == [["raises-exception"], []]
     code, stdout, stderr = run(["validate", str(lesson), "--cell-timeout", "60"], capsys)
     assert code == 0, stdout + stderr
+
+
+def test_notes_that_differ_only_in_names_and_numbers_print_as_one_line() -> None:
+    from eduproject.authoring.importers.base import Note, group_notes
+
+    notes = [
+        Note(11, "answer 'a1' (2 points) is not graded: the learner's placeholder stays"),
+        Note(33, "answer 'b2' (1 point) is not graded: the learner's placeholder stays"),
+        Note(35, "answer 'c3' (3 points) is not graded: the learner's placeholder stays"),
+        Note(40, "something else"),
+    ]
+    assert group_notes(notes) == [
+        "cell 11: answer 'a1' (2 points) is not graded: the learner's placeholder stays "
+        "-- and 2 more like it: 'b2' (cell 33), 'c3' (cell 35)",
+        "cell 40: something else",
+    ]

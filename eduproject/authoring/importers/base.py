@@ -121,20 +121,29 @@ class ImportReport:
 def group_notes(notes: list[Note]) -> list[str]:
     """One line per kind of note: a note alone as it is, repeated ones counted with their cells.
 
+    Notes of one ``group`` list their items; notes without a group that differ only in quoted
+    names and numbers (one per manually graded answer, say) print the first in full, then the
+    others' names and cells.
+
     >>> group_notes([Note(3, "x", "tags dropped", "'a'"), Note(5, "y", "tags dropped", "'a'")])
     ["2 tags dropped: 'a' (cells 3, 5)"]
     """
     kinds: dict[str, list[Note]] = {}
     for note in notes:
-        kinds.setdefault(note.group or note.text, []).append(note)
+        kinds.setdefault(note.group or _VARYING.sub("_", note.text), []).append(note)
     lines = []
     for key, members in kinds.items():
         if len(members) == 1:
             lines.append(str(members[0]))
             continue
-        cells = [n.cell for n in members if n.cell is not None]
         if members[0].group is None:
-            lines.append(f"{key} ({_cells(cells)})")
+            others = [
+                f"{n.text[m.start() : m.end()]} (cell {n.cell})"
+                if (m := _QUOTED.search(n.text)) and n.cell is not None
+                else _cells([] if n.cell is None else [n.cell])
+                for n in members[1:]
+            ]
+            lines.append(f"{members[0]} -- and {len(others)} more like it: {_listed(others, 12)}")
             continue
         items: dict[str, list[int]] = {}
         for n in members:
@@ -145,6 +154,11 @@ def group_notes(notes: list[Note]) -> list[str]:
         )
         lines.append(f"{len(members)} {key}: {listed}")
     return lines
+
+
+# What differs between notes of one kind: quoted names, numbers.
+_QUOTED = re.compile(r"(?<!\w)'[^']*'(?!\w)")
+_VARYING = re.compile(r"(?<!\w)'[^']*'(?!\w)|\d+(?:\.\d+)?(?: points?\b)?")
 
 
 def _cells(cells: list[int]) -> str:
