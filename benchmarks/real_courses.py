@@ -111,6 +111,7 @@ def _scores(db: Path, lesson: str) -> dict[str, Any]:
             for ex in result.exercises:
                 failing = [f"{t.name}: {t.message[:200]}" for t in ex.tests if not t.passed]
                 scores[ex.exercise] = {
+                    "manual": ex.manual,  # graded by hand: pending here, not auto-graded
                     "score": ex.score,
                     "max": ex.max_score,
                     "detail": (ex.detail or "")[:300],
@@ -129,7 +130,8 @@ def ok(row: dict[str, Any], stage_name: str) -> bool:
 
 
 def solution_points(row: dict[str, Any]) -> tuple[float, float]:
-    scores = row.get("scores") or {}
+    """Points earned / possible on the auto-graded exercises (manual ones wait for a person)."""
+    scores = {k: s for k, s in (row.get("scores") or {}).items() if not s.get("manual")}
     return (
         sum(s["score"] for s in scores.values()),
         sum(s["max"] for s in scores.values()),
@@ -169,7 +171,7 @@ def _why(row: dict[str, Any]) -> str:
     lost = [
         f"{ex}: {(s['failing'] or [s['detail']])[0]}"
         for ex, s in (row.get("scores") or {}).items()
-        if s["score"] < s["max"]
+        if s["score"] < s["max"] and not s.get("manual")
     ]
     if lost:
         return f"{len(lost)} lose points; " + lost[0]
