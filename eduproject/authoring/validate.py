@@ -76,7 +76,7 @@ _PRELUDE = (
     f"exec({_HELPER!r}, _helper.__dict__)\n"
     "del _sys, _types, _helper\n"
     # Shell commands and package installs never run in validation (as in grading).
-    "__import__('eduproject.grading.harness', fromlist=['_'])"
+    "__import__('eduproject.runner.harness', fromlist=['_'])"
     ".refuse_shell_escapes(get_ipython())\n"
 )
 

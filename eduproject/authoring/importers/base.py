@@ -469,7 +469,7 @@ def _reads_keyboard(source: str) -> bool:
 
 
 # `!cmd`, `%pip`/`%conda` installs, `%%bash`-style cells, `%system`/`%sx`: they start processes,
-# which validation and grading never do (see eduproject.grading.harness.refuse_shell_escapes).
+# which validation and grading never do (see eduproject.runner.harness.refuse_shell_escapes).
 _SHELL_LINE = re.compile(
     r"^\s*(?:!|%(?:pip|conda|mamba|micromamba|uv|system|sx)\b|%%(?:bash|sh|script|system)\b)"
 )
