@@ -1,4 +1,4 @@
-"""Reading a lesson's files: the source notebook (with json), its data files, its version.
+"""Reading a lesson's files: the source notebook (with json), the files beside it, its version.
 
 ``nbformat.read`` is not used: importing nbformat's schema validator costs about 1.5 s, and
 the few structural facts eduproject relies on are checked here, each with a precise error.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -93,16 +94,52 @@ def notebooks_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
 
 
-def data_files_in(folder: Path) -> tuple[Path, ...]:
-    data = folder / "data"
-    if not data.is_dir():
-        return ()
-    files = (
-        p.relative_to(folder)
-        for p in data.rglob("*")
-        if p.is_file() and not p.is_symlink() and not any(part.startswith(".") for part in p.parts)
-    )
+def data_files_in(folder: Path, notebook: Path | None = None) -> tuple[Path, ...]:
+    """Every file a lesson gives learners' code, relative to the lesson folder.
+
+    That is every file in the folder and its subfolders (data, helper modules and packages,
+    images), except the source ``notebook``, hidden files and folders (``.ipynb_checkpoints``),
+    Python's ``__pycache__`` and the author's top-level ``README*`` / ``LICENSE*``. A symbolic
+    link is refused: its target may lie outside the lesson, where release and grading do not look.
+    """
+    folder = Path(folder)
+    files: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        here = Path(root)
+        for name in sorted(dirs):
+            if _skipped(name) or name == "__pycache__":
+                dirs.remove(name)
+            elif (here / name).is_symlink():
+                raise _symlink_error(folder, here / name)
+        for name in names:
+            path = here / name
+            if _skipped(name) or name.endswith((".pyc", ".pyo")) or path == notebook:
+                continue
+            if here == folder and name.upper().startswith(_AUTHOR_FILES):
+                continue
+            if path.is_symlink():
+                raise _symlink_error(folder, path)
+            if path.is_file():
+                files.append(path.relative_to(folder))
     return tuple(sorted(files))
+
+
+# Files an author keeps beside a notebook for people, not for the lesson's code.
+_AUTHOR_FILES = ("README", "LICENSE", "LICENCE")
+
+
+def _skipped(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _symlink_error(folder: Path, path: Path) -> LessonFormatError:
+    return LessonFormatError(
+        path,
+        f"is a symbolic link (to {os.readlink(path)}); a lesson's files must be real files "
+        f"inside {folder}",
+        fix=f"replace the link by a copy of what it points to (cp -rL {path} ...), or move it "
+        "out of the lesson folder",
+    )
 
 
 def cell_source(cell: dict[str, Any]) -> str:

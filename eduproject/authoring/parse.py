@@ -145,7 +145,7 @@ def load_lesson(folder: Path) -> Lesson:
     raw = path.read_bytes()
     nb = read_notebook(path, raw)
     _refuse_learner_copy(path, nb)
-    data_files = data_files_in(folder)
+    data_files = data_files_in(folder, path)
     builder = _Builder(path)
     for index, cell in enumerate(nb["cells"]):
         builder.add(index, cell)

@@ -66,15 +66,13 @@ def release(
     if course_policy is None:
         course_policy = course_policy_for(Path(lesson_folder))
     files = learner_files(lesson, course_policy)
-    stale_data = target / "data"
-    if stale_data.is_dir():
-        # Data files removed from the lesson must not linger in the released folder.
-        keep = {target / rel for rel in lesson.data_files}
-        for path in sorted(stale_data.rglob("*"), reverse=True):
-            if path.is_file() and path not in keep:
-                path.unlink()
-            elif path.is_dir() and not any(path.iterdir()):
-                path.rmdir()
+    for path in _left_over(target, lesson):
+        # Files removed from the lesson must not linger in the released folder.
+        path.unlink()
+        for parent in path.relative_to(target).parents:
+            folder = target / parent
+            if folder != target and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
     changed = [path for rel, data in files.items() if _write_if_changed(path := target / rel, data)]
 
     bundle_dir = Path(grader_dir) / lesson.id
@@ -107,9 +105,32 @@ def stale_files(lesson_folder: Path, out_dir: Path = Path("notebooks")) -> tuple
     course = course_policy_for(Path(lesson_folder))
     files = {target / rel: data for rel, data in learner_files(lesson, course).items()}
     stale = [p for p, data in files.items() if not p.is_file() or p.read_bytes() != data]
-    if (target / "data").is_dir():
-        stale += [p for p in (target / "data").rglob("*") if p.is_file() and p not in files]
-    return tuple(sorted(stale))
+    return tuple(sorted(stale + _left_over(target, lesson)))
+
+
+def _left_over(target: Path, lesson: Lesson) -> list[Path]:
+    """Lesson files an earlier release wrote into ``target`` that the lesson no longer has.
+
+    The earlier ``lesson.json`` lists them (``files``); a release older than that list
+    copied only ``data/``. Anything else in ``target`` (learners' own files) stays.
+    """
+    try:
+        earlier = json.loads((target / PACK_NAME).read_text(encoding="utf-8"))
+        listed = [Path(p) for p in earlier.get("files", [])]
+    except (OSError, ValueError, TypeError, AttributeError):
+        listed = []
+        if (target / "data").is_dir():
+            listed = [p.relative_to(target) for p in (target / "data").rglob("*") if p.is_file()]
+    keep = set(lesson.data_files)
+    return sorted(
+        target / rel
+        for rel in listed
+        if rel not in keep
+        and not rel.is_absolute()
+        and ".." not in rel.parts
+        and (target / rel).is_file()
+        and not (target / rel).is_symlink()
+    )
 
 
 def course_policy_for(lesson_folder: Path) -> PolicyLayer:
@@ -238,6 +259,7 @@ def learner_pack(lesson: Lesson, course_policy: PolicyLayer | None = None) -> di
         "lesson": lesson.id,
         "title": lesson.title,
         "version": lesson.version,
+        "files": [rel.as_posix() for rel in lesson.data_files],
         "policy": lesson_policy.to_json(),
         "exercises": [
             {

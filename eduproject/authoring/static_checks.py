@@ -2,8 +2,8 @@
 
 :func:`check_compiles` turns a syntax error in a setup, solution or test cell into a format
 error naming the cell and the line (at release, not as "the solution fails" at validate);
-:func:`lesson_warnings` lists what is legal but probably a mistake (a data file beside the
-notebook, where release does not look).
+:func:`lesson_warnings` lists what is legal but probably a mistake (a test mixing visible and
+hidden lines, lesson files too large to copy into every grading run).
 
     >>> check_compiles("def f(:\\n    pass", CellRef("nb.ipynb", 3), "solution")
     Traceback (most recent call last):
@@ -20,6 +20,8 @@ from eduproject.core.lesson import Lesson
 
 __all__ = ["check_compiles", "lesson_warnings"]
 
+# Lesson files above this size together: copied into every grading run, worth a warning.
+LARGE_FILES_BYTES = 200_000_000
 # IPython syntax (magics, shell escapes, help) that plain compile() rejects.
 _IPYTHON_LINE = re.compile(r"^\s*(?:%|!)|\?\s*$", re.MULTILINE)
 
@@ -69,9 +71,8 @@ def syntax_error(source: str) -> SyntaxError | None:
 
 
 def lesson_warnings(lesson: Lesson) -> list[str]:
-    """Legal but worth the author's attention: files beside the notebook (release copies only
-    data/); tests that mix visible and hidden lines (learners read only the visible part's
-    message)."""
+    """Legal but worth the author's attention: tests that mix visible and hidden lines
+    (learners read only the visible part's message); very large lesson files."""
     notes = []
     mixed = [
         f"{test.name!r} ({exercise.id})"
@@ -86,24 +87,11 @@ def lesson_warnings(lesson: Lesson) -> list[str]:
             "'failed'. For its own verdict, points and message, give the hidden part its own "
             "`### TEST name` line"
         )
-    folder = lesson.folder
-    for path in sorted(folder.iterdir()):
-        name = path.name
-        if path == lesson.notebook_path or name == "data" or _not_data(name):
-            continue
+    size = sum((lesson.folder / rel).stat().st_size for rel in lesson.data_files)
+    if size > LARGE_FILES_BYTES:
         notes.append(
-            f"{path} sits next to the notebook, but release copies only the files under "
-            f'{folder / "data"}/ -> move it to data/{name} and read it as "data/{name}" '
-            "in the notebook"
+            f"the lesson's files beside the notebook hold {size / 1e6:.0f} MB: every learner's "
+            "copy and every grading run gets all of them; move what the notebook does not read "
+            "out of the lesson folder"
         )
     return notes
-
-
-def _not_data(name: str) -> bool:
-    """Files an author keeps beside a notebook that are not meant for learners' code."""
-    upper = name.upper()
-    return (
-        name.startswith((".", "__"))
-        or name.endswith(".md")
-        or upper.startswith(("README", "LICENSE", "LICENCE"))
-    )

@@ -75,6 +75,9 @@ _PRELUDE = (
     "_sys.modules['_eduproject_validate'] = _helper\n"
     f"exec({_HELPER!r}, _helper.__dict__)\n"
     "del _sys, _types, _helper\n"
+    # Shell commands and package installs never run in validation (as in grading).
+    "__import__('eduproject.runner.harness', fromlist=['_'])"
+    ".refuse_shell_escapes(get_ipython())\n"
 )
 
 

@@ -155,18 +155,26 @@ def import_command(
         Path, typer.Option("-o", "--output", help="The new lesson folder, exercises/<lesson>/.")
     ],
     force: Annotated[
-        bool, typer.Option("--force", help="Replace a different notebook already written there.")
+        bool,
+        typer.Option("--force", help="Replace a different notebook or file already written there."),
     ] = False,
+    files: Annotated[
+        bool,
+        typer.Option(
+            "--files/--no-files",
+            help="Bring along the files beside the source notebook (data, helper modules).",
+        ),
+    ] = True,
 ) -> None:
-    """Convert an nbgrader source notebook or an otter-assign master notebook into a lesson."""
+    """Convert an nbgrader source notebook or an otter-assign master notebook into a lesson,
+    with the files beside it."""
     if tool is Tool.nbgrader:
         from eduproject.authoring.importers.nbgrader import import_nbgrader
 
-        report = import_nbgrader(source, out, overwrite=force)
+        report = import_nbgrader(source, out, overwrite=force, files=files)
     else:
         from eduproject.authoring.importers.otter import import_otter
 
-        report = import_otter(source, out, overwrite=force)
+        report = import_otter(source, out, overwrite=force, files=files)
     console = Console(highlight=False, soft_wrap=True)
     console.print(report.summary(), markup=False)
-    console.print(f"next: eduproject validate {out}", markup=False)

@@ -109,7 +109,10 @@ def preload_for(lesson: Lesson) -> list[str]:
                 names.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names.add(node.module.split(".")[0])
-    wanted = sorted(n for n in names - _NO_PRELOAD if _importable(n))
+    # The lesson's own helper modules import from its files, which the zygote does not have;
+    # an installed package of the same name must not be preloaded in their place.
+    local = {rel.parts[0].removesuffix(".py") for rel in lesson.data_files}
+    wanted = sorted(n for n in names - _NO_PRELOAD - local if _importable(n))
     if "matplotlib" in wanted:
         wanted.append("matplotlib.pyplot")  # the inline backend hooks in when pyplot loads
     return wanted

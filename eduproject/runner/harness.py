@@ -853,7 +853,38 @@ def make_shell(outputs: Outputs) -> Any:
     box = types.SimpleNamespace(outputs=outputs)
     shell: Any = Shell.instance(config=config)
     shell.eduproject_box = box  # the child swaps in its own Outputs after the fork
+    refuse_shell_escapes(shell)
     return shell
+
+
+# Cell magics that run their cell in another process.
+_PROCESS_CELL_MAGICS = ("bash", "sh", "script", "perl", "ruby", "pypy", "python2", "python3")
+
+
+def refuse_shell_escapes(shell: Any) -> None:
+    """Make ``!cmd``, ``!!cmd``, ``%pip``/``%conda`` installs, ``%system``/``%sx`` and
+    ``%%bash``-style cells print a note instead of running.
+
+    Validation and grading never run a lesson's or a learner's shell commands or package
+    installs (the import report lists them as requirements): they would change the grading
+    environment, or the instructor's, and their outcome is not the learner's code.
+    """
+
+    def refused(command: str, *args: Any, **kwargs: Any) -> None:
+        print(f"[eduproject: shell command not run in validation or grading: {command}]")
+
+    def refused_output(command: str, *args: Any, **kwargs: Any) -> list[str]:
+        refused(command)
+        return []
+
+    shell.system = shell.system_raw = shell.system_piped = refused
+    shell.getoutput = refused_output
+    for name in _PROCESS_CELL_MAGICS:
+
+        def cell_magic(line: str, cell: str = "", _name: str = name) -> None:
+            refused(f"%%{_name} {line}".strip())
+
+        shell.register_magic_function(cell_magic, "cell", name)
 
 
 def run_cell(shell: Any, code: str) -> dict[str, Any]:

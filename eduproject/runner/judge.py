@@ -42,7 +42,7 @@ from typing import Any
 
 from eduproject.core.results import VISIBLE_PART
 from eduproject.runner.channel import Channel
-from eduproject.runner.namespace import Owners, TestNamespace
+from eduproject.runner.namespace import ENV_MODULES, Owners, TestNamespace
 from eduproject.runner.proxy import LearnerGone, Link
 from eduproject.runner.verdict import TestRun, compiled, run_code
 
@@ -84,7 +84,7 @@ class Judge:
     checkpoints: list[_Checkpoint] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.namespace = TestNamespace(self.link, self.owners)
+        self.namespace = TestNamespace(self.link, self.owners, ENV_MODULES | LESSON_MODULES)
         self.namespace.reads = frozenset(str(n) for n in self.job.get("reads", []))
         dict.__setitem__(self.namespace, "__name__", "__main__")
         limits = self.job["limits"]
@@ -168,7 +168,7 @@ class Judge:
     def _judge_code(self, step: dict[str, Any]) -> None:
         """The instructor's imports (and a setup cell's functions), run in the judge."""
         if step.get("role") == "solution":  # the learner's answer: kept apart (see Owners)
-            scratch = TestNamespace(self.link, Owners())
+            scratch = TestNamespace(self.link, Owners(), ENV_MODULES | LESSON_MODULES)
             run = run_code(
                 compiled(step["judge"], f"<solution {step['i']}>"), scratch, self.cell_timeout
             )
@@ -510,6 +510,25 @@ def _vm_size() -> int:
     return 0
 
 
+# Set once per fork server, from its lesson's files (see serve_forever).
+LESSON_MODULES: frozenset[str] = frozenset()
+
+
+def lesson_modules(folder: str) -> frozenset[str]:
+    """Top-level module and package names among a lesson's files (``helper.py``, ``tools/``).
+
+    >>> sorted(lesson_modules("exercises/totals"))   # doctest: +SKIP
+    ['helper', 'tools']
+    """
+    names = set()
+    for entry in os.scandir(folder):
+        if entry.is_file() and entry.name.endswith(".py"):
+            names.add(entry.name[:-3])
+        elif entry.is_dir() and any(n.endswith(".py") for n in os.listdir(entry.path)):
+            names.add(entry.name)  # a package, or a namespace package (no __init__.py)
+    return frozenset(n for n in names if n.isidentifier())
+
+
 def serve_forever(config: dict[str, Any]) -> None:
     """The fork server: one judge per ``{"op": "judge"}`` request (with two sockets attached)."""
     control = socket.socket(fileno=config["control_fd"])
@@ -524,7 +543,10 @@ def serve_forever(config: dict[str, Any]) -> None:
     files = config.get("files")
     if files:
         os.chdir(files)
-        sys.path.insert(0, files)
+        # The lesson's helper modules are the learner's: imported there (their state is what
+        # learner code changed), never here, where tests would see a fresh copy.
+        global LESSON_MODULES
+        LESSON_MODULES = lesson_modules(files)
     memory_mb = config.get("memory_mb")
     memory = None if memory_mb is None else _vm_size() + int(memory_mb) * 2**20
     import gc

@@ -260,10 +260,15 @@ class TestNamespace(dict[str, Any]):
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, link: Link, owners: Owners) -> None:
+    def __init__(
+        self, link: Link, owners: Owners, env_modules: frozenset[str] = ENV_MODULES
+    ) -> None:
         super().__init__()
         self.link = link
         self.owners = owners
+        # Modules imported from the learner process (ENV_MODULES and the lesson's own helper
+        # modules, whose state learner code changes, as in the notebook).
+        self.env_modules = env_modules
         self.mirror: bool = False  # visible test code: bindings are also the learner's
         self.pending: dict[str, Any] = {}
         # Hidden test code: names learner code reads (the instructor's code reads them) are
@@ -519,12 +524,22 @@ def test_builtins(namespace: TestNamespace, printed: io.StringIO) -> dict[str, A
     def import_(
         name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
     ) -> Any:
-        if level == 0 and (name in ENV_MODULES or name.split(".")[0] in ENV_MODULES):
-            if fromlist:
-                return link.ask({"op": "import", "module": name})
-            top = name.split(".")[0]
-            return link.ask({"op": "import", "module": top})
-        return builtins.__import__(name, globals, locals, fromlist, level)
+        env = namespace.env_modules
+        if level == 0 and (name in env or name.split(".")[0] in env):
+            return learner_import(name, fromlist)
+        try:
+            return builtins.__import__(name, globals, locals, fromlist, level)
+        except ModuleNotFoundError:
+            if level:
+                raise
+            # A module only the learner's process finds: a lesson helper in a folder that
+            # notebook code put on sys.path (`sys.path.append("code/")`), as in the notebook.
+            return learner_import(name, fromlist)
+
+    def learner_import(name: str, fromlist: Any) -> Any:
+        if fromlist:
+            return link.ask({"op": "import", "module": name})
+        return link.ask({"op": "import", "module": name.split(".")[0]})
 
     table = dict(vars(builtins))
     table.update(

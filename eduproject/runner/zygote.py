@@ -147,6 +147,9 @@ def _child(shell: Any, sock_fd: int, job: dict[str, Any]) -> None:
         os.close(devnull)
         os.chdir(job["workdir"])
         os.environ["HOME"] = os.environ["PWD"] = job["workdir"]
+        # The lesson's helper modules sit beside the notebook: `import helper` finds them there,
+        # as it does in Jupyter (first, before the folder this script was started from).
+        sys.path.insert(0, job["workdir"])
         limits = job["limits"]
         memory = limits.get("memory_bytes")
         _limit(resource.RLIMIT_AS, None if memory is None else _vm_size() + memory)

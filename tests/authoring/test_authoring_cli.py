@@ -206,7 +206,8 @@ def test_import_nbgrader_then_release(tmp_path: Path, capsys: pytest.CaptureFixt
     code, stdout, stderr = run(["import", "nbgrader", str(src), "-o", str(lesson)], capsys)
     assert (code, stderr) == (0, "")
     assert stdout.startswith(f"wrote {lesson}/")
-    assert stdout.endswith(f"next: eduproject validate {lesson}\n")
+    assert f"  1. eduproject validate {lesson}   (solutions pass, stubs fail)\n" in stdout
+    assert stdout.endswith(f"  2. eduproject release {lesson} -o notebooks/\n")
     code, stdout, _ = run(
         ["release", str(lesson), "-o", str(tmp_path / "nb"), "--grader-dir", str(tmp_path / "g")],
         capsys,

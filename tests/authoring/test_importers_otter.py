@@ -182,8 +182,9 @@ def test_a_notebook_using_every_otter_feature_imports_and_validates(tmp_path: Pa
     report = import_otter(src, folder)
     assert report.exercises == ["Q1_a"]
     assert report.problems == [
-        "cell 1: assignment config key 'files' ignored: copy data files into the lesson's data/ "
-        "folder (paths data/...)",
+        "cell 1: assignment config files lists 'data/rain.csv', which is not there",
+        "cell 1: assignment config key 'files' ignored: the files beside the master come with the "
+        "lesson, for learners and grading",
         "cell 1: assignment config key 'future_option' ignored: not an otter key this importer knows",
         "cell 3: question 'Q1.a': config key 'colour' ignored (not an otter question key)",
         "cell 3: question name 'Q1.a' becomes exercise id 'Q1_a' (ids use [A-Za-z0-9_-])",
@@ -259,8 +260,9 @@ def test_named_tests_included_markdown_and_questions_without_tests(tmp_path: Pat
     report = import_otter(src, tmp_path / "ex" / "hw")
     assert report.exercises == ["q1", "q9"]
     assert report.problems == [
-        "cell 0: assignment config key 'student_files' ignored: copy files learners need into "
-        "the lesson's data/ folder",
+        "cell 0: assignment config student_files lists 'helper.py', which is not there",
+        "cell 0: assignment config key 'student_files' ignored: the files beside the master come "
+        "with the lesson, for learners and grading",
         "cell 8: question 'q1': test name 'q1 a/2' becomes 'q1_a_2'",
         "cell 18: question 'q9': markdown cell in the solution block left out (otter shows it to "
         "instructors only; eduproject keeps solutions in code cells)",

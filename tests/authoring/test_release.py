@@ -359,16 +359,20 @@ def test_code_like_words_to_avoid_stay_out_of_lesson_json(
     assert check_leak("Try `range(2, n + 1)` here.", info).leak
 
 
-def test_release_warns_about_a_data_file_beside_the_notebook(
+def test_files_beside_the_notebook_are_released_beside_the_learner_notebook(
     good_lesson: Path, tmp_path: Path
 ) -> None:
     (good_lesson / "weather.csv").write_text("day,temp\n")
     (good_lesson / "README.md").write_text("notes for the author")
+    (good_lesson / ".ipynb_checkpoints").mkdir()
+    (good_lesson / ".ipynb_checkpoints" / "x.ipynb").write_text("{}")
     result = _release(good_lesson, tmp_path)
-    mixed, warning = result.warnings
+    (mixed,) = result.warnings
     assert mixed.startswith("1 test(s) mix visible and hidden lines: 'negatives' (sum_evens).")
-    assert warning.startswith(f"{good_lesson / 'weather.csv'} sits next to the notebook")
-    assert 'move it to data/weather.csv and read it as "data/weather.csv"' in warning
+    folder = result.notebook.parent
+    assert (folder / "weather.csv").read_text() == "day,temp\n"
+    assert not (folder / "README.md").exists() and not (folder / ".ipynb_checkpoints").exists()
+    assert result.lesson.data_files == (Path("data/numbers.txt"), Path("weather.csv"))
 
 
 def test_a_learner_notebook_is_refused_plainly(good_lesson: Path, tmp_path: Path) -> None:

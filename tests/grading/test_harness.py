@@ -28,7 +28,11 @@ def test_line_and_cell_magics_and_shell_commands(zygote: Zygote) -> None:
     )
     assert first["status"] == "ok" and "Wall time" in stdout(first)
     assert second["status"] == "ok" and second["outputs"] == []
-    assert stdout(third).replace("\r\n", "\n") == "from-shell\n42 hidden\n\n"
+    # Shell lines never run in grading (issue 12): a note takes their place.
+    assert stdout(third).replace("\r\n", "\n") == (
+        "[eduproject: shell command not run in validation or grading: echo from-shell]\n"
+        "42 hidden\n\n"
+    )
 
 
 def test_display_and_execute_result_are_nbformat_outputs(zygote: Zygote) -> None:

@@ -8,6 +8,7 @@ source notebook, check the output folder, number the cells, write
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -37,11 +38,30 @@ FOREIGN_TAGS = frozenset(
 
 
 @dataclass(frozen=True)
+class Note:
+    """One thing an import did not carry over as it was.
+
+    Notes with the same ``group`` print as one line of the report ("49 tags dropped"), each
+    note's ``item`` (a tag name) listed with its cells.
+    """
+
+    cell: int | None
+    text: str
+    group: str | None = None
+    item: str = ""
+
+    def __str__(self) -> str:
+        return self.text if self.cell is None else f"cell {self.cell}: {self.text}"
+
+
+@dataclass(frozen=True)
 class ImportReport:
     """What an import wrote, and everything it could not carry over.
 
     Each problem names the source cell (0-based index, as JupyterLab counts), what was not
-    converted and why.
+    converted and why. ``files`` are the files copied from beside the source notebook (relative
+    to the lesson folder); ``requirements`` the shell and package-install lines of the notebook,
+    which validation and grading never run.
 
         >>> report = import_nbgrader(Path("ps1.ipynb"), Path("exercises/ps1"))
         >>> report.exercises
@@ -52,17 +72,108 @@ class ImportReport:
     lesson_id: str
     exercises: list[str]
     problems: list[str]
+    notes: list[Note] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    requirements: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """A few lines for a terminal: where the lesson went, its exercises, the problems."""
+        """A short text for a terminal: what was written, grouped notes, what to do next."""
+        folder = self.notebook_path.parent
         lines = [
             f"wrote {self.notebook_path} (lesson {self.lesson_id!r}, "
             f"{len(self.exercises)} exercises: {', '.join(self.exercises) or 'none'})"
         ]
-        if self.problems:
-            lines.append(f"{len(self.problems)} things were not converted as they were:")
-            lines.extend(f"  - {p}" for p in self.problems)
+        if self.files:
+            size = sum(
+                (folder / rel).stat().st_size for rel in self.files if (folder / rel).is_file()
+            )
+            lines.append(
+                f"copied {len(self.files)} file(s) from beside the source ({_size(size)}): "
+                + _listed([rel.as_posix() for rel in self.files], 8)
+            )
+        if self.requirements:
+            lines.append(
+                f"{len(self.requirements)} shell / install line(s), never run by validate or "
+                "grade (install what they need in the course environment):"
+            )
+            lines.extend(f"  {line}" for line in self.requirements)
+        grouped = group_notes(self.notes or [Note(None, p) for p in self.problems])
+        if grouped:
+            lines.append(f"{len(grouped)} kind(s) of thing were not converted as they were:")
+            lines.extend(f"  - {line}" for line in grouped)
+        lines.append("next:")
+        step = 1
+        if grouped:
+            lines.append(
+                f"  {step}. read the notes above; fix in {self.notebook_path} what matters"
+            )
+            step += 1
+        if self.requirements:
+            lines.append(
+                f"  {step}. install the packages the lines above install, in the course environment"
+            )
+            step += 1
+        lines.append(f"  {step}. eduproject validate {folder}   (solutions pass, stubs fail)")
+        lines.append(f"  {step + 1}. eduproject release {folder} -o notebooks/")
         return "\n".join(lines)
+
+
+def group_notes(notes: list[Note]) -> list[str]:
+    """One line per kind of note: a note alone as it is, repeated ones counted with their cells.
+
+    Notes of one ``group`` list their items; notes without a group that differ only in quoted
+    names and numbers (one per manually graded answer, say) print the first in full, then the
+    others' names and cells.
+
+    >>> group_notes([Note(3, "x", "tags dropped", "'a'"), Note(5, "y", "tags dropped", "'a'")])
+    ["2 tags dropped: 'a' (cells 3, 5)"]
+    """
+    kinds: dict[str, list[Note]] = {}
+    for note in notes:
+        kinds.setdefault(note.group or _VARYING.sub("_", note.text), []).append(note)
+    lines = []
+    for key, members in kinds.items():
+        if len(members) == 1:
+            lines.append(str(members[0]))
+            continue
+        if members[0].group is None:
+            others = [
+                f"{n.text[m.start() : m.end()]} (cell {n.cell})"
+                if (m := _QUOTED.search(n.text)) and n.cell is not None
+                else _cells([] if n.cell is None else [n.cell])
+                for n in members[1:]
+            ]
+            lines.append(f"{members[0]} -- and {len(others)} more like it: {_listed(others, 12)}")
+            continue
+        items: dict[str, list[int]] = {}
+        for n in members:
+            items.setdefault(n.item, []).extend([] if n.cell is None else [n.cell])
+        listed = "; ".join(
+            (f"{item} ({_cells(at)})" if at else item) if item else _cells(at)
+            for item, at in items.items()
+        )
+        lines.append(f"{len(members)} {key}: {listed}")
+    return lines
+
+
+# What differs between notes of one kind: quoted names, numbers.
+_QUOTED = re.compile(r"(?<!\w)'[^']*'(?!\w)")
+_VARYING = re.compile(r"(?<!\w)'[^']*'(?!\w)|\d+(?:\.\d+)?(?: points?\b)?")
+
+
+def _cells(cells: list[int]) -> str:
+    if not cells:
+        return "the notebook"
+    shown = ", ".join(str(c) for c in cells[:12]) + (", ..." if len(cells) > 12 else "")
+    return f"cell {shown}" if len(cells) == 1 else f"cells {shown}"
+
+
+def _listed(items: list[str], most: int) -> str:
+    return ", ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
 
 
 @dataclass
@@ -94,14 +205,20 @@ class Conversion:
     id_hints: list[str | None] = field(default_factory=list)
     exercises: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
     def add(self, cell: dict[str, Any], id_hint: object = None) -> None:
         """Append ``cell``; ``id_hint`` (often the source cell's id) is used if it is a string."""
         self.cells.append(cell)
         self.id_hints.append(id_hint if isinstance(id_hint, str) and id_hint else None)
 
-    def problem(self, cell: int | None, what: str) -> None:
-        self.problems.append(what if cell is None else f"cell {cell}: {what}")
+    def problem(
+        self, cell: int | None, what: str, group: str | None = None, item: str = ""
+    ) -> None:
+        """Report ``what`` about source ``cell``; notes sharing a ``group`` print as one line."""
+        note = Note(cell, what, group, item)
+        self.problems.append(str(note))
+        self.notes.append(note)
 
 
 class Importer(Protocol):
@@ -157,6 +274,9 @@ def foreign_tags(
                 index,
                 f"tag {tag!r} dropped: eduproject rejects tags it does not know "
                 "(docs/format.md lists the allowed ones)",
+                group="tags dropped (eduproject rejects tags it does not know; docs/format.md "
+                "lists the allowed ones)",
+                item=repr(tag),
             )
     if "raises-exception" not in kept and _saved_error(cell):
         # "Run this and see what happens": the source notebook shows the error on purpose,
@@ -253,13 +373,16 @@ def read_source(path: Path) -> Source:
 
 
 def run_import(
-    importer: Importer, src: Path, out_dir: Path, *, overwrite: bool = False
+    importer: Importer, src: Path, out_dir: Path, *, overwrite: bool = False, files: bool = True
 ) -> ImportReport:
     """Convert ``src`` with ``importer`` into ``out_dir/<out_dir.name>.ipynb``.
 
-    Refuses to replace a different notebook already there unless ``overwrite``; writing
-    the same bytes again is always fine.
+    With ``files`` the files beside ``src`` come along (see :mod:`.files`). Refuses to replace
+    a different notebook or file already there unless ``overwrite``; writing the same bytes
+    again is always fine.
     """
+    from eduproject.authoring.importers.files import copy_beside, files_beside
+
     src, out_dir = Path(src), Path(out_dir)
     lesson_id = out_dir.name
     if not LESSON_ID_RE.fullmatch(lesson_id):
@@ -276,9 +399,18 @@ def run_import(
             hint=f"check that this is the {importer.tool} source notebook (with its solution "
             "and test cells), not a released or submitted copy",
         )
+    minor = source.notebook.get("nbformat_minor")
+    if not isinstance(minor, int) or minor < 4:
+        conversion.problem(
+            None,
+            f"notebook format 4.{minor} upgraded to 4.5 (cell ids added; nothing else changes)",
+        )
+    _tag_keyboard_cells(conversion)
     text = _notebook_text(source, conversion, importer.tool)
     target = out_dir / f"{lesson_id}.ipynb"
     _check_target(src, out_dir, target, text, overwrite)
+    beside = files_beside(src, skip=out_dir) if files else []
+    copy_beside(src, out_dir, beside, overwrite=overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     return ImportReport(
@@ -286,7 +418,73 @@ def run_import(
         lesson_id=lesson_id,
         exercises=list(conversion.exercises),
         problems=list(conversion.problems),
+        notes=list(conversion.notes),
+        files=beside,
+        requirements=shell_lines(conversion.cells),
     )
+
+
+# Tags of the cells the format gives a role; other code cells are context.
+_ROLE_TAGS = frozenset({"solution", "solution-cell", "tests", "hidden-tests", "setup"})
+
+
+def _tag_keyboard_cells(conversion: Conversion) -> None:
+    """Tag ``raises-exception`` the context cells that read the keyboard (``input()`` at top
+    level, "type an expression and see"): validation and grading have no keyboard, so the
+    call raises there, which must not count as a broken lesson."""
+    for index, cell in enumerate(conversion.cells):
+        tags = cell["metadata"].get("tags", [])
+        if cell["cell_type"] != "code" or _ROLE_TAGS & set(tags) or "raises-exception" in tags:
+            continue
+        if _reads_keyboard(cell_source(cell)):
+            cell["metadata"]["tags"] = [*tags, "raises-exception"]
+            conversion.problem(
+                None,
+                f"imported cell {index} calls input(): tagged raises-exception (validation and "
+                "grading have no keyboard; the call raises there)",
+                group="cells calling input() tagged raises-exception (validation and grading "
+                "have no keyboard; the call raises there)",
+                item=f"imported cell {index}",
+            )
+
+
+def _reads_keyboard(source: str) -> bool:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue  # runs only when called
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "input"
+        ):
+            return True
+        pending.extend(ast.iter_child_nodes(node))
+    return False
+
+
+# `!cmd`, `%pip`/`%conda` installs, `%%bash`-style cells, `%system`/`%sx`: they start processes,
+# which validation and grading never do (see eduproject.runner.harness.refuse_shell_escapes).
+_SHELL_LINE = re.compile(
+    r"^\s*(?:!|%(?:pip|conda|mamba|micromamba|uv|system|sx)\b|%%(?:bash|sh|script|system)\b)"
+)
+
+
+def shell_lines(cells: list[dict[str, Any]]) -> list[str]:
+    """The distinct shell and install lines of ``cells``' code, in order."""
+    found: dict[str, None] = {}
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        for line in cell_source(cell).split("\n"):
+            if _SHELL_LINE.match(line):
+                found[line.strip()] = None
+    return list(found)
 
 
 def _check_target(src: Path, out_dir: Path, target: Path, text: str, overwrite: bool) -> None:

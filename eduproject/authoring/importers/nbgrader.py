@@ -56,14 +56,16 @@ _INDENT = re.compile(r"\s*")
 _AUTOTEST = re.compile(r"^\s*### (HASHED )?AUTOTEST\b", re.MULTILINE)
 
 
-def import_nbgrader(src: Path, out_dir: Path, *, overwrite: bool = False) -> ImportReport:
+def import_nbgrader(
+    src: Path, out_dir: Path, *, overwrite: bool = False, files: bool = True
+) -> ImportReport:
     """Convert the nbgrader source notebook ``src`` into the lesson folder ``out_dir``.
 
     >>> report = import_nbgrader(Path("source/ps1/problem1.ipynb"), Path("exercises/ps1"))
     >>> report.notebook_path
     PosixPath('exercises/ps1/ps1.ipynb')
     """
-    return run_import(NbgraderImporter(), src, out_dir, overwrite=overwrite)
+    return run_import(NbgraderImporter(), src, out_dir, overwrite=overwrite, files=files)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class NbgraderImporter:
         _check_unique_ids(source, cells)
         plan = _Plan.make(cells)
         out = Conversion()
+        _note_old_schema(source, out)
         for cell in cells:
             text, regions = _checked_markers(source, cell)
             self._emit(cell, text, regions, plan, out)
@@ -356,9 +359,14 @@ def _classify(source: Source, index: int, cell: dict[str, Any]) -> _Cell:
             fix="re-create the cell's nbgrader settings with the Create Assignment toolbar",
         )
     version = meta.get("schema_version", 0)
-    if version == 0 or not isinstance(version, int):
+    if version == 0:
+        upgraded = _upgrade_v0(meta)
+        if upgraded is None:
+            return _Cell(index, kind, "plain", None, None, text, cell)
+        meta = upgraded
+    elif not isinstance(version, int) or isinstance(version, bool):
         raise source.error(
-            f"nbgrader metadata schema version {version!r} is too old to import",
+            f"nbgrader metadata schema version {version!r} is not understood",
             cell=index,
             fix=f"upgrade the notebook first: `nbgrader update {source.path}`",
         )
@@ -440,6 +448,43 @@ def _classify(source: Source, index: int, cell: dict[str, Any]) -> _Cell:
     if role == "tests" and not any(_is_code(line) for line in text.split("\n")):
         role = "codeless_tests"  # e.g. only `### AUTOTEST` lines: nothing our format can run
     return _Cell(index, kind, role, grade_id if role != "plain" else None, points, text, cell)
+
+
+def _upgrade_v0(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """Schema v0 metadata as ``nbgrader update`` upgrades it: missing flags are false (no flag:
+    not an nbgrader cell), ``points`` become a number >= 0 on graded cells only."""
+    meta = {"grade": False, "solution": False, "locked": False, **meta}
+    if not any(meta.get(key) is True for key in ("grade", "solution", "locked", "task")):
+        return None
+    if not meta["grade"]:
+        meta.pop("points", None)
+    else:
+        raw = meta.get("points", 0.0)
+        try:
+            points = 0.0 if raw == "" else float(raw)
+        except (TypeError, ValueError):
+            return meta  # _classify reports the points
+        meta["points"] = max(points, 0.0)
+    return meta
+
+
+def _note_old_schema(source: Source, out: Conversion) -> None:
+    """nbgrader metadata schema v0-v2 reads as v3: later versions only added fields with
+    defaults (v0 cells are upgraded as ``nbgrader update`` does, see :func:`_upgrade_v0`)."""
+    for index, cell in enumerate(source.cells):
+        meta = cell["metadata"].get("nbgrader")
+        if not isinstance(meta, dict):
+            continue
+        version = meta.get("schema_version", 0)
+        if version in (0, 1, 2):
+            out.problem(
+                index,
+                f"nbgrader metadata schema v{version} read as v3 (the fields v3 added take "
+                f"their defaults; `nbgrader update {source.path}` would write the same)",
+                group="cells with nbgrader metadata of an older schema, read as v3 (the fields "
+                f"v3 added take their defaults; `nbgrader update {source.path}` writes the same)",
+                item=f"v{version}",
+            )
 
 
 def _check_unique_ids(source: Source, cells: list[_Cell]) -> None:

@@ -40,9 +40,10 @@ from eduproject.authoring.importers.base import (
 from eduproject.authoring.importers.otter_blocks import (
     QUESTION_KEYS,
     Question,
+    assignment_config,
     read_structure,
-    refuse_v0,
 )
+from eduproject.authoring.importers.otter_client import strip_client_cells
 from eduproject.authoring.importers.otter_solutions import (
     CodeError,
     Converted,
@@ -50,36 +51,67 @@ from eduproject.authoring.importers.otter_solutions import (
     learner_version,
 )
 from eduproject.authoring.importers.otter_tests import TestCell, read_test
+from eduproject.authoring.importers.otter_v0 import upgrade_v0
 
 MANUAL_PLACEHOLDER = "_Type your answer here, replacing this text._"
 INCLUDE_TAG = "otter_include"  # a markdown cell in a solution block that learners keep
 _TEST_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def import_otter(src: Path, out_dir: Path, *, overwrite: bool = False) -> ImportReport:
+def import_otter(
+    src: Path, out_dir: Path, *, overwrite: bool = False, files: bool = True
+) -> ImportReport:
     """Convert the otter-assign master notebook ``src`` into the lesson folder ``out_dir``.
 
     >>> report = import_otter(Path("hw01.ipynb"), Path("exercises/hw01"))
     >>> report.exercises
     ['q1', 'q2', 'q3']
     """
-    return run_import(OtterImporter(), src, out_dir, overwrite=overwrite)
+    return run_import(OtterImporter(), src, out_dir, overwrite=overwrite, files=files)
 
 
 class OtterImporter:
     tool = "otter"
 
     def convert(self, source: Source) -> Conversion:
-        refuse_v0(source)
         out = Conversion()
+        source = strip_client_cells(upgrade_v0(source, out), out)
+        strip_all = bool(assignment_config(source).get("strip_solutions_from_all_cells"))
         items = read_structure(source, out)
         used: dict[str, int] = {}
         for item in items:
             if isinstance(item, Question):
-                _Emitter(source, item, out).emit(used)
+                _Emitter(source, item, out, strip_all).emit(used)
+            elif strip_all and _marked(source, item):
+                _stubbed_context(source, item, out)
             else:
                 _context(source, item, out)
         return out
+
+
+def _marked(source: Source, index: int) -> bool:
+    """A code cell holding otter solution markers (outside a solution block)."""
+    cell = source.cells[index]
+    if cell["cell_type"] != "code":
+        return False
+    try:
+        return convert_solution(cell_source(cell)).regions > 0
+    except CodeError:
+        return False
+
+
+def _stubbed_context(source: Source, index: int, out: Conversion) -> None:
+    """``strip_solutions_from_all_cells``: a marked cell outside any question gets otter's
+    learner version; there is no exercise to keep the instructor's code in."""
+    cell = source.cells[index]
+    out.problem(
+        index,
+        "solution markers outside any question (strip_solutions_from_all_cells): learners get "
+        "otter's stub (`...`); the instructor's code is not in the lesson (move the cell into "
+        "a question's solution block to keep it)",
+    )
+    tags = foreign_tags(cell, index, out)
+    out.add(new_cell("code", learner_version(cell_source(cell)), tags=tags), cell.get("id"))
 
 
 def _context(source: Source, index: int, out: Conversion) -> None:
@@ -95,10 +127,13 @@ def _context(source: Source, index: int, out: Conversion) -> None:
 class _Emitter:
     """Writes the cells of one question."""
 
-    def __init__(self, source: Source, question: Question, out: Conversion) -> None:
+    def __init__(
+        self, source: Source, question: Question, out: Conversion, strip_all: bool = False
+    ) -> None:
         self.source = source
         self.q = question
         self.out = out
+        self.strip_all = strip_all  # the assignment's strip_solutions_from_all_cells
 
     def error(self, index: int, exc: CodeError) -> Exception:
         return self.source.error(
@@ -235,6 +270,14 @@ class _Emitter:
                     )
                 self.out.add(
                     new_cell("code", text, tags=tags, origin=q.name), f"{ex_id}-test-{k + 1}"
+                )
+            elif self.strip_all and _marked(self.source, index):
+                # strip_solutions_from_all_cells: markers outside the solution block count too.
+                self.out.add(
+                    new_cell(
+                        "code", self._solution(index).code, tags=["solution", *tags], origin=q.name
+                    ),
+                    f"{ex_id}-solution",
                 )
             else:
                 self.out.add(

@@ -20,8 +20,9 @@ _BOUNDARY = re.compile(r"#\s+(begin|end)\s+(question|prompt|solution|tests)\b", 
 _CONFIG = re.compile(r"#\s+(assignment\s+config|begin\s+assignment)\b", re.IGNORECASE)
 _END_CONFIG = re.compile(r"#\s+end\s+assignment\b", re.IGNORECASE)
 _IGNORE_CELL = re.compile(r"##\s*ignore\s*##", re.IGNORECASE)
-_V0_MARK = re.compile(r"^\s*(BEGIN QUESTION|BEGIN ASSIGNMENT)\s*$", re.MULTILINE)
 QUESTION_KEYS = {"name", "points", "manual", "check_cell", "export", "all_or_nothing"}
+# What the importer does with the files an otter config lists.
+_BESIDE = "the files beside the master come with the lesson, for learners and grading"
 CONFIG_REASONS = {
     "name": "eduproject names the lesson after its folder",
     "requirements": "install packages in the course environment instead",
@@ -38,13 +39,13 @@ CONFIG_REASONS = {
     "save_environment": "eduproject grades by re-running submissions, never from saved environments",
     "variables": "eduproject grades by re-running submissions, never from saved environments",
     "ignore_modules": "eduproject grades by re-running submissions, never from saved environments",
-    "files": "copy data files into the lesson's data/ folder (paths data/...)",
-    "autograder_files": "copy data files into the lesson's data/ folder (paths data/...)",
+    "files": _BESIDE,
+    "autograder_files": _BESIDE,
     "plugins": "otter plugins have no eduproject counterpart",
     "tests": "tests live in the notebook; exception-based tests are recognised by their shape",
     "runs_on": "eduproject notebooks run in Jupyter",
     "python_version": "the course environment sets the Python version",
-    "student_files": "copy files learners need into the lesson's data/ folder",
+    "student_files": _BESIDE,
     "show_question_points": "learners see points in eduproject's own panel",
     "config_file": "put the settings in this cell; eduproject reads no otter config files",
 }
@@ -64,20 +65,6 @@ class Question:
 
     def cells_in(self, block: str) -> list[int]:
         return [i for b, i in self.members if b == block]
-
-
-def refuse_v0(source: Source) -> None:
-    for index, cell in enumerate(source.cells):
-        if (
-            cell["cell_type"] == "markdown"
-            and "```" in (text := cell_source(cell))
-            and _V0_MARK.search(text)
-        ):
-            raise source.error(
-                "this is an otter v0 master notebook (BEGIN QUESTION inside a markdown code block)",
-                cell=index,
-                fix="convert it to the v1 format first: `python -m otter.assign.v0.convert SRC DST`",
-            )
 
 
 def read_structure(source: Source, out: Conversion) -> list[Question | int]:
@@ -207,8 +194,34 @@ def _read_question(source: Source, index: int, text: str, names: dict[str, int])
     return Question(index, name, config)
 
 
+# Assignment config keys the importer applies.
+APPLIED_KEYS = frozenset({"strip_solutions_from_all_cells"})
+FILE_KEYS = ("files", "autograder_files", "student_files")
+
+
+def assignment_config(source: Source) -> dict[str, Any]:
+    """The assignment config of the master (``# ASSIGNMENT CONFIG`` raw cell), or {}."""
+    for index, cell in enumerate(source.cells):
+        text = cell_source(cell)
+        if cell["cell_type"] == "raw" and _CONFIG.match(text.split("\n", 1)[0].strip()):
+            return _yaml(source, index, text, "assignment config")
+    return {}
+
+
 def _assignment_config(source: Source, index: int, text: str, out: Conversion) -> None:
+    from eduproject.authoring.importers.files import check_listed
+
     config = _yaml(source, index, text, "assignment config")
     for key in config:
+        if key in APPLIED_KEYS:
+            continue
+        if key in FILE_KEYS:
+            for rel in check_listed(source.path, config[key], key):
+                out.problem(index, f"assignment config {key} lists {rel!r}, which is not there")
         reason = CONFIG_REASONS.get(key, "not an otter key this importer knows")
-        out.problem(index, f"assignment config key {key!r} ignored: {reason}")
+        out.problem(
+            index,
+            f"assignment config key {key!r} ignored: {reason}",
+            group="assignment config keys ignored",
+            item=f"{key!r} ({reason})",
+        )

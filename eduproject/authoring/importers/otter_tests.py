@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import ast
 import doctest
+import io
 import re
+import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,23 +67,22 @@ def read_test(cell: dict[str, Any], text: str) -> TestCell:
         isinstance(points, bool) or not isinstance(points, int | float) or points < 0
     ):
         raise CodeError(f"test points {points!r} is not a number >= 0", "write e.g. `points: 2`")
-    for key in ("success_message", "failure_message"):
-        if config.get(key):
-            notes.append(
-                f"{key} {config[key]!r} kept only as a comment (eduproject has no per-test messages)"
-            )
+    if config.get("success_message"):
+        notes.append(
+            f"success_message {config['success_message']!r} kept only as a comment (eduproject "
+            "shows its own message for a passing test)"
+        )
     known = {"hidden", "points", "success_message", "failure_message", "name"}
     for key in sorted(set(config) - known):
         notes.append(f"test config key {key!r} ignored (otter knows {', '.join(sorted(known))})")
     name = config.get("name")
     body = drop_ignored("\n".join(lines[start:]))
     converted = convert_check(body, _recorded_output(cell), cell.get("execution_count"))
-    comments = [
-        f"# {k.replace('_', ' ')}: {config[k]}"
-        for k in ("success_message", "failure_message")
-        if config.get(k)
-    ]
-    code = "\n".join([*comments, converted.code]) if comments else converted.code
+    code = converted.code
+    if config.get("failure_message"):
+        code = with_failure_message(code, str(config["failure_message"]))
+    if config.get("success_message"):
+        code = f"# success message: {config['success_message']}\n{code}"
     return TestCell(
         code,
         hidden,
@@ -89,6 +90,26 @@ def read_test(cell: dict[str, Any], text: str) -> TestCell:
         None if name is None else str(name),
         notes + converted.notes,
     )
+
+
+def with_failure_message(code: str, message: str) -> str:
+    """``code`` whose failing check (an AssertionError) shows ``message``, as otter shows a
+    test's ``failure_message``; other errors keep their own message.
+
+    Code holding a multi-line string keeps the message as a comment (indenting the code
+    would change the string)."""
+    if _multiline_string(code):
+        return f"# failure message: {message}\n{code}"
+    body = "\n".join(f"    {line}" if line.strip() else "" for line in code.split("\n"))
+    return f"try:\n{body}\nexcept AssertionError:\n    raise AssertionError({message!r}) from None"
+
+
+def _multiline_string(code: str) -> bool:
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return True
+    return any(t.type == tokenize.STRING and t.start[0] != t.end[0] for t in tokens)
 
 
 def _recorded_output(cell: dict[str, Any]) -> tuple[str, str]:
