@@ -69,7 +69,8 @@ from eduproject.gateway.service import CallRun, TutorService
 from eduproject.gateway.summary import build_summary, summary_text
 from eduproject.gateway.tokens import TOKEN_PREFIX, Identity
 from eduproject.grading.feedback import html_page
-from eduproject.tutor.wire import KINDS, RequestRejected, parse_call, parse_check, sse
+from eduproject.tutor.wire import KINDS, RequestRejected, parse_call, parse_check
+from eduproject.util.sse import sse_event
 
 IDENTITY = "eduproject.identity"
 ADMIN_COOKIE = "eduproject_admin"
@@ -456,8 +457,8 @@ async def _sse_body(run: CallRun) -> AsyncIterator[bytes]:
             if event == "keepalive":
                 yield b": keepalive\n\n"
             elif event == "delta":
-                yield sse("delta", {"text": data})
+                yield sse_event("delta", {"text": data})
             else:
-                yield sse(event, data)
+                yield sse_event(event, data)
     finally:
         run.cancel()  # harmless when the call is over; stops it when the learner left

@@ -303,6 +303,6 @@ def bearer(token: str) -> dict[str, str]:
 
 def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     """The events of a finished SSE response, data decoded."""
-    from eduproject.tutor.wire import sse_parse
+    from eduproject.util.sse import parse_sse
 
-    return [(e, json.loads(d)) for e, d in sse_parse(iter(response.text.splitlines()))]
+    return [(e, json.loads(d)) for e, d in parse_sse(response.text.splitlines())]
