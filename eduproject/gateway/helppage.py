@@ -27,7 +27,7 @@ from eduproject.gateway.helpseeking import (
     LearnerExercise,
     minutes,
 )
-from eduproject.grading.feedback import html_page
+from eduproject.util.html import html_page
 
 _GREEN, _RED, _GREY, _BLUE = "#2e7d32", "#c62828", "#8c959f", "#1f6feb"
 _HELP_COLORS = ("#9ecae1", "#4292c6", "#08519c", "#fdae6b", "#a1d99b", "#6a51a3")

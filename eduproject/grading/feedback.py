@@ -31,12 +31,12 @@ from eduproject.core.results import ExerciseResult, Status, SubmissionResult
 from eduproject.errors import GradebookError
 from eduproject.grading.export import file_stem
 from eduproject.grading.gradebook import Gradebook
+from eduproject.util.html import html_page
 
 __all__ = [
     "STATUS_COLORS",
     "STATUS_TEXT",
     "feedback_page",
-    "html_page",
     "render_notebook",
     "write_feedback",
 ]
@@ -66,42 +66,6 @@ _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _SAFE_HREF = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
-
-# Scripts are off for the whole page; only inline styles and data: images may load.
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-_CSS = """
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
-       max-width: 1100px; margin: 0 auto; padding: 24px; background: #fff; }
-h1 { font-size: 1.6em; margin: 0 0 4px; } h2 { font-size: 1.25em; margin: 28px 0 8px;
-  border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
-.muted { color: #57606a; } .badge { display: inline-block; padding: 1px 8px; border-radius: 10px;
-  color: #fff; font-size: 0.85em; white-space: nowrap; }
-table { border-collapse: collapse; width: 100%; margin: 8px 0; }
-th, td { border: 1px solid #d0d7de; padding: 5px 8px; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; } td.num { text-align: right; white-space: nowrap; }
-pre { white-space: pre-wrap; word-break: break-word; margin: 0; font: 13px/1.4 ui-monospace,
-  SFMono-Regular, Menlo, Consolas, monospace; }
-.pass { color: #2e7d32; font-weight: 600; } .fail { color: #c62828; font-weight: 600; }
-.warn { background: #fff4e5; border: 1px solid #ef6c00; padding: 8px 12px; border-radius: 6px; }
-.cell { margin: 10px 0; } .prompt { color: #57606a; font: 12px ui-monospace, monospace; }
-.input { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 4px; padding: 6px 8px; }
-.output { padding: 4px 8px; border-left: 3px solid #d0d7de; margin-top: 4px; overflow-x: auto; }
-.stderr { background: #fff0f0; } .error { background: #fff0f0; color: #8b0000; }
-.output img { max-width: 100%; } .note { font-style: italic; color: #57606a; }
-.markdown img { max-width: 100%; }
-"""
-
-
-def html_page(title: str, body: str, *, extra_css: str = "", csp: str = _CSP) -> str:
-    """A complete HTML page around ``body`` (which must already be safe); ``csp`` is its
-    Content Security Policy (by default: no script at all)."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_CSS}{extra_css}</style></head>"
-        f"<body>\n{body}\n</body></html>\n"
-    )
 
 
 def write_feedback(db: Path, out: Path, *, lesson: str | None = None) -> list[Path]:

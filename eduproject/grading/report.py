@@ -28,8 +28,9 @@ from rich.text import Text
 
 from eduproject.core.results import ExerciseResult, Status, SubmissionResult
 from eduproject.errors import GradebookError
-from eduproject.grading.feedback import STATUS_COLORS, html_page
+from eduproject.grading.feedback import STATUS_COLORS
 from eduproject.grading.gradebook import Gradebook
+from eduproject.util.html import html_page
 
 __all__ = [
     "CourseSummary",
