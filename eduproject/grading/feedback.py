@@ -16,13 +16,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import xml.etree.ElementTree as ET
 from html import escape
 from pathlib import Path
 from typing import Any
 
-import markdown
-from markdown.treeprocessors import Treeprocessor
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
@@ -32,6 +29,7 @@ from eduproject.errors import GradebookError
 from eduproject.grading.export import file_stem
 from eduproject.grading.gradebook import Gradebook
 from eduproject.util.html import html_page
+from eduproject.util.markdown import safe_html
 
 __all__ = [
     "STATUS_COLORS",
@@ -65,7 +63,7 @@ MAX_OUTPUT_CHARS = 20_000  # per output; the grader caps output size too, this k
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_SAFE_HREF = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
+
 
 
 def write_feedback(db: Path, out: Path, *, lesson: str | None = None) -> list[Path]:
@@ -266,37 +264,14 @@ def _render_output(output: Any) -> str:
     return f"<p class='note'>Output not shown ({escape(kinds)}).</p>"
 
 
-class _SafeLinks(Treeprocessor):
-    """Drop links and images that could run script or load from elsewhere.
+def _markdown(source: str, attachments: dict[str, Any]) -> str:
+    """A markdown cell: links only to http(s)/mailto/#anchor targets, images only embedded
+    attachments (``attachment:name``) turned into data: URIs."""
 
-    Links keep only http(s)/mailto/#anchor targets; images only embedded attachments
-    (``attachment:name``) turned into data: URIs.
-    """
-
-    def __init__(self, md: markdown.Markdown, attachments: dict[str, Any]) -> None:
-        super().__init__(md)
-        self.attachments = attachments
-
-    def run(self, root: ET.Element) -> None:
-        for parent in list(root.iter()):
-            for child in list(parent):
-                if child.tag == "a" and not _SAFE_HREF.match(child.get("href", "")):
-                    child.attrib.pop("href", None)
-                elif child.tag == "img":
-                    uri = self._image(child.get("src", ""))
-                    if uri is None:
-                        span = ET.Element("span", {"class": "note"})
-                        span.text = f"[image: {child.get('alt', '')}]"
-                        span.tail = child.tail
-                        parent.insert(list(parent).index(child), span)
-                        parent.remove(child)
-                    else:
-                        child.set("src", uri)
-
-    def _image(self, src: str) -> str | None:
+    def image(src: str) -> str | None:
         if not src.startswith("attachment:"):
             return None
-        bundle = self.attachments.get(src.removeprefix("attachment:"))
+        bundle = attachments.get(src.removeprefix("attachment:"))
         if not isinstance(bundle, dict):
             return None
         for mime in _IMAGE_TYPES:
@@ -304,14 +279,7 @@ class _SafeLinks(Treeprocessor):
                 return _data_uri(mime, bundle[mime])
         return None
 
-
-def _markdown(source: str, attachments: dict[str, Any]) -> str:
-    md = markdown.Markdown(extensions=["fenced_code", "tables"])
-    # Raw HTML is not passed through: it is escaped like any other text.
-    md.preprocessors.deregister("html_block")
-    md.inlinePatterns.deregister("html")
-    md.treeprocessors.register(_SafeLinks(md, attachments), "safe_links", 0)
-    return md.convert(source)
+    return safe_html(source, links=True, images=image, extensions=("fenced_code", "tables"))
 
 
 _FORMATTER = HtmlFormatter(nowrap=True)
