@@ -65,7 +65,6 @@ _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
-
 def write_feedback(db: Path, out: Path, *, lesson: str | None = None) -> list[Path]:
     """Write one feedback page per learner and lesson under ``out``; return the paths."""
     written: list[Path] = []

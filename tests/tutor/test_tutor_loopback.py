@@ -86,7 +86,8 @@ def test_clean_reply_streams_and_is_labelled(tmp_path: Path) -> None:
     assert "ada" not in sent.lower()
     assert "n % 2 == 0" not in sent  # the key expression, which the learner has not written
     system = server.requests[0]["messages"][0]["content"]
-    for secret in PACK.exercise("sum_evens").avoid:  # code-shaped: pieces of the solution
+    # The instructor's words to avoid (the pack keeps only plain ones): pieces of the solution.
+    for secret in sample_lesson("03-lists-dicts").exercise("sum_evens").avoid:
         assert secret not in system
     assert "sum_evens([1, 2, 3, 4]) should be 6" in sent
     assert STRICT not in sent
