@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.server import Reply, ScriptedServer
-from jupyterlab_support import CHROMIUM, CHROMIUM_ARGS, running_jupyterlab, shut_down_kernels
-from llama_server import running_llama_server
 
 from eduproject.authoring.release import release
 from eduproject.models.config import find_bundled_smollm2
+from tests.bench.server import Reply, ScriptedServer
+from tests.support.jupyterlab import CHROMIUM, CHROMIUM_ARGS, running_jupyterlab, shut_down_kernels
+from tests.support.llama_server import running_llama_server
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "completion"

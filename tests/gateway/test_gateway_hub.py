@@ -17,11 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_support import CELLS, CODE, LESSON, FakeModel, fake_model, run_cli, write_config
-from hub_support import SERVICE, Hub, HubUser, free_port, run_in_kernel, running_hub
-from lesson_files import notebook_json
 
 from eduproject.authoring.release import release
+from tests.support.lessons import notebook_json
+
+from .gateway_support import CELLS, CODE, LESSON, FakeModel, fake_model, run_cli, write_config
+from .hub_support import SERVICE, Hub, HubUser, free_port, run_in_kernel, running_hub
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_support import (
+
+from eduproject.gateway.db import Database
+from eduproject.gateway.tokens import TokenStore
+
+from .gateway_support import (
     CODE,
     ECHO_AUTH,
     LESSON,
@@ -25,9 +29,6 @@ from gateway_support import (
     run_cli,
     write_config,
 )
-
-from eduproject.gateway.db import Database
-from eduproject.gateway.tokens import TokenStore
 
 pytestmark = pytest.mark.slow
 

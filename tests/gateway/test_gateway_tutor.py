@@ -6,7 +6,11 @@ import time
 
 import httpx
 import pytest
-from gateway_support import (
+
+from eduproject.gateway import app
+from eduproject.tutor.offline import OFFLINE_LABEL
+
+from .gateway_support import (
     CLEAN,
     CODE,
     LESSON,
@@ -18,9 +22,6 @@ from gateway_support import (
     bearer,
     sse_events,
 )
-
-from eduproject.gateway import app
-from eduproject.tutor.offline import OFFLINE_LABEL
 
 RESULTS = [
     {"name": "basics", "passed": False, "message": "sum_evens([1, 2, 3, 4]) should be 6, got 10"},

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from eduproject.cli import main
-
-from .wire import WireServer, json_reply, openai_events, sse
+from tests.support.wire import WireServer, json_reply, openai_events, sse
 
 
 def course(folder: Path, routes: dict[str, str]) -> None:

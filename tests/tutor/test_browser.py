@@ -30,15 +30,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyterlab_support import (
+
+from eduproject.authoring.release import release
+from tests.support.jupyterlab import (
     CHROMIUM,
     CHROMIUM_ARGS,
     running_jupyterlab,
     shut_down_kernels,
     wait_for_kernel,
 )
-
-from eduproject.authoring.release import release
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"

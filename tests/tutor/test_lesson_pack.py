@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from tutor_support import EXERCISES, sample_pack
 
 from eduproject.authoring.release import release
 from eduproject.core.pack import PACK_NAME, LessonPack
 from eduproject.errors import TutorError
 from eduproject.tutor.guards import check_leak
+
+from .tutor_support import EXERCISES, sample_pack
 
 
 @pytest.fixture(scope="module")

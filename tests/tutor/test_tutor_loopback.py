@@ -11,14 +11,6 @@ import socket
 from pathlib import Path
 
 import pytest
-from tutor_support import (
-    SERVER_ERROR,
-    make_router,
-    route_config,
-    sample_lesson,
-    sample_pack,
-    scripted_server,
-)
 
 from eduproject.core.results import TestResult
 from eduproject.errors import TutorError
@@ -27,6 +19,15 @@ from eduproject.tutor.offline import OFFLINE_LABEL
 from eduproject.tutor.prompts import STRICT
 from eduproject.tutor.quota import Quota
 from eduproject.tutor.tutor import Reply, Tutor, TutorReply
+
+from .tutor_support import (
+    SERVER_ERROR,
+    make_router,
+    route_config,
+    sample_lesson,
+    sample_pack,
+    scripted_server,
+)
 
 PACK = sample_pack("03-lists-dicts")
 CODE = (
