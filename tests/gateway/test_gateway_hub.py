@@ -20,8 +20,9 @@ import pytest
 
 from eduproject.authoring.release import release
 from tests.support.lessons import notebook_json
+from tests.support.openai import FakeOpenAI
 
-from .gateway_support import CELLS, CODE, LESSON, FakeModel, fake_model, run_cli, write_config
+from .gateway_support import CELLS, CODE, LESSON, fake_model, run_cli, write_config
 from .hub_support import SERVICE, Hub, HubUser, free_port, run_in_kernel, running_hub
 
 pytestmark = pytest.mark.slow
@@ -78,7 +79,7 @@ print(json.dumps({"label": state.label, "notice": state.notice, "error": state.e
 class Classroom:
     hub: Hub
     course: Path
-    fake: FakeModel
+    fake: FakeOpenAI
     ada: HubUser
     reply: dict[str, Any]
 
