@@ -9,22 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from eduproject.cli import main
+from tests.support.cli import run_cli
 
 from .conftest import COURSE, write_config
 from .server import ScriptedModels
 
 pytestmark = pytest.mark.slow
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_bench_command_writes_table_csv_and_page(

@@ -201,19 +201,6 @@ class Gateway:
 StartGateway = Callable[..., AbstractContextManager[Gateway]]
 
 
-def run_cli(args: list[str], capsys: Any) -> tuple[int, str, str]:
-    """``eduproject ARGS`` in this process: (exit code, stdout, stderr)."""
-    from eduproject.cli import main
-
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -14,9 +14,10 @@ from eduproject.gateway.helppage import help_page
 from eduproject.gateway.helpseeking import HelpReport, help_report, help_text, pseudonymize
 from eduproject.gateway.records import CallRow
 from eduproject.grading.gradebook import Gradebook
+from tests.support.cli import run_cli
 from tests.support.jupyterlab import CHROMIUM, CHROMIUM_ARGS
 
-from .gateway_support import CLEAN, CODE, LESSON, SOLUTION, Gateway, StartGateway, run_cli
+from .gateway_support import CLEAN, CODE, LESSON, SOLUTION, Gateway, StartGateway
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISE = {"lesson": LESSON, "exercise": "sum_evens"}

@@ -19,10 +19,11 @@ import httpx
 import pytest
 
 from eduproject.authoring.release import release
+from tests.support.cli import run_cli
 from tests.support.lessons import notebook_json
 from tests.support.openai import FakeOpenAI
 
-from .gateway_support import CELLS, CODE, LESSON, fake_model, run_cli, write_config
+from .gateway_support import CELLS, CODE, LESSON, fake_model, write_config
 from .hub_support import SERVICE, Hub, HubUser, free_port, run_in_kernel, running_hub
 
 pytestmark = pytest.mark.slow

@@ -27,8 +27,9 @@ from eduproject.gateway.db import Database
 from eduproject.gateway.limits import _address
 from eduproject.gateway.settings import GatewaySettings
 from eduproject.gateway.tokens import TokenStore
+from tests.support.cli import run_cli
 
-from .gateway_support import bearer, run_cli, write_config
+from .gateway_support import bearer, write_config
 
 pytestmark = pytest.mark.slow
 

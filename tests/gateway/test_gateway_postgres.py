@@ -20,16 +20,9 @@ from eduproject.gateway.service import TutorService
 from eduproject.gateway.settings import GatewaySettings
 from eduproject.gateway.tokens import TokenStore
 from eduproject.models.ledger import Attempt, Ledger
+from tests.support.cli import run_cli
 
-from .gateway_support import (
-    CODE,
-    LESSON,
-    bearer,
-    fake_model,
-    run_cli,
-    running_gateway,
-    write_config,
-)
+from .gateway_support import CODE, LESSON, bearer, fake_model, running_gateway, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -18,17 +18,9 @@ import pytest
 
 from eduproject.gateway.db import Database
 from eduproject.gateway.tokens import TokenStore
+from tests.support.cli import run_cli
 
-from .gateway_support import (
-    CODE,
-    ECHO_AUTH,
-    LESSON,
-    SERVER_ERROR,
-    bearer,
-    fake_model,
-    run_cli,
-    write_config,
-)
+from .gateway_support import CODE, ECHO_AUTH, LESSON, SERVER_ERROR, bearer, fake_model, write_config
 
 pytestmark = pytest.mark.slow
 

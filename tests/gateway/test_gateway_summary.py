@@ -7,8 +7,9 @@ import json
 import pytest
 
 from eduproject.gateway.summary import Summary, summary_text
+from tests.support.cli import run_cli
 
-from .gateway_support import CLEAN, CODE, LESSON, SERVER_ERROR, StartGateway, run_cli
+from .gateway_support import CLEAN, CODE, LESSON, SERVER_ERROR, StartGateway
 
 HINT = {"lesson": LESSON, "exercise": "sum_evens", "code": CODE, "tests": [], "level": 1}
 ATTEMPT_USD = (50 * 1.0 + 40 * 2.0) / 1e6  # the fake model's usage at the route's prices

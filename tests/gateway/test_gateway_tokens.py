@@ -19,8 +19,9 @@ from eduproject.gateway.tokens import (
     hash_token,
     read_roster,
 )
+from tests.support.cli import run_cli
 
-from .gateway_support import run_cli, write_config
+from .gateway_support import write_config
 
 
 def write(path: Path, text: str | bytes) -> Path:
