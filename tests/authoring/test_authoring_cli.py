@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import run_cli
-
-from .lessons import GOOD, GOOD_DATA
+from tests.support.lessons import GOOD, GOOD_DATA
 
 WriteLesson = Callable[..., Path]
 

@@ -15,7 +15,7 @@ from eduproject.core.lesson import Role
 from eduproject.errors import LessonFormatError
 from tests.support.manual_lesson import MANUAL, MODEL_ANSWER, RUBRIC, SECRETS
 
-from .lessons import all_text
+from .no_leak import all_text
 
 WriteLesson = Callable[..., Path]
 

@@ -24,37 +24,12 @@ import httpx
 
 from eduproject.gateway.server import bind, make_server
 from eduproject.gateway.service import TutorService
+from tests.support.lessons import SUM_EVENS
 from tests.support.openai import FakeOpenAI, Reply, fake_openai
 from tests.support.wire import Call
 
 LESSON = "fns"
-SOLUTION = '''def sum_evens(numbers):
-    """Return the sum of the even numbers in `numbers`."""
-    ### BEGIN SOLUTION
-    total = 0
-    for n in numbers:
-        if n % 2 == 0:
-            total += n
-    return total
-    ### END SOLUTION'''
-TESTS = """### TEST basics points=1
-assert sum_evens([1, 2, 3, 4]) == 6
-assert sum_evens([]) == 0
-### TEST negatives points=1
-assert sum_evens([-2, -3]) == -2
-### BEGIN HIDDEN TESTS
-assert sum_evens(list(range(101))) == 2550
-### END HIDDEN TESTS"""
-HINTS = """1. Which numbers are even? Think about what dividing by two leaves over.
-2. Start a running total at zero and add to it inside a loop.
-3. Loop over the numbers and add only the even ones to the total."""
-CELLS = [
-    ("md", "# Functions\nA short lesson."),
-    ("md exercise=sum_evens", "# Sum of evens\nWrite `sum_evens(numbers)`."),
-    ("code solution", SOLUTION),
-    ("code tests", TESTS),
-    ("md hints", HINTS),
-]
+CELLS = [("md", "# Functions\nA short lesson."), *SUM_EVENS]
 # The learner's code: adds every number, so `basics` fails.
 CODE = (
     "def sum_evens(numbers):\n"

@@ -16,8 +16,9 @@ from eduproject.gateway.records import CallRow
 from eduproject.grading.gradebook import Gradebook
 from tests.support.cli import run_cli
 from tests.support.jupyterlab import CHROMIUM, CHROMIUM_ARGS
+from tests.support.lessons import SOLUTION
 
-from .gateway_support import CLEAN, CODE, LESSON, SOLUTION, Gateway, StartGateway
+from .gateway_support import CLEAN, CODE, LESSON, Gateway, StartGateway
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISE = {"lesson": LESSON, "exercise": "sum_evens"}

@@ -9,6 +9,7 @@ import pytest
 
 from eduproject.gateway import app
 from eduproject.tutor.offline import OFFLINE_LABEL
+from tests.support.lessons import SOLUTION
 
 from .gateway_support import (
     CLEAN,
@@ -17,7 +18,6 @@ from .gateway_support import (
     OTHER_SOLUTION,
     OTHER_SOLUTION_CODE,
     SERVER_ERROR,
-    SOLUTION,
     StartGateway,
     bearer,
     sse_events,
