@@ -86,14 +86,18 @@ class _Sanitize(Treeprocessor):
         parent.remove(child)
 
 
-def _replace_with_text(parent: etree.Element, child: etree.Element, text: str) -> None:
-    index = list(parent).index(child)
-    tail = text + (child.tail or "")
+def _text_before(parent: etree.Element, index: int, text: str) -> None:
+    """Add ``text`` where the child at ``index`` of ``parent`` starts."""
     if index == 0:
-        parent.text = (parent.text or "") + tail
+        parent.text = (parent.text or "") + text
     else:
         prev = parent[index - 1]
-        prev.tail = (prev.tail or "") + tail
+        prev.tail = (prev.tail or "") + text
+
+
+def _replace_with_text(parent: etree.Element, child: etree.Element, text: str) -> None:
+    index = list(parent).index(child)
+    _text_before(parent, index, text + (child.tail or ""))
     parent.remove(child)
 
 
@@ -101,12 +105,7 @@ def _unwrap(parent: etree.Element, child: etree.Element) -> None:
     """Replace ``child`` by its own text and children (keeps a link's words, drops the href)."""
     index = list(parent).index(child)
     grandchildren = list(child)
-    lead = child.text or ""
-    if index == 0:
-        parent.text = (parent.text or "") + lead
-    else:
-        prev = parent[index - 1]
-        prev.tail = (prev.tail or "") + lead
+    _text_before(parent, index, child.text or "")
     parent.remove(child)
     for offset, grandchild in enumerate(grandchildren):
         parent.insert(index + offset, grandchild)
@@ -114,11 +113,8 @@ def _unwrap(parent: etree.Element, child: etree.Element) -> None:
         if grandchildren:
             last = grandchildren[-1]
             last.tail = (last.tail or "") + child.tail
-        elif index == 0:
-            parent.text = (parent.text or "") + child.tail
         else:
-            prev = parent[index - 1]
-            prev.tail = (prev.tail or "") + child.tail
+            _text_before(parent, index, child.tail)
 
 
 class _SafeMarkdown(Extension):
