@@ -5,15 +5,24 @@ forbids scripts even if something slipped through (only inline styles and ``data
 load). The base style is ``page.css`` beside this module; a page adds its own rules::
 
     html_page("01-functions: ada", body_html, extra_css=".plots { display: grid; }")
+
+``table`` writes an escaped table, ``png_uri`` a matplotlib figure as an embeddable image.
 """
 
 from __future__ import annotations
 
+import base64
+import io
+from collections.abc import Collection, Sequence
 from functools import cache
 from html import escape
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
-__all__ = ["CSP", "base_css", "html_page"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["CSP", "base_css", "html_page", "png_uri", "table"]
 
 # Scripts are off for the whole page; only inline styles and data: images may load.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -41,3 +50,32 @@ def html_page(
         f"<title>{escape(title)}</title><style>{style}</style></head>"
         f"<body>\n{body}\n</body></html>\n"
     )
+
+
+def table(
+    head: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    numeric: Collection[int] = (),
+    row_classes: Sequence[str] | None = None,
+) -> str:
+    """An HTML table of text (every cell escaped); columns in ``numeric`` align right
+    (class ``num``), ``row_classes`` gives rows a class each ("" for none)."""
+    out = ["<table><tr>", *(f"<th>{escape(h)}</th>" for h in head), "</tr>"]
+    for index, row in enumerate(rows):
+        cls = row_classes[index] if row_classes else ""
+        cells = (
+            f"<td class='num'>{escape(c)}</td>" if i in numeric else f"<td>{escape(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        out.append((f"<tr class='{cls}'>" if cls else "<tr>") + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def png_uri(fig: Figure) -> str:
+    """``fig`` (laid out tight, 100 dpi) as a ``data:`` URI, for an ``<img src>``."""
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=100)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
