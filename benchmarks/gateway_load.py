@@ -580,8 +580,8 @@ def main() -> None:
 
     with contextlib.ExitStack() as stack:
         if args.postgres:
-            sys.path.insert(0, str(ROOT / "tests"))
-            from pg_support import postgres_server
+            sys.path.insert(0, str(ROOT))
+            from tests.support.postgres import postgres_server
 
             args.database = stack.enter_context(postgres_server()).new_database()
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="eduproject-gateway-load-"))

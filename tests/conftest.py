@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lesson_files import CellSpec, notebook_json
+
+from tests.support.lessons import CellSpec, notebook_json
+from tests.support.wire import WireServer, loopback, stop_loopback
 
 WriteLesson = Callable[..., Path]
 
@@ -48,10 +50,24 @@ def write_lesson(tmp_path: Path) -> WriteLesson:
 
 
 @pytest.fixture(scope="session")
+def wire() -> WireServer:
+    """The loopback server that speaks the providers' wire formats (tests/support/wire.py)."""
+    return loopback()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_loopback() -> Iterator[None]:
+    """Whoever started the loopback server (a fixture or a ``fake_openai`` block), it stops
+    with the session."""
+    yield
+    stop_loopback()
+
+
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
     """A real PostgreSQL server for the whole session (tests/pg_support.py);
     ``postgres.new_database()`` gives each test an empty database URL."""
-    from pg_support import postgres_server
+    from tests.support.postgres import postgres_server
 
     with postgres_server() as server:
         yield server

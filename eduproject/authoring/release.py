@@ -12,7 +12,6 @@ checked against ``exercises/`` in CI.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,16 +20,13 @@ from eduproject.authoring.markers import STUB_LINES
 from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.static_checks import lesson_warnings
 from eduproject.core.bundle import BUNDLE_NAME, default_grader_dir, write_bundle
-from eduproject.core.fingerprints import guard_data
-from eduproject.core.lesson import FORMAT_VERSION, Cell, Exercise, Lesson, Role, lesson_policies
+from eduproject.core.lesson import FORMAT_VERSION, Cell, Lesson, Role
+from eduproject.core.pack import PACK_NAME, LessonPack
 from eduproject.core.policy import PolicyLayer, course_layer
 
-PACK_NAME = "lesson.json"
 _TEST_ROLES = (Role.TESTS, Role.HIDDEN_TESTS)
 # Cells learners must not change: JupyterLab and Notebook 7 honour these flags.
 _READ_ONLY = {"editable": False, "deletable": False}
-# Words to avoid that may be read in lesson.json: plain words, never code.
-_PLAIN_WORDS = re.compile(r"[A-Za-z0-9_ -]+")
 
 
 @dataclass(frozen=True)
@@ -253,66 +249,7 @@ def learner_pack(lesson: Lesson, course_policy: PolicyLayer | None = None) -> di
 
     ``policy`` is the AI policy in force (course, lesson and exercise settings resolved).
     """
-    lesson_policy, policies = lesson_policies(lesson, course_policy or PolicyLayer())
-    return {
-        "format": FORMAT_VERSION,
-        "lesson": lesson.id,
-        "title": lesson.title,
-        "version": lesson.version,
-        "files": [rel.as_posix() for rel in lesson.data_files],
-        "policy": lesson_policy.to_json(),
-        "exercises": [
-            {
-                **_exercise_pack(exercise),
-                "guard": guard_data(exercise, salt=lesson.version),
-                "policy": policies[exercise.id].to_json(),
-            }
-            for exercise in lesson.exercises
-        ],
-    }
-
-
-def _exercise_pack(exercise: Exercise) -> dict[str, Any]:
-    manual: dict[str, Any] = {}
-    if exercise.manual:
-        # Points given by hand (its model answer and rubric stay in the grader bundle).
-        manual = {"manual": True, "max_score": exercise.max_score}
-    return {
-        **manual,
-        "id": exercise.id,
-        "title": exercise.title,
-        "prompt": exercise.prompt,
-        "stub": exercise.stub,
-        "hints": list(exercise.hints),
-        "avoid": public_avoid(exercise),
-        "all_or_nothing": exercise.all_or_nothing,
-        "tests": [
-            {
-                "name": t.name,
-                "points": t.points,
-                "hidden": t.hidden,
-                "visible_source": t.visible_source,
-                "cell": t.cell_id,
-                "shared": t.visible_shared,
-            }
-            for t in exercise.tests
-        ],
-    }
-
-
-def public_avoid(exercise: Exercise) -> list[str]:
-    """The words to avoid that may sit in plain text on the learner's disk.
-
-    A phrase taken from the solution or a hidden test (``total += n``) would give the answer
-    away to anyone opening ``lesson.json``, and so may any phrase that looks like code
-    (``range(2, n + 1)``): those reach the tutor only hashed, in the guard data.
-    """
-    secret = "\n".join([exercise.solution, *(t.source for t in exercise.tests if t.hidden)])
-    return [
-        word
-        for word in exercise.avoid
-        if word not in secret and _PLAIN_WORDS.fullmatch(word.strip())
-    ]
+    return LessonPack.from_lesson(lesson, course_policy).to_json()
 
 
 def _learner_cell(cell: Cell) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from eduproject.bench.plots import (
 )
 from eduproject.bench.runner import BenchReport
 from eduproject.models.ledger import percentile
+from eduproject.util.html import html_page
 
 _CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2430;
@@ -70,10 +71,7 @@ def render_html(report: BenchReport) -> str:
     suite_names = list(dict.fromkeys(m.suite for m in report.metrics))
     one_suite = len(suite_names) == 1
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>eduproject bench</title>",
-        f"<style>{_CSS}</style></head><body><main>",
-        "<h1>Model benchmark</h1>",
+        "<main><h1>Model benchmark</h1>",
         f"<p class='sub'>{html.escape(report.started_at)} &middot; {report.duration_s:.0f} s "
         f"&middot; suites: {suites} &middot; tasks: {html.escape(', '.join(opts.tasks))} "
         f"&middot; samples per completion: {opts.samples}"
@@ -93,9 +91,9 @@ def render_html(report: BenchReport) -> str:
         _metrics_table(report),
         _item_grid(report),
         _definitions(report),
-        "</main></body></html>",
+        "</main>",
     ]
-    return "\n".join(parts)
+    return html_page("eduproject bench", "\n".join(parts), css=_CSS)
 
 
 # -- scoreboard --------------------------------------------------------------------------

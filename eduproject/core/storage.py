@@ -32,6 +32,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from eduproject.errors import ConfigError
+from eduproject.util.sqlite import open_sqlite
 
 __all__ = ["Rows", "Store", "is_database_url", "open_store", "redact"]
 
@@ -112,11 +113,7 @@ class SQLiteStore(Store):
     def __init__(self, path: Path, schema: str) -> None:
         super().__init__(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(
-            path, timeout=10.0, check_same_thread=False, isolation_level=None
-        )
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn = open_sqlite(path, timeout_s=10.0)
         self.conn.executescript(schema)
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Rows:

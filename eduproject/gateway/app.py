@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import json
 import math
 import urllib.parse
@@ -68,8 +67,9 @@ from eduproject.gateway.hub import (
 from eduproject.gateway.service import CallRun, TutorService
 from eduproject.gateway.summary import build_summary, summary_text
 from eduproject.gateway.tokens import TOKEN_PREFIX, Identity
-from eduproject.grading.feedback import html_page
-from eduproject.tutor.wire import KINDS, RequestRejected, parse_call, parse_check, sse
+from eduproject.tutor.wire import KINDS, RequestRejected, parse_call, parse_check
+from eduproject.util.html import html_page
+from eduproject.util.sse import sse_event
 
 IDENTITY = "eduproject.identity"
 ADMIN_COOKIE = "eduproject_admin"
@@ -347,8 +347,8 @@ def create_app(
         )
         if "text/html" in request.headers.get("accept", ""):
             # An instructor opening the page in a browser (through the hub's login).
-            page = f"<!DOCTYPE html><title>Tutor summary</title><pre>{html.escape(summary_text(report))}</pre>"
-            return HTMLResponse(page)
+            body = f"<pre>{escape(summary_text(report))}</pre>"
+            return HTMLResponse(html_page("Tutor summary", body))
         return JSONResponse(report.to_json())
 
     async def help_json(request: Request) -> Response:
@@ -456,8 +456,8 @@ async def _sse_body(run: CallRun) -> AsyncIterator[bytes]:
             if event == "keepalive":
                 yield b": keepalive\n\n"
             elif event == "delta":
-                yield sse("delta", {"text": data})
+                yield sse_event("delta", {"text": data})
             else:
-                yield sse(event, data)
+                yield sse_event(event, data)
     finally:
         run.cancel()  # harmless when the call is over; stops it when the learner left

@@ -10,8 +10,6 @@ URIs, no script::
 
 from __future__ import annotations
 
-import base64
-import io
 import time
 import zlib
 from html import escape
@@ -27,7 +25,7 @@ from eduproject.gateway.helpseeking import (
     LearnerExercise,
     minutes,
 )
-from eduproject.grading.feedback import html_page
+from eduproject.util.html import html_page, png_uri, table
 
 _GREEN, _RED, _GREY, _BLUE = "#2e7d32", "#c62828", "#8c959f", "#1f6feb"
 _HELP_COLORS = ("#9ecae1", "#4292c6", "#08519c", "#fdae6b", "#a1d99b", "#6a51a3")
@@ -41,13 +39,6 @@ HELP_CSS = """
 .plots img { width: 100%; }
 tr.stuck td { background: #fff1f0; }
 """
-
-
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def _empty(ax: Axes, text: str) -> None:
@@ -83,7 +74,7 @@ def plot_checks(report: HelpReport) -> str:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlim(left=0)
     ax.set_title("Checks until the first pass")
-    return _png(fig)
+    return png_uri(fig)
 
 
 def plot_help(report: HelpReport) -> str:
@@ -112,7 +103,7 @@ def plot_help(report: HelpReport) -> str:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
     ax.set_title("Help used per exercise")
-    return _png(fig)
+    return png_uri(fig)
 
 
 def plot_stuck(report: HelpReport) -> str:
@@ -147,7 +138,7 @@ def plot_stuck(report: HelpReport) -> str:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8, loc="upper left")
     ax.set_title("Learners per exercise (dot size: questions)")
-    return _png(fig)
+    return png_uri(fig)
 
 
 def plot_helpful(report: HelpReport) -> str:
@@ -168,7 +159,7 @@ def plot_helpful(report: HelpReport) -> str:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     ax.set_title("Was the answer helpful?")
-    return _png(fig)
+    return png_uri(fig)
 
 
 PLOTS = (
@@ -177,15 +168,6 @@ PLOTS = (
     ("Who looks stuck", plot_stuck),
     ("Was the answer helpful?", plot_helpful),
 )
-
-
-def _table(head: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
-    out = ["<table><tr>", *(f"<th>{escape(h)}</th>" for h in head), "</tr>"]
-    for i, row in enumerate(rows):
-        cls = f" class='{classes[i]}'" if classes and classes[i] else ""
-        out.append(f"<tr{cls}>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>")
-    out.append("</table>")
-    return "".join(out)
 
 
 def _hints(hints: dict[int, int]) -> str:
@@ -262,7 +244,7 @@ def help_section(report: HelpReport, *, heading: str = "h2") -> str:
         + "</div>",
         f"<div class='plots'>{plots}</div>",
         f"<{h}>Per exercise</{h}>",
-        _table(
+        table(
             [
                 "exercise",
                 "passed",
@@ -282,13 +264,13 @@ def help_section(report: HelpReport, *, heading: str = "h2") -> str:
         else "<p class='muted'>No Checks or tutor requests with an exercise yet.</p>",
         f"<{h}>Looks stuck</{h}>",
         f"<p class='muted'>No pass yet after {STUCK_CHECKS} Checks or {STUCK_HINTS} hints.</p>",
-        _table(_LEARNER_HEAD, [_learner_row(r) for r in report.stuck])
+        table(_LEARNER_HEAD, [_learner_row(r) for r in report.stuck])
         if report.stuck
         else "<p>Nobody.</p>",
         f"<{h}>Questions the leak guard rejected</{h}>",
         "<p class='muted'>The model's answer would have given the solution away; the learner "
         "got the instructor's hint or the offline tutor instead.</p>",
-        _table(
+        table(
             ["learner", "exercise", "when", "question"],
             [
                 [
@@ -305,10 +287,10 @@ def help_section(report: HelpReport, *, heading: str = "h2") -> str:
         f"<{h}>Every learner and exercise</{h}>",
         "<details><summary>"
         f"{len(rows)} learner-exercise pairs</summary>"
-        + _table(
+        + table(
             _LEARNER_HEAD,
             [_learner_row(r) for r in rows],
-            ["stuck" if r.stuck else "" for r in rows],
+            row_classes=["stuck" if r.stuck else "" for r in rows],
         )
         + "</details>",
     ]

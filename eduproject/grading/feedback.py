@@ -16,13 +16,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import xml.etree.ElementTree as ET
 from html import escape
 from pathlib import Path
 from typing import Any
 
-import markdown
-from markdown.treeprocessors import Treeprocessor
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
@@ -31,12 +28,13 @@ from eduproject.core.results import ExerciseResult, Status, SubmissionResult
 from eduproject.errors import GradebookError
 from eduproject.grading.export import file_stem
 from eduproject.grading.gradebook import Gradebook
+from eduproject.util.html import html_page
+from eduproject.util.markdown import safe_html
 
 __all__ = [
     "STATUS_COLORS",
     "STATUS_TEXT",
     "feedback_page",
-    "html_page",
     "render_notebook",
     "write_feedback",
 ]
@@ -65,43 +63,6 @@ MAX_OUTPUT_CHARS = 20_000  # per output; the grader caps output size too, this k
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_SAFE_HREF = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
-
-# Scripts are off for the whole page; only inline styles and data: images may load.
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-_CSS = """
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
-       max-width: 1100px; margin: 0 auto; padding: 24px; background: #fff; }
-h1 { font-size: 1.6em; margin: 0 0 4px; } h2 { font-size: 1.25em; margin: 28px 0 8px;
-  border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
-.muted { color: #57606a; } .badge { display: inline-block; padding: 1px 8px; border-radius: 10px;
-  color: #fff; font-size: 0.85em; white-space: nowrap; }
-table { border-collapse: collapse; width: 100%; margin: 8px 0; }
-th, td { border: 1px solid #d0d7de; padding: 5px 8px; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; } td.num { text-align: right; white-space: nowrap; }
-pre { white-space: pre-wrap; word-break: break-word; margin: 0; font: 13px/1.4 ui-monospace,
-  SFMono-Regular, Menlo, Consolas, monospace; }
-.pass { color: #2e7d32; font-weight: 600; } .fail { color: #c62828; font-weight: 600; }
-.warn { background: #fff4e5; border: 1px solid #ef6c00; padding: 8px 12px; border-radius: 6px; }
-.cell { margin: 10px 0; } .prompt { color: #57606a; font: 12px ui-monospace, monospace; }
-.input { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 4px; padding: 6px 8px; }
-.output { padding: 4px 8px; border-left: 3px solid #d0d7de; margin-top: 4px; overflow-x: auto; }
-.stderr { background: #fff0f0; } .error { background: #fff0f0; color: #8b0000; }
-.output img { max-width: 100%; } .note { font-style: italic; color: #57606a; }
-.markdown img { max-width: 100%; }
-"""
-
-
-def html_page(title: str, body: str, *, extra_css: str = "", csp: str = _CSP) -> str:
-    """A complete HTML page around ``body`` (which must already be safe); ``csp`` is its
-    Content Security Policy (by default: no script at all)."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_CSS}{extra_css}</style></head>"
-        f"<body>\n{body}\n</body></html>\n"
-    )
 
 
 def write_feedback(db: Path, out: Path, *, lesson: str | None = None) -> list[Path]:
@@ -302,37 +263,14 @@ def _render_output(output: Any) -> str:
     return f"<p class='note'>Output not shown ({escape(kinds)}).</p>"
 
 
-class _SafeLinks(Treeprocessor):
-    """Drop links and images that could run script or load from elsewhere.
+def _markdown(source: str, attachments: dict[str, Any]) -> str:
+    """A markdown cell: links only to http(s)/mailto/#anchor targets, images only embedded
+    attachments (``attachment:name``) turned into data: URIs."""
 
-    Links keep only http(s)/mailto/#anchor targets; images only embedded attachments
-    (``attachment:name``) turned into data: URIs.
-    """
-
-    def __init__(self, md: markdown.Markdown, attachments: dict[str, Any]) -> None:
-        super().__init__(md)
-        self.attachments = attachments
-
-    def run(self, root: ET.Element) -> None:
-        for parent in list(root.iter()):
-            for child in list(parent):
-                if child.tag == "a" and not _SAFE_HREF.match(child.get("href", "")):
-                    child.attrib.pop("href", None)
-                elif child.tag == "img":
-                    uri = self._image(child.get("src", ""))
-                    if uri is None:
-                        span = ET.Element("span", {"class": "note"})
-                        span.text = f"[image: {child.get('alt', '')}]"
-                        span.tail = child.tail
-                        parent.insert(list(parent).index(child), span)
-                        parent.remove(child)
-                    else:
-                        child.set("src", uri)
-
-    def _image(self, src: str) -> str | None:
+    def image(src: str) -> str | None:
         if not src.startswith("attachment:"):
             return None
-        bundle = self.attachments.get(src.removeprefix("attachment:"))
+        bundle = attachments.get(src.removeprefix("attachment:"))
         if not isinstance(bundle, dict):
             return None
         for mime in _IMAGE_TYPES:
@@ -340,14 +278,7 @@ class _SafeLinks(Treeprocessor):
                 return _data_uri(mime, bundle[mime])
         return None
 
-
-def _markdown(source: str, attachments: dict[str, Any]) -> str:
-    md = markdown.Markdown(extensions=["fenced_code", "tables"])
-    # Raw HTML is not passed through: it is escaped like any other text.
-    md.preprocessors.deregister("html_block")
-    md.inlinePatterns.deregister("html")
-    md.treeprocessors.register(_SafeLinks(md, attachments), "safe_links", 0)
-    return md.convert(source)
+    return safe_html(source, links=True, images=image, extensions=("fenced_code", "tables"))
 
 
 _FORMATTER = HtmlFormatter(nowrap=True)

@@ -32,6 +32,7 @@ from typing import Any
 
 from eduproject.core.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 from eduproject.errors import GradebookError
+from eduproject.util.sqlite import open_sqlite
 
 __all__ = ["SCHEMA_VERSION", "Gradebook", "ManualGrade", "RunInfo"]
 
@@ -191,30 +192,27 @@ class Gradebook:
         # wait its turn instead of failing with "database is locked".
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
+        unusable = "pass the .sqlite file that `eduproject grade --db` wrote"
         try:
-            self._db = sqlite3.connect(
-                self.path, timeout=60.0, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
+            # FULL: a commit survives power loss too; one fsync per graded submission is
+            # noise next to the cost of grading it.
+            self._db = open_sqlite(self.path, timeout_s=60.0, synchronous="FULL", foreign_keys=True)
+        except sqlite3.OperationalError as exc:
             raise GradebookError(self.path, f"cannot open: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # a file that is not an SQLite database
+            raise GradebookError(
+                self.path, f"not a usable gradebook ({exc})", hint=unusable
+            ) from exc
         try:
             self._setup()
         except sqlite3.DatabaseError as exc:
             self.close()
             raise GradebookError(
-                self.path,
-                f"not a usable gradebook ({exc})",
-                hint="pass the .sqlite file that `eduproject grade --db` wrote",
+                self.path, f"not a usable gradebook ({exc})", hint=unusable
             ) from exc
 
     def _setup(self) -> None:
         db = self._connection()
-        db.execute("PRAGMA busy_timeout = 60000")
-        db.execute("PRAGMA journal_mode = WAL")
-        # FULL: a commit survives power loss too; one fsync per graded submission is
-        # noise next to the cost of grading it.
-        db.execute("PRAGMA synchronous = FULL")
-        db.execute("PRAGMA foreign_keys = ON")
         if self._current_schema(db):
             return  # nothing to write: the read-only commands work on read-only copies too
         with self._write():

@@ -39,8 +39,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from eduproject.core.lesson import Exercise, Role
 from eduproject.errors import ConfigError, EduprojectError
-from eduproject.grading.feedback import html_page, render_notebook
+from eduproject.grading.feedback import render_notebook
 from eduproject.grading.manual import Answer, ManualDesk
+from eduproject.util.html import html_page
 
 __all__ = ["DEFAULT_PORT", "bind", "create_manual_app", "serve_manual"]
 

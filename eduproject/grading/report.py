@@ -9,8 +9,6 @@ loudly when any submission ran with resource limits only (no bubblewrap isolatio
 
 from __future__ import annotations
 
-import base64
-import io
 import statistics
 import time
 from collections import Counter
@@ -28,8 +26,9 @@ from rich.text import Text
 
 from eduproject.core.results import ExerciseResult, Status, SubmissionResult
 from eduproject.errors import GradebookError
-from eduproject.grading.feedback import STATUS_COLORS, html_page
+from eduproject.grading.feedback import STATUS_COLORS
 from eduproject.grading.gradebook import Gradebook
+from eduproject.util.html import html_page, png_uri, table
 
 __all__ = [
     "CourseSummary",
@@ -347,13 +346,6 @@ def write_report(
 _BLUE, _GREY, _RED = "#1f6feb", "#8c959f", "#cf222e"
 
 
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def _figure() -> Figure:
     return Figure(figsize=(6.2, 3.6))
 
@@ -379,7 +371,7 @@ def plot_scores(s: CourseSummary) -> str:
     )
     ax.legend(fontsize=8)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    return _png(fig)
+    return png_uri(fig)
 
 
 def plot_pass_rate(s: CourseSummary) -> str:
@@ -392,7 +384,7 @@ def plot_pass_rate(s: CourseSummary) -> str:
     ax.bar_label(bars, labels=[f"{r:.0f}%" for r in rates], padding=3, fontsize=8)
     ax.set(xlim=(0, 110), xlabel="submissions with full marks (%)")
     ax.set_title("Pass rate per exercise")
-    return _png(fig)
+    return png_uri(fig)
 
 
 def plot_most_failed(s: CourseSummary) -> str:
@@ -415,7 +407,7 @@ def plot_most_failed(s: CourseSummary) -> str:
         ax.set_xlim(0, max(f.failed for f in rows) * 1.2)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("Most-failed tests")
-    return _png(fig)
+    return png_uri(fig)
 
 
 def plot_statuses(s: CourseSummary) -> str:
@@ -429,7 +421,7 @@ def plot_statuses(s: CourseSummary) -> str:
     ax.set_ylim(0, max(counts, default=1) * 1.15)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("Statuses (per exercise of each submission)")
-    return _png(fig)
+    return png_uri(fig)
 
 
 def plot_durations(s: CourseSummary) -> str:
@@ -444,7 +436,7 @@ def plot_durations(s: CourseSummary) -> str:
     ax.set_title(f"Grading time per submission (total {sum(s.durations):.1f} s)")
     ax.legend(fontsize=8)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    return _png(fig)
+    return png_uri(fig)
 
 
 PLOTS = (
@@ -469,19 +461,6 @@ body { max-width: 1320px; }
 .plots figure { margin: 0; border: 1px solid #d0d7de; border-radius: 8px; padding: 6px; }
 .plots img { width: 100%; }
 """
-
-
-def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
-    numeric = numeric or set()
-    out = ["<table><tr>", *(f"<th>{escape(h)}</th>" for h in head), "</tr>"]
-    for row in rows:
-        cells = (
-            f"<td class='num'>{escape(c)}</td>" if i in numeric else f"<td>{escape(c)}</td>"
-            for i, c in enumerate(row)
-        )
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
-    return "".join(out)
 
 
 def render_report(
@@ -555,9 +534,9 @@ def render_report(
         f"<div class='sandbox {sandbox_class}'>{escape(s.sandbox_line)}</div>",
         f"<div class='plots'>{plots}</div>",
         "<h2>Exercises</h2>",
-        _table(["exercise", "mean score", "pass rate", "statuses"], exercise_rows, {1, 2}),
+        table(["exercise", "mean score", "pass rate", "statuses"], exercise_rows, numeric={1, 2}),
         "<h2>Most-failed tests</h2>",
-        _table(["exercise", "test", "failed / ran", "why (most common)"], failed_rows, {2})
+        table(["exercise", "test", "failed / ran", "why (most common)"], failed_rows, numeric={2})
         if failed_rows
         else "<p class='note'>No test failed.</p>",
         *(
@@ -565,7 +544,7 @@ def render_report(
                 "<h2>Needs review</h2><p class='note'>These tests passed only because learner "
                 "code decided them (or the grader failed); their points are withheld until "
                 "you look.</p>",
-                _table(["learner", "exercise", "test", "why"], review_rows, set()),
+                table(["learner", "exercise", "test", "why"], review_rows),
             ]
             if review_rows
             else []
@@ -581,15 +560,21 @@ def render_report(
                     else "Every manual answer is graded."
                 )
                 + "</p>",
-                _table(["exercise", "graded", "pending", "mean points"], manual_rows, {1, 2, 3}),
+                table(
+                    ["exercise", "graded", "pending", "mean points"], manual_rows, numeric={1, 2, 3}
+                ),
             ]
             if manual_rows
             else []
         ),
         "<h2>Statuses</h2>",
-        _table(["status", "submissions", "exercise results"], status_rows, {1, 2}),
+        table(["status", "submissions", "exercise results"], status_rows, numeric={1, 2}),
         f"<h2>Submissions</h2><details><summary>All {s.submissions} submissions</summary>",
-        _table(["learner", "lesson", "score", "status", "seconds", "sandbox"], line_rows, {2, 4}),
+        table(
+            ["learner", "lesson", "score", "status", "seconds", "sandbox"],
+            line_rows,
+            numeric={2, 4},
+        ),
         "</details>",
     ]
     return html_page(title, "\n".join([*body, extra_html]), extra_css=_REPORT_CSS + extra_css)

@@ -8,7 +8,8 @@ kind                      what the learner did
 ========================  ===================================================================
 ``correct``               every exercise solved (the instructor's solution bodies)
 ``partial``               some exercises solved, the others with a beginner bug
-                          (off-by-one, print instead of return, flipped condition, ...)
+                          (off-by-one, print instead of return, flipped condition, ...:
+                          ``runner/mutants.py``'s slips)
 ``broken-syntax``         one cell does not compile (a missing colon or bracket)
 ``broken-name``           one function raises NameError (a misspelt variable)
 ``hostile-eq``            every function returns an object whose ``__eq__`` is always True
@@ -44,6 +45,7 @@ from typing import Any
 from eduproject.authoring.release import dumps, release
 from eduproject.core.lesson import Lesson, Role
 from eduproject.errors import LessonError
+from eduproject.runner.mutants import slips
 
 MANIFEST_NAME = "_manifest.json"
 KINDS = (
@@ -368,44 +370,6 @@ _MAKERS: dict[str, _Maker] = {
 
 # -- beginner bugs ---------------------------------------------------------------------------
 
-# Each rewrites one line of an answer the way beginners get it wrong; None when it does not apply.
-_LineBug = tuple[str, Callable[[str], str | None]]
-
-
-def _sub(pattern: str, repl: str) -> Callable[[str], str | None]:
-    def apply(line: str) -> str | None:
-        new = re.sub(pattern, repl, line, count=1)
-        return new if new != line else None
-
-    return apply
-
-
-def _range_off_by_one(line: str) -> str | None:
-    match = re.search(r"range\(([^()]*(?:\([^()]*\)[^()]*)*)\)", line)
-    if match is None:
-        return None
-    inner = match.group(1)
-    fixed = inner[: -len(" + 1")] if inner.endswith(" + 1") else inner + " - 1"
-    return line[: match.start(1)] + fixed + line[match.end(1) :]
-
-
-_BUGS: tuple[_LineBug, ...] = (
-    ("off-by-one in range()", _range_off_by_one),
-    ("prints the answer instead of returning it", _sub(r"^(\s*)return (.+)$", r"\1print(\2)")),
-    ("forgot the return keyword", _sub(r"^(\s*)return (.+)$", r"\1\2")),
-    ("boundary left out (>= became >)", _sub(r" >= ", " > ")),
-    ("boundary wrong (> became >=)", _sub(r" > ", " >= ")),
-    ("boundary left out (<= became <)", _sub(r" <= ", " < ")),
-    ("flipped comparison (== became !=)", _sub(r" == ", " != ")),
-    ("flipped comparison (!= became ==)", _sub(r" != ", " == ")),
-    ("'and' where 'or' was needed", _sub(r" and ", " or ")),
-    ("'or' where 'and' was needed", _sub(r" or ", " and ")),
-    ("forgot to round", _sub(r"\bround\((.+), 1\)", r"\1")),
-    ("forgot to round", _sub(r"\.round\(1\)", "")),
-    ("starts counting at 1 instead of 0", _sub(r"^(\s*\w+) = 0$", r"\1 = 1")),
-    ("starts the product at 0 instead of 1", _sub(r"^(\s*\w+) = 1$", r"\1 = 0")),
-)
-
 
 def _mutate(sol: _Solution, rng: random.Random) -> tuple[str, str] | None:
     """Apply one plausible beginner bug inside an answer region; None if none applies.
@@ -414,15 +378,8 @@ def _mutate(sol: _Solution, rng: random.Random) -> tuple[str, str] | None:
     ``return`` lines do not nearly always get a return bug.
     """
     by_label: dict[str, list[str]] = {}
-    for start, end in sol.regions:
-        for number in range(start, end):
-            for label, bug in _BUGS:
-                new = bug(sol.lines[number])
-                if new is None:
-                    continue
-                source = _replaced(sol, number, new)
-                if _compiles(source):
-                    by_label.setdefault(label, []).append(source)
+    for slip in slips(sol.lines, sol.regions):
+        by_label.setdefault(slip.description, []).append(slip.code)
     if not by_label:
         return None
     labels = sorted(by_label)
@@ -493,14 +450,6 @@ def _replaced(sol: _Solution, number: int, new_line: str) -> str:
     lines = list(sol.lines)
     lines[number] = new_line
     return "\n".join(lines)
-
-
-def _compiles(source: str) -> bool:
-    try:
-        compile(source, "<submission>", "exec")
-    except SyntaxError:
-        return False
-    return True
 
 
 def _parameters(source: str) -> set[str]:

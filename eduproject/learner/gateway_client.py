@@ -30,7 +30,8 @@ from eduproject.core.results import TestResult
 from eduproject.errors import GatewayError, PolicyRefused, TutorError
 from eduproject.streaming import TextStream
 from eduproject.tutor.tutor import Reply, Tutor, TutorCalls, TutorReply
-from eduproject.tutor.wire import TutorCall, as_results, reply_from_json, sse_parse
+from eduproject.tutor.wire import TutorCall, as_results, reply_from_json
+from eduproject.util.sse import parse_sse
 
 __all__ = ["DEFAULT_SERVICE", "GatewayTutor", "find_gateway"]
 
@@ -206,7 +207,7 @@ class GatewayTutor(TutorCalls):
                     response.read()
                     notice = self._refusal(response)
                 else:
-                    for event, data in sse_parse(response.iter_lines()):
+                    for event, data in parse_sse(response.iter_lines()):
                         if event == "delta":
                             yield str(json.loads(data)["text"])
                         elif event == "done":

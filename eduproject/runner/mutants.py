@@ -1,23 +1,32 @@
-"""Small slips made on purpose: single-change mutants of a solution region.
+"""Small slips made on purpose: the one place that writes known-wrong code.
 
 A mutant changes one thing, the kind of slip beginners make: an off-by-one bound, ``<`` for
 ``<=``, ``and`` for ``or``, a dropped statement, a forgotten ``return`` value. Used where a
-known-wrong attempt is needed: ``validate --mutants`` (do a lesson's tests catch these
-slips?), the benchmark's hint task and the simulated class.
+known-wrong attempt is needed, in two forms:
+
+- :func:`mutants`: every single change of a solution region's syntax tree, subtle kinds
+  first (``validate --mutants``: do a lesson's tests catch these slips?; the benchmark's
+  hint task);
+- :func:`slips`: one line of an answer rewritten as a beginner writes it, the rest of the
+  learner's text untouched, comments and layout included (the simulated class's
+  ``partial`` learners, whose notebooks people read).
 
     >>> [m.kind for m in mutants("if x < 0:\n    return -x\nreturn x")][:2]
     ['compare', 'negate']
+    >>> [m.description for m in slips(["def f(n):", "    return n > 0"], [(1, 2)])][-1]
+    'boundary wrong (> became >=)'
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+import re
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Mutant", "mutants"]
+__all__ = ["Mutant", "mutants", "slips"]
 
 _COMPARE_SWAP: dict[type[ast.cmpop], type[ast.cmpop]] = {
     ast.Lt: ast.LtE,
@@ -171,3 +180,69 @@ def _dropped_statements(tree: ast.Module, seen: set[str]) -> Iterator[Mutant]:
             if text not in seen:
                 seen.add(text)
                 yield Mutant("drop", "a statement left out", text)
+
+
+# -- beginner slips, line by line ---------------------------------------------------------
+
+# Each rewrites one line of an answer the way beginners get it wrong; None when it does not apply.
+_LineBug = tuple[str, Callable[[str], str | None]]
+
+
+def _sub(pattern: str, repl: str) -> Callable[[str], str | None]:
+    def apply(line: str) -> str | None:
+        new = re.sub(pattern, repl, line, count=1)
+        return new if new != line else None
+
+    return apply
+
+
+def _range_off_by_one(line: str) -> str | None:
+    match = re.search(r"range\(([^()]*(?:\([^()]*\)[^()]*)*)\)", line)
+    if match is None:
+        return None
+    inner = match.group(1)
+    fixed = inner[: -len(" + 1")] if inner.endswith(" + 1") else inner + " - 1"
+    return line[: match.start(1)] + fixed + line[match.end(1) :]
+
+
+_BUGS: tuple[_LineBug, ...] = (
+    ("off-by-one in range()", _range_off_by_one),
+    ("prints the answer instead of returning it", _sub(r"^(\s*)return (.+)$", r"\1print(\2)")),
+    ("forgot the return keyword", _sub(r"^(\s*)return (.+)$", r"\1\2")),
+    ("boundary left out (>= became >)", _sub(r" >= ", " > ")),
+    ("boundary wrong (> became >=)", _sub(r" > ", " >= ")),
+    ("boundary left out (<= became <)", _sub(r" <= ", " < ")),
+    ("flipped comparison (== became !=)", _sub(r" == ", " != ")),
+    ("flipped comparison (!= became ==)", _sub(r" != ", " == ")),
+    ("'and' where 'or' was needed", _sub(r" and ", " or ")),
+    ("'or' where 'and' was needed", _sub(r" or ", " and ")),
+    ("forgot to round", _sub(r"\bround\((.+), 1\)", r"\1")),
+    ("forgot to round", _sub(r"\.round\(1\)", "")),
+    ("starts counting at 1 instead of 0", _sub(r"^(\s*\w+) = 0$", r"\1 = 1")),
+    ("starts the product at 0 instead of 1", _sub(r"^(\s*\w+) = 1$", r"\1 = 0")),
+)
+
+
+def slips(lines: Sequence[str], regions: Sequence[tuple[int, int]]) -> Iterator[Mutant]:
+    """Every compiling variant of ``lines`` with one line inside ``regions`` (half-open line
+    ranges: the learner's answer) rewritten by a beginner slip; ``code`` is all the lines,
+    ``description`` names the slip."""
+    for start, end in regions:
+        for number in range(start, end):
+            for label, bug in _BUGS:
+                new = bug(lines[number])
+                if new is None:
+                    continue
+                changed = list(lines)
+                changed[number] = new
+                source = "\n".join(changed)
+                if _compiles(source):
+                    yield Mutant("slip", label, source)
+
+
+def _compiles(source: str) -> bool:
+    try:
+        compile(source, "<submission>", "exec")
+    except SyntaxError:
+        return False
+    return True

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .lessons import GOOD, GOOD_DATA
+from tests.support.lessons import GOOD, GOOD_DATA
 
 
 @pytest.fixture

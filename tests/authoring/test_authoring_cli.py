@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from eduproject.cli import main
-
-from .lessons import GOOD, GOOD_DATA
+from tests.support.cli import run_cli
+from tests.support.lessons import GOOD, GOOD_DATA
 
 WriteLesson = Callable[..., Path]
 
@@ -24,30 +23,19 @@ def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "1000")
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run the CLI in-process the way the console script does; return (exit code, out, err)."""
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_release_and_release_again(
     good_lesson: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out, grader = tmp_path / "nb", tmp_path / "gr"
     args = ["release", str(good_lesson), "-o", str(out), "--grader-dir", str(grader)]
-    code, stdout, _ = run(args, capsys)
+    code, stdout, _ = run_cli(args, capsys)
     assert code == 0
     assert stdout == (
         "released 01-good: 2 exercise(s), 4 file(s) written\n"
         f"  learner: {out}/01-good/01-good.ipynb\n"
         f"  grader:  {grader}/01-good/bundle.json\n"
     )
-    code, stdout, _ = run(args, capsys)
+    code, stdout, _ = run_cli(args, capsys)
     assert (code, stdout.splitlines()[0]) == (0, "released 01-good: 2 exercise(s), unchanged")
 
 
@@ -59,13 +47,13 @@ def test_release_a_folder_of_lessons_and_check(
     course, out = tmp_path / "exercises", tmp_path / "nb"
     check = ["release", str(course), "-o", str(out), "--check"]
 
-    code, stdout, stderr = run(check, capsys)
+    code, stdout, stderr = run_cli(check, capsys)
     assert (code, stdout) == (1, "")
     assert stderr.startswith("error: 6 released file(s) are out of date with the lesson sources:\n")
     assert f"  {out}/a/a.ipynb\n" in stderr
     assert stderr.endswith(f"  -> run `eduproject release {course} -o {out}`\n")
 
-    code, stdout, _ = run(
+    code, stdout, _ = run_cli(
         ["release", str(course), "-o", str(out), "--grader-dir", str(tmp_path / "g")], capsys
     )
     assert code == 0
@@ -73,7 +61,7 @@ def test_release_a_folder_of_lessons_and_check(
         "released a: 2 exercise(s), 4 file(s) written",
         "released b: 2 exercise(s), 4 file(s) written",
     ]
-    code, stdout, _ = run(check, capsys)
+    code, stdout, _ = run_cli(check, capsys)
     assert (code, stdout) == (0, f"2 lesson(s) up to date in {out}\n")
 
 
@@ -81,7 +69,7 @@ def test_release_of_a_broken_lesson_exits_1_with_the_message(
     write_lesson: WriteLesson, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = write_lesson([("md exercise=f", "F"), ("code solutoin", "x = 1")], "bad")
-    code, stdout, stderr = run(["release", str(folder), "-o", str(tmp_path / "nb")], capsys)
+    code, stdout, stderr = run_cli(["release", str(folder), "-o", str(tmp_path / "nb")], capsys)
     assert (code, stdout) == (1, "")
     first, hint = stderr.splitlines()
     assert (
@@ -93,7 +81,7 @@ def test_release_of_a_broken_lesson_exits_1_with_the_message(
 
 
 def test_release_of_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, stderr = run(["release", str(tmp_path / "nope")], capsys)
+    code, _, stderr = run_cli(["release", str(tmp_path / "nope")], capsys)
     assert (code, stderr) == (
         1,
         f"error: {tmp_path}/nope: no such lesson folder\n  -> give a folder under exercises/\n",
@@ -102,7 +90,7 @@ def test_release_of_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 @pytest.mark.slow
 def test_validate_prints_a_table(good_lesson: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, stdout, stderr = run(["validate", str(good_lesson)], capsys)
+    code, stdout, stderr = run_cli(["validate", str(good_lesson)], capsys)
     assert (code, stderr) == (0, "")
     rows = [line for line in stdout.splitlines() if "01-good" in line]
     assert len(rows) == 2
@@ -126,7 +114,7 @@ def test_validate_a_broken_lesson_exits_1(
         ],
         "broken",
     )
-    code, stdout, stderr = run(["validate", str(folder)], capsys)
+    code, stdout, stderr = run_cli(["validate", str(folder)], capsys)
     assert code == 1
     assert "passes!" not in stdout and "fail" in stdout
     assert stderr == (
@@ -203,12 +191,12 @@ def test_import_nbgrader_then_release(tmp_path: Path, capsys: pytest.CaptureFixt
     src = tmp_path / "ps1.ipynb"
     src.write_text(json.dumps(NBGRADER))
     lesson = tmp_path / "exercises" / "ps1"
-    code, stdout, stderr = run(["import", "nbgrader", str(src), "-o", str(lesson)], capsys)
+    code, stdout, stderr = run_cli(["import", "nbgrader", str(src), "-o", str(lesson)], capsys)
     assert (code, stderr) == (0, "")
     assert stdout.startswith(f"wrote {lesson}/")
     assert f"  1. eduproject validate {lesson}   (solutions pass, stubs fail)\n" in stdout
     assert stdout.endswith(f"  2. eduproject release {lesson} -o notebooks/\n")
-    code, stdout, _ = run(
+    code, stdout, _ = run_cli(
         ["release", str(lesson), "-o", str(tmp_path / "nb"), "--grader-dir", str(tmp_path / "g")],
         capsys,
     )
@@ -218,7 +206,7 @@ def test_import_nbgrader_then_release(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_import_of_a_missing_file_exits_non_zero(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, stdout, stderr = run(
+    code, stdout, stderr = run_cli(
         ["import", "otter", str(tmp_path / "nope.ipynb"), "-o", str(tmp_path / "x")], capsys
     )
     assert code != 0 and stdout == ""
@@ -226,7 +214,7 @@ def test_import_of_a_missing_file_exits_non_zero(
 
 
 def test_unknown_tool_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, stderr = run(["import", "moodle", "x.ipynb", "-o", str(tmp_path)], capsys)
+    code, _, stderr = run_cli(["import", "moodle", "x.ipynb", "-o", str(tmp_path)], capsys)
     assert code == 2 and "moodle" in stderr
 
 

@@ -12,7 +12,7 @@ import pytest
 from eduproject.authoring import load_lesson, release, validate_lesson
 from eduproject.core.policy import PolicyLayer
 
-from .lessons import all_text, secret_lines
+from .no_leak import all_text, secret_lines
 
 WriteLesson = Callable[..., Path]
 DOC = Path(__file__).resolve().parents[2] / "docs" / "format.md"

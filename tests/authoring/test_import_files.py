@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from eduproject.authoring.parse import load_lesson
+from tests.support.cli import run_cli
 
-from .test_authoring_cli import run
 from .test_importers_bad import md, nbg, write
 
 HELPER = "def scale(x):\n    return 10 * x\n"
@@ -102,7 +102,7 @@ def test_files_beside_the_notebook_reach_learners_validation_grading_and_the_tut
     src = course_source(tmp_path / "course" / "source" / "ps1")
     lesson = tmp_path / "exercises" / "totals"
 
-    code, stdout, stderr = run(["import", "nbgrader", str(src), "-o", str(lesson)], capsys)
+    code, stdout, stderr = run_cli(["import", "nbgrader", str(src), "-o", str(lesson)], capsys)
     assert (code, stderr) == (0, "")
     assert (
         "copied 5 file(s) from beside the source (0.1 kB): data.csv, helper.py, "
@@ -114,7 +114,7 @@ def test_files_beside_the_notebook_reach_learners_validation_grading_and_the_tut
     ]  # fmt: skip
 
     out = tmp_path / "notebooks"
-    code, stdout, stderr = run(["release", str(lesson), "-o", str(out)], capsys)
+    code, stdout, stderr = run_cli(["release", str(lesson), "-o", str(out)], capsys)
     assert code == 0 and "files" not in stderr
     released = out / "totals"
     for rel in ("data.csv", "helper.py", "tables/extra.csv", "tools/units.py"):
@@ -123,7 +123,7 @@ def test_files_beside_the_notebook_reach_learners_validation_grading_and_the_tut
         "data.csv", "helper.py", "tables/extra.csv", "tools/__init__.py", "tools/units.py",
     ]  # fmt: skip
 
-    code, stdout, stderr = run(["validate", str(lesson), "--cell-timeout", "60"], capsys)
+    code, stdout, stderr = run_cli(["validate", str(lesson), "--cell-timeout", "60"], capsys)
     assert code == 0, stdout + stderr
     assert "2/2" in stdout  # the solution graded in the sandbox, files and modules found
 
@@ -133,7 +133,7 @@ def test_files_beside_the_notebook_reach_learners_validation_grading_and_the_tut
     stub.parent.mkdir()
     stub.write_bytes((released / "totals.ipynb").read_bytes())
     db = tmp_path / "gradebook.sqlite"
-    code, stdout, stderr = run(
+    code, stdout, stderr = run_cli(
         ["grade", str(lesson), str(subs), "--db", str(db), "--workers", "1", "--no-progress"],
         capsys,
     )
@@ -157,7 +157,7 @@ def test_a_link_beside_the_source_or_in_the_lesson_is_refused(
     outside.write_text("1\n")
     (tmp_path / "source" / "linked.csv").symlink_to(outside)
     lesson = tmp_path / "exercises" / "totals"
-    code, stdout, stderr = run(["import", "nbgrader", str(src), "-o", str(lesson)], capsys)
+    code, stdout, stderr = run_cli(["import", "nbgrader", str(src), "-o", str(lesson)], capsys)
     assert (code, stdout) == (1, "")
     assert stderr.startswith(
         f"error: {tmp_path / 'source' / 'linked.csv'}: a symbolic link (to {outside}) beside "
@@ -165,11 +165,13 @@ def test_a_link_beside_the_source_or_in_the_lesson_is_refused(
     )
     assert "Traceback" not in stderr
 
-    code, _, stderr = run(["import", "nbgrader", str(src), "-o", str(lesson), "--no-files"], capsys)
+    code, _, stderr = run_cli(
+        ["import", "nbgrader", str(src), "-o", str(lesson), "--no-files"], capsys
+    )
     assert code == 0 and [p.name for p in lesson.iterdir()] == ["totals.ipynb"]
     (lesson / "data").mkdir()
     (lesson / "data" / "linked.csv").symlink_to(outside)
-    code, stdout, stderr = run(["release", str(lesson), "-o", str(tmp_path / "nb")], capsys)
+    code, stdout, stderr = run_cli(["release", str(lesson), "-o", str(tmp_path / "nb")], capsys)
     assert (code, stdout) == (1, "")
     assert stderr.startswith(
         f"error: {lesson / 'data' / 'linked.csv'}: is a symbolic link (to {outside}); a "
@@ -214,16 +216,16 @@ def test_release_removes_lesson_files_it_copied_before_and_keeps_the_rest(
     src = course_source(tmp_path / "source")
     lesson = tmp_path / "exercises" / "totals"
     out = tmp_path / "notebooks"
-    assert run(["import", "nbgrader", str(src), "-o", str(lesson)], capsys)[0] == 0
-    assert run(["release", str(lesson), "-o", str(out)], capsys)[0] == 0
+    assert run_cli(["import", "nbgrader", str(src), "-o", str(lesson)], capsys)[0] == 0
+    assert run_cli(["release", str(lesson), "-o", str(out)], capsys)[0] == 0
     (out / "totals" / "my-notes.txt").write_text("a learner's own file")
     (lesson / "tables" / "extra.csv").unlink()
     (lesson / "tables").rmdir()
-    assert run(["release", str(lesson), "-o", str(out), "--check"], capsys)[0] == 1
-    assert run(["release", str(lesson), "-o", str(out)], capsys)[0] == 0
+    assert run_cli(["release", str(lesson), "-o", str(out), "--check"], capsys)[0] == 1
+    assert run_cli(["release", str(lesson), "-o", str(out)], capsys)[0] == 0
     assert not (out / "totals" / "tables").exists()
     assert (out / "totals" / "my-notes.txt").exists() and (out / "totals" / "data.csv").exists()
-    assert run(["release", str(lesson), "-o", str(out), "--check"], capsys)[0] == 0
+    assert run_cli(["release", str(lesson), "-o", str(out), "--check"], capsys)[0] == 0
 
 
 COUNTER = (
@@ -258,6 +260,6 @@ def test_a_helper_modules_state_is_the_learners_as_in_the_notebook(
     (lesson / "counter.py").write_text(COUNTER)
     (lesson / "more").mkdir()
     (lesson / "more" / "extra.py").write_text("def three():\n    return 3\n")
-    code, stdout, stderr = run(["validate", str(lesson), "--cell-timeout", "60"], capsys)
+    code, stdout, stderr = run_cli(["validate", str(lesson), "--cell-timeout", "60"], capsys)
     assert code == 0, stdout + stderr
     assert "│ 1/1 " in stdout and "│ 3/3 " in stdout  # graded in the sandbox as in the notebook

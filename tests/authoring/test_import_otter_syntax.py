@@ -11,8 +11,8 @@ import pytest
 
 from eduproject.authoring.importers import import_otter
 from eduproject.authoring.parse import load_lesson
+from tests.support.cli import run_cli
 
-from .test_authoring_cli import run
 from .test_import_files import scores, solution_submission
 from .test_importers_bad import code, md, raw, write
 
@@ -105,7 +105,7 @@ def test_every_otter_form_imports_validates_and_grades(
 ) -> None:
     src = master(tmp_path / "hw")
     lesson = tmp_path / "exercises" / "hw"
-    code_, stdout, stderr = run(["import", "otter", str(src), "-o", str(lesson)], capsys)
+    code_, stdout, stderr = run_cli(["import", "otter", str(src), "-o", str(lesson)], capsys)
     assert (code_, stderr) == (0, "")
     # Client code: removed, reported once with its cells, the equivalent named.
     assert (
@@ -130,14 +130,14 @@ def test_every_otter_form_imports_validates_and_grades(
     assert tests == {"q1": [(1.0, False), (1.5, True)], "q2": [(1.0, False)], "q3": [(1.0, False)]}
 
     out = tmp_path / "notebooks"
-    assert run(["release", str(lesson), "-o", str(out)], capsys)[0] == 0
+    assert run_cli(["release", str(lesson), "-o", str(out)], capsys)[0] == 0
     learner = "\n".join(texts(out / "hw" / "hw.ipynb"))
     for secret in ("factor = 3", "return 2 * v", "x = 4", "2 * x", "y == 8", "should be twice"):
         assert secret not in learner
     assert "# x = ..." in learner  # otter's `x = ...` prompt, as a comment above our stub
     assert "    # factor = ..." in learner  # the BEGIN PROMPT text, kept as comments
 
-    code_, stdout, stderr = run(["validate", str(lesson), "--cell-timeout", "60"], capsys)
+    code_, stdout, stderr = run_cli(["validate", str(lesson), "--cell-timeout", "60"], capsys)
     assert code_ == 0, stdout + stderr
 
     subs = tmp_path / "subs"
@@ -149,7 +149,7 @@ def test_every_otter_form_imports_validates_and_grades(
     (subs / "bob").mkdir()
     (subs / "bob" / "hw.ipynb").write_text(json.dumps(wrong))
     db = tmp_path / "gradebook.sqlite"
-    code_, stdout, stderr = run(
+    code_, stdout, stderr = run_cli(
         ["grade", str(lesson), str(subs), "--db", str(db), "--workers", "1", "--no-progress"],
         capsys,
     )

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from eduproject.authoring.importers import import_nbgrader
+from tests.support.cli import run_cli
 
-from .test_authoring_cli import run
 from .test_import_files import scores, solution_submission
 from .test_importers_bad import md, nbg, write
 
@@ -41,16 +41,16 @@ def test_shell_lines_and_installs_never_run_in_validate_or_grading(
     write_lesson: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lesson = write_lesson(SHELL_CELLS, "shell")
-    code, stdout, stderr = run(["validate", str(lesson), "--cell-timeout", "60"], capsys)
+    code, stdout, stderr = run_cli(["validate", str(lesson), "--cell-timeout", "60"], capsys)
     assert code == 0, stdout + stderr
     assert not list(tmp_path.rglob("shell-ran.txt")) and not list(tmp_path.rglob("bash-ran.txt"))
 
     out = tmp_path / "notebooks"
-    assert run(["release", str(lesson), "-o", str(out)], capsys)[0] == 0
+    assert run_cli(["release", str(lesson), "-o", str(out)], capsys)[0] == 0
     subs = tmp_path / "subs"
     solution_submission(lesson, out / "shell" / "shell.ipynb", subs / "ada" / "shell.ipynb")
     db = tmp_path / "gradebook.sqlite"
-    code, stdout, stderr = run(
+    code, stdout, stderr = run_cli(
         ["grade", str(lesson), str(subs), "--db", str(db), "--workers", "1", "--no-progress"],
         capsys,
     )
@@ -84,7 +84,7 @@ def test_the_report_groups_repeated_notes_and_ends_with_next_steps(
     del notebook["cells"][9]["metadata"]["nbgrader"]["task"]
     src.write_text(json.dumps(notebook))
     lesson = tmp_path / "exercises" / "ps1"
-    code, stdout, stderr = run(["import", "nbgrader", str(src), "-o", str(lesson)], capsys)
+    code, stdout, stderr = run_cli(["import", "nbgrader", str(src), "-o", str(lesson)], capsys)
     assert (code, stderr) == (0, "")
     assert stdout == (
         f"wrote {lesson}/ps1.ipynb (lesson 'ps1', 1 exercises: double)\n"
@@ -137,14 +137,14 @@ def test_a_cell_reading_the_keyboard_is_tagged_raises_exception_and_validates(
         nbg("code", "assert double(2) == 4", "t", grade=True, points=1),
     ]  # fmt: skip
     lesson = tmp_path / "exercises" / "keys"
-    code, stdout, _ = run(
+    code, stdout, _ = run_cli(
         ["import", "nbgrader", str(write(tmp_path, cells)), "-o", str(lesson)], capsys
     )
     assert code == 0
     assert "imported cell 1 calls input(): tagged raises-exception" in stdout
     nb = json.loads((lesson / "keys.ipynb").read_text())
     assert [c["metadata"].get("tags", []) for c in nb["cells"][1:3]] == [["raises-exception"], []]
-    code, stdout, stderr = run(["validate", str(lesson), "--cell-timeout", "60"], capsys)
+    code, stdout, stderr = run_cli(["validate", str(lesson), "--cell-timeout", "60"], capsys)
     assert code == 0, stdout + stderr
 
 

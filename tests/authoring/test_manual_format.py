@@ -7,15 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from manual_lesson import MANUAL, MODEL_ANSWER, RUBRIC, SECRETS
 
 from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.release import release, solution_notebook
 from eduproject.core.bundle import read_bundle
 from eduproject.core.lesson import Role
 from eduproject.errors import LessonFormatError
+from tests.support.manual_lesson import MANUAL, MODEL_ANSWER, RUBRIC, SECRETS
 
-from .lessons import all_text
+from .no_leak import all_text
 
 WriteLesson = Callable[..., Path]
 

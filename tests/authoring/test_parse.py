@@ -9,8 +9,7 @@ from pathlib import Path
 from eduproject.authoring import find_lessons, load_lesson
 from eduproject.authoring.notebook import lesson_version
 from eduproject.core import Role
-
-from .lessons import GOOD, GOOD_DATA
+from tests.support.lessons import GOOD, GOOD_DATA
 
 WriteLesson = Callable[..., Path]
 

@@ -15,8 +15,9 @@ from eduproject.authoring import load_lesson, release, stale_files
 from eduproject.core import read_bundle
 from eduproject.core.policy import AiPolicy
 from eduproject.errors import LessonFormatError
+from tests.support.lessons import GOOD, GOOD_DATA
 
-from .lessons import GOOD, GOOD_DATA, all_text, secret_lines
+from .no_leak import all_text, secret_lines
 
 WriteLesson = Callable[..., Path]
 

@@ -11,7 +11,7 @@ import pytest
 from eduproject.authoring import learner_notebook, learner_pack, load_lesson, stale_files
 from eduproject.authoring.validate import raise_for_problems, validate_lessons
 
-from .lessons import all_text, secret_lines
+from .no_leak import all_text, secret_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = ROOT / "exercises"

@@ -10,8 +10,7 @@ import pytest
 from eduproject.authoring import validate_lesson
 from eduproject.authoring.validate import raise_for_problems, validate_lessons
 from eduproject.errors import LessonValidationError
-
-from .lessons import GOOD, GOOD_DATA
+from tests.support.lessons import GOOD, GOOD_DATA
 
 WriteLesson = Callable[..., Path]
 pytestmark = pytest.mark.slow  # every test here starts two Jupyter kernels

@@ -13,8 +13,9 @@ import pytest
 
 from eduproject.bench.grade import SandboxGrader
 from eduproject.bench.suites import BenchItem, load_suite
+from tests.support.openai import Reply
 
-from .server import Reply, ScriptedServer
+from .server import ScriptedModels, reply, scripted_models
 
 COURSE = Path(__file__).resolve().parents[2] / "exercises"
 
@@ -84,13 +85,13 @@ def make_scripts(items: list[BenchItem]) -> dict[str, Any]:
     def good(body: dict[str, Any]) -> Reply:
         task, item = _task(body), _item(body, items)
         if task == "completion":
-            return Reply(_fenced(textwrap.dedent(item.target)))
+            return reply(_fenced(textwrap.dedent(item.target)))
         if task == "repair":
-            return Reply(_fenced(item.reference))
+            return reply(_fenced(item.reference))
         if task == "hint":
-            return Reply(GOOD_HINT)
+            return reply(GOOD_HINT)
         fn = item.function
-        return Reply(
+        return reply(
             f"The function `{fn}` takes its input and checks it with `if` before it uses "
             f"`return` to give back the answer. Each call to `{fn}` works out the result "
             "from its argument, so the caller gets the value the exercise asks for."
@@ -99,19 +100,19 @@ def make_scripts(items: list[BenchItem]) -> dict[str, Any]:
     def bad(body: dict[str, Any]) -> Reply:
         task, item = _task(body), _item(body, items)
         if task in ("completion", "repair"):
-            return Reply(_fenced("return None"))
+            return reply(_fenced("return None"))
         if task == "hint":
-            return Reply("Here is the whole answer for you:\n\n" + _fenced(item.reference))
-        return Reply(
+            return reply("Here is the whole answer for you:\n\n" + _fenced(item.reference))
+        return reply(
             f"The function `{item.function}` calls `helper_magic()` and then `math.add` to "
             "combine the values before it returns the answer to the caller of the function."
         )
 
     def slow(body: dict[str, Any]) -> Reply:
-        return Reply(good(body).text, first_delay=1.5)
+        return reply(good(body).text, first_delay=1.5)
 
     def failing(body: dict[str, Any]) -> Reply:
-        return Reply(status=500)
+        return reply(status=500)
 
     def flaky(body: dict[str, Any]) -> Reply:
         """Right only on the first sample (seed 0)."""
@@ -143,12 +144,9 @@ def make_scripts(items: list[BenchItem]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def server(course_items: list[BenchItem]) -> Iterator[ScriptedServer]:
-    srv = ScriptedServer()
-    srv.scripts.update(make_scripts(course_items))
-    srv.start()
-    yield srv
-    srv.stop()
+def server(course_items: list[BenchItem]) -> Iterator[ScriptedModels]:
+    with scripted_models(make_scripts(course_items)) as models:
+        yield models
 
 
 # Prices per million tokens; "bad" has none (unpriced).

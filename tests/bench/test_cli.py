@@ -9,26 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from eduproject.cli import main
+from tests.support.cli import run_cli
 
 from .conftest import COURSE, write_config
-from .server import ScriptedServer
+from .server import ScriptedModels
 
 pytestmark = pytest.mark.slow
 
 
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_bench_command_writes_table_csv_and_page(
-    isolated: Path, server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+    isolated: Path, server: ScriptedModels, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_config(isolated, server.base_url, ["good", "bad"])
     out_dir = isolated / "bench"
@@ -83,7 +73,7 @@ def test_bench_command_writes_table_csv_and_page(
 )
 def test_user_errors_are_one_message(
     isolated: Path,
-    server: ScriptedServer,
+    server: ScriptedModels,
     capsys: pytest.CaptureFixture[str],
     args: list[str],
     message: str,

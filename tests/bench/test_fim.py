@@ -11,9 +11,10 @@ import pytest
 from eduproject.bench.grade import SandboxGrader
 from eduproject.bench.runner import BenchOptions, run_bench
 from eduproject.bench.suites import BenchItem, load_suite
+from tests.support.openai import Reply
 
 from .conftest import COURSE
-from .server import Reply, ScriptedServer
+from .server import ScriptedModels, reply
 
 pytestmark = pytest.mark.slow
 
@@ -35,17 +36,17 @@ def answer(items: list[BenchItem]) -> Callable[[dict[str, Any]], Reply]:
     def script(body: dict[str, Any]) -> Reply:
         prompt = str(body["prompt"])
         if prompt.startswith("<fim_prefix>"):
-            return Reply("    return xs[0]\n")
+            return reply("    return xs[0]\n")
         item = next(i for i in items if prompt == i.prefix)
         # A base model runs on past the function; the stop string must cut it there.
-        return Reply(item.target + "\n\ndef extra():\n    pass\n")
+        return reply(item.target + "\n\ndef extra():\n    pass\n")
 
     return script
 
 
 def test_fim_prompt_for_a_region_with_code_after_it(
     isolated: Path,
-    server: ScriptedServer,
+    server: ScriptedModels,
     grader: SandboxGrader,
     write_lesson: Callable[..., Path],
 ) -> None:

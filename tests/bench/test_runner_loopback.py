@@ -16,7 +16,7 @@ from eduproject.bench.metrics import TaskMetrics
 from eduproject.bench.runner import BenchOptions, BenchReport, run_bench
 
 from .conftest import COURSE, PRICE_IN, PRICE_OUT, write_config
-from .server import ScriptedServer
+from .server import ScriptedModels
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ COST_PER_REQUEST = (100 * PRICE_IN + 20 * PRICE_OUT) / 1e6
 
 @pytest.fixture(scope="module")
 def report(
-    server: ScriptedServer,
+    server: ScriptedModels,
     grader: SandboxGrader,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> BenchReport:
@@ -136,7 +136,7 @@ def test_every_attempt_is_in_the_ledger_and_marked(report: BenchReport) -> None:
     assert all(r[4] is None for r in failed)  # no answer, nothing to accept
 
 
-def test_same_prompts_for_every_route(report: BenchReport, server: ScriptedServer) -> None:
+def test_same_prompts_for_every_route(report: BenchReport, server: ScriptedModels) -> None:
     hints = [r for r in report.records if r.task == "hint"]
     attempts = {(r.route, r.item): r.detail["attempt"] for r in hints}
     for item in {r.item for r in hints}:

@@ -10,13 +10,13 @@ from eduproject.bench.grade import SandboxGrader
 from eduproject.bench.runner import BenchOptions, run_bench
 
 from .conftest import COURSE, write_config
-from .server import ScriptedServer
+from .server import ScriptedModels
 
 pytestmark = pytest.mark.slow
 
 
 def test_pass_at_k_from_samples(
-    isolated: Path, server: ScriptedServer, grader: SandboxGrader
+    isolated: Path, server: ScriptedModels, grader: SandboxGrader
 ) -> None:
     # `flaky` is right on sample 0 only: c = 1 of n = 3 for every item.
     write_config(isolated, server.base_url, ["flaky"])
@@ -39,7 +39,7 @@ def test_pass_at_k_from_samples(
 
 
 def test_hint_validation_follows_phung(
-    isolated: Path, server: ScriptedServer, grader: SandboxGrader
+    isolated: Path, server: ScriptedModels, grader: SandboxGrader
 ) -> None:
     write_config(isolated, server.base_url, ["helpful", "contrary"])
     options = BenchOptions(

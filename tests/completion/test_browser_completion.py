@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.server import Reply, ScriptedServer
-from jupyterlab_support import CHROMIUM, CHROMIUM_ARGS, running_jupyterlab, shut_down_kernels
-from llama_server import running_llama_server
 
 from eduproject.authoring.release import release
 from eduproject.models.config import find_bundled_smollm2
+from tests.bench.server import reply, scripted_models
+from tests.support.jupyterlab import CHROMIUM, CHROMIUM_ARGS, running_jupyterlab, shut_down_kernels
+from tests.support.llama_server import running_llama_server
+from tests.support.openai import Reply
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "completion"
@@ -64,18 +65,14 @@ class FimModel:
             and "def double(x):" in head
             and "<fim_middle>" not in head
         )
-        return Reply(FIM_ANSWER) if well_formed else Reply(status=400)
+        return reply(FIM_ANSWER) if well_formed else reply(status=400)
 
 
 @pytest.fixture(scope="module")
 def fim_model() -> Iterator[tuple[str, FimModel]]:
-    server = ScriptedServer().start()
     model = FimModel()
-    server.scripts["sc2-fim"] = model
-    try:
+    with scripted_models({"sc2-fim": model}) as server:
         yield server.base_url, model
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway_support import (
+
+from eduproject.gateway.service import TutorService
+
+from .gateway_support import (
     CELLS,
     LESSON,
     Gateway,
@@ -18,8 +21,6 @@ from gateway_support import (
     running_gateway,
     write_config,
 )
-
-from eduproject.gateway.service import TutorService
 
 
 @pytest.fixture(autouse=True)

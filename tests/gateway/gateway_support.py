@@ -1,9 +1,9 @@
 """Shared parts of the gateway tests: a small course, a fake model, and a real server.
 
-``FakeModel`` is a real OpenAI-compatible HTTP server on loopback in a thread (chat and
-completions, streamed or not). It answers scripted replies in order, then ``default``; it can
-echo the request's ``Authorization`` header into its text and errors (a hostile or broken
-model server), to prove the provider key never reaches a learner, a log or a database.
+``fake_model`` is the tests' one fake OpenAI-compatible server (tests/support/openai.py),
+scripted for the gateway: replies in order, then ``default``; it can echo the request's
+``Authorization`` header into its text and errors (a hostile or broken model server), to
+prove the provider key never reaches a learner, a log or a database.
 
 ``running_gateway(service)`` serves a :class:`TutorService` with the real uvicorn server on a
 free loopback port in a thread, the way ``eduproject serve`` does.
@@ -16,8 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +24,12 @@ import httpx
 
 from eduproject.gateway.server import bind, make_server
 from eduproject.gateway.service import TutorService
+from tests.support.lessons import SUM_EVENS
+from tests.support.openai import FakeOpenAI, Reply, fake_openai
+from tests.support.wire import Call
 
 LESSON = "fns"
-SOLUTION = '''def sum_evens(numbers):
-    """Return the sum of the even numbers in `numbers`."""
-    ### BEGIN SOLUTION
-    total = 0
-    for n in numbers:
-        if n % 2 == 0:
-            total += n
-    return total
-    ### END SOLUTION'''
-TESTS = """### TEST basics points=1
-assert sum_evens([1, 2, 3, 4]) == 6
-assert sum_evens([]) == 0
-### TEST negatives points=1
-assert sum_evens([-2, -3]) == -2
-### BEGIN HIDDEN TESTS
-assert sum_evens(list(range(101))) == 2550
-### END HIDDEN TESTS"""
-HINTS = """1. Which numbers are even? Think about what dividing by two leaves over.
-2. Start a running total at zero and add to it inside a loop.
-3. Loop over the numbers and add only the even ones to the total."""
-CELLS = [
-    ("md", "# Functions\nA short lesson."),
-    ("md exercise=sum_evens", "# Sum of evens\nWrite `sum_evens(numbers)`."),
-    ("code solution", SOLUTION),
-    ("code tests", TESTS),
-    ("md hints", HINTS),
-]
+CELLS = [("md", "# Functions\nA short lesson."), *SUM_EVENS]
 # The learner's code: adds every number, so `basics` fails.
 CODE = (
     "def sum_evens(numbers):\n"
@@ -80,113 +56,29 @@ SERVER_ERROR = "<<500>>"
 ECHO_AUTH = "<<echo-auth>>"
 
 
-@dataclass
-class FakeModel:
-    """Scripted replies in order, then ``default``; ``requests`` holds each JSON body."""
-
-    replies: list[str] = field(default_factory=list)
-    default: str = CLEAN
-    model: str = "fake/tutor-model"
-    chunk_delay_s: float = 0.0
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    authorizations: list[str] = field(default_factory=list)
-    port: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def next_reply(self) -> str:
-        with self.lock:
-            return self.replies.pop(0) if self.replies else self.default
-
-
-def _handler(fake: FakeModel) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-            pass
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            fake.requests.append(body)
-            reply = fake.next_reply()
-            auth = self.headers.get("Authorization", "")
-            fake.authorizations.append(auth)
-            if reply == SERVER_ERROR:
-                # A broken server that quotes the request's key back in its error.
-                self._json(500, {"error": {"message": f"internal error for {auth}"}})
-                return
-            if reply == ECHO_AUTH:
-                reply = f"{CLEAN} Debug: the header was {auth} for this request."
-            chat = "messages" in body
-            if not body.get("stream"):
-                choice = {"message": {"content": reply}} if chat else {"text": reply}
-                self._json(
-                    200,
-                    {
-                        "model": fake.model,
-                        "choices": [{**choice, "finish_reason": "stop", "index": 0}],
-                        "usage": {"prompt_tokens": 50, "completion_tokens": 40},
-                    },
-                )
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            for i in range(0, len(reply), 24):
-                piece = reply[i : i + 24]
-                delta: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
-                self._event({"model": fake.model, "choices": [{**delta, "index": 0}]})
-                if fake.chunk_delay_s:
-                    time.sleep(fake.chunk_delay_s)
-            end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
-            self._event(
-                {"model": fake.model, "choices": [{**end, "finish_reason": "stop", "index": 0}]}
-            )
-            self._event(
-                {
-                    "model": fake.model,
-                    "choices": [],
-                    "usage": {"prompt_tokens": 50, "completion_tokens": 40},
-                }
-            )
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
-            self.close_connection = True
-
-        def _event(self, data: dict[str, Any]) -> None:
-            self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
-            self.wfile.flush()
-
-        def _json(self, status: int, data: dict[str, Any]) -> None:
-            raw = json.dumps(data).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-    return Handler
-
-
 @contextmanager
-def fake_model(replies: list[str] | None = None, **options: Any) -> Iterator[FakeModel]:
-    fake = FakeModel(list(replies or []), **options)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    httpd.daemon_threads = True
-    fake.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+def fake_model(
+    replies: list[str] | None = None,
+    *,
+    default: str = CLEAN,
+    model: str = "fake/tutor-model",
+    chunk_delay_s: float = 0.0,
+) -> Iterator[FakeOpenAI]:
+    """Scripted replies in order, then ``default``; ``requests`` holds each JSON body."""
+    queue = list(replies or [])
+
+    def respond(call: Call) -> Reply:
+        text = queue.pop(0) if queue else default
+        auth = call.headers.get("authorization", "")
+        if text == SERVER_ERROR:
+            # A broken server that quotes the request's key back in its error.
+            return Reply(status=500, error=f"internal error for {auth}")
+        if text == ECHO_AUTH:
+            text = f"{CLEAN} Debug: the header was {auth} for this request."
+        return Reply(text, piece=24, chunk_delay=chunk_delay_s, model=model)
+
+    with fake_openai(respond) as fake:
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
 def write_config(
@@ -269,7 +161,7 @@ class Gateway:
     service: TutorService
     tokens: dict[str, str]
     admin: str
-    fake: FakeModel | None
+    fake: FakeOpenAI | None
 
     def client(self, who: str, **options: Any) -> httpx.Client:
         token = self.admin if who == "admin" else self.tokens[who]
@@ -284,25 +176,12 @@ class Gateway:
 StartGateway = Callable[..., AbstractContextManager[Gateway]]
 
 
-def run_cli(args: list[str], capsys: Any) -> tuple[int, str, str]:
-    """``eduproject ARGS`` in this process: (exit code, stdout, stderr)."""
-    from eduproject.cli import main
-
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
 def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     """The events of a finished SSE response, data decoded."""
-    from eduproject.tutor.wire import sse_parse
+    from eduproject.util.sse import parse_sse
 
-    return [(e, json.loads(d)) for e, d in sse_parse(iter(response.text.splitlines()))]
+    return [(e, json.loads(d)) for e, d in parse_sse(response.text.splitlines())]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from gateway_support import CODE, LESSON, StartGateway, bearer
+
+from .gateway_support import CODE, LESSON, StartGateway, bearer
 
 ROUTES = [
     ("POST", "/v1/hint"),

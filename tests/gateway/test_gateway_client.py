@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway_support import CLEAN, CODE, LESSON, StartGateway
 
 from eduproject.authoring.parse import load_lesson
 from eduproject.core.pack import LessonPack
@@ -24,6 +23,8 @@ from eduproject.models.providers import build_providers
 from eduproject.models.router import Router
 from eduproject.tutor.quota import Quota
 from eduproject.tutor.tutor import Tutor
+
+from .gateway_support import CLEAN, CODE, LESSON, StartGateway
 
 
 class Learner:

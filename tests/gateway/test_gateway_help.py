@@ -9,13 +9,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_support import CLEAN, CODE, LESSON, SOLUTION, Gateway, StartGateway, run_cli
-from jupyterlab_support import CHROMIUM, CHROMIUM_ARGS
 
 from eduproject.gateway.helppage import help_page
 from eduproject.gateway.helpseeking import HelpReport, help_report, help_text, pseudonymize
 from eduproject.gateway.records import CallRow
 from eduproject.grading.gradebook import Gradebook
+from tests.support.cli import run_cli
+from tests.support.jupyterlab import CHROMIUM, CHROMIUM_ARGS
+from tests.support.lessons import SOLUTION
+
+from .gateway_support import CLEAN, CODE, LESSON, Gateway, StartGateway
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISE = {"lesson": LESSON, "exercise": "sum_evens"}
@@ -147,7 +150,7 @@ def test_the_page_in_a_browser_after_signing_in(start_gateway: StartGateway) -> 
 def test_cli_summary_and_report_with_a_ledger(
     start_gateway: StartGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from grading.gradebook_samples import L1, V1, make_class
+    from tests.grading.gradebook_samples import L1, V1, make_class
 
     gradebook = tmp_path / "gradebook.sqlite"
     with Gradebook(gradebook) as gb:

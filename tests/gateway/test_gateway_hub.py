@@ -17,11 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_support import CELLS, CODE, LESSON, FakeModel, fake_model, run_cli, write_config
-from hub_support import SERVICE, Hub, HubUser, free_port, run_in_kernel, running_hub
-from lesson_files import notebook_json
 
 from eduproject.authoring.release import release
+from tests.support.cli import run_cli
+from tests.support.lessons import notebook_json
+from tests.support.openai import FakeOpenAI
+
+from .gateway_support import CELLS, CODE, LESSON, fake_model, write_config
+from .hub_support import SERVICE, Hub, HubUser, free_port, run_in_kernel, running_hub
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +80,7 @@ print(json.dumps({"label": state.label, "notice": state.notice, "error": state.e
 class Classroom:
     hub: Hub
     course: Path
-    fake: FakeModel
+    fake: FakeOpenAI
     ada: HubUser
     reply: dict[str, Any]
 

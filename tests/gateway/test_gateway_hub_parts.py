@@ -9,13 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_support import StartGateway
 from starlette.testclient import TestClient
 
 from eduproject.errors import ConfigError
 from eduproject.gateway.app import create_app
 from eduproject.gateway.hub import HubEnvironment, HubLogin
 from eduproject.learner.gateway_client import find_gateway
+
+from .gateway_support import StartGateway
 
 ENV = {
     "JUPYTERHUB_SERVICE_NAME": "tutor-cs101",

@@ -21,13 +21,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_support import bearer, run_cli, write_config
 
 from eduproject.errors import ConfigError
 from eduproject.gateway.db import Database
 from eduproject.gateway.limits import _address
 from eduproject.gateway.settings import GatewaySettings
 from eduproject.gateway.tokens import TokenStore
+from tests.support.cli import run_cli
+
+from .gateway_support import bearer, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Small parts of the gateway: the fenced-code gate, SSE framing, settings, the socket."""
+"""Small parts of the gateway: the fenced-code gate, settings, the socket."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from eduproject.errors import ConfigError, GatewayError
 from eduproject.gateway.server import bind
 from eduproject.gateway.server_tutor import FencedCodeGate
 from eduproject.gateway.settings import GatewaySettings
-from eduproject.tutor.wire import reply_from_json, sse, sse_parse
+from eduproject.tutor.wire import reply_from_json
 
 
 def feed_all(pieces: list[str]) -> list[str]:
@@ -37,15 +37,6 @@ def test_the_gate_lets_inline_code_through_once_it_is_closed() -> None:
         " it.",
     ]
     assert "".join(feed_all(["no code at all, ", "just words."])) == "no code at all, just words."
-
-
-def test_sse_round_trip_skips_keepalives() -> None:
-    raw = (sse("delta", {"text": "a\nb"}) + b": keepalive\n\n" + sse("done", {"x": 1})).decode()
-    assert list(sse_parse(iter(raw.splitlines()))) == [
-        ("delta", '{"text":"a\\nb"}'),
-        ("done", '{"x":1}'),
-    ]
-    assert list(sse_parse(iter(["data: one", "data: two"]))) == [("message", "one\ntwo")]
 
 
 def test_a_malformed_reply_is_a_gateway_error() -> None:

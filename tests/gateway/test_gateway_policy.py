@@ -13,11 +13,12 @@ import time
 
 import httpx
 import pytest
-from gateway_support import CODE, LESSON, Gateway, StartGateway
 
 from eduproject.core.pack import LessonPack
 from eduproject.errors import PolicyRefused
 from eduproject.learner.gateway_client import GatewayTutor
+
+from .gateway_support import CODE, LESSON, Gateway, StartGateway
 
 HINT = {"lesson": LESSON, "exercise": "sum_evens", "code": CODE, "tests": [], "level": 1}
 CHECK = {"lesson": LESSON, "exercise": "sum_evens", "passed": 1, "total": 2}

@@ -12,15 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_support import (
-    CODE,
-    LESSON,
-    bearer,
-    fake_model,
-    run_cli,
-    running_gateway,
-    write_config,
-)
 
 from eduproject.errors import ConfigError
 from eduproject.gateway.allowance import Allowance
@@ -29,6 +20,9 @@ from eduproject.gateway.service import TutorService
 from eduproject.gateway.settings import GatewaySettings
 from eduproject.gateway.tokens import TokenStore
 from eduproject.models.ledger import Attempt, Ledger
+from tests.support.cli import run_cli
+
+from .gateway_support import CODE, LESSON, bearer, fake_model, running_gateway, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_support import CODE, LESSON, StartGateway, bearer
 
 from eduproject.errors import QuotaExceeded
 from eduproject.gateway.allowance import Allowance, Ticket
 from eduproject.gateway.db import Database
+
+from .gateway_support import CODE, LESSON, StartGateway, bearer
 
 HINT = {"lesson": LESSON, "exercise": "sum_evens", "code": CODE, "tests": [], "level": 1}
 

@@ -15,19 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_support import (
-    CODE,
-    ECHO_AUTH,
-    LESSON,
-    SERVER_ERROR,
-    bearer,
-    fake_model,
-    run_cli,
-    write_config,
-)
 
 from eduproject.gateway.db import Database
 from eduproject.gateway.tokens import TokenStore
+from tests.support.cli import run_cli
+
+from .gateway_support import CODE, ECHO_AUTH, LESSON, SERVER_ERROR, bearer, fake_model, write_config
 
 pytestmark = pytest.mark.slow
 

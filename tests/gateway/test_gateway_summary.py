@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from gateway_support import CLEAN, CODE, LESSON, SERVER_ERROR, StartGateway, run_cli
 
 from eduproject.gateway.summary import Summary, summary_text
+from tests.support.cli import run_cli
+
+from .gateway_support import CLEAN, CODE, LESSON, SERVER_ERROR, StartGateway
 
 HINT = {"lesson": LESSON, "exercise": "sum_evens", "code": CODE, "tests": [], "level": 1}
 ATTEMPT_USD = (50 * 1.0 + 40 * 2.0) / 1e6  # the fake model's usage at the route's prices

@@ -8,7 +8,6 @@ import stat
 from pathlib import Path
 
 import pytest
-from gateway_support import run_cli, write_config
 
 from eduproject.errors import ConfigError
 from eduproject.gateway.db import Database
@@ -20,6 +19,9 @@ from eduproject.gateway.tokens import (
     hash_token,
     read_roster,
 )
+from tests.support.cli import run_cli
+
+from .gateway_support import write_config
 
 
 def write(path: Path, text: str | bytes) -> Path:

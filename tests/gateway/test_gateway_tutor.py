@@ -6,21 +6,22 @@ import time
 
 import httpx
 import pytest
-from gateway_support import (
+
+from eduproject.gateway import app
+from eduproject.tutor.offline import OFFLINE_LABEL
+from tests.support.lessons import SOLUTION
+
+from .gateway_support import (
     CLEAN,
     CODE,
     LESSON,
     OTHER_SOLUTION,
     OTHER_SOLUTION_CODE,
     SERVER_ERROR,
-    SOLUTION,
     StartGateway,
     bearer,
     sse_events,
 )
-
-from eduproject.gateway import app
-from eduproject.tutor.offline import OFFLINE_LABEL
 
 RESULTS = [
     {"name": "basics", "passed": False, "message": "sum_evens([1, 2, 3, 4]) should be 6, got 10"},

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from grading_support import cells_with_role
+from .grading_support import cells_with_role
 
 WRONG_DOUBLE = "def double(x):\n    return 0\n"
 WRONG_WORDS = "def words(text):\n    return []\n"

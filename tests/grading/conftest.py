@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from grading_support import BASIC, WriteLesson, bundle_lesson
 
 from eduproject.core.lesson import Lesson
 from eduproject.runner.sandbox import Backend, Limits, Zygote, detect_backend
+
+from .grading_support import BASIC, WriteLesson, bundle_lesson
 
 # Short timeouts keep the hostile cases quick; 512 MB is plenty for the fixtures.
 TEST_LIMITS = Limits(cell_timeout=5, timeout=30, memory_mb=512, processes=32, file_mb=8)

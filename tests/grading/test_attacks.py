@@ -13,7 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from attack_corpus import (
+
+from eduproject.core.learner_ids import shown
+from eduproject.core.lesson import Lesson, Role
+from eduproject.core.results import ExerciseResult, Status, SubmissionResult
+from eduproject.grading.export import export
+from eduproject.grading.gradebook import Gradebook
+from eduproject.grading.pipeline import lesson_for_grading
+from eduproject.runner.backends import TMPFS_MB
+from eduproject.runner.engine import Engine, preload_for
+from eduproject.runner.sandbox import Limits, Zygote
+
+from .attack_corpus import (
     ALLOWED_PARTIALS,
     DEEP_TREES,
     EQ_MAKERS,
@@ -41,7 +52,7 @@ from attack_corpus import (
     before,
     corpus,
 )
-from grading_support import (
+from .grading_support import (
     BASIC,
     BASIC_ANSWERS,
     Listener,
@@ -56,16 +67,6 @@ from grading_support import (
     submission,
     write_submission,
 )
-
-from eduproject.core.learner_ids import shown
-from eduproject.core.lesson import Lesson, Role
-from eduproject.core.results import ExerciseResult, Status, SubmissionResult
-from eduproject.grading.export import export
-from eduproject.grading.gradebook import Gradebook
-from eduproject.grading.pipeline import lesson_for_grading
-from eduproject.runner.backends import TMPFS_MB
-from eduproject.runner.engine import Engine, preload_for
-from eduproject.runner.sandbox import Limits, Zygote
 
 EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 

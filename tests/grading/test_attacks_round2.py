@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grading_support import (
+from eduproject.core.lesson import Lesson
+from eduproject.core.results import Status
+from eduproject.runner.engine import Engine
+from eduproject.runner.executors import GradeJob, LocalPool
+from eduproject.runner.sandbox import Limits, Zygote
+
+from .grading_support import (
     BASIC_ANSWERS,
     Listener,
     WriteLesson,
@@ -17,12 +23,6 @@ from grading_support import (
     scores,
     submission,
 )
-
-from eduproject.core.lesson import Lesson
-from eduproject.core.results import Status
-from eduproject.runner.engine import Engine
-from eduproject.runner.executors import GradeJob, LocalPool
-from eduproject.runner.sandbox import Limits, Zygote
 
 # -- 2. grader-side resource amplification ----------------------------------------------------
 

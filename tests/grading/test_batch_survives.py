@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from attack_corpus import DEEP_TREES
-from grading_support import BASIC, BASIC_ANSWERS, WriteLesson, grade_course, write_submission
 
 from eduproject.runner.sandbox import ROOT_PREFIX
+
+from .attack_corpus import DEEP_TREES
+from .grading_support import BASIC, BASIC_ANSWERS, WriteLesson, grade_course, write_submission
 
 
 def _roots() -> set[Path]:

@@ -19,10 +19,7 @@ from typing import Any
 
 import nbgrader
 import pytest
-from grading_support import bundle_lesson
-from idioms import IDIOMS
 from jupyter_client import KernelManager
-from lesson_files import notebook_json
 
 from eduproject.authoring.importers.nbgrader import import_nbgrader
 from eduproject.authoring.parse import load_lesson
@@ -31,6 +28,10 @@ from eduproject.core.lesson import Lesson, Role
 from eduproject.grading.simulate import read_manifest, simulate_class
 from eduproject.runner.engine import Engine, preload_for
 from eduproject.runner.sandbox import Backend, Limits, Zygote
+from tests.support.lessons import notebook_json
+
+from .grading_support import bundle_lesson
+from .idioms import IDIOMS
 
 pytestmark = pytest.mark.slow
 COURSE = Path(__file__).resolve().parents[2] / "exercises"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from grading_support import BASIC, BASIC_ANSWERS, WriteLesson, bundle_lesson, submission
 
 from eduproject.core.results import SubmissionResult
 from eduproject.runner.executors import DaskExecutor, GradeJob, LocalPool
 from eduproject.runner.sandbox import Limits
+
+from .grading_support import BASIC, BASIC_ANSWERS, WriteLesson, bundle_lesson, submission
 
 
 @pytest.mark.slow

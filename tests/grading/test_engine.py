@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grading_support import (
+
+from eduproject.core.lesson import Lesson
+from eduproject.core.results import Status
+from eduproject.runner.engine import preload_for
+from eduproject.runner.sandbox import Limits, Zygote
+
+from .grading_support import (
     BASIC_ANSWERS,
     WriteLesson,
     all_text,
@@ -18,11 +24,6 @@ from grading_support import (
     statuses,
     submission,
 )
-
-from eduproject.core.lesson import Lesson
-from eduproject.core.results import Status
-from eduproject.runner.engine import preload_for
-from eduproject.runner.sandbox import Limits, Zygote
 
 
 def test_correct_submission_earns_every_point(basic_lesson: Lesson, zygote: Zygote) -> None:

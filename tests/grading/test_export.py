@@ -16,18 +16,15 @@ from eduproject.errors import ConfigError, GradebookError
 from eduproject.grading.export import CSV_COLUMNS, export, file_stem
 from eduproject.grading.gradebook import Gradebook
 
-try:  # tests/grading is a package in some layouts, a plain folder on sys.path in others
-    from .gradebook_samples import (
-        HIDDEN_SECRET,
-        L1,
-        L2,
-        V1,
-        VISIBLE_MESSAGE,
-        make_class,
-        submission,
-    )
-except ImportError:
-    from gradebook_samples import HIDDEN_SECRET, L1, L2, V1, VISIBLE_MESSAGE, make_class, submission
+from .gradebook_samples import (
+    HIDDEN_SECRET,
+    L1,
+    L2,
+    V1,
+    VISIBLE_MESSAGE,
+    make_class,
+    submission,
+)
 
 # Gradescope's autograder output format (gradescope-autograders.readthedocs.io, "specs"),
 # written down as a schema so that a misspelt or mistyped key fails the test.

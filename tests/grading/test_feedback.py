@@ -16,28 +16,16 @@ from eduproject.grading.export import file_stem
 from eduproject.grading.feedback import feedback_page, render_notebook, write_feedback
 from eduproject.grading.gradebook import Gradebook
 
-try:  # tests/grading is a package in some layouts, a plain folder on sys.path in others
-    from .gradebook_samples import (
-        HIDDEN_SECRET,
-        L1,
-        L2,
-        V1,
-        VISIBLE_MESSAGE,
-        make_class,
-        notebook,
-        tiny_png,
-    )
-except ImportError:
-    from gradebook_samples import (
-        HIDDEN_SECRET,
-        L1,
-        L2,
-        V1,
-        VISIBLE_MESSAGE,
-        make_class,
-        notebook,
-        tiny_png,
-    )
+from .gradebook_samples import (
+    HIDDEN_SECRET,
+    L1,
+    L2,
+    V1,
+    VISIBLE_MESSAGE,
+    make_class,
+    notebook,
+    tiny_png,
+)
 
 DANGEROUS_TAGS = {"script", "iframe", "object", "embed", "svg", "link", "base", "form"}
 

@@ -12,10 +12,7 @@ from eduproject.core.results import Status
 from eduproject.errors import GradebookError
 from eduproject.grading.gradebook import SCHEMA_VERSION, Gradebook
 
-try:  # tests/grading is a package in some layouts, a plain folder on sys.path in others
-    from .gradebook_samples import L1, L2, V1, make_class, notebook, numbered, submission
-except ImportError:
-    from gradebook_samples import L1, L2, V1, make_class, notebook, numbered, submission
+from .gradebook_samples import L1, L2, V1, make_class, notebook, numbered, submission
 
 
 def _fill(path: Path) -> Gradebook:

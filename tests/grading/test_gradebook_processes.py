@@ -14,10 +14,7 @@ import pytest
 
 from eduproject.grading.gradebook import Gradebook
 
-try:  # tests/grading is a package in some layouts, a plain folder on sys.path in others
-    from .gradebook_samples import L1, V1, numbered
-except ImportError:
-    from gradebook_samples import L1, V1, numbered
+from .gradebook_samples import L1, V1, numbered
 
 HERE = Path(__file__).parent
 

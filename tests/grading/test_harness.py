@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from grading_support import stdout
 
 from eduproject.runner.channel import ChannelClosed
 from eduproject.runner.sandbox import Zygote
+
+from .grading_support import stdout
 
 
 def cells(zygote: Zygote, *codes: str) -> list[dict[str, Any]]:

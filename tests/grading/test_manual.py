@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grading_support import WriteLesson, bundle_lesson, grade
-from manual_lesson import MANUAL
 
 from eduproject.authoring.release import learner_notebook
 from eduproject.core.answers import answer_cells
@@ -23,6 +21,9 @@ from eduproject.grading.gradebook import SCHEMA_VERSION, Gradebook
 from eduproject.grading.manual import ManualDesk
 from eduproject.grading.report import summarize
 from eduproject.runner.sandbox import Zygote
+from tests.support.manual_lesson import MANUAL
+
+from .grading_support import WriteLesson, bundle_lesson, grade
 
 
 @pytest.fixture

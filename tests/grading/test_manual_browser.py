@@ -16,9 +16,6 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from jupyterlab_support import CHROMIUM, CHROMIUM_ARGS
-from lesson_files import notebook_json
-from manual_lesson import MANUAL
 
 from eduproject.authoring.release import release
 from eduproject.grading.export import export
@@ -27,6 +24,9 @@ from eduproject.grading.manual import ManualDesk
 from eduproject.grading.manual_page import bind, create_manual_app
 from eduproject.grading.pipeline import grade_lesson, lesson_for_grading
 from eduproject.grading.report import write_report
+from tests.support.jupyterlab import CHROMIUM, CHROMIUM_ARGS
+from tests.support.lessons import notebook_json
+from tests.support.manual_lesson import MANUAL
 
 pytestmark = pytest.mark.slow
 

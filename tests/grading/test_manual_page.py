@@ -7,16 +7,17 @@ import re
 from pathlib import Path
 
 import pytest
-from grading_support import WriteLesson, bundle_lesson, grade
-from manual_lesson import MANUAL
 from starlette.testclient import TestClient
-from test_manual import answered
 
 from eduproject.core.lesson import Lesson
 from eduproject.grading.gradebook import Gradebook
 from eduproject.grading.manual import ManualDesk
 from eduproject.grading.manual_page import create_manual_app
 from eduproject.runner.sandbox import Zygote
+from tests.support.manual_lesson import MANUAL
+
+from .grading_support import WriteLesson, bundle_lesson, grade
+from .test_manual import answered
 
 ORIGIN = "http://127.0.0.1:8766"
 TOKEN = "one-time-token-for-tests"

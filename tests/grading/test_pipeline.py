@@ -10,13 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-from grading_support import BASIC, BASIC_ANSWERS, WriteLesson, submission
 
 from eduproject.authoring.parse import load_lesson
 from eduproject.cli import main
 from eduproject.core.bundle import read_bundle
 from eduproject.grading.gradebook import Gradebook
 from eduproject.grading.pipeline import GradeRunSummary, grade_lesson, lesson_for_grading
+
+from .grading_support import BASIC, BASIC_ANSWERS, WriteLesson, submission
 
 
 @pytest.fixture

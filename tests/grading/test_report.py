@@ -23,10 +23,7 @@ from eduproject.grading.report import (
     write_report,
 )
 
-try:  # tests/grading is a package in some layouts, a plain folder on sys.path in others
-    from .gradebook_samples import HIDDEN_SECRET, L1, L2, REVIEW_REASON, RLIMITS, V1, make_class
-except ImportError:
-    from gradebook_samples import HIDDEN_SECRET, L1, L2, REVIEW_REASON, RLIMITS, V1, make_class
+from .gradebook_samples import HIDDEN_SECRET, L1, L2, REVIEW_REASON, RLIMITS, V1, make_class
 
 PLOT_TITLES = [
     "Score distribution",

@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import TEST_LIMITS
-from grading_support import Listener, run, stdout
 
 from eduproject.runner.sandbox import (
     Backend,
@@ -20,6 +18,9 @@ from eduproject.runner.sandbox import (
     rlimits_backend,
     scrubbed_env,
 )
+
+from .conftest import TEST_LIMITS
+from .grading_support import Listener, run, stdout
 
 needs_bwrap = pytest.mark.skipif("os.geteuid() != 0 or __import__('shutil').which('bwrap') is None")
 

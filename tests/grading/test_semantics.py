@@ -13,9 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import TEST_LIMITS
-from grading_support import bundle_lesson, grade, scores, statuses, submission
-from idioms import (
+
+from eduproject.authoring.validate import validate_lesson
+from eduproject.core.lesson import Lesson
+from eduproject.core.results import Status, SubmissionResult, TestOutcome
+from eduproject.runner.engine import preload_for
+from eduproject.runner.sandbox import Backend, Limits, Zygote
+from tests.support.lessons import notebook_json
+
+from .conftest import TEST_LIMITS
+from .grading_support import bundle_lesson, grade, scores, statuses, submission
+from .idioms import (
     HIDDEN_FLOWS,
     HIDDEN_FLOWS_MAX,
     IDIOMS,
@@ -24,13 +32,6 @@ from idioms import (
     IDIOMS_PARTIAL_SCORES,
     partial,
 )
-from lesson_files import notebook_json
-
-from eduproject.authoring.validate import validate_lesson
-from eduproject.core.lesson import Lesson
-from eduproject.core.results import Status, SubmissionResult, TestOutcome
-from eduproject.runner.engine import preload_for
-from eduproject.runner.sandbox import Backend, Limits, Zygote
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grading_support import BASIC_ANSWERS, bundle_lesson, cells_with_role, submission
 
 from eduproject.authoring.importers.nbgrader import import_nbgrader
 from eduproject.authoring.importers.otter import import_otter
@@ -15,6 +14,8 @@ from eduproject.authoring.release import learner_notebook
 from eduproject.core.lesson import Lesson
 from eduproject.errors import SubmissionError
 from eduproject.runner.submissions import discover, match_cells, parse_notebook
+
+from .grading_support import BASIC_ANSWERS, bundle_lesson, cells_with_role, submission
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

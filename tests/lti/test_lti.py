@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from platform_sim import INSTRUCTOR, LEARNER, Platform, running_platform
 
 from eduproject.core.results import ExerciseResult, Status, SubmissionResult
 from eduproject.errors import ConfigError, LtiError
@@ -20,6 +19,8 @@ from eduproject.lti.keys import load_signing_key, make_keys, thumbprint
 from eduproject.lti.platform import Platform as Client
 from eduproject.lti.settings import LtiSettings
 from eduproject.lti.sync import sync_lesson
+
+from .platform_sim import INSTRUCTOR, LEARNER, Platform, running_platform
 
 LESSON = "01-functions"
 CLIENT_ID = "10000000000042"

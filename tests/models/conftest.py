@@ -1,5 +1,6 @@
-"""Fixtures for model access tests: an isolated environment, the loopback wire server,
-routers built on temporary ledger and cache files, and the bundled SmolLM2 model."""
+"""Fixtures for model access tests: an isolated environment, routers built on temporary
+ledger and cache files, and the bundled SmolLM2 model (the loopback ``wire`` server is
+tests/conftest.py's)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pytest
 from eduproject.models.config import find_bundled_smollm2
 
 from .kit import RouterKit
-from .wire import WireServer, start_server
 
 
 @pytest.fixture(autouse=True)
@@ -32,13 +32,6 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     work.mkdir()
     monkeypatch.chdir(work)
     return work
-
-
-@pytest.fixture(scope="session")
-def wire() -> Iterator[WireServer]:
-    server, stop = start_server()
-    yield server
-    stop()
 
 
 @pytest.fixture(scope="session")

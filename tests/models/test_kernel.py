@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jupyter_client.manager import start_new_kernel
 
-from .wire import WireServer, openai_events, sse
+from tests.support.wire import WireServer, openai_events, sse
 
 
 def test_complete_sync_and_stream_sync_in_a_kernel(wire: WireServer, tmp_path: Path) -> None:

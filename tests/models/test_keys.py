@@ -18,10 +18,10 @@ from starlette.responses import JSONResponse, Response
 from eduproject.cli import main
 from eduproject.errors import AllRoutesFailed
 from eduproject.models.types import ModelRequest
+from tests.support.wire import Call, WireServer, openai_events, sse
 
 from .kit import RouterKit, route
 from .test_router import closed_port_url
-from .wire import Call, WireServer, openai_events, sse
 
 KEY = "sk-LEAK-7f3a9c21e5b8d4"
 

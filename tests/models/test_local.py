@@ -13,11 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from llama_server import running_llama_server
 
 from eduproject.errors import AllRoutesFailed
 from eduproject.models.config import SMOLLM2_LABEL, Timeouts, load_config
 from eduproject.models.types import ModelRequest
+from tests.support.llama_server import running_llama_server
 
 from .kit import RouterKit, route
 

@@ -15,9 +15,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from eduproject.errors import AllRoutesFailed
 from eduproject.models.providers.base import parse_retry_after
 from eduproject.models.types import ModelRequest
+from tests.support.wire import Call, WireServer, json_reply, openai_events, sse, tgi_events
 
 from .kit import RouterKit, route
-from .wire import Call, WireServer, json_reply, openai_events, sse, tgi_events
 
 ASK = ModelRequest(task="ask", instruction="What is a loop?", max_tokens=20, temperature=0.0)
 

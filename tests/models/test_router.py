@@ -11,9 +11,9 @@ import pytest
 from eduproject.errors import AllRoutesFailed, ConfigError
 from eduproject.models.config import Timeouts
 from eduproject.models.types import ModelRequest
+from tests.support.wire import WireServer, json_reply, openai_events, raw_reply, sse
 
 from .kit import RouterKit, route
-from .wire import WireServer, json_reply, openai_events, raw_reply, sse
 
 ASK = ModelRequest(task="ask", instruction="What is a list?", max_tokens=32)
 

@@ -18,8 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway.gateway_support import running_gateway
-from lesson_files import notebook_json
 
 from eduproject.authoring.release import release
 from eduproject.completion.context import CompletionInput
@@ -30,6 +28,8 @@ from eduproject.gateway.service import TutorService
 from eduproject.learner.completion_backends import LocalCompletions
 from eduproject.learner.panel_controller import PanelController
 from eduproject.tutor.tutor import Tutor
+from tests.gateway.gateway_support import running_gateway
+from tests.support.lessons import notebook_json
 
 ALL_OFF = "\n".join(f"{action} = false" for action in ACTIONS)
 SOLUTION = "def {name}(x):\n    ### BEGIN SOLUTION\n    return {body}\n    ### END SOLUTION"

@@ -18,27 +18,25 @@ Screenshots go to test-artifacts/browser/ (gitignored); docs/img/ holds copies o
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyterlab_support import (
+
+from eduproject.authoring.release import release
+from tests.support.jupyterlab import (
     CHROMIUM,
     CHROMIUM_ARGS,
     running_jupyterlab,
     shut_down_kernels,
     wait_for_kernel,
 )
-
-from eduproject.authoring.release import release
+from tests.support.openai import Reply, fake_openai
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
@@ -57,35 +55,11 @@ MODEL_HINT = (
 pytestmark = pytest.mark.slow
 
 
-class _SlowModel(http.server.BaseHTTPRequestHandler):
-    """``POST /v1/completions`` streaming MODEL_HINT in chunks 0.6 s apart."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        words = MODEL_HINT.split(" ")
-        for start in range(0, len(words), 6):
-            piece = " ".join(words[start : start + 6]) + " "
-            chunk = {"choices": [{"index": 0, "text": piece, "finish_reason": None}]}
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.flush()
-            time.sleep(0.6)
-        done = {"choices": [{"index": 0, "text": "", "finish_reason": "stop"}]}
-        self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def slow_model() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowModel)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    """A model streaming MODEL_HINT six words at a time, 0.6 s apart."""
+    with fake_openai([], default=Reply(MODEL_HINT, words=6, chunk_delay=0.6)) as model:
+        yield model.base_url
 
 
 def _offline_config() -> str:

@@ -13,9 +13,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from tutor_support import sample_pack
-
 from eduproject.tutor.guards import check_leak
+
+from .tutor_support import sample_pack
 
 DATA = Path(__file__).parent / "data" / "guard_set.jsonl"
 

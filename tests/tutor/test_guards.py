@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from tutor_support import sample_lesson, sample_pack
 
 from eduproject.core.codetext import canonical, fragments, tokens
 from eduproject.core.fingerprints import guard_data, solution_region
 from eduproject.core.lesson import Exercise, TestCase
 from eduproject.core.pack import ExerciseInfo
 from eduproject.tutor.guards import check_leak, check_malformed, check_reply
+
+from .tutor_support import sample_lesson, sample_pack
 
 LESSONS = ("01-functions", "02-loops-strings", "03-lists-dicts", "04-pandas-intro")
 SUM_EVENS = sample_pack("03-lists-dicts").exercise("sum_evens")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from tutor_support import sample_pack
 
 from eduproject.core.codetext import (
     Fragment,
@@ -24,6 +23,8 @@ from eduproject.core.fingerprints import guard_data
 from eduproject.core.lesson import Exercise, TestCase
 from eduproject.tutor.guards import LeakWatch, check_leak
 from eduproject.tutor.tutor import release_point
+
+from .tutor_support import sample_pack
 
 SUM_EVENS = sample_pack("03-lists-dicts").exercise("sum_evens")
 AVOIDING = guard_data(

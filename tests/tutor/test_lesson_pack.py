@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from tutor_support import EXERCISES, sample_pack
 
 from eduproject.authoring.release import release
 from eduproject.core.pack import PACK_NAME, LessonPack
 from eduproject.errors import TutorError
 from eduproject.tutor.guards import check_leak
+
+from .tutor_support import EXERCISES, sample_pack
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,15 @@ def test_release_writes_a_pack_the_tutor_reads(released: Path) -> None:
     assert info.guard == sample_pack("03-lists-dicts").exercise("sum_evens").guard
     assert check_leak("Write `if n % 2 == 0:` inside the loop.", info).leak
     assert check_leak("Then do total += n for the ones you keep.", info).leak
+
+
+def test_one_format_the_pack_in_memory_is_the_file_release_writes(released: Path) -> None:
+    # The gateway, the benchmark and check-hint build the pack from the lesson; the kernel
+    # reads lesson.json: both are the same document, words to avoid included.
+    written = json.loads(released.read_text(encoding="utf-8"))
+    assert sample_pack("03-lists-dicts").to_json() == written
+    assert LessonPack.load(released).to_json() == written
+    assert sample_pack("03-lists-dicts").exercise("sum_evens").avoid == ()  # all code-shaped
 
 
 def test_the_pack_holds_no_solution_line(released: Path) -> None:
@@ -86,3 +98,20 @@ def test_bad_packs_give_clear_errors(tmp_path: Path, content: str | None, messag
     with pytest.raises(TutorError, match=message) as info:
         LessonPack.load(path)
     assert str(path) in str(info.value) and info.value.hint
+
+
+@pytest.mark.parametrize("first", ["eduproject.core.pack", "eduproject.learner.check"])
+def test_the_learners_kernel_may_import_the_pack_before_authoring(first: str) -> None:
+    # eduproject.authoring imports the pack (release writes it); the kernel loads the pack
+    # first and must not need authoring for it.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import {first}, sys; assert 'eduproject.authoring' not in sys.modules",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr

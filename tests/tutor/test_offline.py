@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from tutor_support import sample_lesson, sample_pack
 
 from eduproject.core.pack import ExerciseInfo, VisibleTest
 from eduproject.core.results import TestResult
@@ -18,6 +17,8 @@ from eduproject.tutor.offline import (
     offline_hint,
 )
 from eduproject.tutor.tutor import Tutor
+
+from .tutor_support import sample_lesson, sample_pack
 
 PACK = sample_pack("03-lists-dicts")
 SUM_EVENS = PACK.exercise("sum_evens")

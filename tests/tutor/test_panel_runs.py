@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tutor_support import route_config, scripted_server
 
 from eduproject.core.pack import ExerciseInfo, LessonPack, VisibleTest
 from eduproject.learner.errorhook import ErrorHelp
@@ -29,6 +28,8 @@ from eduproject.models.providers import build_providers
 from eduproject.models.router import Router
 from eduproject.tutor.quota import Quota
 from eduproject.tutor.tutor import Tutor
+
+from .tutor_support import route_config, scripted_server
 
 STUB = "def count_up(n):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
 PACK = LessonPack(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from tutor_support import sample_lesson, sample_pack
 
 from eduproject.core.results import TestResult
 from eduproject.models.families import default_families
@@ -18,6 +17,8 @@ from eduproject.tutor.prompts import (
     explain_error_request,
     hint_request,
 )
+
+from .tutor_support import sample_lesson, sample_pack
 
 INFO = sample_pack("03-lists-dicts").exercise("sum_evens")
 CODE = "def sum_evens(numbers):\n    total = 0\n    for n in numbers:\n        total += n\n    return total\n"

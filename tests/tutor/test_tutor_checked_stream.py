@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from tutor_support import CUT_OFF, route_config, sample_pack, scripted_server
-
 from eduproject.core.results import TestResult
 from eduproject.models.cache import ResponseCache
 from eduproject.models.config import Config, TutorConfig
@@ -23,6 +21,8 @@ from eduproject.models.router import Router
 from eduproject.tutor.malformed import claims_correct, content_free
 from eduproject.tutor.quota import Quota
 from eduproject.tutor.tutor import Reply, Tutor, TutorReply, release_point
+
+from .tutor_support import CUT_OFF, route_config, sample_pack, scripted_server
 
 PACK = sample_pack("03-lists-dicts")
 CODE = (

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tutor_support import EXERCISES, ROOT, sample_lesson
 
 from eduproject.tutor.passcheck import HintRunner
+
+from .tutor_support import EXERCISES, ROOT, sample_lesson
 
 CLI = [sys.executable, "-m", "eduproject.cli", "tutor", "check-hint"]
 

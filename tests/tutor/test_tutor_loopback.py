@@ -11,14 +11,6 @@ import socket
 from pathlib import Path
 
 import pytest
-from tutor_support import (
-    SERVER_ERROR,
-    make_router,
-    route_config,
-    sample_lesson,
-    sample_pack,
-    scripted_server,
-)
 
 from eduproject.core.results import TestResult
 from eduproject.errors import TutorError
@@ -27,6 +19,15 @@ from eduproject.tutor.offline import OFFLINE_LABEL
 from eduproject.tutor.prompts import STRICT
 from eduproject.tutor.quota import Quota
 from eduproject.tutor.tutor import Reply, Tutor, TutorReply
+
+from .tutor_support import (
+    SERVER_ERROR,
+    make_router,
+    route_config,
+    sample_lesson,
+    sample_pack,
+    scripted_server,
+)
 
 PACK = sample_pack("03-lists-dicts")
 CODE = (
@@ -86,7 +87,8 @@ def test_clean_reply_streams_and_is_labelled(tmp_path: Path) -> None:
     assert "ada" not in sent.lower()
     assert "n % 2 == 0" not in sent  # the key expression, which the learner has not written
     system = server.requests[0]["messages"][0]["content"]
-    for secret in PACK.exercise("sum_evens").avoid:  # code-shaped: pieces of the solution
+    # The instructor's words to avoid (the pack keeps only plain ones): pieces of the solution.
+    for secret in sample_lesson("03-lists-dicts").exercise("sum_evens").avoid:
         assert secret not in system
     assert "sum_evens([1, 2, 3, 4]) should be 6" in sent
     assert STRICT not in sent

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from tutor_support import sample_pack
 
 from eduproject.core.results import TestResult
 from eduproject.models.config import (
@@ -29,6 +28,8 @@ from eduproject.models.router import Router
 from eduproject.tutor.guards import check_reply
 from eduproject.tutor.offline import OFFLINE_LABEL
 from eduproject.tutor.tutor import Tutor, TutorReply
+
+from .tutor_support import sample_pack
 
 MODEL = find_bundled_smollm2()
 pytestmark = [

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
-import json
 import socket
-import threading
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from eduproject.models.router import Router
 from eduproject.streaming import TextStream
 from eduproject.tutor.quota import Quota
 from eduproject.tutor.tutor import Tutor, TutorReply
+from tests.support.openai import Reply, fake_openai
 
 STUB = 'def greet(name):\n    """Say hello."""\n    # YOUR CODE HERE\n    raise NotImplementedError()\n'
 HINTS = (
@@ -231,36 +229,11 @@ MODEL_HINT = (
 )
 
 
-class _Completions(http.server.BaseHTTPRequestHandler):
-    """``POST /v1/completions`` with ``stream: true``: the hint in a few SSE chunks."""
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", 0))
-        json.loads(self.rfile.read(length))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        words = MODEL_HINT.split(" ")
-        for start in range(0, len(words), 8):
-            piece = " ".join(words[start : start + 8]) + " "
-            chunk = {"choices": [{"index": 0, "text": piece, "finish_reason": None}]}
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.flush()
-        done = {"choices": [{"index": 0, "text": "", "finish_reason": "stop"}]}
-        self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def model_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Completions)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    """``POST /v1/completions`` with ``stream: true``: the hint in a few SSE chunks."""
+    with fake_openai([], default=Reply(MODEL_HINT, words=8)) as model:
+        yield model.base_url
 
 
 def _free_port() -> int:

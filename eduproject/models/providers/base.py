@@ -19,7 +19,7 @@ import time
 import weakref
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -213,34 +213,6 @@ class HttpProvider:
         except ValueError:
             kind = RouteErrorKind.STREAM_BROKEN if what == "stream" else RouteErrorKind.HTTP
             raise self.error(kind, f"the server sent invalid JSON in its {what}") from None
-
-
-async def sse_events(response: httpx.Response) -> AsyncGenerator[tuple[str, str]]:
-    """Server-sent events as ``(event, data)``; ``event`` is "message" unless named.
-
-    Accepts ``data:`` with or without the space (TGI omits it) and joins multi-line data.
-    """
-    event, data = "message", list[str]()
-    # aclosing: consumers stop early ([DONE], done events); close the line reader now,
-    # not whenever the garbage collector gets to it.
-    lines_iter = cast(AsyncGenerator[str], response.aiter_lines())  # an async generator
-    async with contextlib.aclosing(lines_iter) as lines:
-        async for line in lines:
-            if not line:
-                if data:
-                    yield event, "\n".join(data)
-                event, data = "message", []
-                continue
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if name == "data":
-                data.append(value)
-            elif name == "event":
-                event = value
-    if data:
-        yield event, "\n".join(data)
 
 
 async def drain(events: AsyncGenerator[Any], timeout_s: float = 0.25) -> None:

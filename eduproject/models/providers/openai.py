@@ -19,10 +19,10 @@ from eduproject.models.providers.base import (
     GenerationParams,
     HttpProvider,
     drain,
-    sse_events,
     usage_from,
 )
 from eduproject.models.types import Usage
+from eduproject.util.sse import sse_events
 
 
 class OpenAIProvider(HttpProvider):

@@ -27,9 +27,9 @@ from eduproject.models.providers.base import (
     GenerationParams,
     HttpProvider,
     drain,
-    sse_events,
 )
 from eduproject.models.types import Usage
+from eduproject.util.sse import sse_events
 
 _TERMINAL = ("succeeded", "failed", "canceled")
 

@@ -20,9 +20,9 @@ from eduproject.models.providers.base import (
     GenerationParams,
     HttpProvider,
     drain,
-    sse_events,
 )
 from eduproject.models.types import Usage
+from eduproject.util.sse import sse_events
 
 _FINISH = {"eos_token": "stop", "stop_sequence": "stop", "length": "length"}
 

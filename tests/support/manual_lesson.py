@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lesson_files import CellSpec
+from tests.support.lessons import CellSpec
 
 RUBRIC = "- 1 point: each item is visited once\n- 1 point: a running total (RUBRIC-SECRET)"
 MODEL_ANSWER = "A `for` loop visits each item once; adding each to a total (MODEL-SECRET) sums it."

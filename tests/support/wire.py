@@ -1,9 +1,10 @@
-"""A loopback HTTP server that speaks the providers' wire formats, scripted per test.
+"""The one loopback HTTP server of the tests, speaking the providers' wire formats.
 
-One uvicorn server runs in a thread for the whole test session. Each test registers a
-*scenario* (a URL prefix) with a handler; routes point their ``base_url`` at
+One uvicorn server runs in a thread for the whole test session (:func:`loopback`). Each test
+registers a *scenario* (a URL prefix) with a handler; routes point their ``base_url`` at
 ``http://127.0.0.1:PORT/<scenario>``. Handlers are real Starlette responses: SSE streams
-with delays, abrupt disconnects, 429 with Retry-After, 5xx, broken JSON.
+with delays, abrupt disconnects, 429 with Retry-After, 5xx, broken JSON. A scripted
+OpenAI-compatible model on it is :mod:`tests.support.openai`.
 """
 
 from __future__ import annotations
@@ -89,6 +90,24 @@ class WireServer:
         if handler is None:
             return JSONResponse({"error": f"no scenario {scenario}"}, status_code=404)
         return await handler(call)
+
+
+_LOOPBACK: list[tuple[WireServer, Callable[[], None]]] = []
+_LOOPBACK_LOCK = threading.Lock()
+
+
+def loopback() -> WireServer:
+    """The test session's wire server, started on first use (tests/conftest.py stops it)."""
+    with _LOOPBACK_LOCK:
+        if not _LOOPBACK:
+            _LOOPBACK.append(start_server())
+        return _LOOPBACK[0][0]
+
+
+def stop_loopback() -> None:
+    with _LOOPBACK_LOCK:
+        while _LOOPBACK:
+            _LOOPBACK.pop()[1]()
 
 
 def start_server() -> tuple[WireServer, Callable[[], None]]:

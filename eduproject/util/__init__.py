@@ -1,0 +1,6 @@
+"""Small pieces of infrastructure every layer shares, each written once.
+
+``sqlite`` opens SQLite files, ``sse`` reads and writes Server-Sent Events, ``html`` is the
+shell of every HTML page eduproject writes, ``markdown`` turns untrusted markdown into safe
+HTML. These modules import nothing else of eduproject.
+"""
