@@ -39,9 +39,10 @@ import httpx
 
 from eduproject.authoring.release import release
 from eduproject.completion.context import CompletionInput, model_request
-from eduproject.gateway.server import bind, make_server
+from eduproject.gateway.server import make_server
 from eduproject.gateway.service import TutorService
 from eduproject.models.families import default_families
+from eduproject.util.net import listen
 
 REPO = Path(__file__).resolve().parents[1]
 LESSON = REPO / "exercises" / "01-functions"
@@ -143,7 +144,7 @@ def jupyter_server(root: Path) -> Iterator[tuple[str, str]]:
 def gateway(root: Path) -> Iterator[tuple[str, str]]:
     service = TutorService.from_course(root)
     token = dict(service.tokens.issue(["ada"]).tokens)["ada"]
-    sock = bind("127.0.0.1", 0)
+    sock = listen("127.0.0.1", 0)
     server = make_server(service)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ from eduproject.gateway.limits import (
     raise_file_limit,
 )
 from eduproject.gateway.service import TutorService
+from eduproject.util.net import listen
 
 log = logging.getLogger("eduproject.gateway")
 
@@ -46,27 +46,6 @@ SWITCH_INTERVAL_S = 0.001
 ENV_COURSE = "EDUPROJECT_GATEWAY_COURSE"
 ENV_DB = "EDUPROJECT_GATEWAY_DB"
 DEFAULT_PORT = 8765
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (port 0: any free port)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must say TCP: asyncio only turns Nagle off (TCP_NODELAY) on connections accepted
-    # from such a socket, and with Nagle on, every small SSE write on a kept-alive connection
-    # waits ~40 ms for the client's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"cannot listen on {host}:{port}: {exc.strerror}",
-            hint="pick another --port, or stop whatever uses this one",
-        ) from None
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
 
 
 def configure_process() -> None:
@@ -151,7 +130,9 @@ def serve(
     host = host or "127.0.0.1"
     port = DEFAULT_PORT if port is None else port
     try:
-        sock = bind(host, port)
+        sock = listen(
+            host, port, backlog=2048, hint="pick another --port, or stop whatever uses this one"
+        )
     except BaseException:
         service.close()
         raise

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import socket
 from collections.abc import Callable
 from html import escape
 from importlib import resources
@@ -38,12 +37,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from eduproject.core.lesson import Exercise, Role
-from eduproject.errors import ConfigError, EduprojectError
+from eduproject.errors import EduprojectError
 from eduproject.grading.feedback import render_notebook
 from eduproject.grading.manual import Answer, ManualDesk
 from eduproject.util.html import html_page
+from eduproject.util.net import listen
 
-__all__ = ["DEFAULT_PORT", "bind", "create_manual_app", "serve_manual"]
+__all__ = ["DEFAULT_PORT", "create_manual_app", "serve_manual"]
 
 DEFAULT_PORT = 8766
 COOKIE = "eduproject-manual"
@@ -87,24 +87,6 @@ kbd { border: 1px solid #afb8c1; border-bottom-width: 2px; border-radius: 4px;
 .pill.pending { background: #fff4e5; color: #9a3412; border: 1px solid #ef6c00; }
 .pill.done { background: #e8f5e9; color: #1b5e20; border: 1px solid #2e7d32; }
 """
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (port 0: any free port)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"cannot listen on {host}:{port}: {exc.strerror}",
-            hint="pick another --port (0: any free one), or stop whatever uses this one",
-        ) from None
-    sock.listen(64)
-    sock.setblocking(False)
-    return sock
 
 
 class _Sessions:
@@ -498,7 +480,7 @@ def serve_manual(
     """Serve the page until interrupted; ``on_ready(url, token)`` once the socket listens."""
     import uvicorn
 
-    sock = bind(host, port)
+    sock = listen(host, port)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}"
     token = secrets.token_urlsafe(24)

@@ -38,6 +38,7 @@ __all__ = [
     "ErrorInfo",
     "ProtocolViolation",
     "WireError",
+    "recv_control",
 ]
 
 MAX_MESSAGE = 64 * 2**20
@@ -180,3 +181,23 @@ class Channel:
             if not chunk:
                 raise ChannelClosed("the learner process ended")
             self._buffer += chunk
+
+
+def recv_control(control: socket.socket, timeout: float) -> dict[str, Any] | None:
+    """One JSON message from a zygote's or judge server's control socket (a datagram each).
+
+    None when nothing comes within ``timeout`` seconds, the peer is gone, or what came is not
+    a JSON object: the caller treats all three as a sandbox that stopped answering.
+    """
+    control.settimeout(timeout)
+    try:
+        data = control.recv(65536)
+    except (TimeoutError, OSError):
+        return None
+    if not data:
+        return None
+    try:
+        msg = json.loads(data)
+    except ValueError:
+        return None
+    return msg if isinstance(msg, dict) else None

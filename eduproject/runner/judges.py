@@ -28,7 +28,13 @@ from typing import Any
 
 from eduproject.errors import SandboxError
 from eduproject.runner.backends import Backend, prepare_root, python_roots, scrubbed_env
-from eduproject.runner.channel import Channel, ChannelClosed, ChannelTimeout, WireError
+from eduproject.runner.channel import (
+    Channel,
+    ChannelClosed,
+    ChannelTimeout,
+    WireError,
+    recv_control,
+)
 from eduproject.runner.isolation import remove_tree
 
 __all__ = ["JudgeRun", "JudgeServer"]
@@ -217,18 +223,7 @@ class JudgeServer:
 
     def _recv(self, timeout: float) -> dict[str, Any] | None:
         assert self._control is not None
-        self._control.settimeout(timeout)
-        try:
-            data = self._control.recv(65536)
-        except (TimeoutError, OSError):
-            return None
-        if not data:
-            return None
-        try:
-            msg = json.loads(data)
-        except ValueError:
-            return None
-        return msg if isinstance(msg, dict) else None
+        return recv_control(self._control, timeout)
 
     def _log_tail(self) -> str:
         if self._folder is None:

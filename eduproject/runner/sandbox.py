@@ -40,7 +40,7 @@ from eduproject.runner.backends import (
     rlimits_backend,
     scrubbed_env,
 )
-from eduproject.runner.channel import Channel, ProtocolViolation
+from eduproject.runner.channel import Channel, ProtocolViolation, recv_control
 from eduproject.runner.isolation import remove_tree
 from eduproject.runner.judges import JudgeServer
 
@@ -439,18 +439,7 @@ class Zygote:
 
     def _recv(self, timeout: float) -> dict[str, Any] | None:
         assert self._control is not None
-        self._control.settimeout(timeout)
-        try:
-            data = self._control.recv(65536)
-        except (TimeoutError, OSError):
-            return None
-        if not data:
-            return None
-        try:
-            msg = json.loads(data)
-        except ValueError:
-            return None
-        return msg if isinstance(msg, dict) else None
+        return recv_control(self._control, timeout)
 
     def _log_tail(self, root: Path) -> str:
         try:

@@ -2,5 +2,6 @@
 
 ``sqlite`` opens SQLite files, ``sse`` reads and writes Server-Sent Events, ``html`` is the
 shell of every HTML page eduproject writes, ``markdown`` turns untrusted markdown into safe
-HTML. These modules import nothing else of eduproject.
+HTML, ``net`` opens the local servers' listening sockets. These modules import nothing else of
+eduproject but its errors.
 """

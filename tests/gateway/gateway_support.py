@@ -22,8 +22,9 @@ from typing import Any
 
 import httpx
 
-from eduproject.gateway.server import bind, make_server
+from eduproject.gateway.server import make_server
 from eduproject.gateway.service import TutorService
+from eduproject.util.net import listen
 from tests.support.lessons import SUM_EVENS
 from tests.support.openai import FakeOpenAI, Reply, fake_openai
 from tests.support.wire import Call
@@ -134,7 +135,7 @@ def write_config(
 @contextmanager
 def running_gateway(service: TutorService) -> Iterator[str]:
     """The service behind the real uvicorn server in a thread; yields its base URL."""
-    sock = bind("127.0.0.1", 0)
+    sock = listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     server = make_server(service)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from eduproject.errors import ConfigError, GatewayError
-from eduproject.gateway.server import bind
 from eduproject.gateway.server_tutor import FencedCodeGate
 from eduproject.gateway.settings import GatewaySettings
 from eduproject.tutor.wire import reply_from_json
+from eduproject.util.net import listen
 
 
 def feed_all(pieces: list[str]) -> list[str]:
@@ -65,10 +65,10 @@ def test_settings_reject_unknown_keys_and_bad_values(tmp_path: Path) -> None:
 def test_the_socket_is_tcp_so_asyncio_turns_nagle_off() -> None:
     # Connections accepted from a socket whose proto is 0 keep Nagle on: every SSE event on a
     # kept-alive connection would then wait ~40 ms for a delayed ACK.
-    sock = bind("127.0.0.1", 0)
+    sock = listen("127.0.0.1", 0)
     try:
         assert sock.proto == socket.IPPROTO_TCP
         with pytest.raises(ConfigError, match=r"cannot listen on 127\.0\.0\.1"):
-            bind("127.0.0.1", sock.getsockname()[1])
+            listen("127.0.0.1", sock.getsockname()[1])
     finally:
         sock.close()

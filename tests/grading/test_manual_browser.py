@@ -21,9 +21,10 @@ from eduproject.authoring.release import release
 from eduproject.grading.export import export
 from eduproject.grading.feedback import write_feedback
 from eduproject.grading.manual import ManualDesk
-from eduproject.grading.manual_page import bind, create_manual_app
+from eduproject.grading.manual_page import create_manual_app
 from eduproject.grading.pipeline import grade_lesson, lesson_for_grading
 from eduproject.grading.report import write_report
+from eduproject.util.net import listen
 from tests.support.jupyterlab import CHROMIUM, CHROMIUM_ARGS
 from tests.support.lessons import notebook_json
 from tests.support.manual_lesson import MANUAL
@@ -66,7 +67,7 @@ def _submission(released: dict, written: str, code: str) -> dict:
 
 @contextmanager
 def _page_server(desk: ManualDesk) -> Iterator[str]:
-    sock = bind("127.0.0.1", 0)
+    sock = listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     app = create_manual_app(desk, token=TOKEN, origin=url)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
