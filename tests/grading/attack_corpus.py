@@ -348,7 +348,12 @@ SHARED_STATE = {
     ),
     "/tmp": (
         "open('/tmp/secret', 'w').write('SECRET-TMP')\n",
-        "import os\nprint([f for f in os.listdir('/tmp') if not f.startswith('matplotlib')])\n",
+        # The folders leading to the sandbox's own read-only mounts stay (a checkout, so its
+        # venv, under /tmp is bound there): anything else a learner left must be gone.
+        "import os\n"
+        "mounts = [line.split()[4] for line in open('/proc/self/mountinfo')]\n"
+        "print([f for f in os.listdir('/tmp') if not f.startswith('matplotlib')"
+        " and not any(m.startswith(f'/tmp/{f}/') for m in mounts)])\n",
     ),
 }
 
