@@ -18,6 +18,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,8 @@ __all__ = [
     "BubblewrapBackend",
     "RlimitsBackend",
     "detect_backend",
+    "end_process",
+    "log_tail",
     "prepare_root",
     "python_roots",
     "rlimits_backend",
@@ -332,3 +335,21 @@ def prepare_root(root: Path, uid: int | None) -> Path:
         "\n".join(["root:x:0:", *([f"learner:x:{uid}:"] if uid else [])]) + "\n"
     )
     return root
+
+
+def log_tail(path: Path) -> str:
+    """The last 2,000 characters a sandboxed server wrote to its log, for an error message."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        text = ""
+    return text[-2000:] or "no output"
+
+
+def end_process(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for a sandboxed server whose control socket was closed; kill its group after 5 s."""
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

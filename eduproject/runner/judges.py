@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from eduproject.errors import SandboxError
-from eduproject.runner.backends import Backend, prepare_root, python_roots, scrubbed_env
+from eduproject.runner.backends import (
+    Backend,
+    end_process,
+    log_tail,
+    prepare_root,
+    python_roots,
+    scrubbed_env,
+)
 from eduproject.runner.channel import (
     Channel,
     ChannelClosed,
@@ -226,24 +232,14 @@ class JudgeServer:
         return recv_control(self._control, timeout)
 
     def _log_tail(self) -> str:
-        if self._folder is None:
-            return "no output"
-        try:
-            text = (self._folder / "judge.log").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            text = ""
-        return text.strip()[-2000:] or "no output"
+        return "no output" if self._folder is None else log_tail(self._folder / "judge.log")
 
     def close(self) -> None:
         if self._control is not None:
             self._control.close()
             self._control = None
         if self._proc is not None:
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait()
+            end_process(self._proc)
             self._proc = None
         if self._folder is not None:
             remove_tree(self._folder)

@@ -36,6 +36,8 @@ from eduproject.runner.backends import (
     BubblewrapBackend,
     RlimitsBackend,
     detect_backend,
+    end_process,
+    log_tail,
     prepare_root,
     rlimits_backend,
     scrubbed_env,
@@ -442,11 +444,7 @@ class Zygote:
         return recv_control(self._control, timeout)
 
     def _log_tail(self, root: Path) -> str:
-        try:
-            text = (root / "zygote.log").read_text(encoding="utf-8", errors="replace").strip()
-        except OSError:
-            text = ""
-        return text[-2000:] or "no output"
+        return log_tail(root / "zygote.log")
 
     def close(self) -> None:
         for server in self._judges.values():
@@ -456,11 +454,7 @@ class Zygote:
             self._control.close()
             self._control = None
         if self._proc is not None:
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait()
+            end_process(self._proc)
             self._proc = None
         if self._root is not None:
             remove_tree(self._root)
