@@ -114,8 +114,13 @@ class StopFilter:
 def find_repetition(text: str) -> str | None:
     """The repeated unit if ``text`` contains a degenerate loop, else None.
 
+    The shortest unit that repeats from the loop's first occurrence on (here the line
+    break before the first ``print`` starts it):
+
     >>> find_repetition("ok\\n" + "print('hi')\\n" * 12)
-    "print('hi')\\n"
+    "\\nprint('hi')"
+    >>> find_repetition("=" * 200) is None
+    True
     """
     for match in _REPEAT.finditer(text):
         unit = match.group(1)
