@@ -13,8 +13,10 @@ import importlib
 import pytest
 
 MODULES = [
+    "eduproject.bench.metrics",
     "eduproject.models.checks",
     "eduproject.tutor.malformed",
+    "eduproject.util.stats",
 ]
 
 
