@@ -29,8 +29,8 @@ from eduproject.bench.plots import (
     outcome_figure,
 )
 from eduproject.bench.runner import BenchReport
-from eduproject.models.ledger import percentile
 from eduproject.util.html import html_page
+from eduproject.util.stats import percentile
 
 _CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2430;

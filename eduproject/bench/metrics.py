@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from eduproject.models.ledger import percentile
+from eduproject.util.stats import p50_p95, per, percentile
 
 Outcome = Literal["ok", "malformed", "timeout", "error"]
 OUTCOMES: tuple[Outcome, ...] = ("ok", "malformed", "timeout", "error")
@@ -127,7 +127,7 @@ def pass_at(records: Sequence[Record], ks: Iterable[int]) -> dict[int, float]:
     return result
 
 
-def summarize(records: Sequence[Record], *, samples: int = 1) -> list[TaskMetrics]:
+def task_metrics(records: Sequence[Record], *, samples: int = 1) -> list[TaskMetrics]:
     """Per (route, suite, task), in first-seen order of routes and suites."""
     groups: dict[tuple[str, str, str], list[Record]] = {}
     for record in records:
@@ -143,7 +143,7 @@ def _metrics(key: tuple[str, str, str], rows: list[Record], ks: list[int]) -> Ta
         return sum(1 for r in rows if r.status == status) / n
 
     answered = [r for r in rows if r.answered]
-    latencies = sorted(r.latency_s for r in answered if r.latency_s is not None)
+    p50, p95 = p50_p95(r.latency_s for r in answered if r.latency_s is not None)
     ttfts = sorted(r.ttft_s for r in answered if r.ttft_s is not None)
     accepted = sum(1 for r in rows if r.accepted)
     unpriced = any(r.cost_usd is None and r.attempts > 0 for r in rows)
@@ -155,8 +155,8 @@ def _metrics(key: tuple[str, str, str], rows: list[Record], ks: list[int]) -> Ta
         requests=n,
         accepted=accepted,
         accepted_rate=accepted / n,
-        p50_latency_s=percentile(latencies, 0.50),
-        p95_latency_s=percentile(latencies, 0.95),
+        p50_latency_s=p50,
+        p95_latency_s=p95,
         p50_ttft_s=percentile(ttfts, 0.50),
         timeout_rate=rate("timeout"),
         error_rate=rate("error"),
@@ -166,6 +166,6 @@ def _metrics(key: tuple[str, str, str], rows: list[Record], ks: list[int]) -> Ta
         completion_tokens=sum(r.completion_tokens or 0 for r in rows),
         cost_usd=cost,
         unpriced=unpriced,
-        cost_per_accepted_usd=cost / accepted if cost is not None and accepted else None,
+        cost_per_accepted_usd=per(cost, accepted),
         pass_at=pass_at(rows, ks) if key[2] == "completion" else {},
     )

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from eduproject.bench.grade import SandboxGrader
-from eduproject.bench.metrics import Outcome, Record, TaskMetrics, summarize
+from eduproject.bench.metrics import Outcome, Record, TaskMetrics, task_metrics
 from eduproject.bench.mutate import WrongAttempt, wrong_attempts
 from eduproject.bench.suites import BenchItem, load_suite
 from eduproject.bench.tasks import (
@@ -447,7 +447,7 @@ def run_bench(
     return BenchReport(
         options=options,
         records=run.records,
-        metrics=summarize(run.records, samples=options.samples),
+        metrics=task_metrics(run.records, samples=options.samples),
         routes=routes,
         suites={items[0].suite: len(items) for items in suites.values() if items},
         wrong_attempts=attempts_found,

@@ -14,7 +14,6 @@ answer the leak guard rejected. Only the admin sees learner names (``GET /admin/
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from eduproject.errors import GatewayError
 from eduproject.models.ledger import Attempt
+from eduproject.util.stats import median
 
 if TYPE_CHECKING:
     from eduproject.gateway.records import CallRow
@@ -221,10 +221,6 @@ def _row(
     )
 
 
-def _median(values: Sequence[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
 def _exercise(key: tuple[str, str], rows: Sequence[LearnerExercise]) -> ExerciseHelp:
     hints: dict[int, int] = defaultdict(int)
     for row in rows:
@@ -235,7 +231,7 @@ def _exercise(key: tuple[str, str], rows: Sequence[LearnerExercise]) -> Exercise
         exercise=key[1],
         learners=len(rows),
         passed=sum(r.passed for r in rows),
-        median_checks_to_pass=_median([r.checks_to_pass for r in rows if r.checks_to_pass]),
+        median_checks_to_pass=median([r.checks_to_pass for r in rows if r.checks_to_pass]),
         hints=dict(sorted(hints.items())),
         questions=sum(r.questions for r in rows),
         explanations=sum(r.explanations for r in rows),
@@ -244,7 +240,7 @@ def _exercise(key: tuple[str, str], rows: Sequence[LearnerExercise]) -> Exercise
         completions=sum(r.completions for r in rows),
         completions_accepted=sum(r.completions_accepted for r in rows),
         refused=sum(r.refused for r in rows),
-        median_time_to_pass_s=_median(
+        median_time_to_pass_s=median(
             [r.time_to_pass_s for r in rows if r.time_to_pass_s is not None]
         ),
         stuck=sum(r.stuck for r in rows),

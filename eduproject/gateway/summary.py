@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eduproject.errors import GatewayError
-from eduproject.models.ledger import Attempt, percentile
+from eduproject.models.ledger import Attempt, model_latencies, priced_cost
+from eduproject.util.stats import p50_p95, per
 
 if TYPE_CHECKING:
     from eduproject.gateway.records import CallRow
@@ -90,10 +91,10 @@ class Summary:
 def build_summary(service: TutorService) -> Summary:
     ledger = service.router.ledger
     attempts = ledger.attempts() if ledger is not None else []
-    return summarize(service.calls.calls(), service.calls.attempt_owners(), attempts)
+    return calls_summary(service.calls.calls(), service.calls.attempt_owners(), attempts)
 
 
-def summarize(
+def calls_summary(
     calls: Sequence[CallRow],
     owners: dict[int, tuple[str, str | None, str | None]],
     attempts: Iterable[Attempt],
@@ -117,15 +118,14 @@ def summarize(
         keys = sorted({k for k in (*calls_by, *attempts_by) if k.startswith(prefix)})
         return [_group(k.removeprefix(prefix), calls_by[k], attempts_by[k]) for k in keys]
 
-    answered = [a for a in mine if a.status == "ok" and not a.cache_hit]
-    latencies = sorted(a.latency_s for a in answered)
+    model_p50, model_p95 = model_latencies(mine)
     return Summary(
         generated_at=time.time(),
         total=_group("all", calls, mine),
         learners=groups("learner:"),
         exercises=groups("exercise:"),
-        model_p50_latency_s=percentile(latencies, 0.5),
-        model_p95_latency_s=percentile(latencies, 0.95),
+        model_p50_latency_s=model_p50,
+        model_p95_latency_s=model_p95,
         accepted=sum(1 for a in mine if a.accepted is True),
         rejected=sum(1 for a in mine if a.accepted is False),
     )
@@ -136,8 +136,9 @@ def _group(key: str, calls: Sequence[CallRow], attempts: Sequence[Attempt]) -> G
     sources: dict[str, int] = defaultdict(int)
     for c in done:
         sources[c.source or "unknown"] += 1
-    latencies = sorted(c.latency_s for c in done if c.latency_s is not None)
+    p50, p95 = p50_p95(c.latency_s for c in done if c.latency_s is not None)
     n = len(attempts)
+    cost, unpriced = priced_cost(attempts)
     return Group(
         key=key,
         calls=len(calls),
@@ -145,12 +146,12 @@ def _group(key: str, calls: Sequence[CallRow], attempts: Sequence[Attempt]) -> G
         refused=sum(1 for c in calls if c.outcome == "quota"),
         by_source=dict(sorted(sources.items())),
         attempts=n,
-        error_rate=sum(1 for a in attempts if a.status in _ERROR_STATUSES) / n if n else None,
-        fallback_rate=sum(1 for a in attempts if a.fallback_used) / n if n else None,
-        cost_usd=sum(a.cost_usd for a in attempts if a.cost_usd is not None),
-        unpriced=sum(1 for a in attempts if a.cost_usd is None),
-        p50_latency_s=percentile(latencies, 0.5),
-        p95_latency_s=percentile(latencies, 0.95),
+        error_rate=per(sum(1 for a in attempts if a.status in _ERROR_STATUSES), n),
+        fallback_rate=per(sum(1 for a in attempts if a.fallback_used), n),
+        cost_usd=cost,
+        unpriced=unpriced,
+        p50_latency_s=p50,
+        p95_latency_s=p95,
     )
 
 
@@ -192,7 +193,7 @@ def local_summary(course_dir: Path, db: Path | None = None) -> Summary:
                 attempts = ledger.attempts()
             finally:
                 ledger.close()
-        return summarize(calls.calls(), calls.attempt_owners(), attempts)
+        return calls_summary(calls.calls(), calls.attempt_owners(), attempts)
     finally:
         database.close()
 

@@ -29,6 +29,7 @@ from eduproject.errors import GradebookError
 from eduproject.grading.feedback import STATUS_COLORS
 from eduproject.grading.gradebook import Gradebook
 from eduproject.util.html import html_page, png_uri, table
+from eduproject.util.stats import median
 
 __all__ = [
     "CourseSummary",
@@ -36,10 +37,10 @@ __all__ = [
     "ManualStats",
     "SubmissionLine",
     "TestFailures",
+    "course_summary",
     "is_rlimits_only",
     "print_summary",
     "render_report",
-    "summarize",
     "write_report",
 ]
 
@@ -126,7 +127,7 @@ class SubmissionLine:
 
 @dataclass(frozen=True)
 class CourseSummary:
-    """Everything the report shows; :func:`summarize` builds it from results."""
+    """Everything the report shows; :func:`course_summary` builds it from results."""
 
     lessons: tuple[str, ...]
     lines: tuple[SubmissionLine, ...]
@@ -164,11 +165,11 @@ class CourseSummary:
 
     @property
     def median_percent(self) -> float:
-        return statistics.median(self.percents) if self.lines else 0.0
+        return median(self.percents) or 0.0
 
     @property
     def median_duration(self) -> float:
-        return statistics.median(self.durations) if self.lines else 0.0
+        return median(self.durations) or 0.0
 
     @property
     def sandboxes(self) -> dict[str, int]:
@@ -194,7 +195,7 @@ class CourseSummary:
         )
 
 
-def summarize(results: Iterable[SubmissionResult]) -> CourseSummary:
+def course_summary(results: Iterable[SubmissionResult]) -> CourseSummary:
     """Aggregate results (e.g. ``Gradebook.results()``) into a :class:`CourseSummary`."""
     lines: list[SubmissionLine] = []
     statuses: Counter[str] = Counter()
@@ -319,7 +320,7 @@ def write_report(
     section of ``eduproject report --ledger``.
     """
     with Gradebook(db, create=False) as gb:
-        summary = summarize(gb.results(lesson))
+        summary = course_summary(gb.results(lesson))
     if not summary.submissions:
         what = f"lesson {lesson!r}" if lesson else "any lesson"
         raise GradebookError(

@@ -11,6 +11,11 @@ failure of that attempt (ledger status ``malformed``) and the router falls back:
     'empty'
     >>> malformed_reason("x = 1", "length", ())
     'cut at the length limit'
+
+The checks that any model-written text must pass are written here once, for the router's
+answers and for the tutor's replies (:func:`eduproject.tutor.malformed.reply_problem` adds
+its checks of prose on top): :func:`too_short`, :func:`template_token` and
+:func:`find_repetition`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,19 @@ from eduproject.models.keys import MIN_SECRET_LEN, REDACTED
 # the shape of a sampling loop ("return x\nreturn x\n..."), rare in real answers.
 _REPEAT = re.compile(r"(.{3,200}?)\1{4,}", re.DOTALL)
 _MIN_REPEAT_SPAN = 100
+# Words of prose: runs of letters, with an apostrophe's ending ("don't", "it's").
+_WORD = re.compile(r"[^\W\d_]+(?:'[a-z]+)?")
+# The markers of any chat or code template, for text whose family is not known: role and
+# special tokens (<|im_start|>, <|endoftext|>), StarCoder's FIM, repository and notebook
+# markers, Llama's [INST] and <<SYS>>, sentence tokens, and at the start of a line the
+# headers of instruction-tuned prompts ("### Response") or a bare role ("assistant:").
+TEMPLATE_MARKERS = re.compile(
+    r"<\|[A-Za-z_]+\|>|<fim_(?:prefix|suffix|middle|pad)>|<file_sep>|<repo_name>|<gh_stars>"
+    r"|<jupyter_(?:start|text|code|output)>|<issue_(?:start|comment|closed)>|\[/?INST\]"
+    r"|<</?SYS>>|</?s>|^#{2,}\s*(?:Instruction|Response|System|User|Assistant)\b"
+    r"|^(?:user|assistant|system)\s*:\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 @dataclass
@@ -111,11 +129,63 @@ class StopFilter:
         return best[0]
 
 
+def prose_words(text: str) -> list[str]:
+    """The words of ``text`` (runs of letters; digits and punctuation are not words).
+
+    >>> prose_words("Don't add 2 numbers: add_them!")
+    ["Don't", 'add', 'numbers', 'add', 'them']
+    """
+    return _WORD.findall(text)
+
+
+def too_short(text: str, *, words: int = 1, chars: int = 1) -> bool:
+    """Fewer than ``words`` words and fewer than ``chars`` characters (white space around
+    the text not counted). With the defaults: nothing but white space.
+
+    Both must be short: CJK prose has few "words" but many letters.
+
+    >>> too_short(" \\n "), too_short("1")
+    (True, False)
+    >>> too_short("Yes.", words=4, chars=40), too_short("Use a loop here.", words=4, chars=40)
+    (True, False)
+    """
+    stripped = text.strip()
+    return len(stripped) < chars and len(prose_words(stripped)) < words
+
+
+def template_token(
+    text: str, tokens: Sequence[str] = (), *, any_family: bool = False
+) -> str | None:
+    """The first prompt-template token found in ``text``, or None.
+
+    ``tokens``: a family's own tokens (its ``leak_tokens``), found anywhere as written, the
+    first of ``tokens`` that occurs. ``any_family``: also the markers of any template
+    (:data:`TEMPLATE_MARKERS`), for text whose family is not known.
+
+    >>> template_token("a <|im_start|> b", ("<|im_start|>",))
+    '<|im_start|>'
+    >>> template_token("### Response\\nUse a loop.", ("<|im_end|>",), any_family=True)
+    '### Response'
+    >>> template_token("A list holds items.", ("<|im_end|>",), any_family=True) is None
+    True
+    """
+    token = next((t for t in tokens if t and t in text), None)
+    if token is None and any_family:
+        match = TEMPLATE_MARKERS.search(text)
+        token = match.group(0) if match else None
+    return token
+
+
 def find_repetition(text: str) -> str | None:
     """The repeated unit if ``text`` contains a degenerate loop, else None.
 
+    The shortest unit that repeats from the loop's first occurrence on (here the line
+    break before the first ``print`` starts it):
+
     >>> find_repetition("ok\\n" + "print('hi')\\n" * 12)
-    "print('hi')\\n"
+    "\\nprint('hi')"
+    >>> find_repetition("=" * 200) is None
+    True
     """
     for match in _REPEAT.finditer(text):
         unit = match.group(1)
@@ -139,11 +209,11 @@ def malformed_reason(
 
     ``cut_ok``: an answer cut at the length limit is still usable.
     """
-    if not text.strip():
+    if too_short(text):
         return "empty"
     if finish_reason == "length" and not cut_ok:
         return "cut at the length limit"
-    token = leaked or next((t for t in leak_tokens if t and t in text), None)
+    token = leaked or template_token(text, leak_tokens)
     if token is not None:
         return f"template token {token!r} leaked into the answer"
     unit = find_repetition(text)

@@ -15,16 +15,16 @@ stays NULL until the tutor, the benchmark or a learner's thumbs-up sets it::
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from eduproject.core.storage import open_store
 from eduproject.errors import ModelError
+from eduproject.util.stats import p50_p95, per
 
 _HINT = (
     "choose a writable place ([ledger] path, or EDUPROJECT_LEDGER), or a reachable "
@@ -214,30 +214,31 @@ class Ledger:
         groups: dict[tuple[str, str, str], list[Attempt]] = defaultdict(list)
         for attempt in self.attempts():
             groups[(attempt.route, attempt.model, attempt.task)].append(attempt)
-        return [summarize(key, rows) for key, rows in sorted(groups.items())]
+        return [summary_row(key, rows) for key, rows in sorted(groups.items())]
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
 
-def summarize(key: tuple[str, str, str], rows: Sequence[Attempt]) -> SummaryRow:
+def summary_row(key: tuple[str, str, str], rows: Sequence[Attempt]) -> SummaryRow:
+    """The figures of the attempts ``rows`` of one (route, model, task) ``key``."""
     n = len(rows)
 
     def rate(*statuses: str) -> float:
         return sum(1 for r in rows if r.status in statuses) / n
 
-    latencies = sorted(r.latency_s for r in rows if r.status == "ok" and not r.cache_hit)
+    p50, p95 = model_latencies(rows)
     answered = [r for r in rows if r.status in ("ok", "partial")]
     accepted = sum(1 for r in answered if r.accepted)
-    cost = sum(r.cost_usd for r in rows if r.cost_usd is not None)
+    cost, unpriced = priced_cost(rows)
     return SummaryRow(
         route=key[0],
         model=key[1],
         task=key[2],
         requests=n,
-        p50_latency_s=percentile(latencies, 0.50),
-        p95_latency_s=percentile(latencies, 0.95),
+        p50_latency_s=p50,
+        p95_latency_s=p95,
         timeout_rate=rate("timeout"),
         error_rate=rate("error", "rate_limited"),
         fallback_rate=sum(1 for r in rows if r.fallback_used) / n,
@@ -245,22 +246,25 @@ def summarize(key: tuple[str, str, str], rows: Sequence[Attempt]) -> SummaryRow:
         partial_rate=rate("partial"),
         cache_hits=sum(1 for r in rows if r.cache_hit),
         accepted=accepted,
-        accepted_rate=accepted / len(answered) if answered else None,
+        accepted_rate=per(accepted, len(answered)),
         cost_usd=cost,
-        cost_per_accepted_usd=cost / accepted if accepted else None,
-        unpriced=sum(1 for r in rows if r.cost_usd is None),
+        cost_per_accepted_usd=per(cost, accepted),
+        unpriced=unpriced,
     )
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile of already sorted values (None when empty).
+def model_latencies(attempts: Iterable[Attempt]) -> tuple[float | None, float | None]:
+    """p50 and p95 seconds of the attempts a model answered (``ok``; a cache hit is not a
+    model's latency)."""
+    return p50_p95(a.latency_s for a in attempts if a.status == "ok" and not a.cache_hit)
 
-    >>> percentile([1.0, 2.0, 3.0, 4.0], 0.5)
-    2.5
-    """
-    if not sorted_values:
-        return None
-    position = (len(sorted_values) - 1) * q
-    low, high = math.floor(position), math.ceil(position)
-    fraction = position - low
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * fraction
+
+def priced_cost(attempts: Iterable[Attempt]) -> tuple[float, int]:
+    """The cost of the priced attempts, and how many had no price (never counted as $0)."""
+    cost, unpriced = 0.0, 0
+    for a in attempts:
+        if a.cost_usd is None:
+            unpriced += 1
+        else:
+            cost += a.cost_usd
+    return cost, unpriced

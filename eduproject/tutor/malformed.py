@@ -1,8 +1,10 @@
 """Malformed and off-topic replies: what a learner should never be shown.
 
-Empty or too short, prompt-template tokens, repetition loops, too long, not English, code
-in another language than Python, test names the exercise does not have, or the tutor's
-own instructions echoed back. :func:`eduproject.tutor.guards.check_malformed` wraps
+Empty or too short, prompt-template tokens, repetition loops (the checks every model answer
+passes, from :mod:`eduproject.models.checks`, with the rules of prose), then the checks of
+prose: too long, not English, code in another language than Python, test names the exercise
+does not have, the tutor's own instructions echoed back, nothing said, or "correct" while a
+test fails. :func:`eduproject.tutor.guards.check_malformed` wraps
 :func:`reply_problem` into a verdict::
 
     >>> reply_problem("<|im_start|>assistant hello there my friend", "hint", set(), set(), "")
@@ -14,19 +16,13 @@ from __future__ import annotations
 import re
 
 from eduproject.core.codetext import fragments, parse_code
+from eduproject.models.checks import find_repetition, prose_words, template_token, too_short
 
 
 def _wordset(words: str) -> frozenset[str]:
     return frozenset(words.split())
 
 
-_TEMPLATE = re.compile(
-    r"<\|[A-Za-z_]+\|>|<fim_(?:prefix|suffix|middle|pad)>|<file_sep>|<repo_name>|<gh_stars>"
-    r"|<jupyter_(?:start|text|code|output)>|<issue_(?:start|comment|closed)>|\[/?INST\]"
-    r"|<</?SYS>>|</?s>|^#{2,}\s*(?:Instruction|Response|System|User|Assistant)\b"
-    r"|^(?:user|assistant|system)\s*:\s*$",
-    re.IGNORECASE | re.MULTILINE,
-)
 _OTHER_LANGS = _wordset(
     "java javascript js jsx typescript ts c cpp c++ csharp cs go golang rust rs ruby rb "
     "php kotlin swift perl scala haskell lua r matlab vb"
@@ -93,13 +89,16 @@ def reply_problem(
     ``tests_failing``: the learner's code fails a visible test, so a reply calling it
     correct contradicts what the learner sees.
     """
-    words = re.findall(r"[^\W\d_]+(?:'[a-z]+)?", text)
-    if len(words) < 4 and len(text.strip()) < 40:  # CJK text has few "words" but many letters
+    # The checks every model answer passes (eduproject.models.checks), with the rules of prose:
+    # a reply needs a few words, and any family's template markers count (the reply's family
+    # is not known here).
+    if too_short(text, words=4, chars=40):
         return "empty or too short"
-    if _TEMPLATE.search(text):
+    if template_token(text, any_family=True) is not None:
         return "contains prompt-template tokens"
-    if _looping(text):
+    if find_repetition(text) is not None or _says_again(text):
         return "repeats itself in a loop"
+    words = prose_words(text)
     limit = WORD_LIMITS.get(task, 400)
     if len(words) > limit:
         return f"too long ({len(words)} words; the limit is {limit})"
@@ -145,7 +144,13 @@ def claims_correct(text: str) -> bool:
     return False
 
 
-def _looping(text: str) -> bool:
+def _says_again(text: str) -> bool:
+    """A line of three words or more, or a run of six words, said three times anywhere.
+
+    Prose's own loop rule, stricter than :func:`find_repetition` (five times in a row): a
+    learner reading the same sentence thrice has been shown a loop. Code repeats its lines
+    legitimately, so the router does not apply this to every answer.
+    """
     lines = [ln.strip().lower() for ln in text.splitlines() if len(ln.split()) >= 3]
     if any(lines.count(ln) >= 3 for ln in set(lines)):
         return True

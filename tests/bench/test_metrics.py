@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from eduproject.bench.metrics import Record, pass_at, pass_at_k, summarize
+from eduproject.bench.metrics import Record, pass_at, pass_at_k, task_metrics
 
 
 @pytest.mark.parametrize(("n", "c", "k"), [(5, 0, 1), (5, 2, 1), (5, 2, 3), (6, 3, 6), (4, 4, 2)])
@@ -65,7 +65,7 @@ def test_summary_figures() -> None:
         rec(status="error", answered=False, latency_s=0.1, ttft_s=None, prompt_tokens=None,
             completion_tokens=None, cost_usd=0.0),
     ]  # fmt: skip
-    (m,) = summarize(records)
+    (m,) = task_metrics(records)
     assert (m.requests, m.accepted, m.accepted_rate) == (5, 2, 0.4)
     assert (m.timeout_rate, m.error_rate, m.malformed_rate, m.fallback_rate) == (0.2, 0.2, 0.2, 0.2)
     assert (m.p50_latency_s, m.p95_latency_s) == (2.0, pytest.approx(2.9))
@@ -77,20 +77,22 @@ def test_summary_figures() -> None:
 
 def test_unpriced_is_never_zero() -> None:
     records = [rec(accepted=True, cost_usd=None), rec(accepted=True, cost_usd=0.02)]
-    (m,) = summarize(records)
+    (m,) = task_metrics(records)
     assert m.unpriced and m.cost_usd is None and m.cost_per_accepted_usd is None
     assert (m.cost_text(), m.cost_per_accepted_text()) == ("unpriced", "unpriced")
 
 
 def test_requests_without_attempts_cost_nothing() -> None:
     # A request the router refused before any attempt (no ledger row) is not "unpriced".
-    (m,) = summarize([rec(status="error", answered=False, cost_usd=None, attempts=0)])
+    (m,) = task_metrics([rec(status="error", answered=False, cost_usd=None, attempts=0)])
     assert not m.unpriced and m.cost_usd == 0.0 and m.cost_per_accepted_usd is None
     assert m.cost_per_accepted_text() == "n/a (none accepted)"
 
 
 def test_groups_keep_first_seen_order() -> None:
-    rows = summarize([rec(route="b"), rec(route="a", task="hint"), rec(route="b", task="explain")])
+    rows = task_metrics(
+        [rec(route="b"), rec(route="a", task="hint"), rec(route="b", task="explain")]
+    )
     assert [(m.route, m.task) for m in rows] == [
         ("b", "completion"),
         ("a", "hint"),

@@ -19,7 +19,7 @@ from eduproject.grading.export import export, gradescope_results
 from eduproject.grading.feedback import feedback_page
 from eduproject.grading.gradebook import SCHEMA_VERSION, Gradebook
 from eduproject.grading.manual import ManualDesk
-from eduproject.grading.report import summarize
+from eduproject.grading.report import course_summary
 from eduproject.runner.sandbox import Zygote
 from tests.support.manual_lesson import MANUAL
 
@@ -114,7 +114,7 @@ def test_points_given_by_hand_reach_results_exports_feedback_and_report(
         (1.5, "Good; say why the total grows."),
         (0.0, "waiting for the instructor's grading"),
     ]
-    summary = summarize([result])
+    summary = course_summary([result])
     assert [(m.exercise, m.graded, m.pending) for m in summary.manual] == [
         ("explain", 1, 0),
         ("squares", 0, 1),

@@ -16,10 +16,10 @@ from eduproject.cli import main
 from eduproject.errors import GradebookError
 from eduproject.grading.gradebook import Gradebook
 from eduproject.grading.report import (
+    course_summary,
     is_rlimits_only,
     print_summary,
     render_report,
-    summarize,
     write_report,
 )
 
@@ -50,7 +50,7 @@ def _console() -> tuple[Console, io.StringIO]:
 
 
 def test_summary_numbers() -> None:
-    s = summarize(make_class())
+    s = course_summary(make_class())
     assert s.submissions == 9 and s.learners == 7 and s.lessons == (L1, L2)
     assert s.statuses == {
         "graded": 3,
@@ -111,12 +111,12 @@ def test_report_has_every_plot_as_a_real_png(db: Path, tmp_path: Path) -> None:
 
 
 def test_sandbox_line_warns_loudly_only_when_needed(tmp_path: Path) -> None:
-    bad = render_report(summarize(make_class()))
+    bad = render_report(course_summary(make_class()))
     assert "class='sandbox bad'" in bad
     assert "WARNING: 1 of 9 submissions ran with rlimits only" in bad
     assert "dee (01-functions)" in bad
     isolated = [replace(r, sandbox="bwrap+uid") for r in make_class()]
-    good = render_report(summarize(isolated))
+    good = render_report(course_summary(isolated))
     assert "class='sandbox ok'" in good and "WARNING" not in good
     assert "Sandbox: bwrap+uid (9). Every submission ran isolated." in good
 
@@ -124,7 +124,7 @@ def test_sandbox_line_warns_loudly_only_when_needed(tmp_path: Path) -> None:
 def test_terminal_summary(db: Path) -> None:
     console, buf = _console()
     with Gradebook(db) as gb:
-        print_summary(summarize(gb.results()), console)
+        print_summary(course_summary(gb.results()), console)
     text = buf.getvalue()
     for title in ("Course summary", "Exercises", "Most-failed tests", "Statuses"):
         assert title in text
@@ -137,7 +137,7 @@ def test_terminal_summary(db: Path) -> None:
 def test_terminal_summary_prints_names_literally() -> None:
     odd = [replace(r, lesson="[bold]les[/bold]") for r in make_class()[:1]]
     console, buf = _console()
-    print_summary(summarize(odd), console)
+    print_summary(course_summary(odd), console)
     assert "[bold]les[/bold]" in buf.getvalue()
 
 
@@ -155,7 +155,7 @@ def test_report_of_one_lesson_and_of_nothing(db: Path, tmp_path: Path) -> None:
 
 def test_report_without_failures_still_draws_five_plots() -> None:
     perfect = [r for r in make_class() if r.learner == "ada"]
-    html = render_report(summarize(perfect))
+    html = render_report(course_summary(perfect))
     assert [alt for alt, _ in _images(html)] == PLOT_TITLES
     assert "No test failed." in html
 
@@ -172,7 +172,7 @@ def test_report_command_prints_the_summary(
 
 
 def test_the_instructor_sees_why_tests_failed_and_what_needs_review() -> None:
-    s = summarize(make_class())
+    s = course_summary(make_class())
     hidden = next(f for f in s.most_failed if f.test == "big-range")
     assert hidden.hidden and hidden.reasons == ((HIDDEN_SECRET, 2),)  # the instructor's view
     count = next(f for f in s.most_failed if f.test == "count-1")
@@ -193,7 +193,7 @@ def test_tests_that_never_ran_are_neither_failed_nor_ran() -> None:
         ex = ExerciseResult("sum_evens", 2.0, 3.0, Status.TIMEOUT, "ran over 5 s", tests)
         return replace(make_class()[0], learner=learner, exercises=(ex,))
 
-    s = summarize([*make_class()[:2], stopped("gus"), stopped("hal")])  # type: ignore[list-item]
+    s = course_summary([*make_class()[:2], stopped("gus"), stopped("hal")])  # type: ignore[list-item]
     negatives = next(f for f in s.most_failed if f.test == "negatives")
     assert (negatives.failed, negatives.ran) == (1, 4)  # bob failed it; gus and hal passed it
     assert all(f.test != "basics" for f in s.most_failed)  # never failed where it ran

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from eduproject.models.checks import StopFilter, find_repetition, malformed_reason
+from eduproject.models.checks import (
+    StopFilter,
+    find_repetition,
+    malformed_reason,
+    template_token,
+    too_short,
+)
 
 
 def feed_all(f: StopFilter, parts: list[str]) -> list[str]:
@@ -81,3 +87,33 @@ def test_malformed_reasons() -> None:
         malformed_reason("go\n" + "again and again\n" * 10, "stop", ()) or ""
     )
     assert malformed_reason("A list holds items.", "stop", ("<|im_end|>",)) is None
+
+
+def test_too_short_means_empty_by_default_and_a_few_words_for_prose() -> None:
+    assert too_short("") and too_short(" \n\t")
+    assert not too_short("1") and not too_short("x")
+    # The tutor's rule: fewer than 4 words and fewer than 40 characters.
+    assert too_short("Yes.", words=4, chars=40)
+    assert not too_short("Use a loop here.", words=4, chars=40)
+    # CJK prose has few "words" (runs of letters) but many characters.
+    assert not too_short(
+        "你应该使用一个循环来遍历列表中的每个数字。然后检查每个数字是不是偶数。如果是偶数就把它加到总和里面。",
+        words=4,
+        chars=40,
+    )
+
+
+def test_template_tokens_of_the_family_or_of_any_template() -> None:
+    # The router knows the family: only its own tokens count, wherever they stand.
+    assert template_token("Use <s> for strikethrough in HTML.", ("<|im_end|>",)) is None
+    assert template_token("x = 1 [/INST] y", ("[INST]", "[/INST]")) == "[/INST]"
+    # The tutor does not know it: the markers of any template count.
+    assert template_token("Use <s> for strikethrough.", any_family=True) == "<s>"
+    assert template_token("Hello.\nassistant:\nHi", any_family=True) == "assistant:"
+    assert template_token("The user: a person.", any_family=True) is None
+
+
+def test_the_router_lets_code_repeat_its_lines() -> None:
+    # Three times the same lines is a loop in prose (the tutor's rule), not in code.
+    code = "for i in range(3):\n    total += i\n" * 3
+    assert find_repetition(code) is None and malformed_reason(code, "stop", ()) is None

@@ -12,7 +12,7 @@ import pytest
 from eduproject.errors import ModelError
 from eduproject.models.cache import CachedAnswer, ResponseCache, cache_key
 from eduproject.models.families import RenderedPrompt
-from eduproject.models.ledger import Attempt, Ledger, percentile
+from eduproject.models.ledger import Attempt, Ledger
 from eduproject.models.providers.base import GenerationParams
 
 
@@ -76,12 +76,6 @@ def test_mark_accepted_unknown_attempt(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     with pytest.raises(ModelError, match="no ledger attempt with id 42"):
         ledger.mark_accepted(42, True)
-
-
-def test_percentile() -> None:
-    assert percentile([], 0.5) is None
-    assert percentile([5.0], 0.95) == 5.0
-    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.5) == 3.0
 
 
 def test_several_processes_write_one_ledger(tmp_path: Path) -> None:

@@ -186,6 +186,16 @@ def test_malformed_replies_are_rejected(text: str, reason: str) -> None:
     assert verdict.reason == reason
 
 
+def test_a_reply_loops_by_the_rule_of_every_answer_or_by_the_rule_of_prose() -> None:
+    # Five times in a row (eduproject.models.checks.find_repetition, which the router applies
+    # to the finished answer): the tutor applies it to every part it releases too.
+    ruler = "Your loop adds every number to the total; look at the condition.\n" + "-=*" * 40
+    assert check_malformed(ruler).reason == "repeats itself in a loop"
+    # Prose's own rule: the same line three times, anywhere.
+    code = "Look at this:\n```python\n" + "for i in range(3):\n    total += i\n" * 3 + "```"
+    assert check_malformed(code).reason == "repeats itself in a loop"
+
+
 def test_well_formed_replies_pass() -> None:
     assert check_malformed(GOOD, test_names=["basics"]).ok
     code_ok = "Compare:\n```python\nfor n in numbers:\n    print(n)\n```\nWhat does it print?"
