@@ -3,7 +3,7 @@
     python benchmarks/run_all.py                  # the quick versions (about 6 minutes)
     python benchmarks/run_all.py --full           # the long ones (1,000-submission RSS, 5-minute load)
     python benchmarks/run_all.py --fresh-clone    # also time `make demo` and `make test` on fresh
-                                                  # clones with an empty pip cache (30+ minutes)
+                                                  # clones with empty pip and uv caches (15+ minutes)
     python benchmarks/run_all.py --fresh-clone demo   # only `make demo`
 
 Each benchmark prints its own side-by-side figures; the closing table puts every figure next
@@ -47,7 +47,8 @@ def run_script(script: str, *options: str) -> bool:
 
 
 def timed_make(target: str, env: dict[str, str]) -> dict[str, Any]:
-    """``make TARGET`` in a fresh clone of this checkout's HEAD, with its own empty pip cache."""
+    """``make TARGET`` in a fresh clone of this checkout's HEAD, with its own empty pip and uv
+    caches (nothing downloaded or built before counts)."""
     with tempfile.TemporaryDirectory(prefix=f"eduproject-fresh-{target}-") as name:
         clone = Path(name) / "eduproject"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
@@ -58,7 +59,11 @@ def timed_make(target: str, env: dict[str, str]) -> dict[str, Any]:
             done = subprocess.run(
                 ["make", target],
                 cwd=clone,
-                env={**env, "PIP_CACHE_DIR": str(Path(name) / "pip-cache")},
+                env={
+                    **env,
+                    "PIP_CACHE_DIR": str(Path(name) / "pip-cache"),
+                    "UV_CACHE_DIR": str(Path(name) / "uv-cache"),
+                },
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 check=False,
@@ -77,12 +82,16 @@ def timed_make(target: str, env: dict[str, str]) -> dict[str, Any]:
         "load_start": before,
         "load_end": load(),
         "commit": commit,
-        "command": f"git clone; PIP_CACHE_DIR=<empty> make {target}",
+        "command": f"git clone; PIP_CACHE_DIR=<empty> UV_CACHE_DIR=<empty> make {target}",
     }
 
 
 def fresh_clone(targets: list[str]) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PIP_CACHE"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VIRTUAL_ENV", "PIP_CACHE", "UV_CACHE"))
+    }
     figures = {}
     for target in targets:
         print(f"\n===== make {target} on a fresh clone   (load average {load()})", flush=True)
@@ -232,7 +241,7 @@ def main() -> int:
         const="demo,test",
         metavar="TARGETS",
         help="also time `make demo` and `make test` (or only the comma-separated TARGETS) on "
-        "fresh clones with an empty pip cache, and record the figures",
+        "fresh clones with empty pip and uv caches, and record the figures",
     )
     parser.add_argument(
         "--only",
