@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -240,16 +241,26 @@ def validate_lesson(
 
 
 def validate_lessons(
-    paths: Iterable[Path], *, timeout: float = 60, mutants: bool = False
+    paths: Iterable[Path], *, timeout: float = 60, mutants: bool = False, jobs: int | None = None
 ) -> list[ValidationReport]:
-    """Validate every lesson in ``paths`` (a parent folder means each lesson in it).
+    """Validate every lesson in ``paths`` (a parent folder means each lesson in it), in order.
 
-    Broken lessons do not raise here; pass the reports to :func:`raise_for_problems`.
+    ``jobs`` lessons run at once (default: one per CPU core, at most 4; each lesson runs two
+    kernels and a grading sandbox of its own, so they never share state). Broken lessons do
+    not raise here; pass the reports to :func:`raise_for_problems`.
     """
-    return [
-        validate_lesson(f, timeout=timeout, raise_on_problems=False, mutants=mutants)
-        for f in find_lessons(paths)
-    ]
+    folders = find_lessons(paths)
+    jobs = jobs or min(os.cpu_count() or 1, 4)
+    if jobs < 1:
+        raise ValueError(f"jobs must be 1 or more, not {jobs}")
+
+    def one(folder: Path) -> ValidationReport:
+        return validate_lesson(folder, timeout=timeout, raise_on_problems=False, mutants=mutants)
+
+    if jobs == 1 or len(folders) < 2:
+        return [one(f) for f in folders]
+    with ThreadPoolExecutor(max_workers=min(jobs, len(folders))) as pool:
+        return list(pool.map(one, folders))
 
 
 def raise_for_problems(reports: Iterable[ValidationReport]) -> None:

@@ -110,12 +110,18 @@ def validate_command(
             "line...) and list those the tests accept.",
         ),
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs", min=1, help="Lessons validated at once (default: number of cores, at most 4)."
+        ),
+    ] = None,
 ) -> None:
     """Run each lesson with solutions (tests must pass) and as released (tests must fail), as
     notebooks and through the grader (both must agree)."""
     from eduproject.authoring.validate import raise_for_problems, validate_lessons
 
-    reports = validate_lessons(lessons, timeout=cell_timeout, mutants=mutants)
+    reports = validate_lessons(lessons, timeout=cell_timeout, mutants=mutants, jobs=jobs)
     table = Table(
         "lesson", "exercise", "tests", "solution", "stub", "solution graded", title="validation"
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -70,10 +71,11 @@ def run_demo(
     console: Console | None = None,
 ) -> DemoResult:
     """Run every step of the demo; see the module docstring."""
-    from eduproject.authoring import find_lessons, release, validate_lesson
+    from eduproject.authoring import find_lessons, release, validate_lessons
+    from eduproject.authoring.validate import raise_for_problems
     from eduproject.grading.export import export
     from eduproject.grading.feedback import write_feedback
-    from eduproject.grading.pipeline import grade_lesson
+    from eduproject.grading.pipeline import GradeRunSummary, grade_lesson
     from eduproject.grading.report import print_summary, write_report
     from eduproject.grading.simulate import simulate_class
     from eduproject.runner.sandbox import detect_backend
@@ -110,8 +112,10 @@ def run_demo(
 
     _step(con, 2, "Validate: solutions pass every test, learner stubs fail")
     table = Table("lesson", "exercise", "tests", "solution", "stub", "seconds")
-    for folder in folders:
-        report = validate_lesson(folder)
+    # The lessons run side by side (each in kernels and a sandbox of its own).
+    reports = validate_lessons(folders)
+    raise_for_problems(reports)
+    for report in reports:
         for row in report.rows:
             table.add_row(
                 row.lesson,
@@ -142,7 +146,8 @@ def run_demo(
             style="yellow",
             markup=False,
         )
-    for folder in folders:
+
+    def grade(folder: Path) -> tuple[GradeRunSummary, float]:
         started = time.perf_counter()
         # A short cell timeout: the class has an endless loop per lesson, stopped after 5 s.
         summary = grade_lesson(
@@ -153,9 +158,15 @@ def run_demo(
             cell_timeout=5,
             progress=False,
             unsandboxed=backend.warning is not None,
+            workers=1,
         )
-        took = time.perf_counter() - started
-        con.print(f"  {folder.name}: {summary.describe()}  ({took:.1f} s)")
+        return summary, time.perf_counter() - started
+
+    # One worker per lesson and the lessons side by side: each class's endless loop waits
+    # out its timeout while the other lessons are graded (the gradebook takes every run).
+    with ThreadPoolExecutor(max_workers=len(folders)) as pool:
+        for folder, (summary, took) in zip(folders, pool.map(grade, folders), strict=True):
+            con.print(f"  {folder.name}: {summary.describe()}  ({took:.1f} s)")
     grades_csv = out / "grades.csv"
     export(db, "csv", grades_csv)
     feedback_dir = out / "feedback"

@@ -169,10 +169,14 @@ def test_a_dead_kernel_is_reported(write_lesson: WriteLesson) -> None:
     assert info.value.hint is not None and "os._exit" in info.value.hint
 
 
-def test_several_lessons_report_every_problem(write_lesson: WriteLesson, tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_several_lessons_report_every_problem(
+    write_lesson: WriteLesson, tmp_path: Path, jobs: int
+) -> None:
+    """One after the other or side by side: the same reports, in the lessons' order."""
     write_lesson(BROKEN, "a-broken")
     write_lesson(BROKEN, "b-broken")
-    reports = validate_lessons([tmp_path / "exercises"])
+    reports = validate_lessons([tmp_path / "exercises"], jobs=jobs)
     assert [r.lesson for r in reports] == ["a-broken", "b-broken"]
     with pytest.raises(LessonValidationError) as info:
         raise_for_problems(reports)
