@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from eduproject import __version__
-from eduproject.cli import command, main
+from eduproject.cli import COMMANDS, command, main
 
 
 def _commands(cmd: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -76,3 +76,53 @@ def test_help_pages_never_show_python_types_or_cut_summaries(
     assert "Usage: eduproject grade [OPTIONS] LESSON SUBMISSIONS" in grade
     assert "--cell-timeout SECONDS" in grade and "--workers N" in grade
     assert "Usage: eduproject release [OPTIONS] LESSONS..." in _help(["release"], capsys)
+
+
+def test_the_command_table_names_what_each_module_registers() -> None:
+    """COMMANDS (which module to import for a command) agrees with the modules themselves."""
+    import importlib
+    import pkgutil
+
+    import typer
+
+    import eduproject.cli as cli
+
+    registered: dict[str, str] = {}
+    for info in pkgutil.iter_modules(cli.__path__):
+        if info.name == "__main__":
+            continue
+        module = importlib.import_module(f"eduproject.cli.{info.name}")
+        if not hasattr(module, "register"):
+            continue
+        sub = typer.Typer()
+        module.register(sub)
+        names = [c.name or c.callback.__name__ for c in sub.registered_commands]  # type: ignore[union-attr]
+        names += [g.name or "" for g in sub.registered_groups]
+        registered |= dict.fromkeys(names, info.name)
+    assert registered == COMMANDS
+
+
+def test_a_command_loads_only_its_own_area() -> None:
+    """`eduproject grade` starts without the model router, httpx or asyncio (a tenth of a
+    second and more on every run); `eduproject ask` does load them."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from eduproject.cli import main; main([{cmd!r}, '--help']); "
+        "print(sorted(m for m in sys.modules if m in {{'httpx', 'asyncio'}} "
+        "or m.startswith(('eduproject.models', 'eduproject.cli.'))))"
+    )
+    loaded = {}
+    for cmd in ("grade", "ask"):
+        done = subprocess.run(
+            [sys.executable, "-c", probe.format(cmd=cmd)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        loaded[cmd] = done.stdout.strip().splitlines()[-1]
+    assert "eduproject.cli.grading" in loaded["grade"]
+    for heavy in ("httpx", "asyncio", "eduproject.models.router", "eduproject.cli.models"):
+        assert f"'{heavy}'" not in loaded["grade"], heavy
+        assert f"'{heavy}'" in loaded["ask"], heavy

@@ -1,33 +1,102 @@
 """The ``eduproject`` command: a thin shell over the library.
 
-Each area registers its own commands (explicitly, here -- no import-time registry); their
-modules live in this package (``cli/authoring.py``, ``cli/grading.py``, ...), the top layer:
-a command parses its options and calls the library, nothing below imports a command.
-Every command parses its options, calls one library function, and maps
-:class:`~eduproject.errors.EduprojectError` to a one-paragraph message and an exit code.
+Each area registers its own commands with ``register(app)``; their modules live in this
+package (``cli/authoring.py``, ``cli/grading.py``, ...), the top layer: a command parses its
+options and calls the library, nothing below imports a command. Every command parses its
+options, calls one library function, and maps :class:`~eduproject.errors.EduprojectError` to
+a one-paragraph message and an exit code.
+
+:data:`COMMANDS` says which module registers each top-level command, so that running one
+imports only its own area (``eduproject grade`` never loads httpx, asyncio or the model
+router: a tenth of a second or more on every start); ``eduproject --help`` and
+:func:`command` load them all. ``tests/test_cli.py`` checks the table against what the
+modules register.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from eduproject import __version__
 from eduproject.errors import EduprojectError
 
 __all__ = ["app", "main"]
 
+# Each top-level command and the module of this package that registers it, in help order.
+COMMANDS: dict[str, str] = {
+    "demo": "demo",
+    "quickstart": "quickstart",
+    "release": "authoring",
+    "validate": "authoring",
+    "import": "authoring",
+    "grade": "grading",
+    "export": "grading",
+    "feedback": "grading",
+    "report": "grading",
+    "collect": "grading",
+    "manual": "grading",
+    "ask": "models",
+    "ledger": "models",
+    "bench": "bench",
+    "serve": "gateway",
+    "routes": "models",
+    "model": "models",
+    "tutor": "tutor",
+    "tokens": "gateway",
+    "gateway": "gateway",
+    "lti": "lti",
+}
+
+# How every area's commands are built (typer takes these from the app they are added to).
+_SETTINGS: dict[str, Any] = {
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+}
+
+
+class _Root(TyperGroup):
+    """The root command: a command's area is imported when the command is looked up."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        area = COMMANDS.get(cmd_name)
+        return None if area is None else area_commands(area).get(cmd_name)
+
+
+@functools.cache
+def area_commands(area: str) -> dict[str, Any]:
+    """The click commands that ``cli/<area>.py`` registers, by name, made readable."""
+    module = importlib.import_module(f"eduproject.cli.{area}")
+    sub = typer.Typer(**_SETTINGS)
+    sub.callback()(_nothing)  # a group even when the area has one command
+    module.register(sub)
+    group = typer.main.get_command(sub)
+    commands: dict[str, Any] = dict(group.commands)  # type: ignore[attr-defined]
+    for cmd in commands.values():
+        _readable(cmd)
+    return commands
+
+
+def _nothing() -> None:
+    """(The callback of an area's group, which is never run: only its commands are used.)"""
+
+
 app = typer.Typer(
     name="eduproject",
     help="Teach programming in Jupyter: author, release, grade and tutor.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    cls=_Root,
+    **_SETTINGS,
 )
 
 
@@ -49,32 +118,6 @@ def _root(
     """Teach programming in Jupyter: author, release, grade and tutor."""
 
 
-def _register_all() -> None:
-    from eduproject.cli import authoring as authoring_cli
-    from eduproject.cli import bench as bench_cli
-    from eduproject.cli import demo, quickstart
-    from eduproject.cli import gateway as gateway_cli
-    from eduproject.cli import grading as grading_cli
-    from eduproject.cli import lti as lti_cli
-    from eduproject.cli import models as models_cli
-    from eduproject.cli import tutor as tutor_cli
-
-    modules = (
-        demo,
-        quickstart,
-        authoring_cli,
-        grading_cli,
-        models_cli,
-        tutor_cli,
-        bench_cli,
-        gateway_cli,
-    )
-    for module in (*modules, lti_cli):
-        module.register(app)
-
-
-_register_all()
-
 # Words for option values, by option name, where the type alone says too little.
 _VALUE_WORDS = (
     (("timeout", "seconds", "refill"), "SECONDS"),
@@ -85,8 +128,8 @@ _VALUE_WORDS = (
 
 
 @functools.cache
-def command() -> Any:
-    """The click command tree of ``app``, readable as one tool.
+def _root_command() -> Any:
+    """The root click command of ``app``; its commands load when looked up (:class:`_Root`).
 
     Typer shows values as Python types (``<int>``, ``{lesson}``) and cuts command summaries
     at the terminal's width; here every argument is named in capitals (``LESSON``), every
@@ -95,6 +138,14 @@ def command() -> Any:
     """
     root = typer.main.get_command(app)
     _readable(root)
+    return root
+
+
+def command() -> Any:
+    """The whole click command tree of ``app``, every area loaded (``root.commands``)."""
+    root = _root_command()
+    for name in COMMANDS:
+        root.commands.setdefault(name, root.get_command(None, name))
     return root
 
 
@@ -155,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     Success returns normally, so that ``main([...])`` can be called in-process.
     """
     try:
-        command().main(args=argv, standalone_mode=True, prog_name="eduproject")
+        _root_command().main(args=argv, standalone_mode=True, prog_name="eduproject")
     except SystemExit as exc:
         if exc.code not in (0, None):
             raise  # usage errors (2) and commands that exit non-zero
