@@ -96,6 +96,7 @@ def preload_for(lesson: Lesson) -> list[str]:
     ['pandas']
     """
     names: set[str] = set()
+    ipython_syntax = False
     roles = (Role.SETUP, Role.SOLUTION, Role.CONTEXT, Role.TESTS, Role.HIDDEN_TESTS)
     for cell in lesson.cells:
         if cell.kind != "code" or cell.role not in roles:
@@ -103,6 +104,7 @@ def preload_for(lesson: Lesson) -> list[str]:
         try:
             tree = ast.parse(cell.source)
         except SyntaxError:
+            ipython_syntax = True  # magics or `!` lines (or a slip the grader reports)
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -115,6 +117,11 @@ def preload_for(lesson: Lesson) -> list[str]:
     wanted = sorted(n for n in names - _NO_PRELOAD - local if _importable(n))
     if "matplotlib" in wanted:
         wanted.append("matplotlib.pyplot")  # the inline backend hooks in when pyplot loads
+    if ipython_syntax:
+        # The judge reads such cells with IPython's transformer (namespace.python_source);
+        # loaded once up front, not in every judge. Lessons in plain Python never load it
+        # there: two thirds of a judge server's start-up.
+        wanted.append("IPython.core.inputtransformer2")
     return wanted
 
 

@@ -538,8 +538,8 @@ def serve_forever(config: dict[str, Any]) -> None:
             __import__(name)
         except BaseException as exc:
             failed[name] = f"{type(exc).__name__}: {exc}"
-    import IPython.core.inputtransformer2  # noqa: F401 (magics in test cells)
-
+    # IPython's transformer (magics in test cells) comes with the preload when the lesson
+    # has such cells (engine.preload_for); otherwise a judge never needs it.
     files = config.get("files")
     if files:
         os.chdir(files)

@@ -11,8 +11,9 @@ import pytest
 from eduproject.core.lesson import Lesson
 from eduproject.core.results import Status
 from eduproject.runner.engine import preload_for
-from eduproject.runner.sandbox import Limits, Zygote
+from eduproject.runner.sandbox import Backend, Limits, Zygote
 
+from .conftest import TEST_LIMITS
 from .grading_support import (
     BASIC_ANSWERS,
     WriteLesson,
@@ -348,3 +349,32 @@ def test_exercises_may_share_test_names(
     assert [(t.exercise, t.name, t.passed) for e in result.exercises for t in e.tests] == [
         ("one", "basics", True), ("two", "basics", False),
     ]  # fmt: skip
+
+
+def test_ipython_syntax_in_tests_is_read_by_a_judge_that_loaded_it_once(
+    write_lesson: WriteLesson, tmp_path: Path, backend: Backend
+) -> None:
+    """A lesson whose tests use magics preloads IPython's transformer (in the judge server,
+    once); a lesson in plain Python never loads it there. Both grade as the notebook runs."""
+    magic = [
+        ("md exercise=double", "# Double"),
+        (
+            "code solution",
+            "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+        ),
+        ("code tests", "%time assert double(2) == 4\nassert double(-1) == -2"),
+    ]
+    plain = [*magic[:2], ("code tests", "assert double(2) == 4")]
+    for cells, name, preloaded in ((magic, "magic", True), (plain, "plain", False)):
+        lesson = bundle_lesson(write_lesson(cells, name), tmp_path / "grader")
+        preload = preload_for(lesson)
+        assert ("IPython.core.inputtransformer2" in preload) is preloaded
+        with Zygote(backend, preload=preload, limits=TEST_LIMITS, lesson_files={}) as zygote:
+            right = grade(
+                lesson, zygote, submission(lesson, {"double": "def double(x):\n    return x + x"})
+            )
+            wrong = grade(
+                lesson, zygote, submission(lesson, {"double": "def double(x):\n    return x"})
+            )
+        assert scores(right) == {"double": 1.0}, all_text(right)
+        assert scores(wrong) == {"double": 0.0}
