@@ -66,6 +66,10 @@ def grade_command(
 
     The exit code says whether the batch ran (0), not whether learners passed.
     """
+    if dask is None:
+        from eduproject.runner.backends import detect_backend_soon
+
+        detect_backend_soon()  # while the grading pipeline is imported
     from eduproject.grading.pipeline import grade_lesson
 
     console = Console(soft_wrap=True)  # paths stay on one line, ready to copy

@@ -14,9 +14,7 @@ a rerun finishes the job without grading anything twice.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -38,8 +36,9 @@ from eduproject.core.bundle import default_grader_dir, read_bundle, write_bundle
 from eduproject.core.lesson import Lesson
 from eduproject.errors import BundleError, SandboxError, SubmissionError
 from eduproject.grading.gradebook import Gradebook
+from eduproject.runner.backends import detect_backend_soon
 from eduproject.runner.executors import GradeFailure, GradeJob, Outcome, make_executor
-from eduproject.runner.sandbox import Limits, detect_backend
+from eduproject.runner.sandbox import Limits
 from eduproject.runner.submissions import discover, read_notebook, submission_hash
 
 __all__ = ["GradeRunSummary", "grade_lesson", "lesson_for_grading"]
@@ -174,16 +173,12 @@ def grade_lesson(
     """
     start = time.monotonic()
     limits = Limits(cell_timeout=cell_timeout, timeout=timeout, memory_mb=memory_mb)
-    probe = None
     if not dask:
-        # Whether bubblewrap works here (a sandbox started and ended: a tenth of a second or
-        # more) is found out while the lesson and the submissions are read.
-        probe = threading.Thread(target=_probe_sandbox, name="sandbox-probe", daemon=True)
-        probe.start()
+        # Whether bubblewrap works here is found out while the lesson and the submissions
+        # are read (make_executor waits for the answer).
+        detect_backend_soon()
     lesson, data_files, bundle_note = _bundled_lesson(lesson_folder, grader_dir)
     found = discover(Path(submissions_dir), lesson.id)
-    if probe is not None:
-        probe.join()
     console = console or Console(stderr=True)
     options = {
         "submissions": str(submissions_dir),
@@ -283,12 +278,6 @@ def grade_lesson(
         older_release=tuple(older),
         phases={**phases, **({"start": executor.start_s} if executor.start_s else {})},
     )
-
-
-def _probe_sandbox() -> None:
-    """:func:`detect_backend` (cached); a failure shows when the executor asks again."""
-    with contextlib.suppress(Exception):
-        detect_backend()
 
 
 def _with_progress(

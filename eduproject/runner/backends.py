@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -276,9 +278,31 @@ def _python_readable_by_others() -> bool:
     return True
 
 
-@functools.cache
+_DETECTING = threading.Lock()
+
+
 def detect_backend() -> Backend:
-    """bubblewrap when it exists and works here, else the loud rlimits-only fallback."""
+    """bubblewrap when it exists and works here, else the loud rlimits-only fallback.
+
+    Found out once per process (a sandbox started and ended: a tenth of a second or more);
+    a caller arriving while another thread finds out waits for that answer.
+    """
+    with _DETECTING:
+        return _detect_backend()
+
+
+def detect_backend_soon() -> None:
+    """Start :func:`detect_backend` on a thread, to overlap it with other start-up work."""
+    threading.Thread(target=_detect_quietly, name="sandbox-probe", daemon=True).start()
+
+
+def _detect_quietly() -> None:
+    with contextlib.suppress(Exception):  # a failure shows when a caller asks again
+        detect_backend()
+
+
+@functools.cache
+def _detect_backend() -> Backend:
     exe = shutil.which("bwrap")
     if exe is None:
         return rlimits_backend("bubblewrap not found")

@@ -173,6 +173,8 @@ class LocalPool:
     def close(self) -> None:
         with self._lock:
             workers, self._all = self._all, []
+        for worker in workers:  # every sandbox ends at once, then each is waited for
+            worker.zygote.hang_up()
         for worker in workers:
             worker.zygote.close()
         self._pool.shutdown(wait=True, cancel_futures=True)

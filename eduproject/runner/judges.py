@@ -234,10 +234,14 @@ class JudgeServer:
     def _log_tail(self) -> str:
         return "no output" if self._folder is None else log_tail(self._folder / "judge.log")
 
-    def close(self) -> None:
+    def hang_up(self) -> None:
+        """Close the control socket: the server ends (without waiting for it; see close)."""
         if self._control is not None:
             self._control.close()
             self._control = None
+
+    def close(self) -> None:
+        self.hang_up()
         if self._proc is not None:
             end_process(self._proc)
             self._proc = None

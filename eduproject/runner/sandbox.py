@@ -446,13 +446,20 @@ class Zygote:
     def _log_tail(self, root: Path) -> str:
         return log_tail(root / "zygote.log")
 
-    def close(self) -> None:
+    def hang_up(self) -> None:
+        """Close every control socket: the zygote and its judge servers end, all at once
+        (:meth:`close` then waits for them; closing several zygotes, hang up all first)."""
         for server in self._judges.values():
-            server.close()
-        self._judges = {}
+            server.hang_up()
         if self._control is not None:
             self._control.close()
             self._control = None
+
+    def close(self) -> None:
+        self.hang_up()
+        for server in self._judges.values():
+            server.close()
+        self._judges = {}
         if self._proc is not None:
             end_process(self._proc)
             self._proc = None
