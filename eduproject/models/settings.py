@@ -106,6 +106,8 @@ class Config:
     cache_path: Path = field(default_factory=lambda: data_home("cache") / "responses.sqlite3")
     ledger_path: Path = field(default_factory=lambda: data_home("data") / "ledger.sqlite3")
     sources: tuple[Path, ...] = ()
+    # The tables other areas read, each with its own Section (an eduproject.config.Tables
+    # from load_config, which names the file of each key in messages; a plain dict in tests).
     other: Mapping[str, Any] = field(default_factory=dict)
     # The providers and families this configuration was checked against (plugins included);
     # None: the default registry (Router.from_config builds it).
