@@ -8,19 +8,26 @@
    given; ``EDUPROJECT_CONFIG`` names another file, which must then exist).
 
 **Environment variables** (:data:`ENVIRONMENT`) win over both files. **Merging**: routes merge
-by name (a later file's route replaces an earlier one of the same name), the tables of model
-access key by key, and every other table as a whole (the course file's ``[gateway]`` replaces
-the user file's). Relative paths in a file are relative to that file's folder.
+by name (a later file's route replaces an earlier one of the same name), the tables in
+:data:`KEY_MERGED` key by key (a later file sets only the keys it names), and every other
+table as a whole (the course file's ``[gateway]`` replaces the user file's). Relative paths
+in a file are relative to that file's folder.
 
 **Sections.** Each top-level table belongs to one area of eduproject (:data:`TABLES`); an
-unknown table is rejected. An area declares how its table is read as a :class:`Section` --
-a reader that takes a :class:`Table` (typed reads; whatever it does not read is an unknown
-key, reported with the file, the table and the key) -- and gets it with :func:`read_section`::
+unknown table is rejected when the files are read (:func:`read_files`). An area declares how
+its table is read as a :class:`Section` -- a reader that takes a :class:`Table` (typed reads;
+whatever it does not read is an unknown key, reported with the file, the table and the key)
+-- and gets it with :func:`read_section` from the merged tables (:class:`Tables`), or with
+:func:`load_section` straight from the files::
 
     SECTION = Section("gateway", GatewaySettings.read)
     settings = read_section(config.other, SECTION, course_dir)
+    grading = load_section(GRADING, course_dir)      # without model access
 
-Model access (``[[routes]]``, ``[tasks]``, ``[tutor]``...) is read by
+A table may be shared: ``[tutor] routes`` and ``[complete] routes`` are the router's task
+routes, read by model access, while the tutor and the inline completer read the table's
+other keys (``Section(..., shared=("routes",))``). Model access (``[[routes]]``,
+``[tasks]``, ``[cache]``, ``[ledger]`` and those route lists) is read by
 :func:`eduproject.models.config.load_config`, which uses the files and helpers here.
 """
 
@@ -28,7 +35,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -38,14 +45,20 @@ from eduproject.errors import ConfigError
 __all__ = [
     "COURSE_FILE",
     "ENVIRONMENT",
+    "KEY_MERGED",
     "TABLES",
+    "ConfigFile",
     "Section",
     "Table",
+    "Tables",
     "config_files",
+    "course_folder_of",
     "data_home",
     "env_bool",
     "env_list",
     "env_path",
+    "load_section",
+    "read_files",
     "read_section",
     "read_toml",
 ]
@@ -65,23 +78,24 @@ ENVIRONMENT: Mapping[str, str] = {
     "EDUPROJECT_BENCH_ROUTES": "comma-separated route names ([bench] routes)",
 }
 
-# The top-level tables of eduproject.toml and the area that reads each.
+# The top-level tables of eduproject.toml and the area that reads each (any other is an error).
 TABLES: Mapping[str, str] = {
     "routes": "models",
     "tasks": "models",
-    "tutor": "models (the tutor's routes and allowance)",
+    "tutor": "tutor (allowance, refill_seconds, max_input_chars); models (routes)",
     "bench": "models (the benchmark's routes)",
-    "complete": "models (inline completion)",
+    "complete": "completion (context_chars, max_tokens); models (routes)",
     "cache": "models",
     "ledger": "models",
-    "course": "authoring",
-    "authoring": "authoring",
     "grading": "grading",
-    "sandbox": "grading",
     "gateway": "gateway",
     "lti": "lti",
     "policy": "policy",
 }
+
+# Tables whose keys merge one by one over the files (a later file sets only the keys it
+# names, the others stay as an earlier file set them); every other table merges as a whole.
+KEY_MERGED = frozenset({"tasks", "tutor", "complete", "cache"})
 
 
 def data_home(kind: str) -> Path:
@@ -111,6 +125,15 @@ def config_files(course_dir: Path | None) -> list[Path]:
     return paths
 
 
+def course_folder_of(lesson_folder: Path) -> Path | None:
+    """The course folder of a lesson folder: the one holding ``exercises/<lesson>`` or next
+    to the lesson folder, whichever has ``eduproject.toml`` (None: the working folder's)."""
+    folder = Path(lesson_folder).resolve()
+    return next(
+        (d for d in (folder.parent.parent, folder.parent) if (d / COURSE_FILE).is_file()), None
+    )
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """One configuration file as a dict; unreadable or invalid files are ConfigErrors."""
     try:
@@ -119,6 +142,57 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the path") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the syntax") from None
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """One configuration file's top-level tables (checked to be known, not yet read)."""
+
+    path: Path
+    tables: Mapping[str, Any]
+
+
+def read_files(course_dir: Path | None) -> list[ConfigFile]:
+    """The files of :func:`config_files`, parsed; a top-level table that no area reads is
+    rejected here, naming the file and the known tables."""
+    files = []
+    for path in config_files(course_dir):
+        data = read_toml(path)
+        for name in data:
+            if name not in TABLES:
+                raise ConfigError(
+                    f"{path}: top level: unknown key {name!r}",
+                    hint=f"known keys here: {', '.join(TABLES)}",
+                )
+        files.append(ConfigFile(path, data))
+    return files
+
+
+class Tables(dict[str, Any]):
+    """Top-level tables merged over ``files`` (lowest precedence first; see the module
+    docstring), remembering which file each key came from so that messages name it.
+
+    ``names`` keeps only those tables (default: all). A plain dict of tables works wherever
+    a ``Tables`` does; its messages then name the table and the key only.
+    """
+
+    def __init__(self, files: Sequence[ConfigFile] = (), names: Collection[str] | None = None):
+        super().__init__()
+        self.origins: dict[str, dict[str, Path]] = {}
+        self.sources: dict[str, Path] = {}
+        for file in files:
+            for name, raw in file.tables.items():
+                if names is not None and name not in names:
+                    continue
+                earlier = self.get(name)
+                if name in KEY_MERGED and isinstance(raw, Mapping) and isinstance(earlier, dict):
+                    self[name] = {**earlier, **raw}
+                else:
+                    self[name] = dict(raw) if isinstance(raw, Mapping) else raw
+                    self.origins[name] = {}
+                if isinstance(raw, Mapping):
+                    self.origins[name].update(dict.fromkeys(raw, file.path))
+                self.sources[name] = file.path
 
 
 # ---------------------------------------------------------------- environment
@@ -159,17 +233,35 @@ def env_path(name: str) -> Path | None:
 class Table:
     """Typed reads from one TOML table; whatever is left unread is an unknown key.
 
-    ``where`` names the table in messages (``"eduproject.toml: table [tutor]"``)::
+    ``where`` names the table in messages (``"eduproject.toml: table [tutor]"``);
+    ``origins`` names the file each key came from, put before ``where`` in messages about
+    that key::
 
         t = Table({"workers": 4}, "[gateway]")
         t.integer("workers", 32)      # 4
         t.done()                      # nothing left: fine
     """
 
-    def __init__(self, data: Mapping[str, Any], where: str) -> None:
+    def __init__(
+        self, data: Mapping[str, Any], where: str, origins: Mapping[str, Path] | None = None
+    ) -> None:
         self._data = dict(data)
         self._known: list[str] = []
+        self._origins = dict(origins or {})
         self.where = where
+
+    def place(self, key: str | None = None) -> str:
+        """Where ``key`` (default: any key of the table) was written, for messages."""
+        origin = self._origins.get(key) if key is not None else None
+        files = set(self._origins.values())
+        if origin is None and len(files) == 1:
+            origin = files.pop()
+        return f"{origin}: table {self.where}" if origin is not None else self.where
+
+    def take_rest(self) -> dict[str, Any]:
+        """Every key not read yet, as it is written (for a reader of its own), marked read."""
+        rest, self._data = self._data, {}
+        return rest
 
     def has(self, key: str) -> bool:
         return key in self._data
@@ -184,7 +276,7 @@ class Table:
         for key in self._data:
             if key not in known:
                 raise ConfigError(
-                    f"{self.where}: unknown key {key!r}",
+                    f"{self.place(key)}: unknown key {key!r}",
                     hint=f"known keys here: {', '.join(known)}",
                 )
 
@@ -238,13 +330,13 @@ class Table:
             return None
         if not all(isinstance(v, str) for v in value):
             raise ConfigError(
-                f"{self.where}: key {key!r} must be a list of strings", hint="fix the list"
+                f"{self.place(key)}: key {key!r} must be a list of strings", hint="fix the list"
             )
         return tuple(value)
 
     def fail(self, key: str, problem: str, *, hint: str = "fix the value in that file") -> None:
         """Raise the ConfigError for a bad value of ``key``."""
-        raise ConfigError(f"{self.where}: key {key!r} {problem}", hint=hint)
+        raise ConfigError(f"{self.place(key)}: key {key!r} {problem}", hint=hint)
 
     def done(self, known: Sequence[str] | None = None) -> None:
         """Reject what was not read; ``known`` lists the keys in the message (default: the
@@ -253,7 +345,7 @@ class Table:
             key = next(iter(self._data))
             names = known if known is not None else [k for k in self._known if k != key]
             raise ConfigError(
-                f"{self.where}: unknown key {key!r}",
+                f"{self.place(key)}: unknown key {key!r}",
                 hint=f"known keys here: {', '.join(names)}",
             )
 
@@ -286,25 +378,40 @@ class Section(Generic[T]):
     """An area's table of ``eduproject.toml``: its name and how to read it.
 
     ``read(table, course_dir)`` takes every key it knows from ``table`` (relative paths
-    are relative to ``course_dir``) and returns the area's settings value.
+    are relative to ``course_dir``) and returns the area's settings value. ``shared`` names
+    keys of the table that another area reads (``[tutor] routes`` are model access's): they
+    are left to it, neither read nor reported here.
     """
 
     name: str
     read: Callable[[Table, Path], T]
+    shared: tuple[str, ...] = ()
 
 
 def read_section(tables: Mapping[str, Any], section: Section[T], course_dir: Path) -> T:
-    """The settings of ``section`` from merged top-level ``tables`` (``Config.other``).
+    """The settings of ``section`` from merged top-level ``tables`` (``Config.other``, or
+    any :class:`Tables`; messages then name the file each key came from).
 
     An absent table reads as empty (every key at its default); unknown keys are rejected.
     """
     raw = tables.get(section.name, {})
     if not isinstance(raw, Mapping):
+        source = tables.sources.get(section.name) if isinstance(tables, Tables) else None
         raise ConfigError(
-            f"[{section.name}] must be a table, not {raw!r}",
+            f"{f'{source}: ' if source else ''}[{section.name}] must be a table, not {raw!r}",
             hint=f"write it as [{section.name}] with keys",
         )
-    table = Table(raw, f"[{section.name}]")
+    origins = tables.origins.get(section.name) if isinstance(tables, Tables) else None
+    own = {key: value for key, value in raw.items() if key not in section.shared}
+    table = Table(own, f"[{section.name}]", origins)
     value = section.read(table, course_dir)
     table.done()
     return value
+
+
+def load_section(section: Section[T], course_dir: Path | None) -> T:
+    """The settings of ``section`` straight from the files (user file, course file) of the
+    course in ``course_dir`` (None: the working folder), without reading any other table.
+    Relative paths are relative to the course folder."""
+    tables = Tables(read_files(course_dir), names=(section.name,))
+    return read_section(tables, section, course_dir or Path.cwd())

@@ -11,8 +11,11 @@ from eduproject.config import (
     ENVIRONMENT,
     Section,
     Table,
+    Tables,
     config_files,
     env_bool,
+    load_section,
+    read_files,
     read_section,
 )
 from eduproject.errors import ConfigError
@@ -90,3 +93,44 @@ def test_an_area_reads_its_section_with_typed_reads(tmp_path: Path) -> None:
     assert "known keys here: workers, wait_s, folder" in str(info.value)
     with pytest.raises(ConfigError, match=r"\[grading\] must be a table"):
         read_section({"grading": 3}, SECTION, tmp_path)
+
+
+def test_tables_merge_over_the_files_and_name_the_file_of_each_key(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = clean_env / "config" / "eduproject" / "config.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text("[tutor]\nallowance = 3\n\n[gateway]\nworkers = 2\n", encoding="utf-8")
+    course = clean_env / "course"
+    course.mkdir()
+    (course / "eduproject.toml").write_text(
+        '[tutor]\nrefill_seconds = "soon"\n\n[gateway]\ndb = "g.sqlite"\n', encoding="utf-8"
+    )
+    tables = Tables(read_files(course))
+    # [tutor] merges key by key; [gateway] as a whole (the course file's replaces the user's).
+    assert tables == {
+        "tutor": {"allowance": 3, "refill_seconds": "soon"},
+        "gateway": {"db": "g.sqlite"},
+    }
+    limits = Section("tutor", lambda t, _: t.integer("allowance", 10), shared=("refill_seconds",))
+    assert read_section(tables, limits, course) == 3
+    seconds = Section("tutor", lambda t, _: t.seconds("refill_seconds", 1.0), shared=("allowance",))
+    with pytest.raises(ConfigError) as info:
+        read_section(tables, seconds, course)
+    assert str(info.value).startswith(
+        f"{course / 'eduproject.toml'}: table [tutor]: key 'refill_seconds' must be a positive"
+    )
+    with pytest.raises(ConfigError) as info:
+        read_section(
+            tables, Section("tutor", lambda t, _: None, shared=("refill_seconds",)), course
+        )
+    assert str(info.value).startswith(f"{user}: table [tutor]: unknown key 'allowance'")
+    assert load_section(SECTION, course) == Limits(4, 1.0, course / "out")
+
+
+def test_a_table_no_area_reads_is_refused_with_the_file(clean_env: Path) -> None:
+    (clean_env / "eduproject.toml").write_text("[sandbox]\nbackend = 'bwrap'\n")
+    with pytest.raises(ConfigError) as info:
+        load_section(SECTION, clean_env)
+    assert f"{clean_env / 'eduproject.toml'}: top level: unknown key 'sandbox'" in str(info.value)
+    assert "grading" in info.value.hint and "sandbox" not in info.value.hint

@@ -13,6 +13,7 @@ from eduproject.authoring import find_lessons, load_lesson, release
 from eduproject.cli import main
 from eduproject.cli.quickstart import quickstart, sample_course
 from eduproject.errors import ConfigError
+from eduproject.grading.settings import GradingSettings, grading_settings
 from eduproject.models.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +58,13 @@ def test_quickstart_writes_a_ready_course(
     assert config.routes_for("hint") == ("offline",)
     toml = (course / "eduproject.toml").read_text()
     assert '# model = "bigcode/starcoder2-3b"' in toml and "api_key_env" in toml
+    # The [grading] block, uncommented, is a valid section with those values.
+    block = toml[toml.index("# [grading]") :].splitlines()
+    uncommented = "\n".join(line.removeprefix("# ") for line in block)
+    (course / "eduproject.toml").write_text(toml + "\n" + uncommented)
+    lesson = course / "exercises" / "01-functions"
+    assert grading_settings(lesson) == GradingSettings(4, 30.0, 300.0, 1024)
+    (course / "eduproject.toml").write_text(toml)
     assert "build/" in (course / ".gitignore").read_text()
     readme = (course / "README.md").read_text()
     assert "eduproject grade exercises/01-functions submissions/" in readme

@@ -19,6 +19,7 @@ from typing import Any
 from eduproject.authoring.markers import STUB_LINES
 from eduproject.authoring.parse import load_lesson
 from eduproject.authoring.static_checks import lesson_warnings
+from eduproject.config import course_folder_of
 from eduproject.core.bundle import BUNDLE_NAME, default_grader_dir, write_bundle
 from eduproject.core.lesson import FORMAT_VERSION, Cell, Lesson, Role
 from eduproject.core.pack import PACK_NAME, LessonPack
@@ -135,12 +136,7 @@ def course_policy_for(lesson_folder: Path) -> PolicyLayer:
     :func:`~eduproject.models.config.load_config` finds it)."""
     from eduproject.models.config import load_config
 
-    folder = Path(lesson_folder).resolve()
-    course_dir = next(
-        (d for d in (folder.parent.parent, folder.parent) if (d / "eduproject.toml").is_file()),
-        None,
-    )
-    return course_layer(load_config(course_dir))
+    return course_layer(load_config(course_folder_of(lesson_folder)))
 
 
 def learner_files(lesson: Lesson, course_policy: PolicyLayer | None = None) -> dict[Path, bytes]:

@@ -34,17 +34,30 @@ def grade_command(
     ],
     db: Annotated[Path, typer.Option("--db", help="The SQLite gradebook (created if missing).")],
     workers: Annotated[
-        int | None, typer.Option("--workers", help="Parallel workers (default: number of cores).")
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Parallel workers (default: [grading] workers, else the number of cores).",
+        ),
     ] = None,
     cell_timeout: Annotated[
-        float, typer.Option("--cell-timeout", help="Seconds per cell or test.")
-    ] = 30.0,
+        float | None,
+        typer.Option(
+            "--cell-timeout", help="Seconds per cell or test (default: [grading], else 30)."
+        ),
+    ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds per whole submission.")
-    ] = 300.0,
+        float | None,
+        typer.Option(
+            "--timeout", help="Seconds per whole submission (default: [grading], else 300)."
+        ),
+    ] = None,
     memory: Annotated[
-        int, typer.Option("--memory", help="MB of memory learner code may use.")
-    ] = 1024,
+        int | None,
+        typer.Option(
+            "--memory", help="MB of memory learner code may use (default: [grading], else 1024)."
+        ),
+    ] = None,
     dask: Annotated[
         str | None,
         typer.Option("--dask", help="A Dask scheduler address, or local:N for a LocalCluster."),
@@ -64,23 +77,26 @@ def grade_command(
 ) -> None:
     """Grade every submission of a lesson in a sandbox and record the results in a gradebook.
 
-    The exit code says whether the batch ran (0), not whether learners passed.
+    The exit code says whether the batch ran (0), not whether learners passed. Options not
+    given come from the [grading] table of the course's eduproject.toml.
     """
     if dask is None:
         from eduproject.runner.backends import detect_backend_soon
 
         detect_backend_soon()  # while the grading pipeline is imported
     from eduproject.grading.pipeline import grade_lesson
+    from eduproject.grading.settings import grading_settings
 
+    defaults = grading_settings(lesson)
     console = Console(soft_wrap=True)  # paths stay on one line, ready to copy
     summary = grade_lesson(
         lesson,
         submissions,
         db,
-        workers=workers,
-        cell_timeout=cell_timeout,
-        timeout=timeout,
-        memory_mb=memory,
+        workers=workers if workers is not None else defaults.workers,
+        cell_timeout=cell_timeout if cell_timeout is not None else defaults.cell_timeout,
+        timeout=timeout if timeout is not None else defaults.timeout,
+        memory_mb=memory if memory is not None else defaults.memory,
         dask=dask,
         progress=not no_progress,
         unsandboxed=unsandboxed,

@@ -176,10 +176,13 @@ def ledger(
     if db is not None:
         target = db if is_database_url(db) else Path(db)
     else:
+        from eduproject.config import read_section
+        from eduproject.gateway.settings import SECTION as GATEWAY_SECTION
+
         config = load_config(course)
         # A gateway on PostgreSQL keeps the class's ledger there ([gateway] database).
-        shared = config.other.get("gateway", {}).get("database")
-        target = shared if is_database_url(shared) else config.ledger_path
+        shared = read_section(config.other, GATEWAY_SECTION, course or Path.cwd()).database
+        target = shared if shared is not None else config.ledger_path
     if isinstance(target, Path) and not target.is_file():
         raise ConfigError(f"no ledger at {target}", hint="pass --db, or make a request first")
     book = Ledger(target)

@@ -92,7 +92,7 @@ _NEXT_STEPS = """next:
   eduproject demo                                 # a simulated class, graded, with a report"""
 
 _CONFIG = """\
-# eduproject.toml -- the course's settings (docs: docs/models.md and docs/tutor.md).
+# eduproject.toml -- the course's settings (docs: docs/models.md, docs/tutor.md, docs/grading.md).
 #
 # Without any route the tutor is the offline tutor: it explains failing tests and errors
 # and gives your hints, with no model and no network. To give learners an AI tutor, define
@@ -121,6 +121,14 @@ routes = ["offline"]      # e.g. ["sc2-vllm", "offline"]: the model first, offli
 allowance = 10            # model questions per learner ...
 refill_seconds = 180      # ... one more every 3 minutes
 max_input_chars = 1000    # the longest question a learner may ask
+
+# Defaults for `eduproject grade` (docs/grading.md); an option on the command line wins:
+#
+# [grading]
+# workers = 4             # submissions graded at once (default: the number of cores)
+# cell_timeout = 30       # seconds per cell or test
+# timeout = 300           # seconds per whole submission
+# memory = 1024           # MB of memory learner code may use
 """
 
 _README = """\

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from eduproject.completion.context import CompletionInput
 from eduproject.completion.gate import decide, decide_anywhere
 from eduproject.completion.service import Completer, Completion
+from eduproject.completion.settings import CompleteSettings, complete_settings
 from eduproject.config import read_section
 from eduproject.core.lesson import Lesson
 from eduproject.core.pack import ExerciseInfo, LessonPack
@@ -41,8 +42,9 @@ from eduproject.gateway.server_tutor import FencedCodeGate
 from eduproject.gateway.settings import SECTION as GATEWAY_SECTION
 from eduproject.gateway.settings import GatewaySettings
 from eduproject.gateway.tokens import Identity, TokenStore
-from eduproject.models.config import OFFLINE, TUTOR_TASKS, Config, TutorConfig, load_config
+from eduproject.models.config import OFFLINE, TUTOR_TASKS, Config, load_config
 from eduproject.models.router import Router
+from eduproject.tutor.settings import TutorSettings, tutor_settings
 from eduproject.tutor.tutor import Reply, Tutor, TutorReply
 from eduproject.tutor.wire import CheckReport, Limits, RequestRejected, TutorCall, reply_json
 
@@ -84,8 +86,9 @@ class TutorService:
         router: Router,
         lessons: Mapping[str, Lesson],
         db: Database,
-        tutor: TutorConfig,
+        tutor: TutorSettings,
         settings: GatewaySettings,
+        complete: CompleteSettings | None = None,
         clock: Callable[[], float] = time.time,
         course_policy: PolicyLayer | None = None,
     ) -> None:
@@ -103,10 +106,9 @@ class TutorService:
             db, allowance=tutor.allowance, refill_seconds=tutor.refill_seconds, clock=clock
         )
         self.calls = CallLog(db)
+        complete = complete or CompleteSettings()
         self.completer = Completer(
-            router,
-            context_chars=router.config.complete.context_chars,
-            max_tokens=router.config.complete.max_tokens,
+            router, context_chars=complete.context_chars, max_tokens=complete.max_tokens
         )
         self.settings = settings
         self.limits = Limits(
@@ -131,6 +133,7 @@ class TutorService:
 
         config = config or load_config(course_dir)
         settings = read_section(config.other, GATEWAY_SECTION, course_dir)
+        tutor, complete = tutor_settings(config), complete_settings(config)
         if db_path is not None:
             settings = replace(settings, db=db_path, database=None)
         lessons = load_lessons(course_dir / "exercises")
@@ -152,8 +155,9 @@ class TutorService:
             router=router,
             lessons=lessons,
             db=Database(settings.target),
-            tutor=config.tutor,
+            tutor=tutor,
             settings=settings,
+            complete=complete,
             course_policy=course_layer(config),
         )
 

@@ -126,6 +126,7 @@ class LocalCompletions(Backend):
 
     def course(self, folder: Path) -> _Course:
         """The router and course policy of the course ``folder`` belongs to (built once)."""
+        from eduproject.completion.settings import complete_settings
         from eduproject.models.config import load_config
         from eduproject.models.router import Router
 
@@ -135,10 +136,11 @@ class LocalCompletions(Backend):
         )
         if course_dir not in self._courses:
             config = load_config(course_dir)
+            settings = complete_settings(config)
             completer = Completer(
                 Router.from_config(config),
-                context_chars=config.complete.context_chars,
-                max_tokens=config.complete.max_tokens,
+                context_chars=settings.context_chars,
+                max_tokens=settings.max_tokens,
             )
             self._courses[course_dir] = _Course(
                 completer, resolve(course_layer(config), graded=False)

@@ -1,10 +1,12 @@
-"""Configuration of model access: routes, tasks, tutor limits, cache and ledger.
+"""Configuration of model access: routes, tasks (task routes), cache and ledger.
 
 Which files are read, in which order, and which environment variables win is
 :mod:`eduproject.config`'s business (the user file, then the course file ``eduproject.toml``,
 then ``EDUPROJECT_*`` variables); this module reads the model-access tables of those files.
 Routes merge by name (a later file's route replaces an earlier one of the same name);
-other tables merge key by key. Unknown keys are rejected with the file, table and key; a
+other tables merge key by key. The tables of other areas (``[gateway]``, ``[grading]``,
+the tutor's allowance in ``[tutor]``...) are handed on as ``Config.other``, which each area
+reads with its own :class:`eduproject.config.Section`. Unknown keys are rejected with the file, table and key; a
 route's ``provider`` and ``family`` are looked up in the registry
 (:mod:`eduproject.models.registry`), so providers of installed plugins are known too.
 With no ``[[routes]]`` anywhere the bundled SmolLM2 model is defined as the route
@@ -23,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from eduproject.config import config_files, env_bool, env_list, env_path
+from eduproject.config import TABLES, Tables, env_bool, env_list, env_path, read_files
 from eduproject.errors import ConfigError
 from eduproject.models.configfile import read_layer
 from eduproject.models.registry import Registry, default_registry
@@ -31,7 +33,6 @@ from eduproject.models.settings import (
     ALL_TASKS,
     OFFLINE,
     TUTOR_TASKS,
-    CompleteConfig,
     Config,
     RouteConfig,
     Timeouts,
@@ -44,7 +45,6 @@ __all__ = [
     "SMOLLM2_LABEL",
     "SMOLLM2_ROUTE",
     "TUTOR_TASKS",
-    "CompleteConfig",
     "Config",
     "RouteConfig",
     "Timeouts",
@@ -114,6 +114,10 @@ def local_route_for(model_path: Path, *, family: str = "smollm2-instruct") -> Ro
     )
 
 
+# The tables model access hands to the other areas (Config.other): every table another area
+# reads, shared ones included ([tutor] and [complete]: their routes are read here too).
+OTHER_TABLES = tuple(name for name, owner in TABLES.items() if not owner.startswith("models"))
+
 # ---------------------------------------------------------------- parsing
 
 
@@ -128,30 +132,27 @@ def load_config(course_dir: Path | None = None, *, registry: Registry | None = N
     ['sc2-local-vllm']
     """
     registry = registry or default_registry()
-    layers = [read_layer(p, registry) for p in config_files(course_dir)]
+    files = read_files(course_dir)
+    layers = [read_layer(file, registry) for file in files]
     routes: dict[str, RouteConfig] = {}
     tasks: dict[str, tuple[str, ...]] = {}
     task_source: dict[str, Path] = {}
-    tutor: dict[str, Any] = {}
-    complete: dict[str, Any] = {}
+    tutor_routes: tuple[str, ...] = ()
     cache: dict[str, Any] = {}
-    other: dict[str, Any] = {}
     ledger_path: Path | None = None
     for layer in layers:
         routes.update({r.name: r for r in layer.routes})
         tasks.update(layer.tasks)
         task_source.update({t: layer.path for t in layer.tasks})
-        if "routes" in layer.tutor:
+        if layer.tutor_routes is not None:
             task_source["tutor"] = layer.path
-        tutor.update(layer.tutor)
-        complete.update(layer.complete)
+            tutor_routes = layer.tutor_routes
         cache.update(layer.cache)
-        other.update(layer.other)
         ledger_path = layer.ledger_path or ledger_path
 
     env_tutor = env_list("EDUPROJECT_TUTOR_ROUTES")
     if env_tutor is not None:
-        tutor["routes"] = env_tutor
+        tutor_routes = env_tutor
     env_bench = env_list("EDUPROJECT_BENCH_ROUTES")
     if env_bench is not None:
         tasks["completion"] = env_bench
@@ -164,14 +165,13 @@ def load_config(course_dir: Path | None = None, *, registry: Registry | None = N
     config = Config(
         routes=tuple(routes.values()),
         tasks=tasks,
-        tutor=TutorConfig(**tutor),
-        complete=CompleteConfig(**complete),
+        tutor=TutorConfig(routes=tutor_routes),
         cache_enabled=_first(env_bool("EDUPROJECT_CACHE_ENABLED"), cache.get("enabled"), True),
         cache_ttl_s=cache.get("ttl_s", defaults.cache_ttl_s),
         cache_path=env_path("EDUPROJECT_CACHE") or cache.get("path") or defaults.cache_path,
         ledger_path=env_path("EDUPROJECT_LEDGER") or ledger_path or defaults.ledger_path,
         sources=tuple(layer.path for layer in layers),
-        other=other,
+        other=Tables(files, names=OTHER_TABLES),
         registry=registry,
     )
     _check_task_routes(config, task_source)

@@ -1,4 +1,4 @@
-"""Reading one TOML file of model-access configuration into a validated :class:`Layer`.
+"""Reading model access's tables of one configuration file into a validated :class:`Layer`.
 
 Every table is read through :class:`eduproject.config.Table`, which type-checks each key it
 is asked for and rejects whatever is left, naming the file, the table and the key. A route's
@@ -14,13 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eduproject.config import TABLES, Table, read_toml
+from eduproject.config import ConfigFile, Table
 from eduproject.errors import ConfigError
 from eduproject.models.registry import ProviderSpec, Registry
 from eduproject.models.settings import ALL_TASKS, RouteConfig, Timeouts
-
-# Tables that belong to other areas of eduproject: passed through, not interpreted here.
-OTHER_TABLES = tuple(name for name, owner in TABLES.items() if not owner.startswith("models"))
 
 _ROUTE_KEYS = (
     "name",
@@ -148,25 +145,25 @@ def _parse_extra(spec: ProviderSpec, raw: dict[str, Any], where: str) -> dict[st
 
 @dataclass
 class Layer:
-    """What one file says, validated but not yet merged."""
+    """What one file says about model access, validated but not yet merged."""
 
     path: Path
     routes: list[RouteConfig] = field(default_factory=list)
     tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    tutor: dict[str, Any] = field(default_factory=dict)
-    complete: dict[str, Any] = field(default_factory=dict)
+    tutor_routes: tuple[str, ...] | None = None
     cache: dict[str, Any] = field(default_factory=dict)
     ledger_path: Path | None = None
-    other: dict[str, Any] = field(default_factory=dict)
 
 
-_TOP_KEYS = tuple(TABLES)
-
-
-def read_layer(path: Path, registry: Registry) -> Layer:
-    data = read_toml(path)
+def read_layer(file: ConfigFile, registry: Registry) -> Layer:
+    """Model access's part of one file: ``[[routes]]``, ``[tasks]``, ``[cache]``,
+    ``[ledger]``, and the route lists that are the router's task routes (``[tutor] routes``,
+    ``[bench] routes``, ``[complete] routes``). The other keys of ``[tutor]`` and
+    ``[complete]`` are the tutor's and the inline completer's sections
+    (:mod:`eduproject.tutor.settings`, :mod:`eduproject.completion.settings`)."""
+    path = file.path
     layer = Layer(path)
-    top = Table(data, f"{path}: top level")
+    top = Table(file.tables, f"{path}: top level")
     routes = top.get("routes", list, [])
     layer.routes = [_parse_route(r, path, i, registry) for i, r in enumerate(routes)]
     names = [r.name for r in layer.routes]
@@ -179,35 +176,14 @@ def read_layer(path: Path, registry: Registry) -> Layer:
         if value is not None:
             layer.tasks[task] = value
     tasks.done(ALL_TASKS)
-    tutor = Table(top.get("tutor", dict, {}), f"{path}: table [tutor]")
-    if tutor.has("routes"):
-        layer.tutor["routes"] = tutor.strings("routes")
-    if tutor.has("allowance"):
-        layer.tutor["allowance"] = tutor.get("allowance", int)
-    for key in ("refill_seconds",):
-        if tutor.has(key):
-            layer.tutor[key] = tutor.number(key)
-    if tutor.has("max_input_chars"):
-        layer.tutor["max_input_chars"] = tutor.get("max_input_chars", int)
-    tutor.done(("routes", "allowance", "refill_seconds", "max_input_chars"))
+    layer.tutor_routes = _route_list(top, "tutor", path)
     bench = Table(top.get("bench", dict, {}), f"{path}: table [bench]")
     if bench.has("routes"):
         layer.tasks.setdefault("completion", bench.strings("routes") or ())
     bench.done(("routes",))
-    complete = Table(top.get("complete", dict, {}), f"{path}: table [complete]")
-    if complete.has("routes"):
-        layer.tasks.setdefault("complete", complete.strings("routes") or ())
-    for key, low, high in (("context_chars", 100, 100_000), ("max_tokens", 1, 2048)):
-        if complete.has(key):
-            value = complete.get(key, int)
-            if not low <= value <= high:
-                raise ConfigError(
-                    f"{path}: table [complete]: key {key!r} must be from {low} to {high}, "
-                    f"not {value}",
-                    hint="fix the value in that file",
-                )
-            layer.complete[key] = value
-    complete.done(("routes", "context_chars", "max_tokens"))
+    complete = _route_list(top, "complete", path)
+    if complete is not None:
+        layer.tasks.setdefault("complete", complete)
     cache = Table(top.get("cache", dict, {}), f"{path}: table [cache]")
     if cache.has("enabled"):
         layer.cache["enabled"] = cache.get("enabled", bool)
@@ -220,8 +196,10 @@ def read_layer(path: Path, registry: Registry) -> Layer:
     if ledger.has("path"):
         layer.ledger_path = (path.parent / ledger.get("path", str)).expanduser()
     ledger.done(("path",))
-    for name in OTHER_TABLES:
-        if top.has(name):
-            layer.other[name] = top.get(name, dict)
-    top.done(_TOP_KEYS)
     return layer
+
+
+def _route_list(top: Table, name: str, path: Path) -> tuple[str, ...] | None:
+    """The ``routes`` of a table shared with another area (whose keys are left to it)."""
+    raw = top.get(name, dict, {})
+    return Table(raw, f"{path}: table [{name}]").strings("routes") if "routes" in raw else None

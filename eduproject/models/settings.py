@@ -1,4 +1,4 @@
-"""What a model-access configuration holds: routes, timeouts, tutor limits, file paths.
+"""What a model-access configuration holds: routes, timeouts, task routes, file paths.
 
 Plain frozen dataclasses; :mod:`eduproject.models.config` builds them from files and the
 environment, and tests build them directly::
@@ -24,7 +24,6 @@ __all__ = [
     "ALL_TASKS",
     "OFFLINE",
     "TUTOR_TASKS",
-    "CompleteConfig",
     "Config",
     "RouteConfig",
     "Timeouts",
@@ -89,19 +88,10 @@ class RouteConfig:
 
 @dataclass(frozen=True)
 class TutorConfig:
+    """The tutor's task routes (``[tutor] routes``, ``EDUPROJECT_TUTOR_ROUTES``); the tutor's
+    allowance and input cap are the tutor's own section (:mod:`eduproject.tutor.settings`)."""
+
     routes: tuple[str, ...] = ()
-    allowance: int = 10
-    refill_seconds: float = 180.0
-    max_input_chars: int = 1000
-
-
-@dataclass(frozen=True)
-class CompleteConfig:
-    """Inline completion in JupyterLab (``[complete]``): how much code around the cursor the
-    model sees, and how long a suggestion may be. Small local models want less of both."""
-
-    context_chars: int = 6000
-    max_tokens: int = 96
 
 
 @dataclass(frozen=True)
@@ -111,12 +101,13 @@ class Config:
     routes: tuple[RouteConfig, ...] = ()
     tasks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     tutor: TutorConfig = field(default_factory=TutorConfig)
-    complete: CompleteConfig = field(default_factory=CompleteConfig)
     cache_enabled: bool = True
     cache_ttl_s: float = 7 * 24 * 3600.0
     cache_path: Path = field(default_factory=lambda: data_home("cache") / "responses.sqlite3")
     ledger_path: Path = field(default_factory=lambda: data_home("data") / "ledger.sqlite3")
     sources: tuple[Path, ...] = ()
+    # The tables other areas read, each with its own Section (an eduproject.config.Tables
+    # from load_config, which names the file of each key in messages; a plain dict in tests).
     other: Mapping[str, Any] = field(default_factory=dict)
     # The providers and families this configuration was checked against (plugins included);
     # None: the default registry (Router.from_config builds it).

@@ -46,6 +46,7 @@ from eduproject.tutor.guards import (
 )
 from eduproject.tutor.offline import HINT_LEVELS
 from eduproject.tutor.quota import Quota, default_store
+from eduproject.tutor.settings import tutor_settings
 
 if TYPE_CHECKING:
     from eduproject.models.router import Router
@@ -263,10 +264,11 @@ class Tutor(TutorCalls):
             )
         try:
             config = load_config(course_dir)
+            limits = tutor_settings(config)
             quota = Quota(
-                allowance=config.tutor.allowance,
-                refill_seconds=config.tutor.refill_seconds,
-                max_input_chars=config.tutor.max_input_chars,
+                allowance=limits.allowance,
+                refill_seconds=limits.refill_seconds,
+                max_input_chars=limits.max_input_chars,
                 store=default_store(),
             )
             course = resolve(course_layer(config), graded=False)

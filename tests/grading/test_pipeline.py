@@ -231,3 +231,90 @@ def test_grade_says_when_it_writes_the_bundle_and_warns_about_older_releases(
         captured.err
     )
     assert captured.out.count("sandbox:") == 1 and "sandbox" not in captured.err
+
+
+def _course_config(course: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Path:
+    """``text`` as the course's eduproject.toml, with no user file and no variables."""
+    for name in ("EDUPROJECT_CONFIG", "EDUPROJECT_USER_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(course / "no-user-config"))
+    path = course / "eduproject.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_grading_table_sets_grades_defaults_and_the_command_line_wins(
+    course: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = {**BASIC_ANSWERS, "double": "import time\ntime.sleep(3)\n" + BASIC_ANSWERS["double"]}
+    write_class(course, {"ada": slow})
+    _course_config(
+        course,
+        monkeypatch,
+        "[grading]\nworkers = 1\ncell_timeout = 1\ntimeout = 100\nmemory = 700\n",
+    )
+    monkeypatch.chdir(course / "submissions")  # the course is found from the lesson folder
+    lesson = str(course / "exercises" / "basic")
+    main(["grade", lesson, ".", "--db", "first.sqlite", "--no-progress"])
+    assert "statuses: timeout 1" in capsys.readouterr().out  # the file's 1 s per cell
+    with Gradebook(course / "submissions" / "first.sqlite", create=False) as gb:
+        (run,) = gb.runs()
+    assert {k: run.options[k] for k in ("workers", "cell_timeout", "timeout", "memory_mb")} == {
+        "workers": 1,
+        "cell_timeout": 1.0,
+        "timeout": 100.0,
+        "memory_mb": 700,
+    }
+    main(["grade", lesson, ".", "--db", "second.sqlite", "--no-progress", "--cell-timeout", "20", "--memory", "800"])  # fmt: skip
+    assert "statuses: graded 1" in capsys.readouterr().out  # the option wins over the file
+    with Gradebook(course / "submissions" / "second.sqlite", create=False) as gb:
+        (run,) = gb.runs()
+    assert (run.options["cell_timeout"], run.options["memory_mb"], run.options["timeout"]) == (
+        20.0,
+        800,
+        100.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[grading]\nwokers = 2\n", "table [grading]: unknown key 'wokers'"),
+        (
+            '[grading]\ncell_timeout = "fast"\n',
+            "table [grading]: key 'cell_timeout' must be a positive number of seconds, not 'fast'",
+        ),
+        ("[grading]\nworkers = 0\n", "table [grading]: key 'workers' must be a positive integer"),
+        ("[grading]\nmemory = 1.5\n", "table [grading]: key 'memory' must be a positive integer"),
+    ],
+    ids=["typo", "type", "workers", "memory"],
+)
+def test_a_wrong_grading_table_is_one_message_naming_file_table_and_key(
+    course: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    message: str,
+) -> None:
+    path = _course_config(course, monkeypatch, text)
+    monkeypatch.chdir(course)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["grade", "exercises/basic", "submissions", "--db", "gb.sqlite", "--no-progress"])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err
+    assert f"{path}: {message}" in err and "Traceback" not in err
+    assert not (course / "gb.sqlite").exists()
+
+
+@pytest.mark.parametrize("table", ["sandbox", "course", "authoring", "gradng"])
+def test_a_table_nothing_reads_is_refused(
+    course: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, table: str
+) -> None:
+    path = _course_config(course, monkeypatch, f"[{table}]\nbackend = 'bwrap'\n")
+    monkeypatch.chdir(course)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["grade", "exercises/basic", "submissions", "--db", "gb.sqlite", "--no-progress"])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err
+    assert f"{path}: top level: unknown key {table!r}" in err and "known keys here: " in err
+    assert "grading" in err and "Traceback" not in err

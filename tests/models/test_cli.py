@@ -120,3 +120,14 @@ def test_ledger_summary_after_requests(
     assert row["unpriced"] == 0 and row["accepted_rate"] == 0.0
     code, out, _ = run_cli(["ledger"], capsys)
     assert code == 0 and out.startswith("a | m | ask\n  requests 2")
+
+
+def test_ledger_reads_the_gateways_database_through_its_section(
+    isolated_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = isolated_env / "eduproject.toml"
+    path.write_text('[gateway]\ndatabase = "mysql://db/course"\n', encoding="utf-8")
+    code, _, err = run_cli(["ledger"], capsys)
+    message = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err
+    assert f"{path}: table [gateway]: key 'database' must be a postgresql:// URL" in message

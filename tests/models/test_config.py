@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from eduproject.completion.settings import CompleteSettings, complete_settings
 from eduproject.errors import ConfigError
 from eduproject.models.config import (
     SMOLLM2_LABEL,
-    CompleteConfig,
     Timeouts,
     find_bundled_smollm2,
     load_config,
     local_route_for,
 )
+from eduproject.tutor.settings import tutor_settings
 
 COURSE = """
 [[routes]]
@@ -82,7 +84,8 @@ def test_course_file(tmp_path: Path) -> None:
     assert eden.extra == {"fallbacks": ["mistral/mistral-small-latest"]}
     assert config.routes_for("hint") == ("sc2-local-vllm", "eden", "offline")
     assert config.routes_for("completion") == ("sc2-local-vllm",)
-    assert (config.tutor.allowance, config.tutor.refill_seconds, config.tutor.max_input_chars) == (
+    tutor = tutor_settings(config)
+    assert (tutor.allowance, tutor.refill_seconds, tutor.max_input_chars) == (
         5,
         60.0,
         800,
@@ -90,11 +93,13 @@ def test_course_file(tmp_path: Path) -> None:
     assert config.cache_ttl_s == 60.0
     assert config.cache_path == course / "state/cache.sqlite3"
     assert config.ledger_path == course / "state/ledger.sqlite3"
-    assert config.other == {"grading": {"anything": "belongs to the grading area"}}
+    # The tables of other areas, [tutor] among them (its routes are also read above).
+    assert config.other["grading"] == {"anything": "belongs to the grading area"}
+    assert set(config.other) == {"tutor", "grading"}
     assert config.sources == (course / "eduproject.toml",)
     # Inline completion: the benchmark's code-model routes unless [complete] names others.
     assert config.routes_for("complete") == ("sc2-local-vllm",)
-    assert config.complete == CompleteConfig()
+    assert complete_settings(config) == CompleteSettings()
 
 
 def test_complete_table(tmp_path: Path) -> None:
@@ -104,10 +109,12 @@ def test_complete_table(tmp_path: Path) -> None:
     )
     config = load_config(tmp_path)
     assert config.routes_for("complete") == ("eden",)
-    assert config.complete == CompleteConfig(context_chars=300, max_tokens=16)
-    write(tmp_path, "[complete]\nmax_tokens = 0\n")
+    assert complete_settings(config) == CompleteSettings(context_chars=300, max_tokens=16)
+    path = write(tmp_path, "[complete]\nmax_tokens = 0\n")
     with pytest.raises(ConfigError, match=r"\[complete\]: key 'max_tokens' must be from 1 to 2048"):
-        load_config(tmp_path)
+        complete_settings(load_config(tmp_path))
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}: table"):
+        complete_settings(load_config(tmp_path))
 
 
 def test_defaults_without_files_define_the_bundled_model_but_tutor_offline(
@@ -130,8 +137,9 @@ def test_defaults_without_files_define_the_bundled_model_but_tutor_offline(
     assert config.routes_for("ask") == ("offline",)
     monkeypatch.setenv("EDUPROJECT_TUTOR_ROUTES", "local-smollm2,offline")
     assert load_config(isolated_env).routes_for("hint") == ("local-smollm2", "offline")
-    assert config.tutor.allowance == 10 and config.tutor.refill_seconds == 180
-    assert config.tutor.max_input_chars == 1000
+    tutor = tutor_settings(config)
+    assert tutor.allowance == 10 and tutor.refill_seconds == 180
+    assert tutor.max_input_chars == 1000
 
 
 def test_user_file_course_file_and_environment_merge(
@@ -169,7 +177,8 @@ max_input_chars = 500
     assert config.sources == (user, course / "eduproject.toml")
     assert [r.name for r in config.routes] == ["sc2-local-vllm", "mine", "eden"]
     assert config.route("sc2-local-vllm").model == "bigcode/starcoder2-3b"  # the course file wins
-    assert config.tutor.allowance == 5 and config.tutor.max_input_chars == 800
+    assert tutor_settings(config).allowance == 5
+    assert tutor_settings(config).max_input_chars == 800
     assert config.routes_for("explain") == ("mine", "offline")
     assert config.ledger_path == tmp_path / "env-ledger.sqlite3"
     assert not config.cache_enabled
@@ -212,7 +221,8 @@ def test_explicit_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_unknown_keys_name_file_table_and_key(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError, match=message) as info:
-        load_config(tmp_path)
+        # [tutor]'s keys other than routes are the tutor's section, read when it is used.
+        tutor_settings(load_config(tmp_path))
     assert str(path) in str(info.value) and "known keys here" in str(info.value)
 
 

@@ -192,3 +192,7 @@ def test_course_table_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         course_layer(load_config(tmp_path))
     assert "[policy]: policy setting 'exam' must be true or false, not 1" in info.value.message
     assert str(tmp_path / "eduproject.toml") in info.value.message
+    # Read through eduproject.config: the message starts with the file and the table.
+    assert info.value.message.startswith(f"{tmp_path / 'eduproject.toml'}: table [policy]: ")
+    (tmp_path / "eduproject.toml").write_text("[policy]\nask = false\n")
+    assert course_layer(load_config(tmp_path)).ask is False

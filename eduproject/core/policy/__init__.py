@@ -12,10 +12,11 @@ policy in force for each exercise into ``lesson.json``. See docs/format.md, "AI 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from eduproject.config import Section, Table, read_section
 from eduproject.core.policy.model import (
     ACTION_LABELS,
     ACTIONS,
@@ -32,14 +33,11 @@ from eduproject.errors import ConfigError
 
 
 class CourseSettings(Protocol):
-    """What :func:`course_layer` reads of a course's settings (``eduproject.toml``): its other
-    tables, and the files they came from (for messages)."""
+    """What :func:`course_layer` reads of a course's settings (``eduproject.toml``): the tables
+    of other areas (a :class:`~eduproject.config.Tables` names the file in messages)."""
 
     @property
     def other(self) -> Mapping[str, Any]: ...
-
-    @property
-    def sources(self) -> Sequence[Path]: ...
 
 
 __all__ = [
@@ -60,12 +58,19 @@ __all__ = [
 ]
 
 
-def course_layer(config: CourseSettings | None) -> PolicyLayer:
-    """The course's ``[policy]`` table (ConfigError naming the setting when it is wrong)."""
-    table: Any = (config.other.get("policy") if config is not None else None) or {}
+def _read_table(t: Table, course_dir: Path) -> PolicyLayer:
+    """The ``[policy]`` section's reader: the same settings as an ``ai-policy`` cell."""
     try:
-        return layer_from_table(table)
+        return layer_from_table(t.take_rest())
     except PolicyProblem as exc:
-        where = ", ".join(str(p) for p in config.sources) if config and config.sources else ""
-        prefix = f"{where}: " if where else ""
-        raise ConfigError(f"{prefix}[policy]: {exc.problem}", hint=exc.fix) from None
+        raise ConfigError(f"{t.place()}: {exc.problem}", hint=exc.fix) from None
+
+
+# The course's [policy] table of eduproject.toml, read through eduproject.config.
+SECTION = Section("policy", _read_table)
+
+
+def course_layer(config: CourseSettings | None) -> PolicyLayer:
+    """The course's ``[policy]`` table (ConfigError naming the file and the setting when it
+    is wrong)."""
+    return read_section(config.other if config is not None else {}, SECTION, Path())
