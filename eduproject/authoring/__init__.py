@@ -11,6 +11,8 @@ validate_lesson(lesson.folder)         # raises LessonValidationError when broke
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from eduproject.authoring.parse import find_lessons, load_lesson
 from eduproject.authoring.release import (
     ReleaseResult,
@@ -19,7 +21,13 @@ from eduproject.authoring.release import (
     release,
     stale_files,
 )
-from eduproject.authoring.validate import ValidationReport, validate_lesson, validate_lessons
+
+if TYPE_CHECKING:
+    from eduproject.authoring.validate import ValidationReport, validate_lesson, validate_lessons
+
+# validate (kernels, papermill, asyncio: a tenth of a second to import) loads on first use,
+# so that grading, which reads lessons with `parse`, does not pay for it.
+_LAZY = ("ValidationReport", "validate_lesson", "validate_lessons")
 
 __all__ = [
     "ReleaseResult",
@@ -33,3 +41,11 @@ __all__ = [
     "validate_lesson",
     "validate_lessons",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'eduproject.authoring' has no attribute {name!r}")
+    from eduproject.authoring import validate
+
+    return getattr(validate, name)
