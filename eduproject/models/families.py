@@ -228,6 +228,7 @@ _SC2_SPECIAL = (
     "<fim_pad>",
     "<repo_name>",
     "<file_sep>",
+    "<gh_stars>",
     "<issue_start>",
     "<issue_comment>",
     "<issue_closed>",

@@ -27,7 +27,7 @@ import ast
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eduproject.core.codetext import (
     Fragment,
@@ -51,6 +51,9 @@ from eduproject.core.fingerprints import (
     guard_data,
 )
 from eduproject.tutor.malformed import reply_problem
+
+if TYPE_CHECKING:
+    from eduproject.models.families import ModelFamily
 
 # Share of the solution's code windows a reply may repeat before it counts as a leak.
 NGRAM_LEAK_SHARE = 0.4
@@ -441,6 +444,7 @@ def check_malformed(
     known_names: Iterable[str] = (),
     instructions: str = "",
     tests_failing: bool = False,
+    families: Iterable[ModelFamily] | None = None,
 ) -> GuardVerdict:
     """Reject replies a learner should not see: empty or content-free, looping, template
     tokens, not English or not Python, invented test names, too long, the instructions
@@ -449,7 +453,9 @@ def check_malformed(
     ``test_names`` are the exercise's tests (visible and hidden names are both public);
     ``known_names`` are identifiers a test-like word may legitimately be (the learner's
     functions); ``instructions`` is the prompt's guidance, which a reply must not parrot;
-    ``tests_failing`` says that a visible test fails on the learner's code.
+    ``tests_failing`` says that a visible test fails on the learner's code; ``families``
+    are the model families whose template tokens a reply must not hold (by default every
+    family of the default registry: eduproject's and the installed plugins').
     """
     problem = reply_problem(
         text,
@@ -458,6 +464,7 @@ def check_malformed(
         set(known_names),
         instructions,
         tests_failing=tests_failing,
+        families=families,
     )
     if problem:
         return GuardVerdict(ok=False, leak=False, score=0.0, reason=problem)
@@ -474,6 +481,7 @@ def check_reply(
     run_tests: Callable[[str], bool] | None = None,
     tests_failing: bool = False,
     leak: GuardVerdict | None = None,
+    families: Iterable[ModelFamily] | None = None,
 ) -> GuardVerdict:
     """Both guards in order: malformed first (cheap), then the leak guard.
 
@@ -483,7 +491,8 @@ def check_reply(
     ``info`` is the ``ExerciseInfo`` (or None for a question without an exercise);
     ``code`` is the learner's code, whose names a reply may mention freely -- but a reply
     that rewrites one of the learner's functions in full is refused even without an
-    exercise: the tutor explains, it does not write the learner's code.
+    exercise: the tutor explains, it does not write the learner's code. ``families``: as
+    for :func:`check_malformed`.
     """
     tests = [t.name for t in getattr(info, "visible_tests", ())] if info is not None else []
     known = {t.text for t in tokens(code) if t.kind == "name"}
@@ -494,6 +503,7 @@ def check_reply(
         known_names=known,
         instructions=instructions,
         tests_failing=tests_failing,
+        families=families,
     )
     if not verdict.ok:
         return verdict
