@@ -374,7 +374,7 @@ _FENCE = re.compile(r"```[\w+-]*[ \t]*\n(.*?)(?:\n```|$)", re.DOTALL)
 def extract_code_block(text: str) -> str:
     """The body of the first fenced code block in ``text``, or ``text`` if there is none.
 
-    >>> extract_code_block("Sure:\n```python\nreturn 1\n```\nDone.")
+    >>> extract_code_block("Sure:\\n```python\\nreturn 1\\n```\\nDone.")
     'return 1'
     """
     match = _FENCE.search(text)

@@ -14,10 +14,11 @@ version) of normalized features, stored in the learner pack ``lesson.json``:
 
 :func:`check_leak` computes the same features of a candidate text and scores the overlap.
 Where the full lesson is at hand (``eduproject tutor check-hint``), a ``run_tests``
-callable also rejects any code block that passes the exercise's tests.
+callable also rejects any code block that passes the exercise's tests. With an exercise's
+guard data (``ExerciseInfo.guard``, read from a learner pack):
 
     >>> verdict = check_leak("Think about what `%` tells you.", guard)   # doctest: +SKIP
-    >>> verdict.leak
+    >>> verdict.leak  # doctest: +SKIP
     False
 """
 
