@@ -90,10 +90,10 @@ def find_lessons(paths: Iterable[Path]) -> list[Path]:
     """Expand ``paths`` into lesson folders.
 
     A folder holding a ``.ipynb`` is a lesson; any other folder stands for every lesson
-    directly inside it (``exercises/`` means the whole course).
+    directly inside it (``exercises/`` means the whole course). In the sample course:
 
         >>> find_lessons([Path("exercises")])
-        [PosixPath('exercises/01-functions'), PosixPath('exercises/02-loops'), ...]
+        [PosixPath('exercises/01-functions'), PosixPath('exercises/02-loops-strings'), ...]
     """
     found: list[Path] = []
     for path in paths:

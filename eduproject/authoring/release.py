@@ -94,6 +94,7 @@ def stale_files(lesson_folder: Path, out_dir: Path = Path("notebooks")) -> tuple
 
     Lists missing and outdated files, and leftover data files; empty when up to date.
 
+        >>> _ = release(Path("exercises/01-functions"))
         >>> stale_files(Path("exercises/01-functions"))
         ()
     """

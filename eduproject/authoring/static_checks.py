@@ -5,9 +5,10 @@ error naming the cell and the line (at release, not as "the solution fails" at v
 :func:`lesson_warnings` lists what is legal but probably a mistake (a test mixing visible and
 hidden lines, lesson files too large to copy into every grading run).
 
-    >>> check_compiles("def f(:\\n    pass", CellRef("nb.ipynb", 3), "solution")
+    >>> check_compiles("def f(:\\n    pass", CellRef("nb.ipynb", 3), "the solution")
     Traceback (most recent call last):
     eduproject.errors.LessonFormatError: nb.ipynb, cell 3: line 1 of the solution does not compile: ...
+      -> fix the syntax there (run the cell in JupyterLab to see the error)
 """
 
 from __future__ import annotations

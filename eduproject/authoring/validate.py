@@ -11,10 +11,11 @@ The same two copies are then GRADED, through the grading engine and its sandbox,
 learners' submissions are. What the notebook does when run top to bottom, grading must do:
 a test whose verdict differs between the two runs, or that passes in grading only because
 learner code decided it (it would be marked for review), is a lesson problem named precisely.
+On the sample course (it starts kernels and sandboxes):
 
-    >>> report = validate_lesson(Path("exercises/01-functions"))
-    >>> [(r.exercise, r.solution, r.stub) for r in report.rows]
-    [('sum_evens', 'pass', 'fails-as-expected'), ...]
+    >>> report = validate_lesson(Path("exercises/01-functions"))  # doctest: +SKIP
+    >>> [(r.exercise, r.solution, r.stub) for r in report.rows]  # doctest: +SKIP
+    [('greet', 'pass', 'fails-as-expected'), ('absolute_value', 'pass', 'fails-as-expected'), ...]
 """
 
 from __future__ import annotations

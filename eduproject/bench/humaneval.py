@@ -10,7 +10,8 @@ exercise of a lesson notebook written in our format and read back with ``load_le
 * a ``hidden-tests`` cell holding one test ``check``: the problem's ``check(candidate)``
   function called on the entry point.
 
-    >>> items = eduproject.bench.humaneval_items(limit=2)   # doctest: +SKIP
+    >>> from eduproject.bench import humaneval_items
+    >>> items = humaneval_items(limit=2)
     >>> items[0].id, items[0].function
     ('humaneval/HumanEval_0', 'has_close_elements')
 """

@@ -12,7 +12,9 @@ Two kinds of suite exist:
 * a course folder (``exercises/`` or one lesson in it), read with ``load_lesson``;
 * ``humaneval``: the 164 HumanEval problems (see :mod:`eduproject.bench.humaneval`).
 
-    >>> items = load_suite("exercises/")                  # doctest: +SKIP
+In the sample course:
+
+    >>> items = load_suite("exercises/")
     >>> items[0].id, items[0].function
     ('01-functions/greet', 'greet')
     >>> items[0].program(items[0].target) == items[0].reference

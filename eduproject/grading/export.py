@@ -91,7 +91,7 @@ def _text(value: str) -> str:
     """A text cell that no spreadsheet runs: a leading single quote before a formula sign.
 
     >>> _text('=HYPERLINK("evil.example")'), _text("ada")
-    ('\'=HYPERLINK("evil.example")', 'ada')
+    ('\\'=HYPERLINK("evil.example")', 'ada')
     """
     return "'" + value if value.startswith(_FORMULA_START) else value
 

@@ -59,9 +59,11 @@ class Progress:
 class ManualDesk:
     """The manual answers of one lesson in a gradebook, for a person to grade.
 
-        >>> desk = ManualDesk(lesson, Path("gradebook.sqlite"))          # doctest: +SKIP
-        >>> first = desk.next_pending()
-        >>> desk.grade(first.exercise, first.learner, first.answer_hash, 2, "Clear.")
+    With a lesson and a gradebook that holds its graded submissions:
+
+        >>> desk = ManualDesk(lesson, Path("gradebook.sqlite"))  # doctest: +SKIP
+        >>> first = desk.next_pending()  # doctest: +SKIP
+        >>> desk.grade(first.exercise, first.learner, first.answer_hash, 2, "Clear.")  # doctest: +SKIP
 
     Questions are the lesson's manual exercises in notebook order; learners are sorted by
     id. Only answers of notebooks the grader could run are listed (an unreadable or

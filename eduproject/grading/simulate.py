@@ -149,6 +149,7 @@ def simulate_class(
 
     With ``n_learners >= 8`` every kind in :data:`KINDS` is present. The same lesson and
     seed give byte-identical files. Returns the submission paths, sorted by learner name.
+    In the sample course:
 
         >>> simulate_class(Path("exercises/03-lists-dicts"), Path("build/class"), n_learners=3)
         [PosixPath('build/class/ada/03-lists-dicts.ipynb'), ...]

@@ -21,10 +21,15 @@ its checks of prose on top): :func:`too_short`, :func:`template_token` and
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
 from eduproject.models.keys import MIN_SECRET_LEN, REDACTED
+
+if TYPE_CHECKING:
+    from eduproject.models.families import ModelFamily
 
 # A unit of 3..200 characters repeated at least 5 times in a row, spanning >= 100 chars:
 # the shape of a sampling loop ("return x\nreturn x\n..."), rare in real answers.
@@ -32,14 +37,13 @@ _REPEAT = re.compile(r"(.{3,200}?)\1{4,}", re.DOTALL)
 _MIN_REPEAT_SPAN = 100
 # Words of prose: runs of letters, with an apostrophe's ending ("don't", "it's").
 _WORD = re.compile(r"[^\W\d_]+(?:'[a-z]+)?")
-# The markers of any chat or code template, for text whose family is not known: role and
-# special tokens (<|im_start|>, <|endoftext|>), StarCoder's FIM, repository and notebook
-# markers, Llama's [INST] and <<SYS>>, sentence tokens, and at the start of a line the
-# headers of instruction-tuned prompts ("### Response") or a bare role ("assistant:").
-TEMPLATE_MARKERS = re.compile(
-    r"<\|[A-Za-z_]+\|>|<fim_(?:prefix|suffix|middle|pad)>|<file_sep>|<repo_name>|<gh_stars>"
-    r"|<jupyter_(?:start|text|code|output)>|<issue_(?:start|comment|closed)>|\[/?INST\]"
-    r"|<</?SYS>>|</?s>|^#{2,}\s*(?:Instruction|Response|System|User|Assistant)\b"
+# The markers a learner must never see that no family declares (the families' own tokens,
+# their ``leak_tokens``, are read from the registry: :func:`registered_tokens`): any special
+# token shaped <|name|> (Llama 3's <|eot_id|>, Phi's <|end|>, ...), the sentence tokens <s>
+# and </s>, and at the start of a line the headers of instruction-tuned prompts
+# ("### Response", "## User") or a bare role ("assistant:").
+GENERIC_MARKERS = re.compile(
+    r"<\|[A-Za-z_]+\|>|</?s>|^#{2,}\s*(?:Instruction|Response|System|User|Assistant)\b"
     r"|^(?:user|assistant|system)\s*:\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -153,27 +157,65 @@ def too_short(text: str, *, words: int = 1, chars: int = 1) -> bool:
     return len(stripped) < chars and len(prose_words(stripped)) < words
 
 
+def family_tokens(families: Iterable[ModelFamily]) -> tuple[str, ...]:
+    """The template tokens of ``families`` (their ``leak_tokens``), each once, longest first.
+
+    Longest first: where one token starts another (``### Response`` and ``### Response:``)
+    the one found is the whole token.
+
+    >>> from eduproject.models.families import default_families
+    >>> tokens = family_tokens(default_families().values())
+    >>> "<\uff5cend\u2581of\u2581sentence\uff5c>" in tokens, "<EOT>" in tokens
+    (True, True)
+    """
+    found = {t for family in families for t in family.leak_tokens if t}
+    return tuple(sorted(found, key=lambda t: (-len(t), t)))
+
+
+@cache
+def registered_tokens() -> tuple[str, ...]:
+    """The template tokens of every family of the default registry: eduproject's own and
+    those of every installed ``eduproject.providers`` plugin (read once per process)."""
+    # Lazily: the router imports these checks and has its families already.
+    from eduproject.models.registry import default_registry
+
+    return family_tokens(default_registry().families.values())
+
+
 def template_token(
-    text: str, tokens: Sequence[str] = (), *, any_family: bool = False
+    text: str,
+    tokens: Sequence[str] = (),
+    *,
+    any_family: bool = False,
+    families: Iterable[ModelFamily] | None = None,
 ) -> str | None:
     """The first prompt-template token found in ``text``, or None.
 
     ``tokens``: a family's own tokens (its ``leak_tokens``), found anywhere as written, the
-    first of ``tokens`` that occurs. ``any_family``: also the markers of any template
-    (:data:`TEMPLATE_MARKERS`), for text whose family is not known.
+    first of ``tokens`` that occurs. ``any_family``: for text whose family is not known, also
+    the tokens of every registered family (``families``, by default those of the default
+    registry: :func:`registered_tokens`) and the :data:`GENERIC_MARKERS` -- whichever
+    comes first in ``text``.
 
     >>> template_token("a <|im_start|> b", ("<|im_start|>",))
     '<|im_start|>'
     >>> template_token("### Response\\nUse a loop.", ("<|im_end|>",), any_family=True)
     '### Response'
+    >>> template_token("Use a loop.<\uff5cend\u2581of\u2581sentence\uff5c>", any_family=True)
+    '<\uff5cend\u2581of\u2581sentence\uff5c>'
     >>> template_token("A list holds items.", ("<|im_end|>",), any_family=True) is None
     True
     """
     token = next((t for t in tokens if t and t in text), None)
-    if token is None and any_family:
-        match = TEMPLATE_MARKERS.search(text)
-        token = match.group(0) if match else None
-    return token
+    if token is not None or not any_family:
+        return token
+    known = registered_tokens() if families is None else family_tokens(families)
+    found = [(i, t) for t in known if (i := text.find(t)) >= 0]
+    match = GENERIC_MARKERS.search(text)
+    if match is not None:
+        found.append((match.start(), match.group(0)))
+    # The earliest; at one place, the longest (min is stable: ``known`` is longest first).
+    return min(found, key=lambda hit: hit[0])[1] if found else None
 
 
 def find_repetition(text: str) -> str | None:

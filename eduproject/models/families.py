@@ -228,6 +228,7 @@ _SC2_SPECIAL = (
     "<fim_pad>",
     "<repo_name>",
     "<file_sep>",
+    "<gh_stars>",
     "<issue_start>",
     "<issue_comment>",
     "<issue_closed>",
@@ -373,7 +374,7 @@ _FENCE = re.compile(r"```[\w+-]*[ \t]*\n(.*?)(?:\n```|$)", re.DOTALL)
 def extract_code_block(text: str) -> str:
     """The body of the first fenced code block in ``text``, or ``text`` if there is none.
 
-    >>> extract_code_block("Sure:\n```python\nreturn 1\n```\nDone.")
+    >>> extract_code_block("Sure:\\n```python\\nreturn 1\\n```\\nDone.")
     'return 1'
     """
     match = _FENCE.search(text)

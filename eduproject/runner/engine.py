@@ -16,11 +16,12 @@ kills the learner process, that step costs only its own exercise: the engine sta
 submission again from a fresh process and skips the step (a *replay*), so later exercises are
 graded from the state the notebook would have had without it.
 
-Points come from the bundle only. Every exercise gets a status (``results.Status``).
+Points come from the bundle only. Every exercise gets a status (``results.Status``). With a
+lesson, its bundle's data and a sandbox to spawn learner processes in:
 
     >>> engine = Engine(lesson, data_files={}, spawner=zygote, limits=Limits())  # doctest: +SKIP
-    >>> result = engine.grade("ada", Path("submissions/ada.ipynb"), data)
-    >>> result.score, result.status
+    >>> result = engine.grade("ada", Path("submissions/ada.ipynb"), data)  # doctest: +SKIP
+    >>> result.score, result.status  # doctest: +SKIP
     (7.0, <Status.GRADED: 'graded'>)
 """
 

@@ -11,7 +11,7 @@ known-wrong attempt is needed, in two forms:
   learner's text untouched, comments and layout included (the simulated class's
   ``partial`` learners, whose notebooks people read).
 
-    >>> [m.kind for m in mutants("if x < 0:\n    return -x\nreturn x")][:2]
+    >>> [m.kind for m in mutants("if x < 0:\\n    return -x\\nreturn x")][:2]
     ['compare', 'negate']
     >>> [m.description for m in slips(["def f(n):", "    return n > 0"], [(1, 2)])][-1]
     'boundary wrong (> became >=)'

@@ -14,10 +14,11 @@ notebook linking to another learner's) are refused the same way, never followed.
 
 Cells are matched to the bundle by ``metadata.eduproject.cell``, else nbgrader's
 ``metadata.nbgrader.grade_id`` (lessons imported from nbgrader), else, for otter notebooks,
-by the ``grader.check("q")`` cell that follows a question's answer cells.
+by the ``grader.check("q")`` cell that follows a question's answer cells. With the
+notebooks of two learners on disk:
 
-    >>> found = discover(Path("submissions"), "01-functions")
-    >>> [s.learner for s in found.submissions]
+    >>> found = discover(Path("submissions"), "01-functions")  # doctest: +SKIP
+    >>> [s.learner for s in found.submissions]  # doctest: +SKIP
     ['ada', 'grace']
 """
 

@@ -6,8 +6,10 @@ Test code (from the sealed bundle) runs in the judge process in the lesson's one
 (``asserts.py``). A test passes when its code raises nothing. A test that passed while learner
 code decided one of its comparisons against plain data (see ``proxy.py``) is marked for review.
 
+In the judge, with a namespace linked to a learner process whose ``double`` is wrong:
+
     >>> run = run_code(compiled("assert double(2) == 4", "<test t>"), namespace, timeout=5)  # doctest: +SKIP
-    >>> run.passed, run.message
+    >>> run.passed, run.message  # doctest: +SKIP
     (False, 'double(2) gave 5, expected 4')
 """
 

@@ -14,10 +14,11 @@ version) of normalized features, stored in the learner pack ``lesson.json``:
 
 :func:`check_leak` computes the same features of a candidate text and scores the overlap.
 Where the full lesson is at hand (``eduproject tutor check-hint``), a ``run_tests``
-callable also rejects any code block that passes the exercise's tests.
+callable also rejects any code block that passes the exercise's tests. With an exercise's
+guard data (``ExerciseInfo.guard``, read from a learner pack):
 
     >>> verdict = check_leak("Think about what `%` tells you.", guard)   # doctest: +SKIP
-    >>> verdict.leak
+    >>> verdict.leak  # doctest: +SKIP
     False
 """
 
@@ -27,7 +28,7 @@ import ast
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eduproject.core.codetext import (
     Fragment,
@@ -51,6 +52,9 @@ from eduproject.core.fingerprints import (
     guard_data,
 )
 from eduproject.tutor.malformed import reply_problem
+
+if TYPE_CHECKING:
+    from eduproject.models.families import ModelFamily
 
 # Share of the solution's code windows a reply may repeat before it counts as a leak.
 NGRAM_LEAK_SHARE = 0.4
@@ -441,6 +445,7 @@ def check_malformed(
     known_names: Iterable[str] = (),
     instructions: str = "",
     tests_failing: bool = False,
+    families: Iterable[ModelFamily] | None = None,
 ) -> GuardVerdict:
     """Reject replies a learner should not see: empty or content-free, looping, template
     tokens, not English or not Python, invented test names, too long, the instructions
@@ -449,7 +454,9 @@ def check_malformed(
     ``test_names`` are the exercise's tests (visible and hidden names are both public);
     ``known_names`` are identifiers a test-like word may legitimately be (the learner's
     functions); ``instructions`` is the prompt's guidance, which a reply must not parrot;
-    ``tests_failing`` says that a visible test fails on the learner's code.
+    ``tests_failing`` says that a visible test fails on the learner's code; ``families``
+    are the model families whose template tokens a reply must not hold (by default every
+    family of the default registry: eduproject's and the installed plugins').
     """
     problem = reply_problem(
         text,
@@ -458,6 +465,7 @@ def check_malformed(
         set(known_names),
         instructions,
         tests_failing=tests_failing,
+        families=families,
     )
     if problem:
         return GuardVerdict(ok=False, leak=False, score=0.0, reason=problem)
@@ -474,6 +482,7 @@ def check_reply(
     run_tests: Callable[[str], bool] | None = None,
     tests_failing: bool = False,
     leak: GuardVerdict | None = None,
+    families: Iterable[ModelFamily] | None = None,
 ) -> GuardVerdict:
     """Both guards in order: malformed first (cheap), then the leak guard.
 
@@ -483,7 +492,8 @@ def check_reply(
     ``info`` is the ``ExerciseInfo`` (or None for a question without an exercise);
     ``code`` is the learner's code, whose names a reply may mention freely -- but a reply
     that rewrites one of the learner's functions in full is refused even without an
-    exercise: the tutor explains, it does not write the learner's code.
+    exercise: the tutor explains, it does not write the learner's code. ``families``: as
+    for :func:`check_malformed`.
     """
     tests = [t.name for t in getattr(info, "visible_tests", ())] if info is not None else []
     known = {t.text for t in tokens(code) if t.kind == "name"}
@@ -494,6 +504,7 @@ def check_reply(
         known_names=known,
         instructions=instructions,
         tests_failing=tests_failing,
+        families=families,
     )
     if not verdict.ok:
         return verdict

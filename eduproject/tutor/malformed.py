@@ -14,9 +14,14 @@ test fails. :func:`eduproject.tutor.guards.check_malformed` wraps
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from eduproject.core.codetext import fragments, parse_code
 from eduproject.models.checks import find_repetition, prose_words, template_token, too_short
+
+if TYPE_CHECKING:
+    from eduproject.models.families import ModelFamily
 
 
 def _wordset(words: str) -> frozenset[str]:
@@ -83,18 +88,20 @@ def reply_problem(
     instructions: str,
     *,
     tests_failing: bool = False,
+    families: Iterable[ModelFamily] | None = None,
 ) -> str | None:
     """What makes ``text`` unfit to show, in a few words, or None when it is fine.
 
     ``tests_failing``: the learner's code fails a visible test, so a reply calling it
-    correct contradicts what the learner sees.
+    correct contradicts what the learner sees. ``families``: the families whose template
+    tokens a reply must not hold (by default every family of the default registry).
     """
     # The checks every model answer passes (eduproject.models.checks), with the rules of prose:
-    # a reply needs a few words, and any family's template markers count (the reply's family
+    # a reply needs a few words, and any family's template tokens count (the reply's family
     # is not known here).
     if too_short(text, words=4, chars=40):
         return "empty or too short"
-    if template_token(text, any_family=True) is not None:
+    if template_token(text, any_family=True, families=families) is not None:
         return "contains prompt-template tokens"
     if find_repetition(text) is not None or _says_again(text):
         return "repeats itself in a loop"

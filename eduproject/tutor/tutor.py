@@ -592,6 +592,8 @@ class Tutor(TutorCalls):
             code=code,
             tests_failing=failing,
             leak=leak,
+            # The families of the router's registry (a plugin's too); else the default one's.
+            families=self.router.families.values() if self.router is not None else None,
         )
         if verdict.ok and self.runner is not None and info is not None:
             from eduproject.tutor.passcheck import tested_verdict

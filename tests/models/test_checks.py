@@ -11,6 +11,7 @@ from eduproject.models.checks import (
     template_token,
     too_short,
 )
+from eduproject.models.families import ModelFamily
 
 
 def feed_all(f: StopFilter, parts: list[str]) -> list[str]:
@@ -111,6 +112,12 @@ def test_template_tokens_of_the_family_or_of_any_template() -> None:
     assert template_token("Use <s> for strikethrough.", any_family=True) == "<s>"
     assert template_token("Hello.\nassistant:\nHi", any_family=True) == "assistant:"
     assert template_token("The user: a person.", any_family=True) is None
+    # Every registered family's tokens count, whichever comes first; at one place the longest.
+    assert template_token("a <EOT> b <s>", any_family=True) == "<EOT>"
+    assert template_token("### Response:\nUse a loop.", any_family=True) == "### Response:"
+    plain = ModelFamily("plain", "plain chat", 2048, chat=True, stop=(), leak_tokens=("@@",))
+    assert template_token("a @@ b", any_family=True) is None
+    assert template_token("a @@ b", any_family=True, families=[plain]) == "@@"
 
 
 def test_the_router_lets_code_repeat_its_lines() -> None:

@@ -3,7 +3,8 @@
 pip installs it (``--no-deps --no-build-isolation --no-index``: nothing is downloaded) into a
 fresh site folder; a new interpreter with that folder on its path finds it through the
 ``eduproject.providers`` entry point, reads a course file whose route names its provider and
-family, and answers a request through the router.
+family, answers a request through the router, and the tutor's reply check knows the family's
+template token.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ SCRIPT = textwrap.dedent(
     from eduproject.errors import AllRoutesFailed
     from eduproject.models import ModelRequest, Router, load_config
     from eduproject.models.registry import default_registry
+    from eduproject.tutor.guards import check_malformed
 
     registry = default_registry()
     config = load_config(Path(sys.argv[1]))
@@ -63,6 +65,8 @@ SCRIPT = textwrap.dedent(
         "providers": list(registry.providers),
         "has_family": "echo-plain" in registry.families,
         "errors": registry.plugin_errors,
+        # The tutor's check knows the installed plugin's family token too.
+        "tutor": check_malformed("Your loop adds each number; check the condition. [[/ECHO]]").reason,
     }
     with Router.from_config(config) as router:
         reply = router.complete_sync(ModelRequest(task="ask", instruction="What is a list?"))
@@ -142,6 +146,7 @@ def test_an_installed_plugin_registers_through_its_entry_point_and_answers(
     out = json.loads(done.stdout)
     assert out["providers"] == ["openai", "tgi", "edenai", "replicate", "local", "echo"]
     assert out["has_family"] and out["errors"] == []
+    assert out["tutor"] == "contains prompt-template tokens"
     text, route, fallback_used, label = out["reply"]
     assert text.strip() == "You asked: What is a list?"
     assert (route, fallback_used, label) == (

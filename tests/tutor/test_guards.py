@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,7 @@ from eduproject.core.codetext import canonical, fragments, tokens
 from eduproject.core.fingerprints import guard_data, solution_region
 from eduproject.core.lesson import Exercise, TestCase
 from eduproject.core.pack import ExerciseInfo
+from eduproject.models.registry import ENTRY_POINT_GROUP, Registry
 from eduproject.tutor.guards import check_leak, check_malformed, check_reply
 
 from .tutor_support import sample_lesson, sample_pack
@@ -194,6 +197,52 @@ def test_a_reply_loops_by_the_rule_of_every_answer_or_by_the_rule_of_prose() -> 
     # Prose's own rule: the same line three times, anywhere.
     code = "Look at this:\n```python\n" + "for i in range(3):\n    total += i\n" * 3 + "```"
     assert check_malformed(code).reason == "repeats itself in a loop"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        # Code Llama's infilling tokens (the family "codellama").
+        "<PRE>",
+        "<SUF>",
+        "<MID>",
+        "<EOT>",
+        # DeepSeek-Coder's, with U+FF5C and U+2581 (the family "deepseek-coder").
+        "<\uff5cend\u2581of\u2581sentence\uff5c>",
+        "<\uff5cfim\u2581begin\uff5c>",
+        "<\uff5cfim\u2581hole\uff5c>",
+        "<\uff5cfim\u2581end\uff5c>",
+        "<|EOT|>",
+        # StarCoder2's rarer special tokens.
+        "<jupyter_script>",
+        "<empty_output>",
+        "<gh_stars>",
+    ],
+)
+def test_a_reply_holding_any_registered_familys_token_is_rejected(token: str) -> None:
+    # The tutor does not know which family wrote a reply: every family's tokens count, the
+    # same ones the router's StopFilter cuts at for that family.
+    reply = f"Your loop adds every number; check the condition on each one.{token} first"
+    assert check_malformed(reply).reason == "contains prompt-template tokens"
+
+
+PLUGIN = Path(__file__).resolve().parents[1] / "support" / "plugin_provider"
+
+
+def test_a_plugin_familys_token_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The plugin of tests/support/plugin_provider, loaded through its entry point: its
+    # family's token counts for the tutor given that registry's families.
+    monkeypatch.syspath_prepend(str(PLUGIN))
+    hook = EntryPoint("echo", "eduproject_echo_provider:register", ENTRY_POINT_GROUP)
+    registry = Registry.builtin().load_plugins([hook])
+    assert registry.plugin_errors == [] and "echo-plain" in registry.families
+    reply = "Your loop adds every number; check the condition on each one. [[/ECHO]]"
+    families = registry.families.values()
+    verdict = check_malformed(reply, families=families)
+    assert verdict.reason == "contains prompt-template tokens"
+    assert check_reply(reply, None, families=families).reason == verdict.reason
+    # Without the plugin's family (it is not installed here) the reply is well-formed.
+    assert check_malformed(reply, families=Registry.builtin().families.values()).ok
 
 
 def test_well_formed_replies_pass() -> None:

@@ -25,8 +25,9 @@ answers with no test after them and no exercise to join become a manual exercise
 points (nbgrader gives them none), so the instructor copy keeps their code and learners get
 the stub. Each converted
 solution, test and read-only cell keeps its ``grade_id`` in ``metadata.eduproject.origin``.
+With a source notebook on disk:
 
-    >>> report = import_nbgrader(Path("source/ps1/problem1.ipynb"), Path("exercises/ps1"))
+    >>> report = import_nbgrader(Path("source/ps1/problem1.ipynb"), Path("exercises/ps1"))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -61,8 +62,11 @@ def import_nbgrader(
 ) -> ImportReport:
     """Convert the nbgrader source notebook ``src`` into the lesson folder ``out_dir``.
 
-    >>> report = import_nbgrader(Path("source/ps1/problem1.ipynb"), Path("exercises/ps1"))
-    >>> report.notebook_path
+    The notebook is named after the lesson, whose id is the output folder's name (with
+    ``src`` on disk):
+
+    >>> report = import_nbgrader(Path("source/ps1/problem1.ipynb"), Path("exercises/ps1"))  # doctest: +SKIP
+    >>> report.notebook_path  # doctest: +SKIP
     PosixPath('exercises/ps1/ps1.ipynb')
     """
     return run_import(NbgraderImporter(), src, out_dir, overwrite=overwrite, files=files)

@@ -16,8 +16,9 @@ A question becomes an exercise with id = the question name (sanitised) and
 ``metadata.eduproject.origin`` = the question name on its prompt, solution and test
 cells. Test points are resolved as otter does (question total split over the tests
 without their own points). Manually graded questions stay as context and are reported.
+With a master notebook on disk:
 
-    >>> report = import_otter(Path("hw01.ipynb"), Path("exercises/hw01"))
+    >>> report = import_otter(Path("hw01.ipynb"), Path("exercises/hw01"))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -63,9 +64,11 @@ def import_otter(
 ) -> ImportReport:
     """Convert the otter-assign master notebook ``src`` into the lesson folder ``out_dir``.
 
-    >>> report = import_otter(Path("hw01.ipynb"), Path("exercises/hw01"))
-    >>> report.exercises
-    ['q1', 'q2', 'q3']
+    With a master notebook of four auto-graded questions on disk:
+
+    >>> report = import_otter(Path("hw01.ipynb"), Path("exercises/hw01"))  # doctest: +SKIP
+    >>> report.exercises  # doctest: +SKIP
+    ['q1', 'q2', 'q3', 'q4']
     """
     return run_import(OtterImporter(), src, out_dir, overwrite=overwrite, files=files)
 

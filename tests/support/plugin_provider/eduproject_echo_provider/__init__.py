@@ -20,7 +20,11 @@ from eduproject.models import (
 )
 from eduproject.models.providers import Chunk, EndpointKind, GenerationParams
 
-__all__ = ["EchoProvider", "register"]
+__all__ = ["END_OF_TURN", "EchoProvider", "register"]
+
+# The family's template token, of a shape no other family uses: the router cuts an answer
+# at it, and the tutor rejects a reply holding it (eduproject.models.checks).
+END_OF_TURN = "[[/ECHO]]"
 
 
 class EchoProvider:
@@ -74,10 +78,10 @@ def register(registry: Registry) -> None:
     registry.add_family(
         ModelFamily(
             name="echo-plain",
-            description="plain chat messages, no template tokens",
+            description="plain chat messages; its one template token ends a turn",
             context_window=4096,
             chat=True,
-            stop=(),
-            leak_tokens=(),
+            stop=(END_OF_TURN,),
+            leak_tokens=(END_OF_TURN,),
         )
     )
