@@ -126,3 +126,22 @@ def test_a_command_loads_only_its_own_area() -> None:
     for heavy in ("httpx", "asyncio", "eduproject.models.router", "eduproject.cli.models"):
         assert f"'{heavy}'" not in loaded["grade"], heavy
         assert f"'{heavy}'" in loaded["ask"], heavy
+
+
+def test_grade_probes_the_sandbox_before_its_options_are_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An area's BEFORE_PARSING work starts with the command's arguments -- not for --help,
+    and grade's sandbox probe not for a Dask run (the sandbox is on the Dask workers)."""
+    import eduproject.cli as cli
+    import eduproject.cli.grading as grading
+    import eduproject.runner.backends as backends
+
+    probes: list[str] = []
+    monkeypatch.setattr(backends, "detect_backend_soon", lambda: probes.append("probe"))
+    cli._before_parsing(["grade", "exercises/x", "submissions", "--workers", "2"])
+    assert probes == ["probe"]
+    for args in (["grade", "--help"], ["grade", "x", "y", "--dask", "local:2"], ["export"], []):
+        cli._before_parsing(args)
+    assert probes == ["probe"]
+    assert set(grading.BEFORE_PARSING) <= set(COMMANDS)

@@ -9,6 +9,20 @@ import typer
 from rich.console import Console
 
 
+def _probe_sandbox_early(args: list[str]) -> None:
+    """Find out whether bubblewrap works here (a sandbox started and ended) while the
+    options are parsed and the grading pipeline is imported: off grade's critical path."""
+    if not any(a == "--dask" or a.startswith("--dask=") for a in args):
+        from eduproject.runner.backends import detect_backend_soon
+
+        detect_backend_soon()
+
+
+# Work a command starts before its options are parsed (typer's parsing imports pydantic:
+# a tenth of a second); called with the command's arguments, never for --help.
+BEFORE_PARSING = {"grade": _probe_sandbox_early}
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
     _register_grade(app)
@@ -80,10 +94,6 @@ def grade_command(
     The exit code says whether the batch ran (0), not whether learners passed. Options not
     given come from the [grading] table of the course's eduproject.toml.
     """
-    if dask is None:
-        from eduproject.runner.backends import detect_backend_soon
-
-        detect_backend_soon()  # while the grading pipeline is imported
     from eduproject.grading.pipeline import grade_lesson
     from eduproject.grading.settings import grading_settings
 
