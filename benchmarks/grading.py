@@ -308,9 +308,14 @@ def compare_with_nbgrader(tmp: Path, n: int, workers: int, cell_timeout: int) ->
     calm = tmp / "submitted-no-loop"
     for name, kind in learners.items():
         write_submission(course, calm, name, "correct" if kind == "infinite-loop" else kind)
-    db_calm = tmp / "gradebook-no-loop.sqlite"
-    t_calm = run(grade_command(lesson, calm, db_calm, workers, cell_timeout), tmp)
-    cpu_calm, phases_calm = CPU["grade"], phases_of(OUTPUT["grade"])
+    # A second of wall time is noisy on a shared machine: three runs, each into a gradebook
+    # of its own, and the median run's figures.
+    calm_runs = []
+    for i in range(3):
+        db_calm = tmp / f"gradebook-no-loop-{i}.sqlite"
+        wall = run(grade_command(lesson, calm, db_calm, workers, cell_timeout), tmp)
+        calm_runs.append((wall, CPU["grade"], phases_of(OUTPUT["grade"]), db_calm))
+    t_calm, cpu_calm, phases_calm, db_calm = sorted(calm_runs, key=lambda r: r[0])[1]
     ours_calm, _ = eduproject_scores(db_calm, "ps")
     changed = sorted(
         k for k in learners if learners[k] != "infinite-loop" and ours_calm.get(k) != ours.get(k)
@@ -330,14 +335,14 @@ def compare_with_nbgrader(tmp: Path, n: int, workers: int, cell_timeout: int) ->
         "  without the loop, every other learner's score is unchanged: "
         + ("yes" if not changed else f"NO: {changed}")
     )
-    print(f"  {'method':44} {'wall s':>8} {'s/submission':>13} {'CPU s/submission':>17}")
+    print(f"  {'method':56} {'wall s':>8} {'s/submission':>13} {'CPU s/submission':>17}")
     rows = [
         ("nbgrader autograde (serial)", t_nbgrader, cpu_nbgrader),
         (f"eduproject grade --workers {workers}", t_ours, cpu_ours),
-        (f"eduproject grade --workers {workers}, no loop", t_calm, cpu_calm),
+        (f"eduproject grade --workers {workers}, no loop, median of 3", t_calm, cpu_calm),
     ]
     for label, wall, cpu in rows:
-        print(f"  {label:44} {wall:8.2f} {wall / n:13.3f} {cpu / n:17.3f}")
+        print(f"  {label:56} {wall:8.2f} {wall / n:13.3f} {cpu / n:17.3f}")
     print(
         f"  speed-up (wall): {t_nbgrader / t_ours:.1f}x with the loop, {t_nbgrader / t_calm:.1f}x "
         f"without; the loop costs {t_ours - t_calm:.2f} s more (goal <= {cell_timeout + 1.5:g} s)"

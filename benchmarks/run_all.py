@@ -117,7 +117,7 @@ def table(grading: dict[str, Any], gateway: dict[str, Any], fresh: dict[str, Any
         rows += [
             ("nbgrader autograde, s/submission", f"{n:.3f}", "(the anchor)", "2.52"),
             (
-                f"eduproject grade --workers {workers}, no loop, s/submission",
+                f"eduproject grade --workers {workers}, no loop, s/submission (median of 3)",
                 f"{calm:.3f} ({n / calm:.1f}x nbgrader)",
                 ">= 30x nbgrader",
                 "-",
