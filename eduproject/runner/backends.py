@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import json
@@ -293,8 +294,14 @@ def detect_backend() -> Backend:
 
 
 def detect_backend_soon() -> None:
-    """Start :func:`detect_backend` on a thread, to overlap it with other start-up work."""
-    threading.Thread(target=_detect_quietly, name="sandbox-probe", daemon=True).start()
+    """Start :func:`detect_backend` on a thread, to overlap it with other start-up work.
+
+    A process that ends meanwhile (a usage error) waits a moment for the probe, so that its
+    sandbox and temporary folder do not outlive it.
+    """
+    probe = threading.Thread(target=_detect_quietly, name="sandbox-probe", daemon=True)
+    probe.start()
+    atexit.register(probe.join, 10.0)
 
 
 def _detect_quietly() -> None:
