@@ -454,33 +454,23 @@ def test_builtins(namespace: TestNamespace, printed: io.StringIO) -> dict[str, A
     def library(cls: Any) -> list[str] | None:
         return library_class_name(cls)
 
-    def isinstance_(obj: Any, cls: Any) -> bool:
-        if real_isinstance(cls, tuple):
-            return any(isinstance_(obj, c) for c in cls)
-        if is_proxy(obj) and real_isinstance(cls, type):
-            spec = library(cls)
-            return (
-                spec is not None
-                and link.ask(
-                    {"op": "isinstance", "ref": object.__getattribute__(obj, "_ref"), "cls": spec}
-                )
-                is True
-            )
-        return real_isinstance(obj, cls)
+    def class_check(op: str, real: Any) -> Any:
+        """isinstance or issubclass (``op``): a learner object's answer comes from the learner
+        process, for a library class only (a class of the judge's means nothing there)."""
 
-    def issubclass_(obj: Any, cls: Any) -> bool:
-        if real_isinstance(cls, tuple):
-            return any(issubclass_(obj, c) for c in cls)
-        if is_proxy(obj) and real_isinstance(cls, type):
-            spec = library(cls)
-            return (
-                spec is not None
-                and link.ask(
-                    {"op": "issubclass", "ref": object.__getattribute__(obj, "_ref"), "cls": spec}
-                )
-                is True
-            )
-        return real_issubclass(obj, cls)
+        def check(obj: Any, cls: Any) -> bool:
+            if real_isinstance(cls, tuple):
+                return any(check(obj, c) for c in cls)
+            if is_proxy(obj) and real_isinstance(cls, type):
+                spec = library(cls)
+                ref = object.__getattribute__(obj, "_ref")
+                return spec is not None and link.ask({"op": op, "ref": ref, "cls": spec}) is True
+            return bool(real(obj, cls))
+
+        return check
+
+    isinstance_ = class_check("isinstance", real_isinstance)
+    issubclass_ = class_check("issubclass", real_issubclass)
 
     def callable_(obj: Any) -> bool:
         if is_proxy(obj):
