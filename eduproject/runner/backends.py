@@ -281,6 +281,8 @@ def _python_readable_by_others() -> bool:
 
 
 _DETECTING = threading.Lock()
+_DETECTING_SOON = threading.Lock()
+_PROBE: threading.Thread | None = None  # the one detect_backend_soon started
 
 
 def detect_backend() -> Backend:
@@ -299,9 +301,13 @@ def detect_backend_soon() -> None:
     A process that ends meanwhile (a usage error) waits a moment for the probe, so that its
     sandbox and temporary folder do not outlive it.
     """
-    probe = threading.Thread(target=_detect_quietly, name="sandbox-probe", daemon=True)
-    probe.start()
-    atexit.register(probe.join, 10.0)
+    global _PROBE
+    with _DETECTING_SOON:
+        if _PROBE is not None:
+            return  # already under way, or done (detect_backend caches the answer)
+        _PROBE = threading.Thread(target=_detect_quietly, name="sandbox-probe", daemon=True)
+        _PROBE.start()
+        atexit.register(_PROBE.join, 10.0)
 
 
 def _detect_quietly() -> None:
