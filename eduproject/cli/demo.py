@@ -162,9 +162,10 @@ def run_demo(
         )
         return summary, time.perf_counter() - started
 
-    # One worker per lesson and the lessons side by side: each class's endless loop waits
-    # out its timeout while the other lessons are graded (the gradebook takes every run).
-    with ThreadPoolExecutor(max_workers=len(folders)) as pool:
+    # One worker per lesson and up to four lessons side by side (each holds a sandbox): each
+    # class's endless loop waits out its timeout while the others are graded (the gradebook
+    # takes every run).
+    with ThreadPoolExecutor(max_workers=min(len(folders), 4)) as pool:
         for folder, (summary, took) in zip(folders, pool.map(grade, folders), strict=True):
             con.print(f"  {folder.name}: {summary.describe()}  ({took:.1f} s)")
     grades_csv = out / "grades.csv"
