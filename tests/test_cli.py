@@ -145,3 +145,48 @@ def test_grade_probes_the_sandbox_before_its_options_are_parsed(
         cli._before_parsing(args)
     assert probes == ["probe"]
     assert set(grading.BEFORE_PARSING) <= set(COMMANDS)
+
+
+def test_plain_option_values_are_converted_without_pydantic() -> None:
+    """typer 0.29 converts values through pydantic (imported on the first option: a tenth of
+    a second of every command); plain ints, floats, paths and flags are converted directly,
+    to the same types, and a bad value is still a usage error that names the option."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from eduproject.cli import area_commands; "
+        "cmd = area_commands('grading')['grade']; "
+        "ctx = cmd.make_context('grade', ['l', 's', '--db', 'g.sqlite', '--workers', '2', "
+        "'--cell-timeout', '2.5', '--no-progress']); "
+        "print({k: type(v).__name__ for k, v in ctx.params.items()}); "
+        "print(ctx.params['workers'], ctx.params['cell_timeout'], ctx.params['memory']); "
+        "print('pydantic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    types, values, pydantic = done.stdout.strip().splitlines()[-3:]
+    assert "'lesson': 'PosixPath'" in types and "'db': 'PosixPath'" in types
+    assert "'workers': 'int'" in types and "'cell_timeout': 'float'" in types
+    assert "'no_progress': 'bool'" in types and "'profile': 'bool'" in types
+    assert values == "2 2.5 None"
+    assert pydantic == "False"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["grade", "l", "s", "--db", "g", "--workers", "two"], "'two' is not an integer"),
+        (["grade", "l", "s", "--db", "g", "--cell-timeout", "5s"], "'5s' is not a number"),
+        # A bound stays typer's own check (validate --jobs has min=1).
+        (["validate", "l", "--jobs", "0"], "greater than or equal to 1"),
+    ],
+)
+def test_a_bad_option_value_is_a_usage_error_naming_the_option(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    option = args[-2]
+    assert f"Invalid value for '{option}'" in err and message in err

@@ -25,6 +25,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from eduproject import __version__
+from eduproject.cli.coercion import plain_coercion
 from eduproject.errors import EduprojectError
 
 __all__ = ["app", "main"]
@@ -150,6 +151,7 @@ def command() -> Any:
 
 
 def _readable(cmd: Any) -> None:
+    plain_coercion(cmd)
     if cmd.help and not cmd.short_help:
         cmd.short_help = cmd.help.strip().split("\n\n")[0].replace("\n", " ")
     for param in cmd.params:
