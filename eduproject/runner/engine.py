@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from eduproject.core.answers import answer_cells, answer_hash
-from eduproject.core.lesson import Exercise, Lesson, Role, TestCase
+from eduproject.core.lesson import Cell, Exercise, Lesson, Role, TestCase
 from eduproject.core.results import ExerciseResult, Status, SubmissionResult, TestOutcome
 from eduproject.errors import SandboxError, SubmissionError
 from eduproject.runner.executed import (
@@ -200,6 +200,9 @@ class Engine:
         for exercise in lesson.exercises:
             for test in exercise.tests:
                 self.tests_by_cell[test.cell_id].append(test)
+        # What the judge is told of the instructor's cells: the same for every submission.
+        self._told: dict[str, dict[str, Any]] = {}
+        self._reads: list[str] | None = None
 
     def grade(
         self, learner: str, path: Path, data: bytes | None, problem: str | None = None
@@ -306,11 +309,7 @@ class Engine:
                 # binds nothing the instructor knows of. Each bundle cell counts once.
                 if cell is not None and cell.cell_id not in copied:
                     copied.add(cell.cell_id)
-                    found = bindings(cell.source)
-                    item["binds"] = [list(b) for b in found]
-                    item["judge"] = judge_code(cell.source, defs=cell.role == Role.SETUP)
-                    if cell.role == Role.SETUP:
-                        item["remember"] = sorted({n for n, k in found if k in ("assign", "class")})
+                    item.update(self._instructor_cell(cell))
                 out.append(item)
             elif step.action == "tests" and cell is not None:
                 tests = self.tests_by_cell.get(cell.cell_id, [])
@@ -325,19 +324,35 @@ class Engine:
                     }
                 )
         limits = self.limits
-        reads: set[str] = set()
-        for cell in self.lesson.cells:
-            if cell.kind == "code" and cell.role in (Role.SETUP, Role.SOLUTION, Role.CONTEXT):
-                reads |= global_reads(cell.source)
+        if self._reads is None:
+            reads: set[str] = set()
+            for cell in self.lesson.cells:
+                if cell.kind == "code" and cell.role in (Role.SETUP, Role.SOLUTION, Role.CONTEXT):
+                    reads |= global_reads(cell.source)
+            self._reads = sorted(reads)
         return {
             "steps": out,
-            "reads": sorted(reads),
+            "reads": self._reads,
             "limits": {
                 "cell_timeout": limits.cell_timeout,
                 "timeout": limits.timeout,
                 "max_message": limits.max_message,
             },
         }
+
+    def _instructor_cell(self, cell: Cell) -> dict[str, Any]:
+        """Who binds what in an instructor's cell, and what of it the judge runs itself."""
+        told = self._told.get(cell.cell_id)
+        if told is None:
+            found = bindings(cell.source)
+            told = {
+                "binds": [list(b) for b in found],
+                "judge": judge_code(cell.source, defs=cell.role == Role.SETUP),
+            }
+            if cell.role == Role.SETUP:
+                told["remember"] = sorted({n for n, k in found if k in ("assign", "class")})
+            self._told[cell.cell_id] = told
+        return told
 
     # -- one run of the plan -----------------------------------------------------------------
 
@@ -356,7 +371,7 @@ class Engine:
         run: JudgeRun | None = None
         try:
             run = self.spawner.judges(self.data_files).spawn(child.detach())
-            run.send_job(job)
+            run.send_job({**job, "learner_pid": child.pid})
             lap("judge")
             deadline = min(budget, time.monotonic() + 2 * self.limits.timeout + 10.0)
             for event in run.events(deadline):

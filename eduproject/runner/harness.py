@@ -972,6 +972,9 @@ class Conversation:
                 return run_cell(self.shell, msg["code"])
             if op == "fork" and self.fds and not nested:
                 return _fork(self, self.fds.pop(0))
+            if op == "seal" and not nested:  # from now on hidden tests only: no learner cell
+                self.snapshot = True
+                return {"ok": True}
             if op in ("run_cell", "fork"):
                 raise ValueError(f"{op} is not possible here")
             outputs: Outputs = self.shell.eduproject_box.outputs
@@ -1032,7 +1035,9 @@ def serve(sock: socket.socket, shell: Any, max_line: int, *, snapshot: bool = Fa
     as it is now -- its learner objects and their references included -- serving the judge on
     that socket. Hidden tests run on snapshots taken at their place in the notebook after every
     learner cell has run, so hidden test inputs only ever reach a process that runs no further
-    learner cell (``run_cell`` is refused there).
+    learner cell (``run_cell`` is refused there). The hidden tests after the last learner cell
+    and visible test run in this process itself, once ``{"op": "seal"}`` has made it refuse
+    ``run_cell`` like a snapshot.
     """
     Conversation(sock, shell, max_line, snapshot=snapshot).loop()
 

@@ -15,7 +15,10 @@ sandboxed learner process, and walks the plan like a notebook run top to bottom:
   of the learner process (a snapshot) and a copy of itself, with the test namespace exactly as
   it is there -- and goes on. The checkpoints run once the last learner cell and visible test
   are done and the main learner process has ended. So hidden test inputs only ever reach
-  processes that run no learner cell and produce nothing a learner sees.
+  processes that run no learner cell and produce nothing a learner sees. The last checkpoint
+  -- the hidden tests after which no learner cell or visible test runs -- needs no copy: it
+  takes over the main learner process itself, once that process is *sealed* (it refuses
+  learner cells from then on, like a snapshot): one fork fewer per submission.
 
 Events go back to the grader as JSON lines on the events socket (see :class:`Events`); a learner
 process that dies or hangs while a cell or a visible test runs ends the run with a ``death``
@@ -93,6 +96,9 @@ class Judge:
         self.tests_left = float(limits["timeout"])
         self.whole = False  # the whole-submission time ran out
         self.phases: dict[str, float] = {}
+        pid = self.job.get("learner_pid")
+        self.learner_pid = pid if type(pid) is int else None  # the main learner process
+        self.final_step = _last_learner_step(self.job["steps"])
 
     # -- the main line ---------------------------------------------------------------------
 
@@ -196,8 +202,9 @@ class Judge:
 
     def _visible(self, step: dict[str, Any]) -> bool:
         tests = step["tests"]
+        final = step["i"] == self.final_step
         if step.get("prelude_hidden"):
-            self._checkpoint(step, tests, prelude=step.get("prelude", ""))
+            self._checkpoint(step, tests, prelude=step.get("prelude", ""), final=final)
             return True
         prelude_failed = ""
         if step.get("prelude", "").strip():
@@ -243,7 +250,7 @@ class Judge:
                 )  # fmt: skip
                 return False
         if hidden:
-            self._checkpoint(step, hidden, failed=prelude_failed)
+            self._checkpoint(step, hidden, failed=prelude_failed, final=final)
         return True
 
     def _run(self, step: dict[str, Any], name: str, source: str, *, mirror: bool) -> TestRun:
@@ -287,6 +294,14 @@ class Judge:
             raise LearnerGone("the learner process did not make a snapshot", timeout=False)
         return Channel(ours, max_message=self.link.channel.max_message), pid
 
+    def _seal(self) -> tuple[Channel, int]:
+        """The main learner process itself, sealed: it refuses learner cells from now on."""
+        assert self.learner_pid is not None
+        reply = self.link.ask_raw({"op": "seal"})
+        if reply.get("ok") is not True:
+            raise LearnerGone("the learner process could not be sealed", timeout=False)
+        return self.link.channel, self.learner_pid
+
     def _checkpoint(
         self,
         step: dict[str, Any],
@@ -294,17 +309,32 @@ class Judge:
         *,
         prelude: str = "",
         failed: str = "",
+        final: bool = False,
     ) -> None:
+        """Hidden tests at this place: a checkpoint forked now, run after the main line.
+
+        ``final``: no learner cell or visible test comes after it, so the checkpoint runs
+        on the main learner process (sealed) instead of a snapshot of it.
+        """
         with self._phase("checkpoints"):
-            self._fork_checkpoint(step, tests, prelude, failed)
+            self._fork_checkpoint(step, tests, prelude, failed, final)
 
     def _fork_checkpoint(
-        self, step: dict[str, Any], tests: list[dict[str, Any]], prelude: str, failed: str
+        self,
+        step: dict[str, Any],
+        tests: list[dict[str, Any]],
+        prelude: str,
+        failed: str,
+        final: bool,
     ) -> None:
         names = [t["name"] for t in tests]
         self.link.deadline = time.monotonic() + self.cell_timeout
+        main = self.link.channel
         try:
-            channel, snapshot_pid = self._snapshot()
+            if final and self.learner_pid is not None:
+                channel, snapshot_pid = self._seal()
+            else:
+                channel, snapshot_pid = self._snapshot()
         except LearnerGone as gone:
             for test in tests:
                 self._report(step, test, TestRun(False, f"not run: {gone}"))
@@ -321,9 +351,9 @@ class Judge:
                     os.close(earlier.go)
                     os.close(earlier.out)
                 self.checkpoints = []
-                main = self.link.channel
-                self.link.switch(channel)
-                main.close()  # so that the main learner process ends when the judge lets go
+                if channel is not main:
+                    self.link.switch(channel)
+                    main.close()  # so that the main learner process ends when the judge lets go
                 self.namespace.take_hidden(_wait_for(read_end), step["i"])
                 self.namespace.record_hidden = True
                 self._hidden(step, tests, prelude, failed, snapshot_pid)
@@ -336,7 +366,8 @@ class Judge:
                 os._exit(code)
         os.close(read_end)
         os.close(out_write)
-        channel.close()
+        if channel is not main:
+            channel.close()
         budget = len(tests) * (self.cell_timeout + 1.0) + 2.0
         self.checkpoints.append(_Checkpoint(pid, write_end, out_read, step["i"], names, budget))
 
@@ -409,6 +440,15 @@ class _quiet:
 
     def __exit__(self, *exc: object) -> bool:
         return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
+
+
+def _last_learner_step(steps: list[dict[str, Any]]) -> int | None:
+    """The ``i`` of the last step that reaches the learner process (a cell that runs there,
+    or a test cell), or None."""
+    for step in reversed(steps):
+        if step["kind"] == "tests" or (step["kind"] == "run" and not step.get("skip")):
+            return int(step["i"])
+    return None
 
 
 def _send_all(fd: int, data: dict[str, Any]) -> None:

@@ -193,8 +193,11 @@ class Snapshot:
 class SandboxedChild:
     """One submission's learner process: a :class:`Channel` plus its exit from the zygote."""
 
-    def __init__(self, zygote: Zygote, sock: socket.socket, folders: list[Path]) -> None:
+    def __init__(
+        self, zygote: Zygote, sock: socket.socket, folders: list[Path], pid: int | None = None
+    ) -> None:
         self.zygote = zygote
+        self.pid = pid  # as the sandbox numbers it (what a judge's "kill" event names)
         self.channel = Channel(sock, max_message=zygote.limits.max_message)
         self.folders = folders
         self.exit: ChildExit | None = None
@@ -414,7 +417,9 @@ class Zygote:
             ours.close()
             self.close()
             raise SandboxError(f"the grading sandbox did not fork a learner process: {started}")
-        return SandboxedChild(self, ours, [host, *([tmp_host] if tmp_host else [])])
+        pid = started.get("pid")
+        folders = [host, *([tmp_host] if tmp_host else [])]
+        return SandboxedChild(self, ours, folders, pid if type(pid) is int else None)
 
     def _reap_child(self, *, kill: bool) -> ChildExit:
         """End the current child (and everything it left) and return how it ended."""

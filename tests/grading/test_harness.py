@@ -101,3 +101,16 @@ def test_each_submission_starts_fresh(zygote: Zygote) -> None:
     (second,) = cells(zygote, "import random\nprint('secret' in globals(), random.random())")
     assert stdout(second).startswith("False ")
     assert stdout(first) != stdout(second).split()[1] + "\n"
+
+
+def test_a_sealed_learner_process_refuses_learner_cells(zygote: Zygote) -> None:
+    """The judge seals the learner process before the last hidden tests run there: from then
+    on it answers the judge's requests but runs no learner cell, like a snapshot."""
+    child = zygote.spawn({})
+    try:
+        assert child.ask({"op": "run_cell", "code": "x = 41"}, 20)["status"] == "ok"
+        assert child.ask({"op": "seal"}, 20) == {"ok": True}
+        refused = child.ask({"op": "run_cell", "code": "x = 42"}, 20)
+        assert refused["ok"] is False and "run_cell is not possible here" in str(refused)
+    finally:
+        child.end()

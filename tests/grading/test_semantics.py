@@ -19,7 +19,7 @@ from eduproject.core.lesson import Lesson
 from eduproject.core.results import Status, SubmissionResult, TestOutcome
 from eduproject.runner.engine import preload_for
 from eduproject.runner.sandbox import Backend, Limits, Zygote
-from tests.support.lessons import notebook_json
+from tests.support.lessons import CellSpec, notebook_json
 
 from .conftest import TEST_LIMITS
 from .grading_support import bundle_lesson, grade, scores, statuses, submission
@@ -139,3 +139,36 @@ def test_hidden_tests_as_real_courses_write_them(
 def _charges_test(result: SubmissionResult) -> TestOutcome:
     (exercise,) = [e for e in result.exercises if e.exercise == "charges"]
     return exercise.tests[0]
+
+
+# Each hidden test reports the learner process it ran in (its pid, as the sandbox numbers it).
+WHERE_HIDDEN_TESTS_RUN: list[CellSpec] = [
+    ("md exercise=first", "# First"),
+    (
+        "code solution",
+        "import os\nMAIN = os.getpid()\ndef where():\n    ### BEGIN SOLUTION\n"
+        "    return os.getpid()\n    ### END SOLUTION",
+    ),
+    ("code hidden-tests", "assert where() != MAIN, 'a copy: a learner cell and a test follow'"),
+    ("md exercise=last", "# Last"),
+    ("code solution", "def last():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"),
+    ("code tests", "assert last() == 1 and where() == MAIN"),
+    ("code hidden-tests", "assert where() == MAIN, 'nothing follows: the learner process itself'"),
+]
+
+
+def test_the_last_hidden_tests_run_in_the_learner_process_itself(
+    backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Hidden tests run on a snapshot of the learner process taken at their place -- except
+    the last ones, after which no learner cell or visible test runs: they need no copy and
+    run in the (sealed) learner process itself. Either way the grade is the notebook's."""
+    folder = tmp_path_factory.mktemp("where") / "exercises" / "where"
+    folder.mkdir(parents=True)
+    nb = notebook_json(WHERE_HIDDEN_TESTS_RUN)
+    (folder / "where.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    lesson = bundle_lesson(folder, folder.parent.parent / "grader")
+    with Zygote(backend, preload=preload_for(lesson), limits=TEST_LIMITS) as zygote:
+        result = grade(lesson, zygote, submission(lesson, solution(lesson)))
+    failed = [(t.name, t.message) for e in result.exercises for t in e.tests if not t.passed]
+    assert failed == [] and result.score == result.max_score == 3.0, failed
