@@ -30,6 +30,7 @@ event, and the grader replays the submission without that step (``engine.py``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import resource
@@ -517,9 +518,7 @@ def _child(learner_fd: int, events_fd: int, memory: int | None, uid: int | None)
     events = Events(socket.socket(fileno=events_fd))
     try:
         os.setpgid(0, 0)  # the grader ends the judge and its checkpoints as one group
-        import ctypes
-
-        libc = ctypes.CDLL(None)
+        libc = _libc()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         if memory is not None:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -540,6 +539,15 @@ def _child(learner_fd: int, events_fd: int, memory: int | None, uid: int | None)
             events.send({"ev": "error", "message": traceback.format_exc()[-4000:]})
     finally:
         os._exit(code)
+
+
+@functools.cache
+def _libc() -> Any:
+    """The C library, for prctl (loaded once by the fork server: ctypes costs each judge
+    a few milliseconds otherwise)."""
+    import ctypes
+
+    return ctypes.CDLL(None)
 
 
 def _vm_size() -> int:
@@ -587,6 +595,7 @@ def serve_forever(config: dict[str, Any]) -> None:
         # learner code changed), never here, where tests would see a fresh copy.
         global LESSON_MODULES
         LESSON_MODULES = lesson_modules(files)
+    _libc()
     memory_mb = config.get("memory_mb")
     memory = None if memory_mb is None else _vm_size() + int(memory_mb) * 2**20
     import gc
