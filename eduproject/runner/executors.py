@@ -6,7 +6,8 @@ order, with only a few jobs in flight (memory stays flat with class size). Each 
 a thread of the local pool, or a thread of a Dask worker process -- keeps its own
 :class:`~eduproject.runner.sandbox.Zygote`, so each submission still runs in a fresh,
 isolated process while the expensive start-up (Python, IPython, pandas...) happens once per
-worker.
+worker. The workers of a local pool share one judge fork server (the judges it forks are
+fresh processes too); on Dask each worker keeps its own.
 
     >>> with LocalPool(lesson, data_files, Limits(), workers=2) as pool:   # doctest: +SKIP
     ...     for result in pool.map(jobs):
@@ -29,7 +30,8 @@ from eduproject.core.lesson import Lesson
 from eduproject.core.results import SubmissionResult
 from eduproject.errors import ConfigError, SandboxError, SubmissionError
 from eduproject.runner.engine import Engine, preload_for
-from eduproject.runner.sandbox import Backend, Limits, Zygote, detect_backend
+from eduproject.runner.judges import JudgeServers
+from eduproject.runner.sandbox import Backend, Limits, Zygote, detect_backend, shared_judges
 from eduproject.runner.submissions import read_notebook
 
 __all__ = ["DaskExecutor", "Executor", "GradeFailure", "GradeJob", "LocalPool", "make_executor"]
@@ -81,11 +83,20 @@ class _Worker:
     """An engine bound to one zygote; used by one thread at a time."""
 
     def __init__(
-        self, lesson: Lesson, data_files: dict[str, bytes], limits: Limits, backend: Backend
+        self,
+        lesson: Lesson,
+        data_files: dict[str, bytes],
+        limits: Limits,
+        backend: Backend,
+        judges: JudgeServers | None = None,
     ) -> None:
         started = time.monotonic()
         self.zygote = Zygote(
-            backend, preload=preload_for(lesson), limits=limits, lesson_files=data_files
+            backend,
+            preload=preload_for(lesson),
+            limits=limits,
+            lesson_files=data_files,
+            judges=judges,
         )
         self.zygote.start()
         self.start_s = time.monotonic() - started
@@ -144,7 +155,10 @@ class LocalPool:
         self.backend = backend or detect_backend()
         self.sandbox = self.backend.description
         self.warning = self.backend.warning
-        self._args = (lesson, data_files, limits, self.backend)
+        # One judge server for all the workers: a second one would cost a sandbox start
+        # (the judge imports, the lesson's preloads) and its memory.
+        self._judges = shared_judges(self.backend, preload_for(lesson))
+        self._args = (lesson, data_files, limits, self.backend, self._judges)
         self._local = threading.local()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
@@ -175,8 +189,10 @@ class LocalPool:
             workers, self._all = self._all, []
         for worker in workers:  # every sandbox ends at once, then each is waited for
             worker.zygote.hang_up()
+        self._judges.hang_up()
         for worker in workers:
             worker.zygote.close()
+        self._judges.close()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 

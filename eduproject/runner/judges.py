@@ -1,9 +1,12 @@
-"""The grader's handle on the judge fork server of one worker (see ``judge.py``).
+"""The grader's handle on the judge fork servers (see ``judge.py``).
 
-:class:`JudgeServer` starts ``python -m eduproject.runner.judge`` once per worker, with the
+:class:`JudgeServer` starts ``python -m eduproject.runner.judge`` once per lesson and pool of
+workers (:class:`JudgeServers` keeps them; the workers of a local pool share it), with the
 modules tests use pre-imported and the lesson's files in its working folder. :meth:`spawn`
 forks one judge per submission, hands it the learner process's socket and the plan, and
 returns a :class:`JudgeRun` whose :meth:`JudgeRun.events` yields what the judge reports.
+Several worker threads may spawn from one server at once: its control socket is used by one
+at a time.
 
 The judge is trusted code (the instructor's tests) working on untrusted data: it runs in the
 same kind of sandbox as learner code (``backends.py``: with bubblewrap, no network, a read-only
@@ -15,12 +18,14 @@ blow up in it costs that submission, not the grader.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,7 +48,7 @@ from eduproject.runner.channel import (
 )
 from eduproject.runner.isolation import remove_tree
 
-__all__ = ["JudgeRun", "JudgeServer"]
+__all__ = ["JudgeRun", "JudgeServer", "JudgeServers"]
 
 
 def _package_outside(roots: list[str]) -> list[str]:
@@ -108,7 +113,7 @@ class JudgeRun:
 
 
 class JudgeServer:
-    """A judge fork server for one worker: :meth:`start` once, :meth:`spawn` per submission."""
+    """A judge fork server: :meth:`start` once, :meth:`spawn` per submission (from any thread)."""
 
     def __init__(
         self,
@@ -128,14 +133,18 @@ class JudgeServer:
         self._control: socket.socket | None = None
         self._folder: Path | None = None
         self.preload_failed: dict[str, str] = {}
+        self._lock = threading.RLock()  # one request and its answer at a time
+        self._ready = False
+        self._failure: str | None = None  # why it did not start, for every thread that waits
 
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
-        self.launch()
-        self.wait_ready()
+        with self._lock:
+            self.launch()
+            self.wait_ready()
 
     def launch(self) -> None:
         """Start the judge server's process; :meth:`wait_ready` waits until it can fork.
@@ -183,23 +192,36 @@ class JudgeServer:
             theirs.close()
             log.close()
         self._control = ours
+        self._ready = False
+        self._failure = None
 
     def wait_ready(self) -> None:
-        ready = self._recv(STARTUP_TIMEOUT)
-        if ready is None or ready.get("event") != "ready":
-            tail = self._log_tail()
-            self.close()
-            raise SandboxError(
-                f"the judge did not start: {tail}",
-                hint="run `eduproject grade` again; if it persists, the message above says why",
-            )
-        self.preload_failed = dict(ready.get("failed") or {})
+        """Wait until the launched server can fork (at once if it can; any thread may ask)."""
+        with self._lock:
+            if self._ready:
+                return
+            ready = None if self._control is None else self._recv(STARTUP_TIMEOUT)
+            if ready is None or ready.get("event") != "ready":
+                if self._failure is None:
+                    self._failure = f"the judge did not start: {self._log_tail()}"
+                self.close()
+                raise SandboxError(
+                    self._failure,
+                    hint="run `eduproject grade` again; if it persists, the message above says why",
+                )
+            self.preload_failed = dict(ready.get("failed") or {})
+            self._ready = True
 
     def spawn(self, learner: socket.socket) -> JudgeRun:
         """Fork a judge that talks to the learner process on ``learner`` (handed over)."""
+        with self._lock:
+            return self._spawn(learner)
+
+    def _spawn(self, learner: socket.socket) -> JudgeRun:
         if not self.alive:
             self.close()
             self.start()
+        self.wait_ready()
         assert self._control is not None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -223,9 +245,10 @@ class JudgeServer:
 
     def kill(self, pid: int) -> None:
         """Kill one judge and its checkpoints (its process group), whatever they are doing."""
-        if self._control is not None:
-            with contextlib.suppress(OSError):
-                self._control.send(json.dumps({"op": "kill", "pid": pid}).encode())
+        with self._lock:
+            if self._control is not None:
+                with contextlib.suppress(OSError):
+                    self._control.send(json.dumps({"op": "kill", "pid": pid}).encode())
 
     def _recv(self, timeout: float) -> dict[str, Any] | None:
         assert self._control is not None
@@ -236,15 +259,74 @@ class JudgeServer:
 
     def hang_up(self) -> None:
         """Close the control socket: the server ends (without waiting for it; see close)."""
-        if self._control is not None:
-            self._control.close()
-            self._control = None
+        with self._lock:
+            if self._control is not None:
+                self._control.close()
+                self._control = None
+            self._ready = False
 
     def close(self) -> None:
-        self.hang_up()
-        if self._proc is not None:
-            end_process(self._proc)
-            self._proc = None
-        if self._folder is not None:
-            remove_tree(self._folder)
-            self._folder = None
+        with self._lock:
+            self.hang_up()
+            if self._proc is not None:
+                end_process(self._proc)
+                self._proc = None
+            if self._folder is not None:
+                remove_tree(self._folder)
+                self._folder = None
+
+
+class JudgeServers:
+    """The judge fork servers of a pool of workers: one per set of lesson files (at most
+    four), launched by the first worker that asks, then shared by all of them.
+
+    Launch from threads that outlive the servers (bubblewrap's ``--die-with-parent`` fires
+    when the starting *thread* ends): the pool's own worker threads.
+    """
+
+    MAX = 4
+
+    def __init__(self, backend: Backend, *, preload: list[str], uid: int | None) -> None:
+        self.backend = backend
+        self.preload = list(preload)
+        self.uid = uid
+        self._servers: dict[str, JudgeServer] = {}
+        self._lock = threading.Lock()
+
+    def get(self, files: dict[str, bytes], *, wait: bool = True) -> JudgeServer:
+        """The server for ``files``, launched if there is none; waited for if ``wait``."""
+        key = hashlib.sha256(
+            b"".join(
+                hashlib.sha256(k.encode() + b"\0" + v).digest() for k, v in sorted(files.items())
+            )
+        ).hexdigest()
+        with self._lock:
+            server = self._servers.get(key)
+            if server is None:
+                while len(self._servers) >= self.MAX:
+                    self._servers.pop(next(iter(self._servers))).close()
+                server = JudgeServer(self.backend, preload=self.preload, files=files, uid=self.uid)
+                server.launch()
+                self._servers[key] = server
+        if wait:
+            try:
+                server.wait_ready()
+            except BaseException:
+                with self._lock:
+                    if self._servers.get(key) is server:
+                        del self._servers[key]
+                raise
+        return server
+
+    def hang_up(self) -> None:
+        """Every server ends (:meth:`close` then waits for them)."""
+        with self._lock:
+            servers = list(self._servers.values())
+        for server in servers:
+            server.hang_up()
+
+    def close(self) -> None:
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.close()

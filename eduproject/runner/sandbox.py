@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import itertools
 import json
 import os
@@ -44,7 +43,7 @@ from eduproject.runner.backends import (
 )
 from eduproject.runner.channel import Channel, ProtocolViolation, recv_control
 from eduproject.runner.isolation import remove_tree
-from eduproject.runner.judges import JudgeServer
+from eduproject.runner.judges import JudgeServer, JudgeServers
 
 __all__ = [
     "Backend",
@@ -58,6 +57,7 @@ __all__ = [
     "detect_backend",
     "rlimits_backend",
     "scrubbed_env",
+    "shared_judges",
 ]
 
 STARTUP_TIMEOUT = 120.0
@@ -140,6 +140,18 @@ def _learner_uid() -> int:
     starving another worker, and no two workers' learner processes can signal each other.
     """
     return 200_000 + (os.getpid() * 64 + next(_UIDS)) % 1_000_000
+
+
+def shared_judges(backend: Backend, preload: list[str], *, uid: int | None = None) -> JudgeServers:
+    """Judge servers for zygotes that preload ``preload``: pass them to each zygote of a
+    pool (``Zygote(judges=...)``) to share one server per lesson, and close them after the
+    zygotes. ``uid``: a learner uid of the pool (the judges run as another uid derived from
+    it); a fresh one by default.
+    """
+    if not backend.uid_drop:
+        return JudgeServers(backend, preload=preload, uid=None)
+    learner = uid if uid is not None else _learner_uid()
+    return JudgeServers(backend, preload=preload, uid=learner + 1_100_000)
 
 
 # -- the zygote and its children -------------------------------------------------------------
@@ -259,6 +271,7 @@ class Zygote:
         preload: list[str] | None = None,
         limits: Limits | None = None,
         lesson_files: dict[str, bytes] | None = None,
+        judges: JudgeServers | None = None,
     ) -> None:
         self.backend = backend
         # With the lesson's files known, start() starts their judge server at the same time.
@@ -271,34 +284,14 @@ class Zygote:
         self._control: socket.socket | None = None
         self._jobs = itertools.count(1)
         self.preload_failed: dict[str, str] = {}
-        self._judges: dict[str, JudgeServer] = {}
+        # Judge servers: this zygote's own, or those of its pool (shared_judges), which the
+        # pool ends.
+        self._own_judges = judges is None
+        self._judges = judges or shared_judges(backend, self.preload, uid=self.uid)
 
     def judges(self, files: dict[str, bytes]) -> JudgeServer:
         """The judge fork server for a lesson with these files (started on first use)."""
-        return self._judge_server(files, wait=True)
-
-    def _judge_server(self, files: dict[str, bytes], *, wait: bool) -> JudgeServer:
-        """The judge server for ``files``; a new one is launched, and waited for if ``wait``."""
-        key = hashlib.sha256(
-            b"".join(
-                hashlib.sha256(k.encode() + b"\0" + v).digest() for k, v in sorted(files.items())
-            )
-        ).hexdigest()
-        server = self._judges.get(key)
-        if server is None:
-            while len(self._judges) >= 4:
-                self._judges.pop(next(iter(self._judges))).close()
-            uid = None if self.uid is None else self.uid + 1_100_000
-            server = JudgeServer(self.backend, preload=self.preload, files=files, uid=uid)
-            server.launch()
-            self._judges[key] = server
-            if wait:
-                try:
-                    server.wait_ready()
-                except BaseException:
-                    self._judges.pop(key, None)
-                    raise
-        return server
+        return self._judges.get(files, wait=True)
 
     def __enter__(self) -> Zygote:
         self.start()
@@ -320,7 +313,7 @@ class Zygote:
         # kills a sandbox when the thread that started it ends (a judge server started on a
         # short-lived thread was killed at once and started again on the first submission).
         try:
-            server = self._judge_server(self.lesson_files, wait=False)
+            server = self._judges.get(self.lesson_files, wait=False)
             self._start()
             server.wait_ready()
         except BaseException:
@@ -452,19 +445,18 @@ class Zygote:
         return log_tail(root / "zygote.log")
 
     def hang_up(self) -> None:
-        """Close every control socket: the zygote and its judge servers end, all at once
+        """Close every control socket: the zygote and its own judge servers end, all at once
         (:meth:`close` then waits for them; closing several zygotes, hang up all first)."""
-        for server in self._judges.values():
-            server.hang_up()
+        if self._own_judges:
+            self._judges.hang_up()
         if self._control is not None:
             self._control.close()
             self._control = None
 
     def close(self) -> None:
         self.hang_up()
-        for server in self._judges.values():
-            server.close()
-        self._judges = {}
+        if self._own_judges:
+            self._judges.close()
         if self._proc is not None:
             end_process(self._proc)
             self._proc = None

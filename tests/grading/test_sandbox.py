@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from eduproject.core.lesson import Lesson
+from eduproject.runner.executors import GradeJob, LocalPool
 from eduproject.runner.sandbox import (
     Backend,
     ChildExit,
@@ -20,7 +23,7 @@ from eduproject.runner.sandbox import (
 )
 
 from .conftest import TEST_LIMITS
-from .grading_support import Listener, run, stdout
+from .grading_support import BASIC_ANSWERS, Listener, run, stdout, submission
 
 needs_bwrap = pytest.mark.skipif("os.geteuid() != 0 or __import__('shutil').which('bwrap') is None")
 
@@ -247,3 +250,96 @@ def test_the_judge_server_started_with_the_zygote_stays_up(backend: Backend) -> 
         with pytest.raises(subprocess.TimeoutExpired):
             server._proc.wait(timeout=2)
         assert z.judges(files) is server and server.alive
+
+
+def _sandboxed_servers(marker: str) -> list[int]:
+    """Our descendant Python processes whose command line has ``marker`` and whose parent's
+    has not (the servers, not the processes they forked; not bubblewrap around them)."""
+
+    def cmdline(pid: int) -> str:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return ""
+        return "" if argv.split("\0")[0].endswith("bwrap") else argv
+
+    def parent(pid: int) -> int:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return 0
+        return int(stat[stat.rfind(")") + 2 :].split()[1])
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or marker not in cmdline(int(entry)):
+            continue
+        pid, ancestor, ours = int(entry), int(entry), False
+        while ancestor > 1:
+            ancestor = parent(ancestor)
+            ours = ours or ancestor == os.getpid()
+        if ours and marker not in cmdline(parent(pid)):
+            found.append(pid)
+    return found
+
+
+def test_the_workers_of_a_pool_share_one_judge_server(basic_lesson: Lesson) -> None:
+    """Two workers, two zygotes, one judge server: both workers ask it for judges (one request
+    at a time on its control socket), and each judge it forks serves one submission."""
+    answers = [BASIC_ANSWERS, {"double": BASIC_ANSWERS["double"]}] * 4
+    jobs = [
+        GradeJob(f"l{i}", f"l{i}.ipynb", None, submission(basic_lesson, a))
+        for i, a in enumerate(answers)
+    ]
+    with LocalPool(basic_lesson, {}, Limits(cell_timeout=10, timeout=60), workers=2) as pool:
+        results = sorted(pool.map(jobs), key=lambda r: int(getattr(r, "learner", "x")[1:]))
+        zygotes = _sandboxed_servers("zygote.py")
+        judge_servers = _sandboxed_servers("eduproject.runner.judge")
+    assert [getattr(r, "score", r) for r in results] == [6.0, 3.0] * 4
+    assert len(zygotes) == 2 and len(judge_servers) == 1, (zygotes, judge_servers)
+    assert _sandboxed_servers("eduproject.runner.judge") == []  # the pool ended it
+
+
+def test_a_judge_server_that_cannot_start_fails_every_worker_waiting_for_it_clearly(
+    tmp_path: Path,
+) -> None:
+    """Workers share a judge server: when it dies before it is ready, each worker that waits
+    for it gets the same clear error (not a hang, not a closed-socket traceback), and the
+    next request launches a new one."""
+    import threading
+    from dataclasses import dataclass
+
+    from eduproject.errors import SandboxError
+    from eduproject.runner.backends import RlimitsBackend
+    from eduproject.runner.judges import JudgeServers
+
+    @dataclass(frozen=True)
+    class Broken(RlimitsBackend):
+        def wrap(self, root: Path, argv: list[str], *args: object, **kw: object) -> list[str]:
+            return [sys.executable, "-c", "print('no judge here'); raise SystemExit(3)"]
+
+    servers = JudgeServers(
+        Broken(name="broken", description="broken", warning=None, uid_drop=False),
+        preload=[],
+        uid=None,
+    )
+    errors: list[str] = []
+
+    def worker() -> None:
+        try:
+            servers.get({"a.txt": b"x"}, wait=True)
+        except SandboxError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    try:
+        assert len(errors) == 2 and errors[0] == errors[1], errors
+        assert "the judge did not start: no judge here" in errors[0]
+        with pytest.raises(SandboxError, match="no judge here"):
+            servers.get({"a.txt": b"x"}, wait=True)  # a new launch, failing the same way
+    finally:
+        servers.close()
