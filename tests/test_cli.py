@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -128,22 +129,49 @@ def test_a_command_loads_only_its_own_area() -> None:
         assert f"'{heavy}'" in loaded["ask"], heavy
 
 
-def test_grade_probes_the_sandbox_before_its_options_are_parsed(
-    monkeypatch: pytest.MonkeyPatch,
+def test_grade_starts_its_sandboxes_before_its_options_are_parsed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """An area's BEFORE_PARSING work starts with the command's arguments -- not for --help,
-    and grade's sandbox probe not for a Dask run (the sandbox is on the Dask workers)."""
+    and nothing of grade's for a Dask run (the sandboxes are on the Dask workers). Where
+    bubblewrap is known to work, grade starts one zygote per worker that will have a
+    submission; where it is not known yet, the probe starts instead."""
     import eduproject.cli as cli
     import eduproject.cli.grading as grading
     import eduproject.runner.backends as backends
+    import eduproject.runner.sandbox as sandbox
 
-    probes: list[str] = []
-    monkeypatch.setattr(backends, "detect_backend_soon", lambda: probes.append("probe"))
-    cli._before_parsing(["grade", "exercises/x", "submissions", "--workers", "2"])
-    assert probes == ["probe"]
-    for args in (["grade", "--help"], ["grade", "x", "y", "--dask", "local:2"], ["export"], []):
+    calls: list[object] = []
+    known: list[object] = [None]
+    monkeypatch.setattr(backends, "detect_backend_soon", lambda: calls.append("probe"))
+    monkeypatch.setattr(backends, "remembered_backend", lambda: known[0])
+    monkeypatch.setattr(sandbox, "prestart", lambda backend, n: calls.append((backend, n)))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "eduproject.toml").write_text("[grading]\nworkers = 3\n")
+    for name in ("ada.ipynb", "bo.ipynb", ".ipynb_checkpoints"):
+        (tmp_path / "class" / name).mkdir(parents=True)
+    (tmp_path / "nbgrader" / "submitted" / "cy").mkdir(parents=True)
+
+    cli._before_parsing(["grade", "exercises/x", "class", "--workers", "2"])
+    assert calls == ["probe"]  # bubblewrap not known to work yet
+    known[0] = "bwrap"
+    expected = {
+        ("exercises/x", "class", "--workers", "2"): 2,
+        ("exercises/x", "class", "--workers=1", "--db", "g.sqlite"): 1,
+        ("exercises/x", "--db", "g.sqlite", "class"): 2,  # [grading] workers = 3, 2 learners
+        ("exercises/x", "nbgrader", "--workers", "4"): 1,  # an nbgrader course: submitted/
+        ("exercises/x", "missing-folder"): None,  # grade itself says what is wrong
+        ("exercises/x", "class", "--workers", "two"): None,
+        ("exercises/x",): None,
+    }
+    for args, n in expected.items():
+        calls.clear()
+        cli._before_parsing(["grade", *args])
+        assert calls == ([] if n is None else [("bwrap", n)]), args
+    calls.clear()
+    for args in (["grade", "--help"], ["grade", "x", "class", "--dask", "local:2"], ["export"], []):
         cli._before_parsing(args)
-    assert probes == ["probe"]
+    assert calls == []
     assert set(grading.BEFORE_PARSING) <= set(COMMANDS)
 
 

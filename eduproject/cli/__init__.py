@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import importlib
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -200,15 +201,15 @@ def _annotation_word(desc: object) -> str:
     return "TEXT"
 
 
-def _before_parsing(args: list[str]) -> None:
+def _before_parsing(args: list[str]) -> Callable[[], None] | None:
     """Start the work an area declares for a command (``BEFORE_PARSING[name](args)``) before
-    click parses the options, which first imports pydantic (a tenth of a second)."""
+    click parses the options, which first imports pydantic (a tenth of a second). Returns
+    what undoes that work if the command leaves it unused (called when the command ends)."""
     if not args or "--help" in args or args[0] not in COMMANDS:
-        return
+        return None
     module = importlib.import_module(f"eduproject.cli.{COMMANDS[args[0]]}")
     early = getattr(module, "BEFORE_PARSING", {}).get(args[0])
-    if early is not None:
-        early(args[1:])
+    return None if early is None else early(args[1:])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     :class:`EduprojectError` becomes one message on stderr and the error's exit code.
     Success returns normally, so that ``main([...])`` can be called in-process.
     """
-    _before_parsing(sys.argv[1:] if argv is None else argv)
+    undo = _before_parsing(sys.argv[1:] if argv is None else argv)
     try:
         _root_command().main(args=argv, standalone_mode=True, prog_name="eduproject")
     except SystemExit as exc:
@@ -227,3 +228,6 @@ def main(argv: list[str] | None = None) -> None:
     except EduprojectError as exc:
         Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(exc.exit_code)
+    finally:
+        if undo is not None:
+            undo()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -9,18 +11,69 @@ import typer
 from rich.console import Console
 
 
-def _probe_sandbox_early(args: list[str]) -> None:
-    """Find out whether bubblewrap works here (a sandbox started and ended) while the
-    options are parsed and the grading pipeline is imported: off grade's critical path."""
-    if not any(a == "--dask" or a.startswith("--dask=") for a in args):
-        from eduproject.runner.backends import detect_backend_soon
+def _start_sandboxes_early(args: list[str]) -> Callable[[], None] | None:
+    """Start grade's sandboxes while its options are parsed and the grading pipeline is
+    imported (a tenth of a second that a sandbox's own start-up then overlaps).
 
+    Where bubblewrap was found working before (the probe's memo), one zygote per worker that
+    will have work starts now; the workers adopt them. Otherwise the probe runs on a thread,
+    off the critical path, and the sandboxes start when the lesson is read. Nothing here can
+    fail grade: a guess it cannot make means no early start. Returns what ends the zygotes
+    no worker adopted (grade stopped before grading: a bad lesson...).
+    """
+    if any(a == "--dask" or a.startswith("--dask=") for a in args):
+        return None  # the sandboxes are on the Dask workers
+    from eduproject.runner.backends import detect_backend_soon, remembered_backend
+
+    backend = remembered_backend()
+    if backend is None:
         detect_backend_soon()
+        return None
+    try:
+        count = _workers_with_work(args)
+    except Exception:  # grade itself reports bad arguments or settings
+        return None
+    if not count:
+        return None
+    from eduproject.runner.sandbox import discard_prestarted, prestart
+
+    prestart(backend, count)
+    return discard_prestarted
+
+
+_GRADE_VALUE_OPTIONS = ("--db", "--workers", "--cell-timeout", "--timeout", "--memory", "--dask")
+
+
+def _workers_with_work(args: list[str]) -> int:
+    """How many of grade's workers will get a submission: min(workers, submissions), read
+    from the arguments as given (0 when they do not name a lesson and a folder)."""
+    positional: list[str] = []
+    options: dict[str, str] = {}
+    rest = iter(args)
+    for arg in rest:
+        name, eq, value = arg.partition("=")
+        if name in _GRADE_VALUE_OPTIONS:
+            options[name] = value if eq else next(rest, "")
+        elif not arg.startswith("-"):
+            positional.append(arg)
+    if len(positional) != 2:
+        return 0
+    lesson, folder = Path(positional[0]), Path(positional[1])
+    if "--workers" in options:
+        workers = int(options["--workers"])
+    else:
+        from eduproject.grading.settings import grading_settings
+
+        workers = grading_settings(lesson).workers or os.cpu_count() or 1
+    if (folder / "submitted").is_dir() and not any(folder.glob("*.ipynb")):
+        folder = folder / "submitted"  # an nbgrader course folder
+    entries = sum(1 for e in folder.iterdir() if not e.name.startswith((".", "_")))
+    return max(0, min(workers, entries))
 
 
 # Work a command starts before its options are parsed (typer's parsing imports pydantic:
 # a tenth of a second); called with the command's arguments, never for --help.
-BEFORE_PARSING = {"grade": _probe_sandbox_early}
+BEFORE_PARSING = {"grade": _start_sandboxes_early}
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import hashlib
+import importlib.util
 import json
 import os
 import select
@@ -39,9 +41,11 @@ __all__ = [
     "RlimitsBackend",
     "detect_backend",
     "end_process",
+    "forget_probe",
     "log_tail",
     "prepare_root",
     "python_roots",
+    "remembered_backend",
     "rlimits_backend",
     "scrubbed_env",
     "shared_cache",
@@ -137,6 +141,18 @@ def python_roots() -> list[str]:
     return sorted(r for r in roots if not r.startswith(system))
 
 
+def _compiled(sources: tuple[Path, ...]) -> list[str]:
+    """The grader's bytecode cache of these modules, where it has one. Bound beside them
+    (read-only), the zygote loads them instead of compiling ~2,000 lines at each start; a
+    stale one is ignored by Python (its header names the source's size and time)."""
+    found = []
+    for source in sources:
+        cached = importlib.util.cache_from_source(str(source))
+        if os.path.isfile(cached):
+            found.append(cached)
+    return found
+
+
 def _parents(paths: list[str]) -> list[str]:
     """Every ancestor folder of ``paths`` (not ``/``), parents before children, plus INSIDE_CACHE."""
     out: set[str] = {INSIDE_CACHE}
@@ -187,13 +203,16 @@ class BubblewrapBackend(Backend):
         args += self._tmpfs("/tmp")
         # bwrap makes missing parent folders 0700: learner code (another uid) could not
         # reach the Python under them. Make them 0755 first.
-        for folder in _parents([*python_roots(), f"{INSIDE_CODE}/x", INSIDE_WORK, INSIDE_CACHE]):
+        inside_cache = f"{INSIDE_CODE}/__pycache__"
+        for folder in _parents([*python_roots(), f"{inside_cache}/x", INSIDE_WORK, INSIDE_CACHE]):
             if folder != "/tmp":
                 args += ["--perms", "0755", "--dir", folder]
         for prefix in python_roots():
             args += ["--ro-bind", prefix, prefix]
         for path in SHIPPED:
             args += ["--ro-bind", str(path), f"{INSIDE_CODE}/{path.name}"]
+        for compiled in _compiled(SHIPPED[1:]):  # the zygote's modules, not its main script
+            args += ["--ro-bind", compiled, f"{inside_cache}/{os.path.basename(compiled)}"]
         args += [
             "--bind", str(root / "work"), INSIDE_WORK,
             "--bind", str(shared_cache()), INSIDE_CACHE,
@@ -321,20 +340,28 @@ def _detect_backend() -> Backend:
     if exe is None:
         return rlimits_backend("bubblewrap not found")
     root = os.geteuid() == 0
+
+    def bubblewrap(sized_tmpfs: bool) -> BubblewrapBackend:
+        return BubblewrapBackend(
+            name="bwrap",
+            description="bwrap+uid (network off, private filesystem)"
+            if root
+            else "bwrap (network off, private filesystem; not root: no uid drop)",
+            warning=None,
+            uid_drop=root,
+            executable=exe,
+            sized_tmpfs=sized_tmpfs,
+        )
+
+    memo = _probe_memo(exe)
+    remembered = _read_memo(memo)
+    if remembered is not None:
+        return bubblewrap(remembered)
     try:
         usage = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return rlimits_backend(f"bubblewrap failed to start ({exc})")
-    backend = BubblewrapBackend(
-        name="bwrap",
-        description="bwrap+uid (network off, private filesystem)"
-        if root
-        else "bwrap (network off, private filesystem; not root: no uid drop)",
-        warning=None,
-        uid_drop=root,
-        executable=exe,
-        sized_tmpfs="--size" in usage.stdout,
-    )
+    backend = bubblewrap("--size" in usage.stdout)
     with tempfile.TemporaryDirectory(prefix="eduproject-probe-") as tmp:
         folder = prepare_root(Path(tmp), uid=None)
         cmd = [*backend.command(folder, {})[:-5], sys.executable, "-I", "-c", "pass"]
@@ -345,7 +372,82 @@ def _detect_backend() -> Backend:
     if probe.returncode != 0:
         first = (probe.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"])[0]
         return rlimits_backend(f"bubblewrap failed here ({first})")
+    _write_memo(memo, backend.sized_tmpfs)
     return backend
+
+
+# -- the probe's memo ------------------------------------------------------------------------
+#
+# A probe starts a sandbox (a twentieth of a second; more while the grader is starting up):
+# once it has found bubblewrap working, the answer is kept in the private cache folder under a
+# name made of everything it depends on. A new bubblewrap or Python, another kernel, a reboot
+# or a change to the user-namespace settings is another name, hence a fresh probe; a sandbox
+# that then fails to start anyway forgets the answer (forget_probe), so the next run probes.
+
+_USERNS_SETTINGS = (
+    "/proc/sys/kernel/unprivileged_userns_clone",
+    "/proc/sys/user/max_user_namespaces",
+    "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+    "/proc/sys/kernel/random/boot_id",
+)
+
+
+def _probe_memo(exe: str) -> Path | None:
+    """The memo file for this bubblewrap, Python, user and kernel; None if unreadable."""
+    parts: list[object] = [os.geteuid(), os.uname().release, sys.executable, python_roots()]
+    try:
+        for path in (exe, sys.executable):
+            st = os.stat(path)
+            parts += [os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns]
+        for setting in _USERNS_SETTINGS:
+            with contextlib.suppress(FileNotFoundError), open(setting) as fh:
+                parts += [setting, fh.read().strip()]
+        folder = shared_cache()
+    except (OSError, SandboxError):
+        return None
+    digest = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:24]
+    return folder / f"bwrap-probe-{digest}.json"
+
+
+def _read_memo(memo: Path | None) -> bool | None:
+    """``sized_tmpfs`` of a bubblewrap found working before, or None (probe it)."""
+    if memo is None:
+        return None
+    try:
+        data = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        return None
+    works, sized = (data.get("works"), data.get("sized_tmpfs")) if type(data) is dict else (0, 0)
+    return sized if works is True and type(sized) is bool else None
+
+
+def _write_memo(memo: Path | None, sized_tmpfs: bool) -> None:
+    if memo is None:
+        return
+    with contextlib.suppress(OSError):
+        part = memo.with_name(f"{memo.name}.{os.getpid()}")
+        part.write_text(json.dumps({"works": True, "sized_tmpfs": sized_tmpfs}))
+        os.replace(part, memo)
+
+
+def remembered_backend() -> Backend | None:
+    """:func:`detect_backend`'s answer when it is known without starting a sandbox
+    (bubblewrap found working here before, and nothing it depends on changed); else None."""
+    exe = shutil.which("bwrap")
+    if exe is None or _read_memo(_probe_memo(exe)) is None:
+        return None
+    return detect_backend()
+
+
+def forget_probe(backend: Backend) -> None:
+    """A sandbox of ``backend`` failed to start: if it is bubblewrap, the next process probes
+    it again (this one keeps its answer; the failure is reported as it is)."""
+    if not isinstance(backend, BubblewrapBackend):
+        return
+    memo = _probe_memo(backend.executable)
+    if memo is not None:
+        with contextlib.suppress(OSError):
+            memo.unlink()
 
 
 @functools.cache

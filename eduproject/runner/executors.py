@@ -31,7 +31,14 @@ from eduproject.core.results import SubmissionResult
 from eduproject.errors import ConfigError, SandboxError, SubmissionError
 from eduproject.runner.engine import Engine, preload_for
 from eduproject.runner.judges import JudgeServers
-from eduproject.runner.sandbox import Backend, Limits, Zygote, detect_backend, shared_judges
+from eduproject.runner.sandbox import (
+    Backend,
+    Limits,
+    Zygote,
+    detect_backend,
+    discard_prestarted,
+    shared_judges,
+)
 from eduproject.runner.submissions import read_notebook
 
 __all__ = ["DaskExecutor", "Executor", "GradeFailure", "GradeJob", "LocalPool", "make_executor"]
@@ -194,6 +201,7 @@ class LocalPool:
             worker.zygote.close()
         self._judges.close()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        discard_prestarted()  # started for workers that got no submission
 
 
 # -- Dask ------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from eduproject.errors import SandboxError
 from eduproject.runner.backends import (
     Backend,
     end_process,
+    forget_probe,
     log_tail,
     prepare_root,
     python_roots,
@@ -205,6 +206,7 @@ class JudgeServer:
                 if self._failure is None:
                     self._failure = f"the judge did not start: {self._log_tail()}"
                 self.close()
+                forget_probe(self.backend)  # the next run checks that bubblewrap still works here
                 raise SandboxError(
                     self._failure,
                     hint="run `eduproject grade` again; if it persists, the message above says why",

@@ -15,6 +15,7 @@ left behind and wipes the sandbox's ``/tmp``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import itertools
@@ -25,6 +26,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from eduproject.runner.backends import (
     RlimitsBackend,
     detect_backend,
     end_process,
+    forget_probe,
     log_tail,
     prepare_root,
     rlimits_backend,
@@ -55,6 +58,8 @@ __all__ = [
     "Snapshot",
     "Zygote",
     "detect_backend",
+    "discard_prestarted",
+    "prestart",
     "rlimits_backend",
     "scrubbed_env",
     "shared_judges",
@@ -255,6 +260,102 @@ class SandboxedChild:
         return self.exit
 
 
+@dataclass(frozen=True)
+class _Launch:
+    """A zygote process started, not yet known to be ready: its folder, process and socket."""
+
+    backend: Backend
+    uid: int | None
+    root: Path
+    proc: subprocess.Popen[bytes]
+    control: socket.socket
+
+
+def _launch(backend: Backend, uid: int | None) -> _Launch:
+    """Start a zygote in the sandbox (it says "ready" on ``control`` once IPython is warm).
+
+    bubblewrap's --die-with-parent ends the sandbox when the *thread* that started it ends:
+    call this from a thread that outlives the zygote.
+    """
+    _sweep_stale_roots()
+    root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
+    (root / "owner.pid").write_text(str(os.getpid()))
+    prepare_root(root, uid)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    config = {"control_fd": theirs.fileno(), "wipe": backend.wipe()}
+    cache = backend.cache_dir()
+    env = scrubbed_env({"MPLCONFIGDIR": f"{cache}/matplotlib", "IPYTHONDIR": f"{cache}/ipython"})
+    log = open(root / "zygote.log", "wb")  # noqa: SIM115 -- kept open by the child
+    try:
+        proc = subprocess.Popen(
+            backend.command(root, config),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            pass_fds=(theirs.fileno(),),
+            env=env,
+            cwd=root / "work",
+            start_new_session=True,
+        )
+    except OSError as exc:
+        ours.close()
+        remove_tree(root)
+        raise SandboxError(
+            f"cannot start the grading sandbox ({exc})",
+            hint="check that bubblewrap and the Python environment are installed",
+        ) from exc
+    finally:
+        theirs.close()
+        log.close()
+    return _Launch(backend, uid, root, proc, ours)
+
+
+# Zygotes started before their lesson was known (prestart), waiting for a Zygote to adopt them.
+_PRESTARTED: list[_Launch] = []
+_PRESTARTED_LOCK = threading.Lock()
+
+
+def prestart(backend: Backend, count: int) -> None:
+    """Start ``count`` zygotes now, without waiting for them: the next :class:`Zygote` with
+    this backend that starts adopts one (it then sends its lesson's preloads). The command
+    line starts them before importing the grading pipeline and reading the lesson, whose
+    tenths of a second a zygote's own start-up (IPython, warm-up) then overlaps.
+
+    Call it from the main thread (see :func:`_launch`). Zygotes nobody adopts are ended by
+    :func:`discard_prestarted`, which a pool calls when it closes, and at exit.
+    """
+    launched = []
+    try:
+        for _ in range(count):
+            launched.append(_launch(backend, _learner_uid() if backend.uid_drop else None))
+    finally:
+        with _PRESTARTED_LOCK:
+            first = not _PRESTARTED
+            _PRESTARTED.extend(launched)
+        if first and launched:
+            atexit.register(discard_prestarted)
+
+
+def _take_prestarted(backend: Backend) -> _Launch | None:
+    with _PRESTARTED_LOCK:
+        for i, launch in enumerate(_PRESTARTED):
+            if launch.backend == backend:
+                return _PRESTARTED.pop(i)
+    return None
+
+
+def discard_prestarted() -> None:
+    """End the prestarted zygotes nobody adopted (fewer submissions than workers...)."""
+    with _PRESTARTED_LOCK:
+        launches = list(_PRESTARTED)
+        _PRESTARTED.clear()
+    for launch in launches:  # all hang up at once, then each is waited for
+        launch.control.close()
+    for launch in launches:
+        end_process(launch.proc)
+        remove_tree(launch.root)
+
+
 class Zygote:
     """A fork server for one worker: start once, then :meth:`spawn` one child per submission.
 
@@ -321,49 +422,27 @@ class Zygote:
             raise
 
     def _start(self) -> None:
-        _sweep_stale_roots()
-        root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
-        (root / "owner.pid").write_text(str(os.getpid()))
-        self._root = prepare_root(root, self.uid)
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        config = {
-            "control_fd": theirs.fileno(),
-            "preload": self.preload,
-            "wipe": self.backend.wipe(),
-        }
-        cache = self.backend.cache_dir()
-        env = scrubbed_env(
-            {"MPLCONFIGDIR": f"{cache}/matplotlib", "IPYTHONDIR": f"{cache}/ipython"}
-        )
-        log = open(root / "zygote.log", "wb")  # noqa: SIM115 -- kept open by the child
-        try:
-            self._proc = subprocess.Popen(
-                self.backend.command(root, config),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                pass_fds=(theirs.fileno(),),
-                env=env,
-                cwd=root / "work",
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise SandboxError(
-                f"cannot start the grading sandbox ({exc})",
-                hint="check that bubblewrap and the Python environment are installed",
-            ) from exc
-        finally:
-            theirs.close()
-            log.close()
-        self._control = ours
+        launch = _take_prestarted(self.backend)
+        if launch is None:
+            launch = _launch(self.backend, self.uid)
+        else:
+            self.uid = launch.uid  # the files of each submission are handed to this uid
+        self._root, self._proc, self._control = launch.root, launch.proc, launch.control
         ready = self._recv(STARTUP_TIMEOUT)
+        if ready is not None and ready.get("event") == "ready" and self.preload:
+            self._control.send(json.dumps({"op": "preload", "modules": self.preload}).encode())
+            ready = self._recv(STARTUP_TIMEOUT)
+            if ready is not None and ready.get("event") == "preloaded":
+                self.preload_failed = dict(ready.get("failed") or {})
+                ready = {"event": "ready"}
         if ready is None or ready.get("event") != "ready":
+            log = self._log_tail(launch.root)
             self.close()
+            forget_probe(self.backend)  # the next run checks that bubblewrap still works here
             raise SandboxError(
-                f"the grading sandbox did not start: {self._log_tail(root)}",
+                f"the grading sandbox did not start: {log}",
                 hint="run `eduproject grade` again; if it persists, check the zygote log above",
             )
-        self.preload_failed = dict(ready.get("failed") or {})
 
     def spawn(self, files: dict[str, bytes]) -> SandboxedChild:
         """Fork a fresh learner process whose work folder holds exactly ``files``."""

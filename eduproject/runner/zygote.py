@@ -6,13 +6,16 @@ unprivileged uid, sets its rlimits, and serves the engine (``harness.serve``) ov
 it was handed. When the child ends -- or the grader asks to kill it -- the zygote, a child
 subreaper, kills every process the learner left behind and wipes the sandbox's ``/tmp``.
 
-Control protocol (JSON over a SOCK_SEQPACKET socket, one message per packet):
+Control protocol (JSON over a SOCK_SEQPACKET socket, one message per packet): ``{"event":
+"ready"}`` once IPython is warm; ``{"op": "preload", "modules": [...]}`` -> ``{"event":
+"preloaded", "failed": {module: error}}`` (the lesson's heavy modules, imported once: a zygote
+can be started before its lesson is known);
 ``{"op": "fork", "job": {...}}`` + the child's socket as SCM_RIGHTS -> ``{"event": "started"}``;
 then ``{"op": "end", "kill": bool}`` when the grader is done with the submission ->
 ``{"event": "exited", "code", "signal", "requested"}`` once every learner process is gone. Shipped into the sandbox with ``harness.py`` and ``wire.py``: stdlib only, nothing from
 eduproject.
 
-    python -I zygote.py '{"control_fd": 3, "preload": ["pandas"], "wipe": ["/tmp"]}'
+    python -I zygote.py zygote '{"control_fd": 3, "wipe": ["/tmp"]}'
 """
 
 from __future__ import annotations
@@ -57,6 +60,15 @@ def _libc() -> Any:
     import ctypes
 
     return ctypes.CDLL(None, use_errno=True)
+
+
+def _freeze() -> None:
+    """Children share the zygote's pages: move every object to the permanent generation, so
+    that no garbage collection in a child touches (copies) them."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _preload(modules: list[str]) -> dict[str, str]:
@@ -249,15 +261,11 @@ def zygote_main(config: dict[str, Any]) -> None:
         os.environ[key] = value
     _build_font_cache()
     shell = harness.make_shell(harness.Outputs(0))
-    failed = _preload(config.get("preload", []))
     _warm_up(shell)
-    import gc
-
-    gc.collect()
-    gc.freeze()  # children share the zygote's pages; no GC pass will touch (copy) them
+    _freeze()
     wipe = [d for d in config.get("wipe", []) if os.path.isdir(d)]
     spare = isolation.mount_points_under(wipe)  # e.g. a Python bound under /tmp
-    _send(control, {"event": "ready", "failed": failed, "pid": os.getpid()})
+    _send(control, {"event": "ready", "pid": os.getpid()})
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(control, 65536, 1)
@@ -267,6 +275,11 @@ def zygote_main(config: dict[str, Any]) -> None:
             _kill_all_learner_processes(wipe, spare)
             return
         msg = json.loads(data)
+        if msg["op"] == "preload" and not fds:
+            failed = _preload([str(m) for m in msg.get("modules", [])])
+            _freeze()
+            _send(control, {"event": "preloaded", "failed": failed})
+            continue
         if msg["op"] != "fork" or len(fds) != 1:
             for fd in fds:
                 os.close(fd)

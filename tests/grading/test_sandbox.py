@@ -57,6 +57,27 @@ def test_learner_code_runs_as_an_unprivileged_user_with_a_scrubbed_environment(
 
 
 @needs_bwrap
+def test_the_zygote_loads_its_modules_from_the_graders_bytecode(zygote: Zygote) -> None:
+    """Its modules are bound with their compiled form, so a zygote start compiles nothing
+    (harness, wire and isolation: ~15 ms of compiling each time otherwise). Python uses a
+    cached file only if its header matches the source's size and modification time."""
+    code = (
+        "import os, struct, sys\n"
+        "for name in ('harness', 'wire', 'isolation'):\n"
+        "    m = sys.modules[name]\n"
+        "    src = os.stat(m.__file__)\n"
+        "    with open(m.__cached__, 'rb') as fh:\n"
+        "        flags, mtime, size = struct.unpack('<4xIII', fh.read(16))\n"
+        "    print(name, m.__cached__, flags == 0 and (mtime, size) == (int(src.st_mtime), src.st_size))\n"
+    )
+    reply, _ = run(zygote, code)
+    assert stdout(reply).splitlines() == [
+        f"{name} /sandbox/code/__pycache__/{name}.{sys.implementation.cache_tag}.pyc True"
+        for name in ("harness", "wire", "isolation")
+    ], reply
+
+
+@needs_bwrap
 def test_network_is_off(zygote: Zygote) -> None:
     listener = Listener()
     code = (
@@ -346,3 +367,124 @@ def test_a_judge_server_that_cannot_start_fails_every_worker_waiting_for_it_clea
             servers.get({"a.txt": b"x"}, wait=True)  # a new launch, failing the same way
     finally:
         servers.close()
+
+
+# -- start-up: the probe's memo, prestarted zygotes, preloads sent after start ---------------
+
+
+@needs_bwrap
+def test_a_working_bubblewrap_is_remembered_and_probed_again_when_it_changes(
+    tmp_path: Path,
+) -> None:
+    """The probe (a sandbox started and ended) runs once; later processes take its memo. A
+    different bubblewrap file, or a sandbox that failed to start (forget_probe), means a
+    fresh probe. Each step is a new process, as each `eduproject grade` is."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "bwrap.log"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "bwrap"
+    wrapper.write_text(f'#!/bin/sh\necho "$1" >> {log}\nexec /usr/bin/bwrap "$@"\n')
+    wrapper.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "TMPDIR": str(tmp_path)}
+
+    def detect(forget: bool = False) -> tuple[str, list[str]]:
+        before = log.read_text().splitlines() if log.exists() else []
+        code = (
+            "from eduproject.runner import backends as b\n"
+            "backend = b.detect_backend()\n"
+            f"if {forget}: b.forget_probe(backend)\n"
+            "print(backend.description, backend.executable)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        after = log.read_text().splitlines() if log.exists() else []
+        return done.stdout.strip(), after[len(before) :]
+
+    probed = detect()
+    assert probed[0] == f"bwrap+uid (network off, private filesystem) {wrapper}"
+    assert probed[1][0] == "--help" and len(probed[1]) == 2  # its options, then a sandbox
+    assert detect() == (probed[0], [])  # remembered: bubblewrap not run at all
+    wrapper.write_text(wrapper.read_text() + "# another build\n")
+    assert detect() == probed  # another file: probed again
+    assert detect(forget=True) == (probed[0], [])
+    assert detect() == probed  # forgotten after a failed start: probed again
+
+
+def test_prestarted_zygotes_are_adopted_by_the_workers_and_the_others_ended(
+    backend: Backend, basic_lesson: Lesson
+) -> None:
+    """`grade` starts its zygotes before it has read the lesson; each worker adopts one (and
+    sends the lesson's preloads) instead of starting its own, and one nobody adopted ends
+    when the pool closes: no process and no folder is left."""
+    import tempfile
+
+    from eduproject.runner import sandbox
+
+    before = set(_sandboxed_servers("zygote.py"))
+    roots_before = set(Path(tempfile.gettempdir()).glob(f"{sandbox.ROOT_PREFIX}*"))
+    sandbox.prestart(backend, 3)
+    roots = set(Path(tempfile.gettempdir()).glob(f"{sandbox.ROOT_PREFIX}*")) - roots_before
+    answers = [BASIC_ANSWERS, {"double": BASIC_ANSWERS["double"]}] * 3
+    jobs = [
+        GradeJob(f"l{i}", f"l{i}.ipynb", None, submission(basic_lesson, a))
+        for i, a in enumerate(answers)
+    ]
+    with LocalPool(basic_lesson, {}, Limits(cell_timeout=10, timeout=60), workers=2) as pool:
+        results = sorted(pool.map(jobs), key=lambda r: int(getattr(r, "learner", "x")[1:]))
+        zygotes = set(_sandboxed_servers("zygote.py")) - before
+        assert len(sandbox._PRESTARTED) == 1  # two adopted, one waiting
+    assert [getattr(r, "score", r) for r in results] == [6.0, 3.0] * 3
+    assert len(zygotes) == 3 and len(roots) == 3, (zygotes, roots)  # no zygote of their own
+    assert sandbox._PRESTARTED == []
+    assert not zygotes & set(_sandboxed_servers("zygote.py"))
+    assert not any(root.exists() for root in roots)
+
+
+@pytest.mark.parametrize("prestarted", [False, True], ids=["started", "prestarted"])
+def test_the_lessons_preloads_reach_the_learner_process_and_failures_are_reported(
+    backend: Backend, prestarted: bool
+) -> None:
+    from eduproject.runner import sandbox
+
+    if prestarted:
+        sandbox.prestart(backend, 1)
+    with Zygote(backend, preload=["colorsys", "no_such_module_x"], limits=TEST_LIMITS) as z:
+        assert sandbox._PRESTARTED == []  # adopted, when there was one
+        reply, _ = run(z, "import sys\nprint('colorsys' in sys.modules)")
+        assert list(z.preload_failed) == ["no_such_module_x"]
+        assert "ModuleNotFoundError" in z.preload_failed["no_such_module_x"]
+    assert stdout(reply) == "True\n"
+
+
+@needs_bwrap
+def test_grade_that_stops_before_grading_ends_the_zygotes_it_started_early(
+    tmp_path: Path,
+) -> None:
+    """`grade` starts zygotes before it knows the lesson exists; when it then stops (here: no
+    such lesson), they end with the command, also when it is called in-process."""
+    from eduproject.cli import main
+    from eduproject.runner import backends, sandbox
+
+    # A fresh process probes (and remembers) bubblewrap: the memo grade starts early from.
+    subprocess.run(
+        [sys.executable, "-c", "from eduproject.runner import backends; backends.detect_backend()"],
+        check=True,
+    )
+    assert backends.remembered_backend() is not None
+    (tmp_path / "class" / "ada").mkdir(parents=True)
+    before = set(_sandboxed_servers("zygote.py"))
+    started: list[int] = []
+    prestart = sandbox.prestart
+
+    def counting(backend: Backend, count: int) -> None:
+        prestart(backend, count)
+        started.append(count)
+
+    args = ["grade", str(tmp_path / "no-such-lesson"), str(tmp_path / "class"), "--db", "g.db"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sandbox, "prestart", counting)
+        with pytest.raises(SystemExit) as stopped:
+            main(args)
+    assert stopped.value.code != 0 and started == [1]
+    assert sandbox._PRESTARTED == []
+    assert set(_sandboxed_servers("zygote.py")) <= before
