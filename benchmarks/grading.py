@@ -269,7 +269,7 @@ def grade_command(
 
 def phases_of(output: str) -> dict[str, float]:
     """The per-phase breakdown ``grade --profile`` printed: label -> ms per submission
-    (``sandbox start, all workers``: ms in all; ``replays``: a count)."""
+    (``sandbox wait, all workers``: ms in all; ``replays``: a count)."""
     out: dict[str, float] = {}
     if "where the time went" not in output:
         return out
@@ -285,7 +285,7 @@ def phases_of(output: str) -> dict[str, float]:
 
 
 def print_phases(title: str, phases: dict[str, float]) -> None:
-    print(f"  where the time went, {title} (ms per submission; sandbox start: in all):")
+    print(f"  where the time went, {title} (ms per submission; sandbox wait: in all):")
     for label, value in phases.items():
         unit = "" if label.startswith("replays") else " ms"
         print(f"    {label:32s} {value:9.1f}{unit}")

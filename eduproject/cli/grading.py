@@ -200,7 +200,7 @@ def grade_command(
         say(f"grader failed (not recorded, rerun to retry): {failure}")
     say(f"gradebook: {summary.db_path} (run {summary.run_id})")
     if profile:
-        say("where the time went (ms per submission; sandbox start in all):")
+        say("where the time went (ms per submission; sandbox wait in all):")
         for line in summary.phase_lines():
             say(line)
 

@@ -74,7 +74,7 @@ class GradeRunSummary:
         """The mean time per submission of each phase, for ``grade --profile``."""
         n = max(self.graded, 1)
         names = [
-            ("start", "sandbox start, all workers"),
+            ("start", "sandbox wait, all workers"),
             ("spawn", "fork learner process"),
             ("judge", "fork judge"),
             ("judge:cells", "learner cells"),

@@ -76,7 +76,7 @@ Outcome = SubmissionResult | GradeFailure
 class Executor(Protocol):
     sandbox: str
     warning: str | None
-    start_s: float  # seconds spent starting workers' sandboxes (0 when unknown, e.g. Dask)
+    start_s: float  # seconds workers waited for their sandboxes (0 when unknown, e.g. Dask)
 
     def map(self, jobs: Iterable[GradeJob]) -> Iterator[Outcome]: ...
 

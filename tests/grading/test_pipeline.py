@@ -161,6 +161,33 @@ def test_cli_prints_the_sandbox_and_a_summary(
     assert "gradebook: gb.sqlite (run 1)" in out
 
 
+def test_grade_profile_says_where_each_submissions_time_went(
+    course: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`grade --profile`: the mean of each phase per submission, measured (a phase that
+    did not happen is not shown: this lesson has no setup cell)."""
+    write_class(course, {"ada": BASIC_ANSWERS, "bo": {"double": BASIC_ANSWERS["double"]}})
+    monkeypatch.chdir(course)
+    args = ["grade", "exercises/basic", "submissions", "--db", "gb.sqlite", "--workers", "2"]
+    main([*args, "--no-progress", "--profile"])
+    out = capsys.readouterr().out
+    assert "where the time went (ms per submission; sandbox wait in all):" in out
+    lines = out.split("where the time went", 1)[1].splitlines()[1:]
+    phases = {line[:28].strip(): float(line[28:].split()[0]) for line in lines}
+    assert list(phases) == [
+        "sandbox wait, all workers",
+        "fork learner process",
+        "fork judge",
+        "learner cells",
+        "visible tests + forks",
+        "checkpoint forks",
+        "hidden tests",
+        "end processes",
+        "gradebook write",
+    ], out
+    assert all(ms >= 0 for ms in phases.values()) and phases["learner cells"] > 0
+
+
 def test_cli_errors_are_one_clear_message_and_an_exit_code(
     course: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
