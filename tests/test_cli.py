@@ -175,6 +175,24 @@ def test_grade_starts_its_sandboxes_before_its_options_are_parsed(
     assert set(grading.BEFORE_PARSING) <= set(COMMANDS)
 
 
+def test_the_early_start_reads_grades_arguments_as_grade_does() -> None:
+    """The before-parsing hook reads grade's arguments without click: it must know which of
+    grade's options take a value (else a value is taken for the submissions folder)."""
+    import eduproject.cli.grading as grading
+    from eduproject.cli import area_commands
+
+    grade = area_commands("grading")["grade"]
+    valued = {
+        opt
+        for p in grade.params
+        if p.param_type_name == "option" and not getattr(p, "is_flag", False)
+        for opt in p.opts
+    }
+    positional = [p.name for p in grade.params if p.param_type_name == "argument"]
+    assert set(grading._GRADE_VALUE_OPTIONS) == valued
+    assert positional == ["lesson", "submissions"]
+
+
 def test_plain_option_values_are_converted_without_pydantic() -> None:
     """typer 0.29 converts values through pydantic (imported on the first option: a tenth of
     a second of every command); plain ints, floats, paths and flags are converted directly,

@@ -65,8 +65,10 @@ def _workers_with_work(args: list[str]) -> int:
         from eduproject.grading.settings import grading_settings
 
         workers = grading_settings(lesson).workers or os.cpu_count() or 1
+    # An estimate of what runner.submissions.discover() will find (importing it here would
+    # delay the zygotes by its import): an nbgrader course's submitted/, visible entries.
     if (folder / "submitted").is_dir() and not any(folder.glob("*.ipynb")):
-        folder = folder / "submitted"  # an nbgrader course folder
+        folder = folder / "submitted"
     entries = sum(1 for e in folder.iterdir() if not e.name.startswith((".", "_")))
     return max(0, min(workers, entries))
 

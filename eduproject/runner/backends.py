@@ -300,6 +300,7 @@ def _python_readable_by_others() -> bool:
 
 
 _DETECTING = threading.Lock()
+_DETECTED: list[Backend] = []  # the answer, once known in this process
 _DETECTING_SOON = threading.Lock()
 _PROBE: threading.Thread | None = None  # the one detect_backend_soon started
 
@@ -307,11 +308,27 @@ _PROBE: threading.Thread | None = None  # the one detect_backend_soon started
 def detect_backend() -> Backend:
     """bubblewrap when it exists and works here, else the loud rlimits-only fallback.
 
-    Found out once per process (a sandbox started and ended: a tenth of a second or more);
-    a caller arriving while another thread finds out waits for that answer.
+    Found out once per process -- from the probe's memo, else by a probe (a sandbox started
+    and ended: a tenth of a second or more); a caller arriving while another thread finds
+    out waits for that answer.
     """
     with _DETECTING:
-        return _detect_backend()
+        if not _DETECTED:
+            _DETECTED.append(_remembered_bubblewrap() or _probed_backend())
+        return _DETECTED[0]
+
+
+def remembered_backend() -> Backend | None:
+    """:func:`detect_backend`'s answer when it is bubblewrap and known without starting a
+    sandbox (found working here before, and nothing it depends on changed); else None."""
+    with _DETECTING:
+        if not _DETECTED:
+            remembered = _remembered_bubblewrap()
+            if remembered is None:
+                return None
+            _DETECTED.append(remembered)
+        found = _DETECTED[0]
+    return found if isinstance(found, BubblewrapBackend) else None
 
 
 def detect_backend_soon() -> None:
@@ -334,34 +351,38 @@ def _detect_quietly() -> None:
         detect_backend()
 
 
-@functools.cache
-def _detect_backend() -> Backend:
+def _bubblewrap(exe: str, sized_tmpfs: bool) -> BubblewrapBackend:
+    root = os.geteuid() == 0
+    return BubblewrapBackend(
+        name="bwrap",
+        description="bwrap+uid (network off, private filesystem)"
+        if root
+        else "bwrap (network off, private filesystem; not root: no uid drop)",
+        warning=None,
+        uid_drop=root,
+        executable=exe,
+        sized_tmpfs=sized_tmpfs,
+    )
+
+
+def _remembered_bubblewrap() -> BubblewrapBackend | None:
+    """bubblewrap as the probe's memo has it, or None (no memo for it as it is now)."""
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return None
+    sized = _read_memo(_probe_memo(exe))
+    return None if sized is None else _bubblewrap(exe, sized)
+
+
+def _probed_backend() -> Backend:
     exe = shutil.which("bwrap")
     if exe is None:
         return rlimits_backend("bubblewrap not found")
-    root = os.geteuid() == 0
-
-    def bubblewrap(sized_tmpfs: bool) -> BubblewrapBackend:
-        return BubblewrapBackend(
-            name="bwrap",
-            description="bwrap+uid (network off, private filesystem)"
-            if root
-            else "bwrap (network off, private filesystem; not root: no uid drop)",
-            warning=None,
-            uid_drop=root,
-            executable=exe,
-            sized_tmpfs=sized_tmpfs,
-        )
-
-    memo = _probe_memo(exe)
-    remembered = _read_memo(memo)
-    if remembered is not None:
-        return bubblewrap(remembered)
     try:
         usage = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return rlimits_backend(f"bubblewrap failed to start ({exc})")
-    backend = bubblewrap("--size" in usage.stdout)
+    backend = _bubblewrap(exe, "--size" in usage.stdout)
     with tempfile.TemporaryDirectory(prefix="eduproject-probe-") as tmp:
         folder = prepare_root(Path(tmp), uid=None)
         cmd = [*backend.command(folder, {})[:-5], sys.executable, "-I", "-c", "pass"]
@@ -372,7 +393,7 @@ def _detect_backend() -> Backend:
     if probe.returncode != 0:
         first = (probe.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"])[0]
         return rlimits_backend(f"bubblewrap failed here ({first})")
-    _write_memo(memo, backend.sized_tmpfs)
+    _write_memo(_probe_memo(exe), backend.sized_tmpfs)
     return backend
 
 
@@ -428,15 +449,6 @@ def _write_memo(memo: Path | None, sized_tmpfs: bool) -> None:
         part = memo.with_name(f"{memo.name}.{os.getpid()}")
         part.write_text(json.dumps({"works": True, "sized_tmpfs": sized_tmpfs}))
         os.replace(part, memo)
-
-
-def remembered_backend() -> Backend | None:
-    """:func:`detect_backend`'s answer when it is known without starting a sandbox
-    (bubblewrap found working here before, and nothing it depends on changed); else None."""
-    exe = shutil.which("bwrap")
-    if exe is None or _read_memo(_probe_memo(exe)) is None:
-        return None
-    return detect_backend()
 
 
 def forget_probe(backend: Backend) -> None:

@@ -324,16 +324,10 @@ def prestart(backend: Backend, count: int) -> None:
     Call it from the main thread (see :func:`_launch`). Zygotes nobody adopts are ended by
     :func:`discard_prestarted`, which a pool calls when it closes, and at exit.
     """
-    launched = []
-    try:
-        for _ in range(count):
-            launched.append(_launch(backend, _learner_uid() if backend.uid_drop else None))
-    finally:
+    for _ in range(count):
+        launch = _launch(backend, _learner_uid() if backend.uid_drop else None)
         with _PRESTARTED_LOCK:
-            first = not _PRESTARTED
-            _PRESTARTED.extend(launched)
-        if first and launched:
-            atexit.register(discard_prestarted)
+            _PRESTARTED.append(launch)
 
 
 def _take_prestarted(backend: Backend) -> _Launch | None:
@@ -354,6 +348,9 @@ def discard_prestarted() -> None:
     for launch in launches:
         end_process(launch.proc)
         remove_tree(launch.root)
+
+
+atexit.register(discard_prestarted)  # nothing to do unless a command prestarted and stopped
 
 
 class Zygote:
@@ -428,14 +425,15 @@ class Zygote:
         else:
             self.uid = launch.uid  # the files of each submission are handed to this uid
         self._root, self._proc, self._control = launch.root, launch.proc, launch.control
-        ready = self._recv(STARTUP_TIMEOUT)
-        if ready is not None and ready.get("event") == "ready" and self.preload:
+        reply = self._recv(STARTUP_TIMEOUT)
+        started = reply is not None and reply.get("event") == "ready"
+        if started and self.preload:
             self._control.send(json.dumps({"op": "preload", "modules": self.preload}).encode())
-            ready = self._recv(STARTUP_TIMEOUT)
-            if ready is not None and ready.get("event") == "preloaded":
-                self.preload_failed = dict(ready.get("failed") or {})
-                ready = {"event": "ready"}
-        if ready is None or ready.get("event") != "ready":
+            reply = self._recv(STARTUP_TIMEOUT)
+            started = reply is not None and reply.get("event") == "preloaded"
+            if reply is not None and started:
+                self.preload_failed = dict(reply.get("failed") or {})
+        if not started:
             log = self._log_tail(launch.root)
             self.close()
             forget_probe(self.backend)  # the next run checks that bubblewrap still works here
